@@ -1,0 +1,332 @@
+import Foundation
+
+extension GatewayConfiguration {
+    /// The placeholder shipped in `.env.example`; refused so nobody deploys it by accident.
+    public static let exampleSigningKey = "replace-me-with-output-of-openssl-rand-base64-48"
+
+    public static let minimumSigningKeyBytes = 32
+
+    /// Builds the configuration from the environment, collecting every problem before failing.
+    public static func load(mode: RunMode, environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
+        var reader = EnvironmentReader(environment: environment)
+        let port = reader.port()
+        let bindAddress = reader.value(.bindAddress) ?? ConfigurationVariable.bindAddress.defaultValue!
+        let publicBaseURL = reader.publicBaseURL(mode: mode, port: port ?? 8080)
+        let signingKey = reader.signingKey(mode: mode)
+        let redisURL = mode == .serve ? reader.redisURL() : nil
+        let database = reader.database(mode: mode)
+        let authMode = reader.authMode(mode: mode)
+        let firebase = authMode == .firebase ? reader.firebase() : nil
+        let oidc = authMode == .oidc ? reader.oidc() : nil
+        let demo = DemoSettings(
+            signInEnabled: reader.boolean(.demoSignInEnabled) ?? true,
+            passcode: reader.value(.demoPasscode))
+        let logLevel = reader.enumeration(.logLevel, LogLevel.self) ?? .info
+        let logFormat = reader.enumeration(.logFormat, LogFormat.self) ?? (mode == .serve ? .json : .text)
+        let corsOrigins = reader.origins(.corsAllowedOrigins)
+        let redirectAllowlist = reader.redirectAllowlist()
+
+        if !reader.problems.isEmpty {
+            throw ConfigurationError(problems: reader.problems)
+        }
+        return GatewayConfiguration(
+            mode: mode, port: port!, bindAddress: bindAddress, publicBaseURL: publicBaseURL!,
+            signingKey: signingKey!, redisURL: redisURL, database: database!, authMode: authMode!,
+            firebase: firebase, oidc: oidc, demo: demo, logLevel: logLevel, logFormat: logFormat,
+            corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
+    }
+}
+
+/// Reads variables and records problems instead of stopping at the first one.
+struct EnvironmentReader {
+    let environment: [String: String]
+    private(set) var problems: [ConfigurationProblem] = []
+
+    init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    /// The trimmed value, or nil when unset or blank.
+    func value(_ variable: ConfigurationVariable) -> String? {
+        guard let raw = environment[variable.name]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty
+        else { return nil }
+        return raw
+    }
+
+    mutating func problem(_ variable: ConfigurationVariable, _ message: String) {
+        problems.append(ConfigurationProblem(variable: variable.name, message: message, example: variable.example))
+    }
+
+    /// Shows a value in an error message unless the variable is secret.
+    private func quoted(_ variable: ConfigurationVariable, _ value: String) -> String {
+        variable.isSecret ? "the value" : "\"\(value)\""
+    }
+
+    mutating func required(_ variable: ConfigurationVariable) -> String? {
+        guard let value = value(variable) else {
+            problem(variable, "is required but not set")
+            return nil
+        }
+        return value
+    }
+
+    mutating func port() -> Int? {
+        guard let raw = value(.port) else { return 8080 }
+        guard let port = Int(raw), (1...65535).contains(port) else {
+            problem(.port, "\(quoted(.port, raw)) is not a TCP port number between 1 and 65535")
+            return nil
+        }
+        return port
+    }
+
+    mutating func boolean(_ variable: ConfigurationVariable) -> Bool? {
+        guard let raw = value(variable) else { return nil }
+        switch raw.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default:
+            problem(variable, "\(quoted(variable, raw)) is not a boolean; use true or false")
+            return nil
+        }
+    }
+
+    mutating func enumeration<E: RawRepresentable & CaseIterable>(
+        _ variable: ConfigurationVariable, _ type: E.Type
+    ) -> E? where E.RawValue == String {
+        guard let raw = value(variable) else { return nil }
+        guard let parsed = E(rawValue: raw.lowercased()) else {
+            let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+            problem(variable, "\(quoted(variable, raw)) is not one of: \(allowed)")
+            return nil
+        }
+        return parsed
+    }
+
+    mutating func authMode(mode: RunMode) -> AuthMode? {
+        if value(.authMode) == nil {
+            if mode == .dev { return .demo }
+            problem(.authMode, "is required but not set; choose demo, firebase or oidc")
+            return nil
+        }
+        return enumeration(.authMode, AuthMode.self)
+    }
+
+    mutating func publicBaseURL(mode: RunMode, port: Int) -> String? {
+        if let raw = value(.publicBaseURL) {
+            return validatedOrigin(raw, variable: .publicBaseURL, requireHTTPS: mode == .serve)
+        }
+        if let domain = value(.railwayPublicDomain) {
+            return validatedOrigin("https://\(domain)", variable: .railwayPublicDomain, requireHTTPS: true)
+        }
+        if mode == .dev { return "http://localhost:\(port)" }
+        problem(.publicBaseURL, "is required but not set (nor is RAILWAY_PUBLIC_DOMAIN)")
+        return nil
+    }
+
+    /// Accepts `scheme://host[:port]` with an optional trailing slash; https unless the host is loopback.
+    private mutating func validatedOrigin(_ raw: String, variable: ConfigurationVariable, requireHTTPS: Bool) -> String? {
+        guard let origin = Origin(raw) else {
+            problem(variable, "\(quoted(variable, raw)) is not an http(s) origin without path, query or fragment")
+            return nil
+        }
+        if requireHTTPS && origin.scheme == "http" && !origin.isLoopback {
+            problem(variable, "\(quoted(variable, raw)) must use https (http is accepted only for localhost)")
+            return nil
+        }
+        return origin.serialized
+    }
+
+    mutating func signingKey(mode: RunMode) -> SigningKeyMaterial? {
+        guard let raw = environment[ConfigurationVariable.jwtSigningKey.name], !raw.isEmpty else {
+            if mode == .dev {
+                var generator = SystemRandomNumberGenerator()
+                let bytes = (0..<48).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+                return SigningKeyMaterial(bytes: bytes, isGenerated: true)
+            }
+            problem(.jwtSigningKey, "is required but not set")
+            return nil
+        }
+        if let reason = SigningKeyPolicy.rejection(for: raw) {
+            problem(.jwtSigningKey, reason)
+            return nil
+        }
+        return SigningKeyMaterial(bytes: Array(raw.utf8), isGenerated: false)
+    }
+
+    mutating func redisURL() -> String? {
+        guard let raw = required(.redisURL) else { return nil }
+        guard let components = URLComponents(string: raw), let scheme = components.scheme?.lowercased(),
+            scheme == "redis" || scheme == "rediss"
+        else {
+            problem(.redisURL, "must be a redis:// or rediss:// URL")
+            return nil
+        }
+        guard let host = components.host, !host.isEmpty else {
+            problem(.redisURL, "has no host")
+            return nil
+        }
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if !path.isEmpty, Int(path) == nil {
+            problem(.redisURL, "path must be a database index such as /0")
+            return nil
+        }
+        return raw
+    }
+
+    mutating func database(mode: RunMode) -> DatabaseSettings? {
+        guard let raw = value(.databaseURL) else {
+            if mode == .dev { return .sqlite(path: "data/gateway.sqlite") }
+            problem(.databaseURL, "is required but not set")
+            return nil
+        }
+        if raw.lowercased().hasPrefix("sqlite:") {
+            var path = String(raw.dropFirst("sqlite:".count))
+            // sqlite:///abs/path and sqlite://rel/path are accepted alongside sqlite:/abs/path.
+            if path.hasPrefix("//") { path.removeFirst(2) }
+            guard !path.isEmpty else {
+                problem(.databaseURL, "sqlite: URL has no file path")
+                return nil
+            }
+            return .sqlite(path: path)
+        }
+        guard let components = URLComponents(string: raw), let scheme = components.scheme?.lowercased(),
+            scheme == "postgres" || scheme == "postgresql"
+        else {
+            problem(.databaseURL, "must be a postgres:// URL or a sqlite: path")
+            return nil
+        }
+        guard let host = components.host, !host.isEmpty else {
+            problem(.databaseURL, "has no host")
+            return nil
+        }
+        let query = components.queryItems ?? []
+        var sslMode = PostgresSSLMode.prefer
+        if let rawMode = query.first(where: { $0.name == "sslmode" })?.value {
+            guard let parsed = PostgresSSLMode(rawValue: rawMode.lowercased()) else {
+                let allowed = PostgresSSLMode.allCases.map(\.rawValue).joined(separator: ", ")
+                problem(.databaseURL, "sslmode \"\(rawMode)\" is not one of: \(allowed)")
+                return nil
+            }
+            sslMode = parsed
+        }
+        let database = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let username = components.percentEncodedUser?.removingPercentEncoding ?? "postgres"
+        return .postgres(
+            PostgresSettings(
+                host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")),
+                port: components.port ?? 5432,
+                username: username.isEmpty ? "postgres" : username,
+                password: components.percentEncodedPassword?.removingPercentEncoding,
+                database: database.isEmpty ? username : database,
+                sslMode: sslMode))
+    }
+
+    mutating func firebase() -> FirebaseSettings? {
+        let projectID = required(.firebaseProjectID)
+        let apiKey = required(.firebaseAPIKey)
+        let authDomain = required(.firebaseAuthDomain)
+        guard let projectID, let apiKey, let authDomain else { return nil }
+        return FirebaseSettings(projectID: projectID, apiKey: apiKey, authDomain: authDomain)
+    }
+
+    mutating func oidc() -> OIDCSettings? {
+        let issuer = required(.oidcIssuerURL)
+        let clientID = required(.oidcClientID)
+        let clientSecret = required(.oidcClientSecret)
+        if let issuer, URLComponents(string: issuer)?.scheme?.lowercased() != "https",
+            !(Origin(issuer)?.isLoopback ?? false)
+        {
+            problem(.oidcIssuerURL, "\(quoted(.oidcIssuerURL, issuer)) must be an https URL")
+        }
+        let scopes = (value(.oidcScopes) ?? ConfigurationVariable.oidcScopes.defaultValue!)
+            .split(separator: " ").map(String.init)
+        if !scopes.contains("openid") {
+            problem(.oidcScopes, "must include openid")
+        }
+        guard let issuer, let clientID, let clientSecret else { return nil }
+        return OIDCSettings(issuerURL: issuer, clientID: clientID, clientSecret: clientSecret, scopes: scopes)
+    }
+
+    mutating func origins(_ variable: ConfigurationVariable) -> [String] {
+        guard let raw = value(variable) else { return [] }
+        var origins: [String] = []
+        for item in raw.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard let origin = Origin(item) else {
+                problem(variable, "\"\(item)\" is not an origin (scheme://host[:port], no path)")
+                continue
+            }
+            origins.append(origin.serialized)
+        }
+        return origins
+    }
+
+    mutating func redirectAllowlist() -> [String] {
+        guard let raw = value(.oauthRedirectAllowlist) else { return [] }
+        var uris: [String] = []
+        for item in raw.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard let components = URLComponents(string: item), let scheme = components.scheme, !scheme.isEmpty,
+                components.fragment == nil
+            else {
+                problem(.oauthRedirectAllowlist, "\"\(item)\" is not an absolute URI without a fragment")
+                continue
+            }
+            uris.append(item)
+        }
+        return uris
+    }
+}
+
+/// Why a signing key is refused, or nil when it is acceptable.
+enum SigningKeyPolicy {
+    static let placeholderWords = [
+        "changeme", "change-me", "change_me", "secret", "password", "placeholder", "example", "replace",
+        "your-", "your_", "todo", "xxxx", "0123456789", "123456", "abcdef", "qwerty",
+    ]
+
+    static func rejection(for key: String) -> String? {
+        let lowered = key.lowercased()
+        if key == GatewayConfiguration.exampleSigningKey
+            || placeholderWords.contains(where: { lowered.contains($0) })
+        {
+            return "looks like a placeholder; generate one with `openssl rand -base64 48`"
+        }
+        if key.utf8.count < GatewayConfiguration.minimumSigningKeyBytes {
+            return "is \(key.utf8.count) bytes; at least \(GatewayConfiguration.minimumSigningKeyBytes) random bytes are required"
+        }
+        if Set(key).count < 10 {
+            return "has too few distinct characters to be random; generate one with `openssl rand -base64 48`"
+        }
+        return nil
+    }
+}
+
+/// A parsed `scheme://host[:port]` web origin.
+struct Origin {
+    let scheme: String
+    let host: String
+    let port: Int?
+
+    init?(_ raw: String) {
+        var trimmed = raw
+        if trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
+            components.path.isEmpty, components.query == nil, components.fragment == nil,
+            components.user == nil
+        else { return nil }
+        self.scheme = scheme
+        self.host = host.lowercased()
+        self.port = components.port
+    }
+
+    var isLoopback: Bool {
+        ["localhost", "127.0.0.1", "[::1]", "::1"].contains(host)
+    }
+
+    var serialized: String {
+        let defaultPort = scheme == "https" ? 443 : 80
+        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        if let port, port != defaultPort { return "\(scheme)://\(hostPart):\(port)" }
+        return "\(scheme)://\(hostPart)"
+    }
+}

@@ -1,0 +1,111 @@
+/// The single source of truth for every environment variable the gateway reads.
+///
+/// Docs, `.env.example` and deploy manifests are checked against this table by tests, so a
+/// variable that is added here and forgotten elsewhere (or the reverse) fails CI.
+public struct ConfigurationVariable: Sendable, Hashable {
+    public enum Requirement: Sendable, Hashable {
+        /// Must be set under `gateway serve`.
+        case requiredForServe
+        /// Required only in a given auth mode.
+        case requiredWithAuthMode(AuthMode)
+        /// Optional; `defaultValue` applies when unset.
+        case optional
+    }
+
+    public let name: String
+    public let requirement: Requirement
+    /// Default applied when the variable is unset (nil: no default).
+    public let defaultValue: String?
+    public let summary: String
+    /// Example of a valid value, used in error messages.
+    public let example: String
+    /// Secret values are never printed, not even in error messages.
+    public let isSecret: Bool
+
+    public init(
+        _ name: String, _ requirement: Requirement, default defaultValue: String? = nil,
+        example: String, secret: Bool = false, _ summary: String
+    ) {
+        self.name = name
+        self.requirement = requirement
+        self.defaultValue = defaultValue
+        self.summary = summary
+        self.example = example
+        self.isSecret = secret
+    }
+}
+
+extension ConfigurationVariable {
+    public static let port = ConfigurationVariable(
+        "PORT", .optional, default: "8080", example: "8080",
+        "TCP port to listen on (Railway, Render and Fly inject it).")
+    public static let bindAddress = ConfigurationVariable(
+        "BIND_ADDRESS", .optional, default: "::", example: "::",
+        "Address to bind; `::` is dual stack (IPv4 and IPv6), which private networks that are IPv6-only need.")
+    public static let publicBaseURL = ConfigurationVariable(
+        "PUBLIC_BASE_URL", .requiredForServe, example: "https://gateway.example.com",
+        "Public https origin users and OAuth redirects use. Optional when RAILWAY_PUBLIC_DOMAIN is set.")
+    public static let railwayPublicDomain = ConfigurationVariable(
+        "RAILWAY_PUBLIC_DOMAIN", .optional, example: "my-gateway.up.railway.app",
+        "Injected by Railway; used as https://RAILWAY_PUBLIC_DOMAIN when PUBLIC_BASE_URL is unset.")
+    public static let jwtSigningKey = ConfigurationVariable(
+        "JWT_SIGNING_KEY", .requiredForServe, example: "output of `openssl rand -base64 48`", secret: true,
+        "At least 32 random bytes; every replica derives the same token signing key from it.")
+    public static let redisURL = ConfigurationVariable(
+        "REDIS_URL", .requiredForServe, example: "redis://default:password@redis.railway.internal:6379/0",
+        secret: true, "Redis 7+ for event streams, fan-out, presence, one-time codes and rate limits (redis:// or rediss://).")
+    public static let databaseURL = ConfigurationVariable(
+        "DATABASE_URL", .requiredForServe, example: "postgres://user:password@postgres.railway.internal:5432/railway?sslmode=require",
+        secret: true, "Durable store: postgres://…?sslmode=disable|prefer|require|verify-full, or sqlite:/path/to/file for a single node.")
+    public static let authMode = ConfigurationVariable(
+        "AUTH_MODE", .requiredForServe, example: "demo",
+        "Who users are: demo (quick start, not for production), firebase or oidc.")
+    public static let logLevel = ConfigurationVariable(
+        "LOG_LEVEL", .optional, default: "info", example: "info",
+        "trace, debug, info, notice, warning, error or critical.")
+    public static let logFormat = ConfigurationVariable(
+        "LOG_FORMAT", .optional, example: "json",
+        "json (default under serve) or text (default under dev).")
+    public static let corsAllowedOrigins = ConfigurationVariable(
+        "CORS_ALLOWED_ORIGINS", .optional, default: "", example: "https://app.example.com,https://admin.example.com",
+        "Comma-separated origins allowed to call the API from a browser; empty means same origin only.")
+    public static let oauthRedirectAllowlist = ConfigurationVariable(
+        "OAUTH_REDIRECT_ALLOWLIST", .optional, default: "", example: "com.example.desktop:/oauth/callback",
+        "Comma-separated redirect URIs (custom schemes, web origins) allowed besides loopback and the gateway's own pages.")
+    public static let demoSignInEnabled = ConfigurationVariable(
+        "DEMO_SIGNIN_ENABLED", .optional, default: "true", example: "false",
+        "Set to false to turn demo sign-in off without redeploying code.")
+    public static let demoPasscode = ConfigurationVariable(
+        "DEMO_PASSCODE", .optional, example: "a shared phrase", secret: true,
+        "When set, demo sign-in also asks for this passcode.")
+    public static let firebaseProjectID = ConfigurationVariable(
+        "FIREBASE_PROJECT_ID", .requiredWithAuthMode(.firebase), example: "my-project",
+        "Firebase project id (the `aud` of Firebase ID tokens).")
+    public static let firebaseAPIKey = ConfigurationVariable(
+        "FIREBASE_API_KEY", .requiredWithAuthMode(.firebase), example: "AIzaSy…",
+        "Firebase web API key used by the sign-in page.")
+    public static let firebaseAuthDomain = ConfigurationVariable(
+        "FIREBASE_AUTH_DOMAIN", .requiredWithAuthMode(.firebase), example: "my-project.firebaseapp.com",
+        "Firebase auth domain used by the sign-in page.")
+    public static let oidcIssuerURL = ConfigurationVariable(
+        "OIDC_ISSUER_URL", .requiredWithAuthMode(.oidc), example: "https://accounts.example.com",
+        "OpenID Connect issuer; its discovery document and JWKS are fetched from it.")
+    public static let oidcClientID = ConfigurationVariable(
+        "OIDC_CLIENT_ID", .requiredWithAuthMode(.oidc), example: "gateway",
+        "Client id registered at the issuer.")
+    public static let oidcClientSecret = ConfigurationVariable(
+        "OIDC_CLIENT_SECRET", .requiredWithAuthMode(.oidc), example: "secret from the issuer", secret: true,
+        "Client secret registered at the issuer.")
+    public static let oidcScopes = ConfigurationVariable(
+        "OIDC_SCOPES", .optional, default: "openid profile email", example: "openid profile email",
+        "Space-separated scopes requested from the issuer.")
+
+    /// Every variable, in the order docs list them.
+    public static let all: [ConfigurationVariable] = [
+        .port, .bindAddress, .publicBaseURL, .railwayPublicDomain, .jwtSigningKey, .redisURL, .databaseURL,
+        .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
+        .demoSignInEnabled, .demoPasscode,
+        .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain,
+        .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcScopes,
+    ]
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+public enum AuthMode: String, Sendable, CaseIterable {
+    case demo, firebase, oidc
+}
+
+public enum LogFormat: String, Sendable, CaseIterable {
+    case json, text
+}
+
+/// `serve` is what deployments run (strict contract, real Redis and SQL store);
+/// `dev` is the embedded default for a first local run.
+public enum RunMode: String, Sendable {
+    case serve, dev
+}
+
+public enum LogLevel: String, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// Key material the token signing key is derived from. Its description never shows the bytes.
+public struct SigningKeyMaterial: Sendable, CustomStringConvertible {
+    public let bytes: [UInt8]
+    /// True when `gateway dev` made up a key for this process (tokens die with it).
+    public let isGenerated: Bool
+
+    public init(bytes: [UInt8], isGenerated: Bool) {
+        self.bytes = bytes
+        self.isGenerated = isGenerated
+    }
+
+    public var description: String { "<redacted \(bytes.count) bytes>" }
+}
+
+public enum PostgresSSLMode: String, Sendable, CaseIterable {
+    /// No TLS.
+    case disable
+    /// TLS when the server offers it, without verifying the certificate.
+    case prefer
+    /// TLS required, certificate chain not verified (Railway's Postgres uses a self-signed certificate).
+    case require
+    /// TLS required, chain verified, host name not checked.
+    case verifyCA = "verify-ca"
+    /// TLS required, chain and host name verified.
+    case verifyFull = "verify-full"
+}
+
+public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var sslMode: PostgresSSLMode
+
+    public var description: String {
+        "postgres://\(username)@\(host):\(port)/\(database)?sslmode=\(sslMode.rawValue)"
+    }
+}
+
+public enum DatabaseSettings: Sendable, Equatable, CustomStringConvertible {
+    case postgres(PostgresSettings)
+    /// A SQLite file path, or `:memory:`.
+    case sqlite(path: String)
+
+    public var kind: String {
+        switch self {
+        case .postgres: "postgres"
+        case .sqlite: "sqlite"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .postgres(let settings): settings.description
+        case .sqlite(let path): "sqlite:\(path)"
+        }
+    }
+}
+
+public struct FirebaseSettings: Sendable, Equatable {
+    public var projectID: String
+    public var apiKey: String
+    public var authDomain: String
+}
+
+public struct OIDCSettings: Sendable, Equatable {
+    public var issuerURL: String
+    public var clientID: String
+    public var clientSecret: String
+    public var scopes: [String]
+}
+
+public struct DemoSettings: Sendable, Equatable {
+    public var signInEnabled: Bool
+    public var passcode: String?
+}
+
+/// The typed configuration built once at start-up.
+public struct GatewayConfiguration: Sendable {
+    public var mode: RunMode
+    public var port: Int
+    public var bindAddress: String
+    /// Origin without a trailing slash, e.g. `https://gateway.example.com`.
+    public var publicBaseURL: String
+    public var signingKey: SigningKeyMaterial
+    /// Absent under `dev`, which needs no Redis.
+    public var redisURL: String?
+    public var database: DatabaseSettings
+    public var authMode: AuthMode
+    public var firebase: FirebaseSettings?
+    public var oidc: OIDCSettings?
+    public var demo: DemoSettings
+    public var logLevel: LogLevel
+    public var logFormat: LogFormat
+    public var corsAllowedOrigins: [String]
+    public var oauthRedirectAllowlist: [String]
+
+    public var storeKind: String { database.kind }
+    /// The in-process bus arrives with the realtime core; `dev` has no bus yet.
+    public var eventBusKind: String { redisURL == nil ? "in-process" : "redis" }
+}
+
+/// One thing wrong with the environment, phrased for an operator.
+public struct ConfigurationProblem: Sendable, Equatable, CustomStringConvertible {
+    public let variable: String
+    public let message: String
+    public let example: String?
+
+    public init(variable: String, message: String, example: String?) {
+        self.variable = variable
+        self.message = message
+        self.example = example
+    }
+
+    public var description: String {
+        if let example {
+            return "\(variable): \(message) (example: \(example))"
+        }
+        return "\(variable): \(message)"
+    }
+}
+
+/// Every problem found, reported together so an operator fixes them in one go.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let problems: [ConfigurationProblem]
+
+    public var description: String {
+        (["invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):"]
+            + problems.map { "  - \($0)" }).joined(separator: "\n")
+    }
+}

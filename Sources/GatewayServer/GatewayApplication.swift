@@ -1,0 +1,113 @@
+import Foundation
+import GatewayConfig
+import GatewayStore
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Builds and runs the gateway: dependencies, routes, middleware and lifecycle.
+public enum Gateway {
+    /// Builds the HTTP application with its dependencies as managed services. Migrations run
+    /// before the port is bound, so a replica only takes traffic once the schema is current.
+    public static func makeApplication(
+        configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics()
+    ) async throws -> some ApplicationProtocol {
+        let store = try await GatewayStore.open(configuration.database, logger: logger)
+        var checks = [DependencyCheck(name: "store") { try await store.ping() }]
+        var services: [any Service] = [BackgroundService(name: "store") { await store.database.run() }]
+        if let redisURL = configuration.redisURL {
+            let redis = try RedisDependency(url: redisURL, logger: logger)
+            checks.insert(DependencyCheck(name: "redis") { try await redis.ping() }, at: 0)
+            services.append(BackgroundService(name: "redis") { await redis.run() })
+        }
+        let readiness = Readiness(checks: checks, metrics: metrics)
+
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: RequestObservationMiddleware(metrics: metrics))
+        HealthRoutes(readiness: readiness, metrics: metrics).register(on: router)
+
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: nil),
+            services: services,
+            onServerRunning: { channel in
+                logStarted(configuration: configuration, listen: channel.localAddress?.description ?? "?", logger: logger)
+            },
+            logger: logger)
+        app.beforeServerStarts {
+            try await migrate(store: store, logger: logger)
+        }
+        return app
+    }
+
+    /// Runs until SIGTERM or SIGINT, then drains: stop accepting, finish in-flight requests,
+    /// end long-lived responses, close dependencies; everything is bounded to stay under 10 s.
+    public static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
+        let app = try await makeApplication(configuration: configuration, logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(8)
+        groupConfiguration.maximumCancellationDuration = .seconds(1)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.info("gateway stopped", metadata: ["event": "gateway.stopped"])
+    }
+
+    /// Applies migrations, retrying while the store is unreachable (it may still be starting).
+    static func migrate(store: GatewayStore, logger: Logger, giveUpAfter limit: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + limit
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await withDeadline(.seconds(15)) { try await store.ping() }
+                try await Migrator(database: store.database, logger: logger).migrate()
+                return
+            } catch {
+                if ContinuousClock.now >= deadline || Task.isCancelled { throw error }
+                logger.warning(
+                    "store not reachable yet; retrying",
+                    metadata: ["event": "store.unavailable", "attempt": "\(attempt)", "error": "\(Readiness.describe(error))"])
+                try await Task.sleep(for: .seconds(min(attempt, 5)))
+            }
+        }
+    }
+
+    static func logStarted(configuration: GatewayConfiguration, listen: String, logger: Logger) {
+        logger.info(
+            "gateway started",
+            metadata: [
+                "event": "gateway.started",
+                "version": .string(GatewayVersion.current),
+                "mode": .string(configuration.mode.rawValue),
+                "public_base_url": .string(configuration.publicBaseURL),
+                "auth_mode": .string(configuration.authMode.rawValue),
+                "store": .string(configuration.storeKind),
+                "event_bus": .string(configuration.eventBusKind),
+                "listen": .string(listen),
+            ])
+        if configuration.authMode == .demo {
+            logger.warning(
+                "demo auth mode: anyone can sign in with a display name; not for production",
+                metadata: ["event": "gateway.non_production", "auth_mode": "demo"])
+        }
+        if configuration.signingKey.isGenerated {
+            logger.warning(
+                "JWT_SIGNING_KEY not set: generated a key for this process; tokens stop working when it restarts",
+                metadata: ["event": "gateway.generated_signing_key"])
+        }
+    }
+}
+
+/// Runs a dependency's background work as a lifecycle service, stopping it on graceful shutdown.
+struct BackgroundService: Service, CustomStringConvertible {
+    let name: String
+    let body: @Sendable () async -> Void
+
+    var description: String { name }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await body()
+        }
+    }
+}

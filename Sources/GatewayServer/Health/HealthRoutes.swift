@@ -1,0 +1,35 @@
+import Foundation
+import Hummingbird
+
+/// `/healthz` (liveness: no dependency calls), `/readyz` (Redis and store round trips) and
+/// `/metrics`. None needs auth; all answer for any `Host` (Railway probes from its own host name).
+struct HealthRoutes {
+    let readiness: Readiness
+    let metrics: GatewayMetrics
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.get("/healthz") { _, _ in
+            Self.json(.ok, #"{"status":"ok"}"#)
+        }
+        router.get("/readyz") { _, _ in
+            let report = await readiness.evaluate()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let body = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return Self.json(report.isReady ? .ok : .serviceUnavailable, body)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

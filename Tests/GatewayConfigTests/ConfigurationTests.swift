@@ -1,0 +1,180 @@
+import Testing
+
+@testable import GatewayConfig
+
+@Suite("Configuration contract")
+struct ConfigurationTests {
+    static let validKey = "k3J9vQ2mX8pL4zR7tY1wB6nC5dF0gH-aS_eUiOoPqZxVb"
+
+    static let validServe: [String: String] = [
+        "PUBLIC_BASE_URL": "https://gateway.example.com",
+        "JWT_SIGNING_KEY": validKey,
+        "REDIS_URL": "redis://default:pw@redis.internal:6379/0",
+        "DATABASE_URL": "postgres://app:pw@db.internal:5432/gateway?sslmode=require",
+        "AUTH_MODE": "demo",
+    ]
+
+    func problems(_ environment: [String: String], mode: RunMode = .serve) -> [ConfigurationProblem] {
+        do {
+            _ = try GatewayConfiguration.load(mode: mode, environment: environment)
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    func serve(overriding overrides: [String: String]) -> [ConfigurationProblem] {
+        problems(Self.validServe.merging(overrides) { $1 })
+    }
+
+    @Test func validServeConfiguration() throws {
+        let config = try GatewayConfiguration.load(mode: .serve, environment: Self.validServe)
+        #expect(config.port == 8080)
+        #expect(config.bindAddress == "::")
+        #expect(config.publicBaseURL == "https://gateway.example.com")
+        #expect(config.authMode == .demo)
+        #expect(config.logFormat == .json)
+        #expect(config.storeKind == "postgres")
+        #expect(config.eventBusKind == "redis")
+        guard case .postgres(let pg) = config.database else {
+            Issue.record("expected postgres")
+            return
+        }
+        #expect(pg.host == "db.internal")
+        #expect(pg.username == "app")
+        #expect(pg.password == "pw")
+        #expect(pg.database == "gateway")
+        #expect(pg.sslMode == .require)
+    }
+
+    @Test func emptyEnvironmentNamesEveryMissingVariable() {
+        let names = Set(problems([:]).map(\.variable))
+        #expect(names == ["PUBLIC_BASE_URL", "JWT_SIGNING_KEY", "REDIS_URL", "DATABASE_URL", "AUTH_MODE"])
+    }
+
+    @Test(arguments: [
+        ("JWT_SIGNING_KEY", "changeme"),
+        ("JWT_SIGNING_KEY", "0123456789abcdef"),
+        ("JWT_SIGNING_KEY", "aB3dE5gH7jK9mN1pQ"),
+        ("JWT_SIGNING_KEY", GatewayConfiguration.exampleSigningKey),
+        ("JWT_SIGNING_KEY", "secretsecretsecretsecretsecretsecretsecret"),
+        ("JWT_SIGNING_KEY", String(repeating: "a", count: 40)),
+        ("AUTH_MODE", "bogus"),
+        ("REDIS_URL", "http://x"),
+        ("REDIS_URL", "redis://host/notanumber"),
+        ("DATABASE_URL", "mysql://x"),
+        ("DATABASE_URL", "postgres://u@h/db?sslmode=sometimes"),
+        ("PORT", "abc"),
+        ("PORT", "70000"),
+        ("PUBLIC_BASE_URL", "gateway.example.com"),
+        ("PUBLIC_BASE_URL", "http://gateway.example.com"),
+        ("PUBLIC_BASE_URL", "https://gateway.example.com/sub?x=1"),
+        ("LOG_LEVEL", "loud"),
+        ("LOG_FORMAT", "xml"),
+        ("CORS_ALLOWED_ORIGINS", "https://ok.example.com,not an origin"),
+        ("DEMO_SIGNIN_ENABLED", "maybe"),
+    ])
+    func invalidValueIsRefusedNamingTheVariable(variable: String, value: String) {
+        let found = serve(overriding: [variable: value])
+        #expect(found.map(\.variable) == [variable], "\(found)")
+    }
+
+    @Test func secretsNeverAppearInMessages() {
+        let secretPassword = "hunter2-very-secret-password"
+        let found = serve(overriding: [
+            "REDIS_URL": "http://user:\(secretPassword)@x",
+            "DATABASE_URL": "mysql://root:\(secretPassword)@db",
+            "JWT_SIGNING_KEY": "short-\(secretPassword)",
+        ])
+        #expect(found.count == 3)
+        let text = ConfigurationError(problems: found).description
+        #expect(!text.contains(secretPassword))
+        #expect(!text.contains("hunter2"))
+    }
+
+    @Test func everyProblemHasAnExample() {
+        for problem in problems([:]) {
+            #expect(problem.example != nil)
+            #expect(problem.description.contains("example:"))
+        }
+    }
+
+    @Test func railwayDomainSuppliesThePublicURL() throws {
+        var environment = Self.validServe
+        environment["PUBLIC_BASE_URL"] = nil
+        environment["RAILWAY_PUBLIC_DOMAIN"] = "my-gateway.up.railway.app"
+        let config = try GatewayConfiguration.load(mode: .serve, environment: environment)
+        #expect(config.publicBaseURL == "https://my-gateway.up.railway.app")
+    }
+
+    @Test func publicURLIsNormalised() throws {
+        let config = try GatewayConfiguration.load(
+            mode: .serve, environment: Self.validServe.merging(["PUBLIC_BASE_URL": "HTTPS://Gateway.Example.com:443/"]) { $1 })
+        #expect(config.publicBaseURL == "https://gateway.example.com")
+    }
+
+    @Test func firebaseAndOIDCSetsAreRequiredInTheirModes() {
+        #expect(Set(serve(overriding: ["AUTH_MODE": "firebase"]).map(\.variable))
+            == ["FIREBASE_PROJECT_ID", "FIREBASE_API_KEY", "FIREBASE_AUTH_DOMAIN"])
+        #expect(Set(serve(overriding: ["AUTH_MODE": "oidc"]).map(\.variable))
+            == ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"])
+        #expect(serve(overriding: [
+            "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw",
+            "OIDC_CLIENT_SECRET": "s",
+        ]).isEmpty)
+    }
+
+    @Test func devModeNeedsNothing() throws {
+        let config = try GatewayConfiguration.load(mode: .dev, environment: [:])
+        #expect(config.authMode == .demo)
+        #expect(config.signingKey.isGenerated)
+        #expect(config.signingKey.bytes.count >= 32)
+        #expect(config.redisURL == nil)
+        #expect(config.database == .sqlite(path: "data/gateway.sqlite"))
+        #expect(config.publicBaseURL == "http://localhost:8080")
+        #expect(config.logFormat == .text)
+        #expect("\(config.signingKey)".hasPrefix("<redacted"))
+    }
+
+    @Test func sqliteURLs() throws {
+        for (raw, path) in [("sqlite:/var/data/g.db", "/var/data/g.db"), ("sqlite:///var/g.db", "/var/g.db"),
+                            ("sqlite:rel.db", "rel.db"), ("sqlite::memory:", ":memory:")] {
+            let config = try GatewayConfiguration.load(
+                mode: .serve, environment: Self.validServe.merging(["DATABASE_URL": raw]) { $1 })
+            #expect(config.database == .sqlite(path: path))
+        }
+    }
+
+    @Test func postgresIPv6HostAndDefaults() throws {
+        let config = try GatewayConfiguration.load(
+            mode: .serve,
+            environment: Self.validServe.merging(["DATABASE_URL": "postgresql://u%40x:p%2Fw@[fd12::1]/"]) { $1 })
+        guard case .postgres(let pg) = config.database else {
+            Issue.record("expected postgres")
+            return
+        }
+        #expect(pg.host == "fd12::1")
+        #expect(pg.port == 5432)
+        #expect(pg.username == "u@x")
+        #expect(pg.password == "p/w")
+        #expect(pg.database == "u@x")
+        #expect(pg.sslMode == .prefer)
+    }
+
+    @Test func dotEnvParsing() {
+        let parsed = DotEnv.parse("""
+            # comment
+            export A=1
+            B = "two words"
+            C='x=y'
+            D=plain # trailing comment
+
+            E=
+            """)
+        #expect(parsed == ["A": "1", "B": "two words", "C": "x=y", "D": "plain", "E": ""])
+    }
+
+    @Test func variableTableIsUnique() {
+        #expect(Set(ConfigurationVariable.all.map(\.name)).count == ConfigurationVariable.all.count)
+    }
+}

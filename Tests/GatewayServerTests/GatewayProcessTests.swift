@@ -1,0 +1,143 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+/// Drives the real `gateway` binary: configuration failures, start-up line, signals,
+/// replicas racing to migrate, and readiness following dependencies down and up.
+@Suite("gateway process", .serialized)
+struct GatewayProcessTests {
+    @Test func emptyEnvironmentExitsFastNamingEveryMissingVariable() async throws {
+        let port = try freeLoopbackPort()
+        let gateway = GatewayProcess(environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
+        let started = ContinuousClock.now
+        try gateway.start()
+        let status = await gateway.waitForExit(timeout: .seconds(1))
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(status == 78)
+        for variable in ["PUBLIC_BASE_URL", "JWT_SIGNING_KEY", "REDIS_URL", "DATABASE_URL", "AUTH_MODE"] {
+            #expect(gateway.output.contains(variable), "output should name \(variable): \(gateway.output)")
+        }
+        #expect(!gateway.output.contains("gateway.started"))
+        // Nothing listens on the default port range we could probe; at least the chosen one is still free.
+        #expect((try? await httpGet("http://127.0.0.1:\(port)/healthz", timeout: .seconds(1))) == nil)
+    }
+
+    @Test(arguments: [
+        ("JWT_SIGNING_KEY", "changeme"),
+        ("JWT_SIGNING_KEY", "0123456789abcdef"),
+        ("AUTH_MODE", "bogus"),
+        ("REDIS_URL", "http://x"),
+        ("DATABASE_URL", "mysql://x"),
+        ("PORT", "abc"),
+    ])
+    func invalidValueIsRefusedNamingTheVariable(variable: String, value: String) async throws {
+        var environment = serveEnvironment(port: 8080, databaseURL: "postgres://u@localhost/db", redisURL: "redis://localhost")
+        environment[variable] = value
+        let gateway = GatewayProcess(arguments: ["serve", "--check-config"], environment: environment)
+        try gateway.start()
+        let status = await gateway.waitForExit(timeout: .seconds(5))
+        #expect(status == 78)
+        #expect(gateway.output.contains("\(variable):"), "\(gateway.output)")
+        if variable == "JWT_SIGNING_KEY" {
+            #expect(!gateway.output.contains(value))
+        }
+    }
+
+    @Test func startupLineAndGracefulShutdown() async throws {
+        let port = try freeLoopbackPort()
+        let databaseURL = try TestEnvironment.createDatabase()
+            .replacingOccurrences(of: "postgres@", with: "postgres:db-password-SECRET@")
+        let gateway = GatewayProcess(
+            environment: serveEnvironment(port: port, databaseURL: databaseURL, redisURL: try TestEnvironment.redisURL()))
+        try gateway.start()
+        defer { gateway.kill() }
+        #expect(await gateway.waitForOutput(containing: "gateway.started", timeout: .seconds(30)), "\(gateway.output)")
+        #expect(await readyStatus(port: port) == 200)
+
+        let line = try #require(gateway.output.split(separator: "\n").first { $0.contains(#""event":"gateway.started""#) })
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(fields["public_base_url"] as? String == "http://localhost:\(port)")
+        #expect(fields["auth_mode"] as? String == "demo")
+        #expect(fields["store"] as? String == "postgres")
+        #expect(fields["event_bus"] as? String == "redis")
+        #expect((fields["listen"] as? String)?.contains(String(port)) == true)
+        #expect(fields["version"] as? String != nil)
+        #expect(gateway.output.contains("gateway.non_production"))
+        #expect(!gateway.output.contains(testSigningKey))
+        #expect(!gateway.output.contains("db-password-SECRET"))
+
+        let stopping = ContinuousClock.now
+        gateway.signal(SIGTERM)
+        let status = await gateway.waitForExit(timeout: .seconds(10))
+        #expect(status == 0, "\(gateway.output)")
+        #expect(ContinuousClock.now - stopping < .seconds(10))
+    }
+
+    @Test func twoReplicasStartingTogetherOnAnEmptyDatabaseMigrateOnce() async throws {
+        let databaseURL = try TestEnvironment.createDatabase()
+        let redisURL = try TestEnvironment.redisURL()
+        let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
+        let replicas = ports.map {
+            GatewayProcess(environment: serveEnvironment(port: $0, databaseURL: databaseURL, redisURL: redisURL))
+        }
+        defer { replicas.forEach { $0.kill() } }
+        for replica in replicas { try replica.start() }
+        for port in ports {
+            #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 })
+        }
+        let applied = replicas.map { $0.output.components(separatedBy: #""event":"store.migration_applied""#).count - 1 }
+        #expect(applied.reduce(0, +) == 1, "migration lines per replica: \(applied)")
+    }
+
+    @Test func readinessFollowsRedisDownAndUpWithoutRestart() async throws {
+        let redis = try RedisServerProcess()
+        try await redis.start()
+        defer { Task { await redis.cleanUp() } }
+        let port = try freeLoopbackPort()
+        let gateway = GatewayProcess(
+            environment: serveEnvironment(port: port, databaseURL: try TestEnvironment.createDatabase(), redisURL: redis.url))
+        try gateway.start()
+        defer { gateway.kill() }
+        #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
+
+        await redis.stop()
+        let stopped = ContinuousClock.now
+        var body = ""
+        #expect(await eventually(timeout: .seconds(2)) {
+            guard let result = try? await httpGet("http://127.0.0.1:\(port)/readyz") else { return false }
+            body = result.body
+            return result.status == 503
+        })
+        #expect(ContinuousClock.now - stopped < .seconds(2.5))
+        #expect(body.contains(#""redis":{"#) && body.contains("down"), "\(body)")
+
+        try await redis.start()
+        #expect(await eventually(timeout: .seconds(10)) { await readyStatus(port: port) == 200 })
+    }
+
+    @Test func readinessFollowsPostgresDownAndUpWithoutRestart() async throws {
+        let postgres = try PostgresServerProcess()
+        try postgres.start()
+        defer { postgres.destroy() }
+        let port = try freeLoopbackPort()
+        let gateway = GatewayProcess(
+            environment: serveEnvironment(port: port, databaseURL: postgres.url, redisURL: try TestEnvironment.redisURL()))
+        try gateway.start()
+        defer { gateway.kill() }
+        #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
+
+        try postgres.stop()
+        let stopped = ContinuousClock.now
+        var body = ""
+        #expect(await eventually(timeout: .seconds(2)) {
+            guard let result = try? await httpGet("http://127.0.0.1:\(port)/readyz") else { return false }
+            body = result.body
+            return result.status == 503
+        })
+        #expect(ContinuousClock.now - stopped < .seconds(2.5))
+        #expect(body.contains(#""store":{"#) && body.contains("down"), "\(body)")
+
+        try postgres.start()
+        #expect(await eventually(timeout: .seconds(15)) { await readyStatus(port: port) == 200 })
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import GatewayConfig
+import GatewayStore
+import GatewayTestSupport
+import Logging
+import Testing
+
+enum Backend: String, CaseIterable, CustomTestStringConvertible {
+    case sqliteFile, sqliteMemory, postgres
+    var testDescription: String { rawValue }
+}
+
+/// Opens a fresh, empty database of the given backend and runs its background work for `body`.
+func withFreshDatabase<T: Sendable>(
+    _ backend: Backend, _ body: @Sendable (any SQLDatabase, DatabaseSettings) async throws -> T
+) async throws -> T {
+    let logger = Logger(label: "test.store")
+    let settings: DatabaseSettings
+    switch backend {
+    case .sqliteMemory:
+        settings = .sqlite(path: ":memory:")
+    case .sqliteFile:
+        settings = .sqlite(path: NSTemporaryDirectory() + "gateway-test-\(UUID().uuidString)/gateway.sqlite")
+    case .postgres:
+        settings = .postgres(try await createPostgresDatabase(logger: logger))
+    }
+    let store = try await GatewayStore.open(settings, logger: logger)
+    return try await withRunning(store.database) { try await body(store.database, settings) }
+}
+
+/// Runs the database's background service around `body`, then cancels it.
+func withRunning<T: Sendable>(_ database: any SQLDatabase, _ body: @Sendable () async throws -> T) async throws -> T {
+    let runner = Task { await database.run() }
+    do {
+        let result = try await body()
+        runner.cancel()
+        await runner.value
+        return result
+    } catch {
+        runner.cancel()
+        await runner.value
+        throw error
+    }
+}
+
+/// A fresh database on the shared test Postgres, as typed settings.
+func createPostgresDatabase(logger: Logger) async throws -> PostgresSettings {
+    let url = try TestEnvironment.createDatabase()
+    guard case .postgres(let settings) = try GatewayConfiguration.load(mode: .dev, environment: ["DATABASE_URL": url]).database
+    else { throw MissingTestServiceError(description: "TEST_DATABASE_URL is not a postgres URL") }
+    return settings
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real, throw-away services:
+#   - installs redis-server and PostgreSQL with apt-get when they are missing,
+#   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
+#   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them,
+#   - fails on compiler warnings in the project's own code,
+#   - stops exactly the processes it started.
+# Extra arguments go to `swift test` (e.g. `--filter Config`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$(pwd)"
+
+log() { printf '\n==> %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pg_bin_dir() {
+  for dir in /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/17/bin; do
+    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+pg_bin_dir >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+PG_BIN="$(pg_bin_dir)"
+export PG_BIN
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+WORK="$(mktemp -d /tmp/gateway-test.XXXXXX)"
+chmod 755 "$WORK"
+REDIS_PID=""
+PG_DATA="$WORK/pg"
+PG_STARTED=""
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+cleanup() {
+  set +e
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+  [ -n "$PG_STARTED" ] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+REDIS_PORT="$(free_port)"
+log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 ::1 --save '' --appendonly no --dir "$WORK" \
+  --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+
+PG_PORT="$(free_port)"
+log "starting Postgres on 127.0.0.1:$PG_PORT"
+mkdir -p "$PG_DATA"
+[ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DATA"
+as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 \
+  -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+PG_STARTED=1
+
+for _ in $(seq 1 50); do
+  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+redis-cli -p "$REDIS_PORT" ping >/dev/null
+
+export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+
+log "building"
+swift build --build-tests 2>&1 | tee "$WORK/build.log"
+if grep -E "^$REPO/(Sources|Tests)/.*: warning:" "$WORK/build.log"; then
+  echo "error: compiler warnings in the project's code (listed above)" >&2
+  exit 1
+fi
+export GATEWAY_BINARY="$(swift build --show-bin-path)/gateway"
+
+log "running tests"
+swift test --skip-build "$@"
