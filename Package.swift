@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // Typed configuration built from the environment; no dependencies so it is cheap to test.
@@ -55,6 +57,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Short-lived keyed state with TTL (one-time codes, rate limits, idempotency keys):
+        // Redis for serve, in-process for dev.
+        .target(
+            name: "GatewayEphemeral",
+            dependencies: ["RedisClient", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // OAuth 2.1 authorization server: clients, codes, tokens, sign-in connectors.
+        .target(
+            name: "GatewayAuth",
+            dependencies: [
+                "GatewayConfig",
+                "GatewayStore",
+                "GatewayEphemeral",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP application: routes, middleware, health, metrics, lifecycle wiring.
         .target(
             name: "GatewayServer",
@@ -62,6 +84,8 @@ let package = Package(
                 "GatewayConfig",
                 "RedisClient",
                 "GatewayStore",
+                "GatewayEphemeral",
+                "GatewayAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -84,9 +108,21 @@ let package = Package(
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: ["RedisClient", "GatewayTestSupport", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "RedisClient", "GatewayTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "GatewayEphemeralTests", dependencies: ["GatewayEphemeral", "RedisClient", "GatewayTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayAuthTests",
+            dependencies: ["GatewayAuth", "GatewayTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayConfig", "GatewayTestSupport"],
             swiftSettings: swiftSettings),
@@ -94,6 +130,8 @@ let package = Package(
             name: "GatewayServerTests",
             dependencies: [
                 "GatewayServer",
+                "GatewayStore",
+                "GatewayConfig",
                 "GatewayTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -21,6 +21,14 @@ extension GatewayConfiguration {
         let demo = DemoSettings(
             signInEnabled: reader.boolean(.demoSignInEnabled) ?? true,
             passcode: reader.value(.demoPasscode))
+        let auth = AuthSettings(
+            accessTokenTTL: reader.duration(.accessTokenTTL) ?? .seconds(15 * 60),
+            refreshTokenTTL: reader.duration(.refreshTokenTTL) ?? .seconds(authMode == .demo ? 24 * 3600 : 30 * 24 * 3600),
+            signInPerMinute: reader.positiveInteger(.signInRateLimit) ?? 10,
+            signInGlobalPerMinute: reader.positiveInteger(.signInGlobalRateLimit) ?? 300,
+            tokenPerMinute: reader.positiveInteger(.tokenRateLimit) ?? 60,
+            tokenGlobalPerMinute: reader.positiveInteger(.tokenGlobalRateLimit) ?? 1200,
+            trustedProxyHops: reader.nonNegativeInteger(.trustedProxyHops) ?? 0)
         let logLevel = reader.enumeration(.logLevel, LogLevel.self) ?? .info
         let logFormat = reader.enumeration(.logFormat, LogFormat.self) ?? (mode == .serve ? .json : .text)
         let corsOrigins = reader.origins(.corsAllowedOrigins)
@@ -32,7 +40,7 @@ extension GatewayConfiguration {
         return GatewayConfiguration(
             mode: mode, port: port!, bindAddress: bindAddress, publicBaseURL: publicBaseURL!,
             signingKey: signingKey!, redisURL: redisURL, database: database!, authMode: authMode!,
-            firebase: firebase, oidc: oidc, demo: demo, logLevel: logLevel, logFormat: logFormat,
+            firebase: firebase, oidc: oidc, demo: demo, auth: auth, logLevel: logLevel, logFormat: logFormat,
             corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
     }
 }
@@ -88,6 +96,41 @@ struct EnvironmentReader {
             problem(variable, "\(quoted(variable, raw)) is not a boolean; use true or false")
             return nil
         }
+    }
+
+    mutating func positiveInteger(_ variable: ConfigurationVariable) -> Int? {
+        guard let raw = value(variable) else { return nil }
+        guard let number = Int(raw), number > 0 else {
+            problem(variable, "\(quoted(variable, raw)) is not a positive whole number")
+            return nil
+        }
+        return number
+    }
+
+    mutating func nonNegativeInteger(_ variable: ConfigurationVariable) -> Int? {
+        guard let raw = value(variable) else { return nil }
+        guard let number = Int(raw), number >= 0 else {
+            problem(variable, "\(quoted(variable, raw)) is not a whole number of 0 or more")
+            return nil
+        }
+        return number
+    }
+
+    /// `90`, `90s`, `15m`, `24h`, `30d`.
+    mutating func duration(_ variable: ConfigurationVariable) -> Duration? {
+        guard let raw = value(variable)?.lowercased() else { return nil }
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var digits = Substring(raw)
+        var multiplier: Int64 = 1
+        if let last = raw.last, let unit = units[last] {
+            multiplier = unit
+            digits = raw.dropLast()
+        }
+        guard let amount = Int64(digits), amount > 0 else {
+            problem(variable, "\(quoted(variable, raw)) is not a duration such as 90s, 15m, 24h or 30d")
+            return nil
+        }
+        return .seconds(amount * multiplier)
     }
 
     mutating func enumeration<E: RawRepresentable & CaseIterable>(

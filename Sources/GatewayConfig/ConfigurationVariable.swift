@@ -78,6 +78,27 @@ extension ConfigurationVariable {
     public static let demoPasscode = ConfigurationVariable(
         "DEMO_PASSCODE", .optional, example: "a shared phrase", secret: true,
         "When set, demo sign-in also asks for this passcode.")
+    public static let accessTokenTTL = ConfigurationVariable(
+        "ACCESS_TOKEN_TTL", .optional, default: "15m", example: "15m",
+        "Lifetime of access tokens (s, m, h or d suffix; plain numbers are seconds).")
+    public static let refreshTokenTTL = ConfigurationVariable(
+        "REFRESH_TOKEN_TTL", .optional, example: "24h",
+        "Lifetime of refresh tokens: 24h by default in demo mode, 30d otherwise.")
+    public static let signInRateLimit = ConfigurationVariable(
+        "SIGNIN_RATE_LIMIT_PER_MINUTE", .optional, default: "10", example: "10",
+        "Sign-in attempts allowed per client IP per minute.")
+    public static let signInGlobalRateLimit = ConfigurationVariable(
+        "SIGNIN_GLOBAL_RATE_LIMIT_PER_MINUTE", .optional, default: "300", example: "300",
+        "Sign-in attempts allowed per minute across all clients.")
+    public static let tokenRateLimit = ConfigurationVariable(
+        "TOKEN_RATE_LIMIT_PER_MINUTE", .optional, default: "60", example: "60",
+        "Token endpoint requests allowed per client IP per minute.")
+    public static let tokenGlobalRateLimit = ConfigurationVariable(
+        "TOKEN_GLOBAL_RATE_LIMIT_PER_MINUTE", .optional, default: "1200", example: "1200",
+        "Token endpoint requests allowed per minute across all clients.")
+    public static let trustedProxyHops = ConfigurationVariable(
+        "TRUSTED_PROXY_HOPS", .optional, default: "0", example: "1",
+        "How many reverse proxies in front of the gateway append to X-Forwarded-For (1 on Railway, Render, Fly); 0 uses the socket address.")
     public static let firebaseProjectID = ConfigurationVariable(
         "FIREBASE_PROJECT_ID", .requiredWithAuthMode(.firebase), example: "my-project",
         "Firebase project id (the `aud` of Firebase ID tokens).")
@@ -105,6 +126,8 @@ extension ConfigurationVariable {
         .port, .bindAddress, .publicBaseURL, .railwayPublicDomain, .jwtSigningKey, .redisURL, .databaseURL,
         .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
         .demoSignInEnabled, .demoPasscode,
+        .accessTokenTTL, .refreshTokenTTL, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
+        .tokenGlobalRateLimit, .trustedProxyHops,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain,
         .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcScopes,
     ]

@@ -96,6 +96,18 @@ public struct DemoSettings: Sendable, Equatable {
     public var passcode: String?
 }
 
+/// Token lifetimes and abuse limits of the authorization server.
+public struct AuthSettings: Sendable, Equatable {
+    public var accessTokenTTL: Duration
+    public var refreshTokenTTL: Duration
+    public var signInPerMinute: Int
+    public var signInGlobalPerMinute: Int
+    public var tokenPerMinute: Int
+    public var tokenGlobalPerMinute: Int
+    /// Proxies whose `X-Forwarded-For` entries are trusted when finding the client IP.
+    public var trustedProxyHops: Int
+}
+
 /// The typed configuration built once at start-up.
 public struct GatewayConfiguration: Sendable {
     public var mode: RunMode
@@ -111,6 +123,7 @@ public struct GatewayConfiguration: Sendable {
     public var firebase: FirebaseSettings?
     public var oidc: OIDCSettings?
     public var demo: DemoSettings
+    public var auth: AuthSettings
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var corsAllowedOrigins: [String]

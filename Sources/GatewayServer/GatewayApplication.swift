@@ -1,5 +1,7 @@
 import Foundation
+import GatewayAuth
 import GatewayConfig
+import GatewayEphemeral
 import GatewayStore
 import Hummingbird
 import Logging
@@ -15,16 +17,36 @@ public enum Gateway {
         let store = try await GatewayStore.open(configuration.database, logger: logger)
         var checks = [DependencyCheck(name: "store") { try await store.ping() }]
         var services: [any Service] = [BackgroundService(name: "store") { await store.database.run() }]
+        let ephemeral: any EphemeralStore
         if let redisURL = configuration.redisURL {
             let redis = try RedisDependency(url: redisURL, logger: logger)
             checks.insert(DependencyCheck(name: "redis") { try await redis.ping() }, at: 0)
             services.append(BackgroundService(name: "redis") { await redis.run() })
+            ephemeral = RedisEphemeralStore(redis: redis.client)
+        } else {
+            ephemeral = MemoryEphemeralStore()
         }
         let readiness = Readiness(checks: checks, metrics: metrics)
+
+        let tokens = try await AccessTokenService(
+            keyMaterial: configuration.signingKey.bytes, issuer: configuration.publicBaseURL,
+            audience: configuration.publicBaseURL, lifetime: configuration.auth.accessTokenTTL)
+        let authorizationServer = AuthorizationServer(
+            issuer: configuration.publicBaseURL,
+            clients: OAuthClientRegistry(publicBaseURL: configuration.publicBaseURL, allowlist: configuration.oauthRedirectAllowlist),
+            tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
+        let connector = try makeConnector(configuration)
 
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestObservationMiddleware(metrics: metrics))
         HealthRoutes(readiness: readiness, metrics: metrics).register(on: router)
+        OAuthRoutes(
+            server: authorizationServer, connector: connector,
+            limiter: AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth), store: store,
+            configuration: configuration, logger: logger
+        ).register(on: router)
+        MeRoutes(authentication: BearerAuthentication(tokens: tokens), store: store, authMode: configuration.authMode)
+            .register(on: router)
 
         var app = Application(
             router: router,
@@ -50,6 +72,16 @@ public enum Gateway {
         groupConfiguration.maximumCancellationDuration = .seconds(1)
         try await ServiceGroup(configuration: groupConfiguration).run()
         logger.info("gateway stopped", metadata: ["event": "gateway.stopped"])
+    }
+
+    /// The sign-in connector for the configured auth mode.
+    static func makeConnector(_ configuration: GatewayConfiguration) throws -> any SignInConnector {
+        switch configuration.authMode {
+        case .demo:
+            return DemoConnector(settings: configuration.demo)
+        case .firebase, .oidc:
+            throw UnsupportedAuthMode(mode: configuration.authMode)
+        }
     }
 
     /// Applies migrations, retrying while the store is unreachable (it may still be starting).
@@ -96,6 +128,11 @@ public enum Gateway {
                 metadata: ["event": "gateway.generated_signing_key"])
         }
     }
+}
+
+struct UnsupportedAuthMode: Error, CustomStringConvertible {
+    let mode: AuthMode
+    var description: String { "AUTH_MODE=\(mode.rawValue) is not available in this version yet; use demo" }
 }
 
 /// Runs a dependency's background work as a lifecycle service, stopping it on graceful shutdown.

@@ -22,6 +22,40 @@ public enum Schema {
             )
             """,
         ]),
+        Migration(version: 2, name: "identities and refresh tokens", statements: [
+            """
+            CREATE TABLE identities (
+                provider TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (provider, subject)
+            )
+            """,
+            "CREATE INDEX identities_user ON identities (user_id)",
+            """
+            CREATE TABLE refresh_token_families (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                client_id TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                revoked_at BIGINT,
+                revoked_reason TEXT
+            )
+            """,
+            "CREATE INDEX refresh_token_families_user ON refresh_token_families (user_id)",
+            """
+            CREATE TABLE refresh_tokens (
+                token_hash TEXT PRIMARY KEY,
+                family_id TEXT NOT NULL REFERENCES refresh_token_families(id) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                used_at BIGINT
+            )
+            """,
+            "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
+        ]),
     ]
 }
 

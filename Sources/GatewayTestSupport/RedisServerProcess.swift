@@ -21,10 +21,14 @@ public struct RedisServerProcessError: Error, CustomStringConvertible {
 /// A private `redis-server` for one test: its own temp directory, a free loopback port, no
 /// persistence. `restart()` comes back on the same port, so clients can test reconnection.
 ///
+/// Ports are picked below the kernel's ephemeral range, so they cannot collide with the source
+/// ports of the many client connections parallel tests open; if one is taken anyway, the first
+/// start moves to another port.
+///
 /// Thread-safe; the state is guarded by a lock.
 public final class RedisServerProcess: @unchecked Sendable {
-    /// The loopback port the server listens on; fixed for the lifetime of this object.
-    public let port: Int
+    /// The loopback port the server listens on. Fixed once `start()` has succeeded.
+    public var port: Int { lock.withLock { currentPort } }
     /// Addresses passed to `--bind`.
     public let bindAddresses: [String]
     /// Extra command line arguments, e.g. `["--requirepass", "secret"]`.
@@ -44,12 +48,15 @@ public final class RedisServerProcess: @unchecked Sendable {
             self.caCertificate = caCertificate
         }
     }
-    /// Working directory with the log file; removed by `stop()`.
+
+    /// Working directory with the log file; removed by `cleanUp()`.
     public let directory: URL
 
     private let executable: URL
     private let lock = NSLock()
-    private var process: Process?
+    private var process: ChildProcess?
+    private var currentPort: Int
+    private var hasStarted = false
 
     /// `redis://127.0.0.1:<port>` (`rediss://` with TLS; no credentials).
     public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
@@ -58,7 +65,7 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// Finds `redis-server` and reserves a port; does not start it yet.
     public init(bindAddresses: [String] = ["127.0.0.1"], arguments: [String] = [], tls: TLSFiles? = nil) throws {
-        guard let executable = Self.findExecutable("redis-server") else {
+        guard let executable = findExecutable("redis-server").map(URL.init(fileURLWithPath:)) else {
             throw RedisServerProcessError(
                 "redis-server was not found on PATH (\(ProcessInfo.processInfo.environment["PATH"] ?? "")). "
                     + "Install it (e.g. `apt-get install redis-server` or `brew install redis`); "
@@ -69,9 +76,9 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.bindAddresses = bindAddresses
         self.extraArguments = arguments
         self.tls = tls
-        self.port = try Self.reserveLoopbackPort()
+        self.currentPort = try Self.pickFreePort()
         self.directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("redis-test-\(port)-\(UUID().uuidString.prefix(8))")
+            .appendingPathComponent("redis-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -82,15 +89,41 @@ public final class RedisServerProcess: @unchecked Sendable {
         tls: TLSFiles? = nil
     ) async throws -> RedisServerProcess {
         let server = try RedisServerProcess(bindAddresses: bindAddresses, arguments: arguments, tls: tls)
-        try await server.start()
+        do {
+            try await server.start()
+        } catch {
+            await server.cleanUp()
+            throw error
+        }
         return server
     }
 
     /// Starts the server and waits (up to 10 s) until it accepts connections.
     public func start() async throws {
-        let process = Process()
-        process.executableURL = executable
-        process.currentDirectoryURL = directory
+        for _ in 0..<5 {
+            guard try await launch() == .addressInUse else {
+                lock.withLock { hasStarted = true }
+                return
+            }
+            let mayMove = lock.withLock { !hasStarted }
+            if mayMove {
+                let port = try Self.pickFreePort()
+                lock.withLock { currentPort = port }
+            } else {
+                // Restarting: clients expect the same port, so wait for it to be released.
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        throw RedisServerProcessError("redis-server could not find a free port:\n\(logTail())")
+    }
+
+    private enum LaunchResult {
+        case ready
+        case addressInUse
+    }
+
+    private func launch() async throws -> LaunchResult {
+        let port = self.port
         var listenArguments = ["--port", "\(port)"]
         if let tls {
             listenArguments = [
@@ -102,7 +135,7 @@ public final class RedisServerProcess: @unchecked Sendable {
                 "--tls-auth-clients", "no",
             ]
         }
-        process.arguments =
+        let arguments =
             listenArguments + [
                 "--bind", bindAddresses.joined(separator: " "),
                 "--dir", directory.path,
@@ -112,26 +145,26 @@ public final class RedisServerProcess: @unchecked Sendable {
                 "--daemonize", "no",
                 "--protected-mode", "no",
             ] + extraArguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
 
-        try lock.withLock {
+        let process = try lock.withLock {
             guard self.process == nil else { throw RedisServerProcessError("redis-server on port \(port) already running") }
             // Truncate the old log so readiness is judged on this run's output only.
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-            try process.run()
+            let process = try ChildProcess(executable: executable.path, arguments: arguments)
             self.process = process
+            return process
         }
 
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
+            let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
             if !process.isRunning {
                 lock.withLock { self.process = nil }
-                throw RedisServerProcessError("redis-server exited with status \(process.terminationStatus):\n\(logTail())")
+                if log.contains("Address already in use") { return .addressInUse }
+                throw RedisServerProcessError("redis-server exited early:\n\(logTail())")
             }
-            if let log = try? String(contentsOf: logFile, encoding: .utf8), log.contains("Ready to accept connections") {
-                return
+            if log.contains("Ready to accept connections") {
+                return .ready
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -155,35 +188,31 @@ public final class RedisServerProcess: @unchecked Sendable {
         try await start()
     }
 
-    /// Stops the server if running and deletes its directory.
+    /// Kills the server if running and deletes its directory. Call when the test is done.
     public func cleanUp() async {
         await kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
     private func terminate(signal: Int32) async {
-        guard let process = lock.withLock({ () -> Process? in
+        guard let process = lock.withLock({ () -> ChildProcess? in
             defer { self.process = nil }
             return self.process
         }) else { return }
-        if process.isRunning {
-            _ = sendSignal(process.processIdentifier, signal)
-        }
-        // Poll instead of waitUntilExit() so no thread is blocked.
+        process.send(signal)
+        // Poll instead of blocking in waitpid() so no thread is tied up.
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning && Date() < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
         if process.isRunning {
-            _ = sendSignal(process.processIdentifier, SIGKILL)
+            process.send(SIGKILL)
             while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         }
     }
 
     deinit {
-        if let process, process.isRunning {
-            _ = sendSignal(process.processIdentifier, SIGKILL)
-        }
+        process?.send(SIGKILL)
     }
 
     private func logTail() -> String {
@@ -191,47 +220,45 @@ public final class RedisServerProcess: @unchecked Sendable {
         return log.split(separator: "\n").suffix(15).joined(separator: "\n")
     }
 
-    private static func findExecutable(_ name: String) -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+
+    /// A random port below the ephemeral range that can currently be bound on 127.0.0.1.
+    private static func pickFreePort() throws -> Int {
+        var ephemeralStart = 32768
+        if let range = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+            let first = range.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap({ Int($0) })
+        {
+            ephemeralStart = first
         }
-        return nil
+        let candidates = 15000...max(15001, min(ephemeralStart, 32768) - 1)
+        for _ in 0..<100 {
+            let port = Int.random(in: candidates)
+            if canBind(port: port) { return port }
+        }
+        throw RedisServerProcessError("no free port found in \(candidates)")
     }
 
-    /// Asks the kernel for a free port by binding port 0 on 127.0.0.1, then releases it.
-    private static func reserveLoopbackPort() throws -> Int {
+    private static func canBind(port: Int) -> Bool {
         #if canImport(Darwin)
         let socketType = SOCK_STREAM
         #else
         let socketType = Int32(SOCK_STREAM.rawValue)
         #endif
         let descriptor = socket(AF_INET, socketType, 0)
-        guard descriptor >= 0 else { throw RedisServerProcessError("socket() failed: errno \(errno)") }
+        guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
-
+        // Same option redis-server uses, so ports in TIME_WAIT count as free, as they are for it.
+        var reuse: Int32 = 1
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
-        guard bound == 0 else { throw RedisServerProcessError("bind() failed: errno \(errno)") }
-
-        var actual = sockaddr_in()
-        var actualLength = length
-        let named = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &actualLength) }
-        }
-        guard named == 0 else { throw RedisServerProcessError("getsockname() failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: actual.sin_port))
+        return bound == 0
     }
 }
 
-/// `kill(2)`; a free function because the instance method `kill()` shadows it inside the class.
-private func sendSignal(_ pid: pid_t, _ signal: Int32) -> Int32 {
-    kill(pid, signal)
-}

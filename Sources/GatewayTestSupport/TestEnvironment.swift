@@ -49,21 +49,13 @@ public func freeLoopbackPort() throws -> Int {
 extension TestEnvironment {
     /// Creates a uniquely named, empty database on the shared test Postgres and returns its URL,
     /// so tests never see each other's rows.
-    public static func createDatabase() throws -> String {
+    public static func createDatabase() async throws -> String {
         let adminURL = try databaseURL()
         let name = "gateway_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", adminURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw MissingTestServiceError(description: "CREATE DATABASE failed: \(String(decoding: output, as: UTF8.self))")
+        guard let psql = findExecutable("psql") else {
+            throw MissingTestServiceError(description: "psql not found; run `bash scripts/test.sh`, which installs PostgreSQL")
         }
+        try await ChildProcess.run(psql, [adminURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"])
         guard var components = URLComponents(string: adminURL) else {
             throw MissingTestServiceError(description: "TEST_DATABASE_URL is not a URL")
         }

@@ -48,7 +48,9 @@ public actor RedisClient: RedisCommandExecutor {
     }
 
     private var connections: [PooledConnection] = []
-    private var connectionAttempts: [Int: Task<RedisConnection, any Error>] = [:]
+    /// Connects in progress. Each task records its outcome in the pool before it completes, so
+    /// anyone awaiting it sees the updated pool afterwards.
+    private var connectionAttempts: [Int: Task<Void, any Error>] = [:]
     private var nextConnectionID = 0
     private var consecutiveConnectFailures = 0
     private var retryNotBefore: ContinuousClock.Instant?
@@ -61,7 +63,6 @@ public actor RedisClient: RedisCommandExecutor {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "redis")
     ) throws {
-        precondition(configuration.maximumConnections > 0, "maximumConnections must be positive")
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
@@ -84,16 +85,37 @@ public actor RedisClient: RedisCommandExecutor {
     // MARK: Sending
 
     public func send(_ command: RedisCommand) async throws -> RESPValue {
-        let lease = try await acquireConnection()
-        defer { release(lease.id) }
-        return try await lease.connection.send(command)
+        try await withConnection { connection in try await connection.sendReportingUnsent(command) }
     }
 
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
-        let lease = try await acquireConnection()
-        defer { release(lease.id) }
-        return try await lease.connection.pipeline(commands)
+        return try await withConnection { connection in try await connection.pipelineReportingUnsent(commands) }
+    }
+
+    /// Runs `body` on a leased connection. If the connection turns out to have closed before the
+    /// request was written (it died after we last checked), the commands certainly did not run,
+    /// so they are retried once on another connection instead of failing spuriously.
+    private func withConnection<Result: Sendable>(
+        _ body: @Sendable (RedisConnection) async throws -> Result
+    ) async throws -> Result {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let lease = try await acquireConnection()
+            do {
+                let result = try await body(lease.connection)
+                release(lease.id)
+                return result
+            } catch is RequestNotSentError {
+                release(lease.id)
+                guard attempt < 2 else { throw RedisError.connectionClosed }
+                logger.debug("Redis connection closed before the request was sent; retrying on another")
+            } catch {
+                release(lease.id)
+                throw error
+            }
+        }
     }
 
     /// Number of open connections, for metrics and tests.
@@ -104,8 +126,10 @@ public actor RedisClient: RedisCommandExecutor {
     // MARK: Pool
 
     private func acquireConnection() async throws -> (id: Int, connection: RedisConnection) {
+        var connectionsOpened = 0
         while true {
             guard !isShutDown else { throw RedisError.shutDown }
+            try Task.checkCancellation()
             connections.removeAll { pooled in
                 guard !pooled.connection.isActive else { return false }
                 logger.debug("Dropping closed Redis connection from pool")
@@ -116,8 +140,14 @@ public actor RedisClient: RedisCommandExecutor {
                 return lease(at: idle)
             }
             let isBackingOff = retryNotBefore.map { ContinuousClock.now < $0 } ?? false
-            if !isBackingOff, connections.count + connectionAttempts.count < configuration.maximumConnections {
-                return try await openConnection()
+            if !isBackingOff, connections.count + connectionAttempts.count < max(configuration.maximumConnections, 1) {
+                // A server that accepts and then immediately drops connections must not keep us looping.
+                guard connectionsOpened < 3 else { throw RedisError.connectionClosed }
+                connectionsOpened += 1
+                // Throws this attempt's own error (e.g. authenticationFailed) to the caller that
+                // triggered it; on success the new idle connection is picked up by the next loop.
+                try await openConnection()
+                continue
             }
             if let leastLoaded = connections.indices.min(by: { connections[$0].inFlight < connections[$1].inFlight }) {
                 return lease(at: leastLoaded)
@@ -143,51 +173,59 @@ public actor RedisClient: RedisCommandExecutor {
         }
     }
 
-    private func openConnection() async throws -> (id: Int, connection: RedisConnection) {
+    private func openConnection() async throws {
         let id = nextConnectionID
         nextConnectionID += 1
         let attempt = Task { [configuration, sslContext, eventLoopGroup, logger] in
-            try await RedisConnection.connect(
-                configuration: configuration,
-                sslContext: sslContext,
-                eventLoop: eventLoopGroup.any(),
-                logger: logger,
-                pushHandler: nil
-            )
+            let connection: RedisConnection
+            do {
+                connection = try await RedisConnection.connect(
+                    configuration: configuration,
+                    sslContext: sslContext,
+                    eventLoop: eventLoopGroup.any(),
+                    logger: logger,
+                    pushHandler: nil
+                )
+            } catch {
+                let redisError = error as? RedisError ?? .connectionFailed(message: "\(error)")
+                self.connectionAttemptFailed(id: id, error: redisError)
+                throw redisError
+            }
+            await self.connectionAttemptSucceeded(id: id, connection: connection)
         }
         connectionAttempts[id] = attempt
-        do {
-            // Not cancelled with the caller: a connection that comes up is still useful to the pool.
-            let connection = try await attempt.value
-            connectionAttempts[id] = nil
-            guard !isShutDown else {
-                await connection.close()
-                throw RedisError.shutDown
-            }
-            if consecutiveConnectFailures > 0 {
-                logger.info("Reconnected to Redis", metadata: ["redis.server": "\(configuration.host):\(configuration.port)"])
-            }
-            consecutiveConnectFailures = 0
-            retryNotBefore = nil
-            lastConnectError = nil
-            connections.append(PooledConnection(id: id, connection: connection, inFlight: 1))
-            return (id, connection)
-        } catch {
-            connectionAttempts[id] = nil
-            let redisError = error as? RedisError ?? .connectionFailed(message: "\(error)")
-            consecutiveConnectFailures += 1
-            let delay = configuration.reconnectBackoff.delay(forAttempt: consecutiveConnectFailures)
-            retryNotBefore = .now + delay
-            lastConnectError = redisError
-            logger.warning(
-                "Could not connect to Redis; backing off",
-                metadata: [
-                    "error": "\(redisError)", "redis.retry_in": "\(delay)",
-                    "redis.attempt": "\(consecutiveConnectFailures)",
-                ]
-            )
-            throw redisError
+        // Not cancelled with the caller: a connection that comes up is still useful to the pool.
+        try await attempt.value
+    }
+
+    private func connectionAttemptSucceeded(id: Int, connection: RedisConnection) async {
+        connectionAttempts[id] = nil
+        guard !isShutDown else {
+            await connection.close()
+            return
         }
+        if consecutiveConnectFailures > 0 {
+            logger.info("Reconnected to Redis", metadata: ["redis.server": "\(configuration.endpoint)"])
+        }
+        consecutiveConnectFailures = 0
+        retryNotBefore = nil
+        lastConnectError = nil
+        connections.append(PooledConnection(id: id, connection: connection, inFlight: 0))
+    }
+
+    private func connectionAttemptFailed(id: Int, error: RedisError) {
+        connectionAttempts[id] = nil
+        consecutiveConnectFailures += 1
+        let delay = configuration.reconnectBackoff.delay(forAttempt: consecutiveConnectFailures)
+        retryNotBefore = .now + delay
+        lastConnectError = error
+        logger.warning(
+            "Could not connect to Redis; backing off",
+            metadata: [
+                "error": "\(error)", "redis.retry_in": "\(delay)",
+                "redis.attempt": "\(consecutiveConnectFailures)",
+            ]
+        )
     }
 
     // MARK: Lifecycle

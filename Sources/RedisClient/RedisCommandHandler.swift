@@ -1,6 +1,11 @@
 import Logging
 import NIOCore
 
+/// Thrown when a request was rejected before any of it was written (the connection had already
+/// closed). Unlike a failure after writing, the commands certainly did not run, so the pool may
+/// retry them on another connection.
+struct RequestNotSentError: Error {}
+
 /// A batch of encoded commands written in one go, answered by `expectedReplies` replies in order.
 struct RedisRequest: Sendable {
     enum Kind: Sendable {
@@ -32,7 +37,8 @@ struct RedisRequest: Sendable {
 /// Cancellation: the caller fails its own promise and walks away, but the request keeps its slot in
 /// the FIFO; its reply is still consumed here when it arrives and then dropped (completing an
 /// already-completed promise is a no-op in NIO). So a cancelled command can never shift replies onto
-/// the wrong requests, and the connection stays usable.
+/// the wrong requests, and the connection stays usable. The abandoned slot keeps its timeout: if its
+/// reply never comes, the connection is closed as for any other request.
 final class RedisCommandHandler: ChannelDuplexHandler {
     typealias InboundIn = RESPValue
     typealias OutboundIn = RedisRequest
@@ -70,9 +76,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise writePromise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        if let closedError {
-            request.promise.fail(closedError)
-            writePromise?.fail(closedError)
+        if closedError != nil {
+            // Nothing of this request reached the wire, which makes it safe to retry elsewhere.
+            request.promise.fail(RequestNotSentError())
+            writePromise?.fail(RequestNotSentError())
             return
         }
         if request.expectedReplies == 0 {
@@ -102,10 +109,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private func requestTimedOut(id: UInt64, context: ChannelHandlerContext) {
         guard let request = pending.first(where: { $0.id == id }) else { return }
         logger.debug("Redis command timed out; closing connection", metadata: ["redis.command": "\(request.commandName)"])
-        let error = RedisError.commandTimedOut(command: request.commandName, timeout: request.timeout)
-        request.promise.fail(error)
-        failAll(with: .connectionClosed)
-        context.close(promise: nil)
+        // Close before completing the caller, so by the time it runs the connection reports
+        // itself inactive and the pool will not hand it out again.
+        closeAndFailAll(context: context, with: .connectionClosed, except: id)
+        request.promise.fail(RedisError.commandTimedOut(command: request.commandName, timeout: request.timeout))
     }
 
     // MARK: Inbound
@@ -123,8 +130,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         guard !pending.isEmpty else {
             // A reply nobody asked for: we can no longer tell which reply belongs to which request.
             logger.error("Redis sent a reply with no request waiting; closing connection")
-            failAll(with: .protocolError(message: "unsolicited reply"))
-            context.close(promise: nil)
+            closeAndFailAll(context: context, with: .protocolError(message: "unsolicited reply"))
             return
         }
         headReplies.append(value)
@@ -177,8 +183,21 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             redisError = .connectionFailed(message: "\(error)")
         }
         logger.debug("Redis connection error; closing", metadata: ["error": "\(redisError)"])
-        failAll(with: redisError)
+        closeAndFailAll(context: context, with: redisError)
+    }
+
+    /// Closes the channel first (so it reports inactive before any caller resumes), then fails
+    /// every pending request with `error`, except the one with ID `excluded`.
+    private func closeAndFailAll(context: ChannelHandlerContext, with error: RedisError, except excluded: UInt64? = nil) {
+        if closedError == nil { closedError = error }
+        let failed = pending
+        pending.removeAll()
+        headReplies = []
         context.close(promise: nil)
+        for request in failed {
+            request.timeoutTask?.cancel()
+            if request.id != excluded { request.promise.fail(error) }
+        }
     }
 
     private func failAll(with error: RedisError) {

@@ -246,6 +246,13 @@ public struct RedisConfiguration: Sendable {
     }
 }
 
+extension RedisConfiguration {
+    /// `host:port`, with IPv6 literals in brackets; for logs and error messages.
+    public var endpoint: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
 extension RedisConfiguration: CustomStringConvertible {
     /// A URL-like summary that is safe to log: the password is never included.
     public var description: String {
@@ -256,8 +263,7 @@ extension RedisConfiguration: CustomStringConvertible {
         case (nil, _?): text += ":***@"
         case (nil, nil): break
         }
-        text += host.contains(":") ? "[\(host)]" : host
-        text += ":\(port)/\(database)"
+        text += "\(endpoint)/\(database)"
         return text
     }
 }

@@ -58,12 +58,14 @@ public final class RedisConnection: RedisCommandExecutor {
         pushHandler: (@Sendable ([RESPValue]) -> Void)?
     ) async throws -> RedisConnection {
         var logger = logger
-        logger[metadataKey: "redis.server"] = "\(configuration.host):\(configuration.port)"
+        logger[metadataKey: "redis.server"] = "\(configuration.endpoint)"
         let handlerLogger = logger
         // SNI must be a host name, never an IP literal.
         let serverHostname = isIPAddressLiteral(configuration.host) ? nil : configuration.host
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
+            // Lets the kernel eventually notice peers that vanished without closing the connection.
+            .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 do {
                     let pipeline = channel.pipeline.syncOperations
@@ -89,7 +91,7 @@ public final class RedisConnection: RedisCommandExecutor {
             // connect(host:port:) resolves the name and races IPv4/IPv6 addresses (happy eyeballs).
             channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
         } catch {
-            throw RedisError.connectionFailed(message: "\(configuration.host):\(configuration.port): \(describe(error))")
+            throw RedisError.connectionFailed(message: "\(configuration.endpoint): \(describe(error))")
         }
 
         do {
@@ -170,7 +172,28 @@ public final class RedisConnection: RedisCommandExecutor {
 
     /// Sends one command. An error reply is thrown as ``RedisError/server(message:)``.
     public func send(_ command: RedisCommand) async throws -> RESPValue {
-        let reply = try await sendReturningErrorReply(command)
+        try await Self.reportingUnsentAsClosed { try await self.sendReportingUnsent(command) }
+    }
+
+    /// Sends one command and returns an error reply as a value instead of throwing it.
+    public func sendReturningErrorReply(_ command: RedisCommand) async throws -> RESPValue {
+        try await Self.reportingUnsentAsClosed {
+            try await self.execute([command], commandName: command.name)[0]
+        }
+    }
+
+    /// Writes all commands in one write and returns their replies in order. Error replies are
+    /// returned as ``RESPValue/error(_:)`` values so one failed command does not hide the others'
+    /// results. The command timeout applies to the pipeline as a whole.
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+        try await Self.reportingUnsentAsClosed { try await self.pipelineReportingUnsent(commands) }
+    }
+
+    // The `ReportingUnsent` variants may throw `RequestNotSentError`, which the pool turns into a
+    // retry on another connection; everybody else sees `RedisError.connectionClosed`.
+
+    func sendReportingUnsent(_ command: RedisCommand) async throws -> RESPValue {
+        let reply = try await execute([command], commandName: command.name)[0]
         if case .error(let message) = reply {
             // NOAUTH means the configuration lacks credentials the server requires (RESP2 has no
             // handshake to catch that up front): report it as the configuration problem it is.
@@ -180,23 +203,24 @@ public final class RedisConnection: RedisCommandExecutor {
         return reply
     }
 
-    /// Sends one command and returns an error reply as a value instead of throwing it.
-    public func sendReturningErrorReply(_ command: RedisCommand) async throws -> RESPValue {
-        var bytes = channel.allocator.buffer(capacity: command.encodedByteCount)
-        command.encode(into: &bytes)
-        let replies = try await execute(bytes: bytes, expectedReplies: 1, commandName: command.name)
-        return replies[0]
+    func pipelineReportingUnsent(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        let name = commands.count == 1 ? commands[0].name : "pipeline of \(commands.count) commands"
+        return try await execute(commands, commandName: name)
     }
 
-    /// Writes all commands in one write and returns their replies in order. Error replies are
-    /// returned as ``RESPValue/error(_:)`` values so one failed command does not hide the others'
-    /// results. The command timeout applies to the pipeline as a whole.
-    public func pipeline(_ commands: [RedisCommand]) async throws -> [RESPValue] {
-        guard !commands.isEmpty else { return [] }
+    private func execute(_ commands: [RedisCommand], commandName: String) async throws -> [RESPValue] {
         var bytes = channel.allocator.buffer(capacity: commands.reduce(0) { $0 + $1.encodedByteCount })
         for command in commands { command.encode(into: &bytes) }
-        let name = commands.count == 1 ? commands[0].name : "pipeline of \(commands.count) commands"
-        return try await execute(bytes: bytes, expectedReplies: commands.count, commandName: name)
+        return try await execute(bytes: bytes, expectedReplies: commands.count, commandName: commandName)
+    }
+
+    static func reportingUnsentAsClosed<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch is RequestNotSentError {
+            throw RedisError.connectionClosed
+        }
     }
 
     /// Low-level send used by the subscriber as well: `expectedReplies` may be 0 for commands whose
@@ -238,7 +262,9 @@ public final class RedisConnection: RedisCommandExecutor {
         // If the channel is already closed the handler may never see the write; fail the request
         // from the write result instead (a no-op if the handler already completed it).
         channel.writeAndFlush(request).whenFailure { error in
-            promise.fail(error as? RedisError ?? RedisError.connectionClosed)
+            // ioOnClosedChannel: the channel was closed before the write got anywhere.
+            let notSent = error is RequestNotSentError || (error as? ChannelError) == .ioOnClosedChannel
+            promise.fail(notSent ? RequestNotSentError() : RedisError.connectionClosed)
         }
         return promise
     }

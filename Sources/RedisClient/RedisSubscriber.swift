@@ -28,7 +28,8 @@ public enum RedisSubscriptionEvent: Sendable, Equatable {
 /// Works with RESP3 (messages are push frames) and RESP2 (the connection is in subscribe mode);
 /// in both, a PING sent after each (UN)SUBSCRIBE tells us when the server has applied it.
 public actor RedisSubscriber {
-    /// Messages and connection-state changes. Finishes when ``run()`` returns.
+    /// Messages and connection-state changes. Finishes when ``run()`` returns. Events are buffered
+    /// without limit, so keep consuming them.
     public nonisolated let events: AsyncStream<RedisSubscriptionEvent>
     private nonisolated let eventContinuation: AsyncStream<RedisSubscriptionEvent>.Continuation
 
@@ -133,12 +134,9 @@ public actor RedisSubscriber {
         for command in commands { command.encode(into: &bytes) }
         RedisCommand("PING").encode(into: &bytes)
         let name = commands.map(\.name).joined(separator: "+")
-        let replies = try await connection.execute(
-            bytes: bytes,
-            expectedReplies: 1,
-            commandName: name,
-            kind: .subscriptionBarrier
-        )
+        let replies = try await RedisConnection.reportingUnsentAsClosed {
+            try await connection.execute(bytes: bytes, expectedReplies: 1, commandName: name, kind: .subscriptionBarrier)
+        }
         if let message = replies.lazy.compactMap(\.errorMessage).first {
             throw RedisError.server(message: message)
         }

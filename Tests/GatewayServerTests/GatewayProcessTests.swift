@@ -1,4 +1,5 @@
 import Foundation
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -7,18 +8,19 @@ import Testing
 @Suite("gateway process", .serialized)
 struct GatewayProcessTests {
     @Test func emptyEnvironmentExitsFastNamingEveryMissingVariable() async throws {
+        // PORT is the only variable given (it is optional): had the gateway bound, that port would be taken.
         let port = try freeLoopbackPort()
-        let gateway = GatewayProcess(environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
-        let started = ContinuousClock.now
-        try gateway.start()
-        let status = await gateway.waitForExit(timeout: .seconds(1))
-        #expect(ContinuousClock.now - started < .seconds(1))
+        let gateway = try GatewayProcess(environment: [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin", "PORT": String(port),
+        ])
+        let status = await gateway.waitForExit(timeout: .seconds(5))
         #expect(status == 78)
+        let runningTime = try #require(gateway.runningTime)
+        #expect(runningTime < .seconds(1), "ran for \(runningTime)")
         for variable in ["PUBLIC_BASE_URL", "JWT_SIGNING_KEY", "REDIS_URL", "DATABASE_URL", "AUTH_MODE"] {
             #expect(gateway.output.contains(variable), "output should name \(variable): \(gateway.output)")
         }
         #expect(!gateway.output.contains("gateway.started"))
-        // Nothing listens on the default port range we could probe; at least the chosen one is still free.
         #expect((try? await httpGet("http://127.0.0.1:\(port)/healthz", timeout: .seconds(1))) == nil)
     }
 
@@ -33,8 +35,7 @@ struct GatewayProcessTests {
     func invalidValueIsRefusedNamingTheVariable(variable: String, value: String) async throws {
         var environment = serveEnvironment(port: 8080, databaseURL: "postgres://u@localhost/db", redisURL: "redis://localhost")
         environment[variable] = value
-        let gateway = GatewayProcess(arguments: ["serve", "--check-config"], environment: environment)
-        try gateway.start()
+        let gateway = try GatewayProcess(arguments: ["serve", "--check-config"], environment: environment)
         let status = await gateway.waitForExit(timeout: .seconds(5))
         #expect(status == 78)
         #expect(gateway.output.contains("\(variable):"), "\(gateway.output)")
@@ -45,11 +46,10 @@ struct GatewayProcessTests {
 
     @Test func startupLineAndGracefulShutdown() async throws {
         let port = try freeLoopbackPort()
-        let databaseURL = try TestEnvironment.createDatabase()
+        let databaseURL = try await TestEnvironment.createDatabase()
             .replacingOccurrences(of: "postgres@", with: "postgres:db-password-SECRET@")
-        let gateway = GatewayProcess(
+        let gateway = try GatewayProcess(
             environment: serveEnvironment(port: port, databaseURL: databaseURL, redisURL: try TestEnvironment.redisURL()))
-        try gateway.start()
         defer { gateway.kill() }
         #expect(await gateway.waitForOutput(containing: "gateway.started", timeout: .seconds(30)), "\(gateway.output)")
         #expect(await readyStatus(port: port) == 200)
@@ -74,19 +74,23 @@ struct GatewayProcessTests {
     }
 
     @Test func twoReplicasStartingTogetherOnAnEmptyDatabaseMigrateOnce() async throws {
-        let databaseURL = try TestEnvironment.createDatabase()
+        let databaseURL = try await TestEnvironment.createDatabase()
         let redisURL = try TestEnvironment.redisURL()
         let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
-        let replicas = ports.map {
-            GatewayProcess(environment: serveEnvironment(port: $0, databaseURL: databaseURL, redisURL: redisURL))
+        let replicas = try ports.map {
+            try GatewayProcess(environment: serveEnvironment(port: $0, databaseURL: databaseURL, redisURL: redisURL))
         }
         defer { replicas.forEach { $0.kill() } }
-        for replica in replicas { try replica.start() }
         for port in ports {
             #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 })
         }
-        let applied = replicas.map { $0.output.components(separatedBy: #""event":"store.migration_applied""#).count - 1 }
-        #expect(applied.reduce(0, +) == 1, "migration lines per replica: \(applied)")
+        // Every migration is applied by exactly one of the replicas.
+        let applied = replicas.flatMap { replica in
+            replica.output.split(separator: "\n").filter { $0.contains(#""event":"store.migration_applied""#) }.compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["version"] as? String
+            }
+        }
+        #expect(applied.sorted() == Schema.migrations.map { String($0.version) }, "applied: \(applied)")
     }
 
     @Test func readinessFollowsRedisDownAndUpWithoutRestart() async throws {
@@ -94,9 +98,8 @@ struct GatewayProcessTests {
         try await redis.start()
         defer { Task { await redis.cleanUp() } }
         let port = try freeLoopbackPort()
-        let gateway = GatewayProcess(
-            environment: serveEnvironment(port: port, databaseURL: try TestEnvironment.createDatabase(), redisURL: redis.url))
-        try gateway.start()
+        let gateway = try GatewayProcess(
+            environment: serveEnvironment(port: port, databaseURL: try await TestEnvironment.createDatabase(), redisURL: redis.url))
         defer { gateway.kill() }
         #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
 
@@ -116,17 +119,16 @@ struct GatewayProcessTests {
     }
 
     @Test func readinessFollowsPostgresDownAndUpWithoutRestart() async throws {
-        let postgres = try PostgresServerProcess()
-        try postgres.start()
-        defer { postgres.destroy() }
+        let postgres = try await PostgresServerProcess()
+        try await postgres.start()
+        defer { Task { await postgres.destroy() } }
         let port = try freeLoopbackPort()
-        let gateway = GatewayProcess(
+        let gateway = try GatewayProcess(
             environment: serveEnvironment(port: port, databaseURL: postgres.url, redisURL: try TestEnvironment.redisURL()))
-        try gateway.start()
         defer { gateway.kill() }
         #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
 
-        try postgres.stop()
+        try await postgres.stop()
         let stopped = ContinuousClock.now
         var body = ""
         #expect(await eventually(timeout: .seconds(2)) {
@@ -137,7 +139,7 @@ struct GatewayProcessTests {
         #expect(ContinuousClock.now - stopped < .seconds(2.5))
         #expect(body.contains(#""store":{"#) && body.contains("down"), "\(body)")
 
-        try postgres.start()
+        try await postgres.start()
         #expect(await eventually(timeout: .seconds(15)) { await readyStatus(port: port) == 200 })
     }
 }

@@ -72,10 +72,10 @@ struct StoreContractTests {
     func nullsAndLargeIntegersSurvive(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in
             let rows = try await database.execute(
-                "SELECT CAST($1 AS BIGINT) AS big, CAST($2 AS TEXT) AS nothing, $3 AS quoted",
+                "SELECT CAST($1 AS BIGINT) AS big, CAST($2 AS TEXT) AS absent, $3 AS quoted",
                 .integer(Int64.max), .null, .text("it's $1 literally"))
             #expect(rows.first?["big"] == .integer(Int64.max))
-            #expect(rows.first?["nothing"] == .null)
+            #expect(rows.first?["absent"] == .null)
             #expect(rows.first?["quoted"] == .text("it's $1 literally"))
         }
     }

@@ -31,8 +31,9 @@ struct RequestObservationMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func finish(context: Context, method: String, status: Int, start: ContinuousClock.Instant, isStream: Bool) {
         let duration = ContinuousClock.now - start
-        // Unmatched paths are grouped so scanners cannot blow up metric cardinality.
-        let route = context.endpointPath ?? "unmatched"
+        // Unmatched paths are grouped (Hummingbird names them NotFound) so scanners cannot
+        // blow up metric cardinality.
+        let route = context.endpointPath ?? "NotFound"
         metrics.recordRequest(route: route, method: method, status: status, duration: duration, isStream: isStream)
         let level: Logger.Level = status >= 500 ? .error : .info
         context.logger.log(

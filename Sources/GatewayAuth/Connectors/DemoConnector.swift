@@ -1,0 +1,38 @@
+import GatewayConfig
+import GatewayStore
+
+/// Quick-start sign-in: a display name (and the shared passcode when one is set). The browser's
+/// random id is the identity, so the same browser comes back as the same user while two people
+/// who pick the same name stay two users.
+public struct DemoConnector: SignInConnector {
+    public let mode = AuthMode.demo
+    public let isNonProduction = true
+    let settings: DemoSettings
+
+    public init(settings: DemoSettings) {
+        self.settings = settings
+    }
+
+    public var requiresPasscode: Bool { settings.passcode != nil }
+    public var isEnabled: Bool { settings.signInEnabled }
+
+    public static let maximumDisplayNameLength = 64
+
+    public func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
+        guard settings.signInEnabled else { throw .disabled }
+        if let passcode = settings.passcode {
+            guard OpaqueToken.constantTimeEquals(submission.fields["passcode"] ?? "", passcode) else {
+                throw .refused("That passcode is not right.")
+            }
+        }
+        let name = (submission.fields["display_name"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { throw .refused("Please enter a display name.") }
+        guard name.count <= Self.maximumDisplayNameLength else {
+            throw .refused("Display names can be at most \(Self.maximumDisplayNameLength) characters.")
+        }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .refused("Display names cannot contain control characters.")
+        }
+        return SignedInPerson(identity: Identity(provider: "demo", subject: submission.browserID), displayName: name)
+    }
+}

@@ -1,0 +1,390 @@
+import Foundation
+import GatewayConfig
+import GatewayEphemeral
+import GatewayStore
+import Logging
+
+/// What an authorization request asked for, kept while the person signs in.
+public struct AuthorizationRequest: Sendable, Codable, Equatable {
+    public let clientID: String
+    public let redirectURI: String
+    public let state: String?
+    public let codeChallenge: String
+    public let scope: String
+}
+
+/// A redeemable authorization code's grant (stored under the code's hash, about 60 s, single use).
+struct CodeGrant: Codable {
+    let clientID: String
+    let redirectURI: String
+    let codeChallenge: String
+    let userID: String
+    let scope: String
+}
+
+/// RFC 8628 device authorization state.
+struct DeviceGrant: Codable {
+    enum Status: String, Codable { case pending, approved, denied }
+    let clientID: String
+    let scope: String
+    let userCode: String
+    var status: Status
+    var userID: String?
+    var lastPolledAt: Double?
+}
+
+public struct TokenResponse: Sendable, Codable, Equatable {
+    public let accessToken: String
+    public let tokenType: String
+    public let expiresIn: Int
+    public let refreshToken: String
+    public let scope: String
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case refreshToken = "refresh_token"
+        case scope
+    }
+}
+
+public struct DeviceAuthorizationResponse: Sendable, Codable, Equatable {
+    public let deviceCode: String
+    public let userCode: String
+    public let verificationURI: String
+    public let verificationURIComplete: String
+    public let expiresIn: Int
+    public let interval: Int
+
+    enum CodingKeys: String, CodingKey {
+        case deviceCode = "device_code"
+        case userCode = "user_code"
+        case verificationURI = "verification_uri"
+        case verificationURIComplete = "verification_uri_complete"
+        case expiresIn = "expires_in"
+        case interval
+    }
+}
+
+/// The OAuth 2.1 authorization server's logic, independent of HTTP: handlers parse requests
+/// and render results; every rule lives here.
+public struct AuthorizationServer: Sendable {
+    public static let supportedScopes = ["gateway"]
+    public static let defaultScope = "gateway"
+    static let authorizationRequestLifetime: Duration = .seconds(600)
+    static let codeLifetime: Duration = .seconds(60)
+    static let deviceCodeLifetime: Duration = .seconds(600)
+    static let devicePollInterval = 5
+    /// Where a code that was redeemed is remembered, so a replay can revoke what it produced.
+    static let redeemedCodeMemory: Duration = .seconds(600)
+
+    public let clients: OAuthClientRegistry
+    public let tokens: AccessTokenService
+    let store: GatewayStore
+    let ephemeral: any EphemeralStore
+    let settings: AuthSettings
+    let issuer: String
+    let logger: Logger
+
+    public init(
+        issuer: String, clients: OAuthClientRegistry, tokens: AccessTokenService, store: GatewayStore,
+        ephemeral: any EphemeralStore, settings: AuthSettings, logger: Logger
+    ) {
+        self.issuer = issuer
+        self.clients = clients
+        self.tokens = tokens
+        self.store = store
+        self.ephemeral = ephemeral
+        self.settings = settings
+        self.logger = logger
+    }
+
+    // MARK: Authorization endpoint
+
+    /// Validates `/oauth/authorize` parameters and parks the request while the person signs in.
+    public func beginAuthorization(_ parameters: [String: String]) async throws -> (requestID: String, request: AuthorizationRequest, client: OAuthClient) {
+        guard let client = clients.client(parameters["client_id"]) else {
+            throw AuthorizeFailure.errorPage("Unknown client. The application that sent you here is not registered with this gateway.")
+        }
+        guard let redirectURI = parameters["redirect_uri"], clients.isRedirectAllowed(redirectURI, for: client) else {
+            throw AuthorizeFailure.errorPage(
+                "The redirect address of this sign-in request is not allowed for \(client.name), so the gateway will not send you there.")
+        }
+        let state = parameters["state"]
+        func fail(_ code: String, _ message: String) -> AuthorizeFailure {
+            .redirect(to: Self.redirect(redirectURI, adding: ["error": code, "error_description": message, "state": state, "iss": issuer]))
+        }
+        guard parameters["response_type"] == "code" else {
+            throw fail("unsupported_response_type", "response_type must be code")
+        }
+        guard let challenge = parameters["code_challenge"] else {
+            throw fail("invalid_request", "code_challenge is required (PKCE)")
+        }
+        guard parameters["code_challenge_method"] == "S256" else {
+            throw fail("invalid_request", "code_challenge_method must be S256")
+        }
+        guard PKCE.isWellFormedChallenge(challenge) else {
+            throw fail("invalid_request", "code_challenge must be a base64url SHA-256 digest (43 characters)")
+        }
+        guard let scope = Self.normalizedScope(parameters["scope"]) else {
+            throw fail("invalid_scope", "supported scopes: \(Self.supportedScopes.joined(separator: " "))")
+        }
+        let request = AuthorizationRequest(
+            clientID: client.id, redirectURI: redirectURI, state: state, codeChallenge: challenge, scope: scope)
+        let requestID = OpaqueToken.generate()
+        try await ephemeral.set("authz:\(OpaqueToken.hash(requestID))", try Self.encode(request), ttl: Self.authorizationRequestLifetime)
+        return (requestID, request, client)
+    }
+
+    /// The parked request, or nil when it expired or was used.
+    public func pendingAuthorization(_ requestID: String) async throws -> AuthorizationRequest? {
+        try await ephemeral.get("authz:\(OpaqueToken.hash(requestID))").map { try Self.decode(AuthorizationRequest.self, $0) }
+    }
+
+    /// Issues a one-time code for the signed-in user and returns the redirect that carries it.
+    public func completeAuthorization(_ requestID: String, user: User) async throws -> String? {
+        guard let raw = try await ephemeral.take("authz:\(OpaqueToken.hash(requestID))") else { return nil }
+        let request = try Self.decode(AuthorizationRequest.self, raw)
+        let code = OpaqueToken.generate()
+        let grant = CodeGrant(
+            clientID: request.clientID, redirectURI: request.redirectURI, codeChallenge: request.codeChallenge,
+            userID: user.id, scope: request.scope)
+        try await ephemeral.set("code:\(OpaqueToken.hash(code))", try Self.encode(grant), ttl: Self.codeLifetime)
+        return Self.redirect(request.redirectURI, adding: ["code": code, "state": request.state, "iss": issuer])
+    }
+
+    /// The person declined: the request is dropped and the client told `access_denied`.
+    public func denyAuthorization(_ requestID: String) async throws -> String? {
+        guard let raw = try await ephemeral.take("authz:\(OpaqueToken.hash(requestID))") else { return nil }
+        let request = try Self.decode(AuthorizationRequest.self, raw)
+        return Self.redirect(
+            request.redirectURI,
+            adding: ["error": "access_denied", "error_description": "the user declined", "state": request.state, "iss": issuer])
+    }
+
+    // MARK: Token endpoint
+
+    public func token(_ form: [String: String]) async throws(OAuthError) -> TokenResponse {
+        do {
+            switch form["grant_type"] {
+            case "authorization_code": return try await redeemCode(form)
+            case "refresh_token": return try await refresh(form)
+            case "urn:ietf:params:oauth:grant-type:device_code": return try await redeemDeviceCode(form)
+            case nil: throw OAuthError.invalidRequest("grant_type is required")
+            case let other?: throw OAuthError.unsupportedGrantType("grant_type \(other) is not supported")
+            }
+        } catch let error as OAuthError {
+            throw error
+        } catch {
+            logger.error("token endpoint failed", metadata: ["event": "oauth.token_failed", "error": "\(type(of: error))"])
+            throw OAuthError("server_error", "the gateway could not complete the request", status: 500)
+        }
+    }
+
+    func requireClient(_ form: [String: String]) throws(OAuthError) -> OAuthClient {
+        guard let id = form["client_id"] else { throw OAuthError.invalidRequest("client_id is required") }
+        guard let client = clients.client(id) else { throw OAuthError.invalidClient("unknown client \(id)") }
+        return client
+    }
+
+    func redeemCode(_ form: [String: String]) async throws -> TokenResponse {
+        let client = try requireClient(form)
+        guard let code = form["code"] else { throw OAuthError.invalidRequest("code is required") }
+        guard let redirectURI = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }
+        guard let verifier = form["code_verifier"] else { throw OAuthError.invalidRequest("code_verifier is required (PKCE)") }
+        let codeHash = OpaqueToken.hash(code)
+        guard let raw = try await ephemeral.take("code:\(codeHash)") else {
+            // A replayed code: revoke what its first redemption produced (RFC 6749 section 4.1.2).
+            if let familyID = try await ephemeral.take("code-redeemed:\(codeHash)") {
+                try await store.revokeRefreshFamily(familyID, reason: "authorization code replay")
+                logger.warning("authorization code replayed; its tokens were revoked", metadata: ["event": "oauth.code_replay"])
+            }
+            throw OAuthError.invalidGrant("the authorization code is invalid, expired or already used")
+        }
+        let grant = try Self.decode(CodeGrant.self, raw)
+        guard grant.clientID == client.id else {
+            throw OAuthError.invalidGrant("the authorization code was issued to another client")
+        }
+        guard grant.redirectURI == redirectURI else {
+            throw OAuthError.invalidGrant("redirect_uri does not match the authorization request")
+        }
+        guard PKCE.verify(verifier: verifier, challenge: grant.codeChallenge) else {
+            throw OAuthError.invalidGrant("code_verifier does not match the code_challenge")
+        }
+        let response = try await issueTokens(userID: grant.userID, clientID: client.id, scope: grant.scope)
+        try await ephemeral.set("code-redeemed:\(codeHash)", response.familyID, ttl: Self.redeemedCodeMemory)
+        return response.tokens
+    }
+
+    func refresh(_ form: [String: String]) async throws -> TokenResponse {
+        let client = try requireClient(form)
+        guard let presented = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is required") }
+        let next = OpaqueToken.generate()
+        let rotation = try await store.rotateRefreshToken(
+            OpaqueToken.hash(presented), clientID: client.id, newTokenHash: OpaqueToken.hash(next),
+            newExpiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
+        switch rotation {
+        case .rotated(let grant):
+            let access = try await tokens.issue(subject: grant.userID, clientID: client.id, scope: grant.scope.split(separator: " ").map(String.init))
+            return TokenResponse(
+                accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn, refreshToken: next, scope: grant.scope)
+        case .reuseDetected:
+            logger.warning(
+                "refresh token reused; its whole family was revoked",
+                metadata: ["event": "oauth.refresh_reuse", "client_id": .string(client.id)])
+            throw OAuthError.invalidGrant("the refresh token was already used; every token of this sign-in is revoked")
+        case .invalid:
+            throw OAuthError.invalidGrant("the refresh token is invalid, expired or revoked")
+        }
+    }
+
+    func issueTokens(userID: String, clientID: String, scope: String) async throws -> (tokens: TokenResponse, familyID: String) {
+        let refreshToken = OpaqueToken.generate()
+        let grant = try await store.createRefreshFamily(
+            tokenHash: OpaqueToken.hash(refreshToken), userID: userID, clientID: clientID, scope: scope,
+            expiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
+        let access = try await tokens.issue(subject: userID, clientID: clientID, scope: scope.split(separator: " ").map(String.init))
+        logger.info("tokens issued", metadata: ["event": "oauth.tokens_issued", "client_id": .string(clientID), "user_id": .string(userID)])
+        return (
+            TokenResponse(accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn, refreshToken: refreshToken, scope: scope),
+            grant.familyID
+        )
+    }
+
+    // MARK: Revocation (RFC 7009)
+
+    /// Revokes a refresh token's family. Unknown tokens and access tokens (stateless, short-lived)
+    /// are accepted silently, as RFC 7009 requires.
+    public func revoke(_ form: [String: String]) async throws(OAuthError) {
+        guard let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
+        do {
+            if try await store.revokeRefreshToken(OpaqueToken.hash(token)) {
+                logger.info("refresh token revoked", metadata: ["event": "oauth.revoked"])
+            }
+        } catch {
+            throw OAuthError("server_error", "the gateway could not complete the request", status: 500)
+        }
+    }
+
+    // MARK: Device authorization grant (RFC 8628)
+
+    public func startDeviceAuthorization(_ form: [String: String], verificationURI: String) async throws(OAuthError) -> DeviceAuthorizationResponse {
+        let client = try requireClient(form)
+        guard client.allowsDeviceGrant else { throw OAuthError.unauthorizedClient("\(client.id) may not use the device grant") }
+        guard let scope = Self.normalizedScope(form["scope"]) else {
+            throw OAuthError.invalidScope("supported scopes: \(Self.supportedScopes.joined(separator: " "))")
+        }
+        let deviceCode = OpaqueToken.generate()
+        let userCode = Self.makeUserCode()
+        let grant = DeviceGrant(clientID: client.id, scope: scope, userCode: userCode, status: .pending)
+        do {
+            let deviceKey = "device:\(OpaqueToken.hash(deviceCode))"
+            try await ephemeral.set(deviceKey, try Self.encode(grant), ttl: Self.deviceCodeLifetime)
+            try await ephemeral.set("usercode:\(Self.normalizeUserCode(userCode))", deviceKey, ttl: Self.deviceCodeLifetime)
+        } catch {
+            throw OAuthError("server_error", "the gateway could not complete the request", status: 500)
+        }
+        return DeviceAuthorizationResponse(
+            deviceCode: deviceCode, userCode: userCode, verificationURI: verificationURI,
+            verificationURIComplete: "\(verificationURI)?user_code=\(userCode)",
+            expiresIn: Int(Self.deviceCodeLifetime.components.seconds), interval: Self.devicePollInterval)
+    }
+
+    /// The client a pending user code belongs to (for the approval page), or nil.
+    public func pendingDevice(userCode: String) async throws -> OAuthClient? {
+        guard let deviceKey = try await ephemeral.get("usercode:\(Self.normalizeUserCode(userCode))"),
+            let raw = try await ephemeral.get(deviceKey)
+        else { return nil }
+        let grant = try Self.decode(DeviceGrant.self, raw)
+        return grant.status == .pending ? clients.client(grant.clientID) : nil
+    }
+
+    /// Records the signed-in person's approval or denial; false when the code is unknown or used.
+    public func decideDevice(userCode: String, user: User, approve: Bool) async throws -> Bool {
+        guard let deviceKey = try await ephemeral.take("usercode:\(Self.normalizeUserCode(userCode))"),
+            let raw = try await ephemeral.get(deviceKey)
+        else { return false }
+        var grant = try Self.decode(DeviceGrant.self, raw)
+        guard grant.status == .pending else { return false }
+        grant.status = approve ? .approved : .denied
+        grant.userID = user.id
+        return try await ephemeral.replace(deviceKey, try Self.encode(grant))
+    }
+
+    func redeemDeviceCode(_ form: [String: String]) async throws -> TokenResponse {
+        let client = try requireClient(form)
+        guard let deviceCode = form["device_code"] else { throw OAuthError.invalidRequest("device_code is required") }
+        let deviceKey = "device:\(OpaqueToken.hash(deviceCode))"
+        guard let raw = try await ephemeral.get(deviceKey) else {
+            throw OAuthError("expired_token", "the device code is unknown or expired")
+        }
+        var grant = try Self.decode(DeviceGrant.self, raw)
+        guard grant.clientID == client.id else { throw OAuthError.invalidGrant("the device code was issued to another client") }
+        switch grant.status {
+        case .pending:
+            let now = Date().timeIntervalSince1970
+            let tooSoon = grant.lastPolledAt.map { now - $0 < Double(Self.devicePollInterval) - 0.5 } ?? false
+            grant.lastPolledAt = now
+            _ = try await ephemeral.replace(deviceKey, try Self.encode(grant))
+            if tooSoon { throw OAuthError("slow_down", "poll no more often than every \(Self.devicePollInterval) seconds") }
+            throw OAuthError("authorization_pending", "the user has not yet approved this device")
+        case .denied:
+            try await ephemeral.delete(deviceKey)
+            throw OAuthError("access_denied", "the user denied this device")
+        case .approved:
+            // take() makes the approval single-use even if two polls race.
+            guard try await ephemeral.take(deviceKey) != nil, let userID = grant.userID else {
+                throw OAuthError("expired_token", "the device code was already used")
+            }
+            return try await issueTokens(userID: userID, clientID: client.id, scope: grant.scope).tokens
+        }
+    }
+
+    // MARK: Helpers
+
+    static func normalizedScope(_ requested: String?) -> String? {
+        let scopes = (requested ?? "").split(separator: " ").map(String.init)
+        if scopes.isEmpty { return defaultScope }
+        guard scopes.allSatisfy(supportedScopes.contains) else { return nil }
+        return Array(Set(scopes)).sorted().joined(separator: " ")
+    }
+
+    /// Eight letters from an alphabet without vowels or look-alikes (RFC 8628 section 6.1), shown as XXXX-XXXX.
+    static func makeUserCode() -> String {
+        let alphabet = Array("BCDFGHJKLMNPQRSTVWXZ")
+        var generator = SystemRandomNumberGenerator()
+        let letters = (0..<8).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+        return String(letters[0..<4]) + "-" + String(letters[4..<8])
+    }
+
+    static func normalizeUserCode(_ code: String) -> String {
+        code.uppercased().filter { $0.isLetter }
+    }
+
+    static func redirect(_ base: String, adding parameters: [String: String?]) -> String {
+        var components = URLComponents(string: base)!
+        var items = components.queryItems ?? []
+        for key in parameters.keys.sorted() {
+            if let value = parameters[key] ?? nil { items.append(URLQueryItem(name: key, value: value)) }
+        }
+        components.queryItems = items
+        // URLComponents leaves "+" alone, which form decoders read as a space.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        return components.string!
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ raw: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(raw.utf8))
+    }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

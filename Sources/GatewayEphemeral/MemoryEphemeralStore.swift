@@ -1,0 +1,77 @@
+/// Ephemeral state in this process, for `gateway dev` and single-node use. Same contract as
+/// the Redis store; lost on restart, which is acceptable for codes that live seconds to minutes.
+public actor MemoryEphemeralStore: EphemeralStore {
+    public nonisolated let kind = "in-process"
+    private var entries: [String: (value: String, expiresAt: ContinuousClock.Instant)] = [:]
+    private var buckets: [String: (tokens: Double, stamp: ContinuousClock.Instant)] = [:]
+    private let clock = ContinuousClock()
+    private var writesSinceSweep = 0
+
+    public init() {}
+
+    public func set(_ key: String, _ value: String, ttl: Duration) {
+        sweepOccasionally()
+        entries[key] = (value, clock.now + ttl)
+    }
+
+    public func setIfAbsent(_ key: String, _ value: String, ttl: Duration) -> Bool {
+        guard live(key) == nil else { return false }
+        set(key, value, ttl: ttl)
+        return true
+    }
+
+    public func replace(_ key: String, _ value: String) -> Bool {
+        guard let entry = live(key) else { return false }
+        entries[key] = (value, entry.expiresAt)
+        return true
+    }
+
+    public func get(_ key: String) -> String? {
+        live(key)?.value
+    }
+
+    public func take(_ key: String) -> String? {
+        defer { entries[key] = nil }
+        return live(key)?.value
+    }
+
+    public func delete(_ key: String) {
+        entries[key] = nil
+    }
+
+    public func consume(_ key: String, limit: RateLimit) -> RateLimitDecision {
+        let now = clock.now
+        let perSecond = Double(limit.perMinute) / 60
+        let state = buckets[key] ?? (Double(limit.capacity), now)
+        let elapsed = now - state.stamp
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var tokens = min(Double(limit.capacity), state.tokens + max(0, seconds) * perSecond)
+        var decision = RateLimitDecision(allowed: true, retryAfter: .zero)
+        if tokens >= 1 {
+            tokens -= 1
+        } else {
+            decision = RateLimitDecision(allowed: false, retryAfter: .milliseconds(Int(((1 - tokens) / perSecond * 1000).rounded(.up))))
+        }
+        buckets[key] = (tokens, now)
+        return decision
+    }
+
+    private func live(_ key: String) -> (value: String, expiresAt: ContinuousClock.Instant)? {
+        guard let entry = entries[key] else { return nil }
+        if entry.expiresAt <= clock.now {
+            entries[key] = nil
+            return nil
+        }
+        return entry
+    }
+
+    /// Bounded memory: expired entries are dropped every so often, not only when read.
+    private func sweepOccasionally() {
+        writesSinceSweep += 1
+        guard writesSinceSweep >= 1024 else { return }
+        writesSinceSweep = 0
+        let now = clock.now
+        entries = entries.filter { $0.value.expiresAt > now }
+        buckets = buckets.filter { now - $0.value.stamp < .seconds(3600) }
+    }
+}

@@ -1,0 +1,23 @@
+import GatewayAuth
+import Hummingbird
+
+/// Verifies `Authorization: Bearer <access token>` for every `/v1` route and hands the claims
+/// to the handler. Anything else is a 401 problem with `WWW-Authenticate: Bearer`.
+struct BearerAuthentication: Sendable {
+    let tokens: AccessTokenService
+
+    func claims(for request: Request) async throws -> AccessTokenClaims {
+        guard let header = request.headers[.authorization] else {
+            throw Problem.invalidToken("send an access token as Authorization: Bearer <token>")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw Problem.invalidToken("the Authorization header must use the Bearer scheme")
+        }
+        do {
+            return try await tokens.verify(String(parts[1]))
+        } catch {
+            throw Problem.invalidToken(error.description)
+        }
+    }
+}

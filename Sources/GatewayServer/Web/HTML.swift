@@ -1,0 +1,82 @@
+import Hummingbird
+
+/// Server-rendered pages: escaped text, one stylesheet, and headers that forbid framing,
+/// caching and inline script.
+enum HTML {
+    static func escape(_ text: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.count)
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+
+    static let demoBanner = """
+        <div class="banner" role="alert"><strong>Demo mode — not for production.</strong> Anyone can sign in \
+        with any display name on this gateway. Do not share anything sensitive.</div>
+        """
+
+    /// A whole page. `formTargets` are the extra origins a form submission may end up at (the
+    /// OAuth redirect), which browsers check against `form-action` even across redirects.
+    static func page(
+        title: String, body: String, nonProduction: Bool, status: HTTPResponse.Status = .ok, formTargets: [String] = []
+    ) -> Response {
+        let html = """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(escape(title))</title>
+            <link rel="stylesheet" href="/assets/gateway.css">
+            </head>
+            <body>
+            \(nonProduction ? demoBanner : "")
+            <main>
+            \(body)
+            </main>
+            </body>
+            </html>
+            """
+        var headers = securityHeaders(formTargets: formTargets)
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func securityHeaders(formTargets: [String] = []) -> HTTPFields {
+        let formAction = (["'self'"] + formTargets).joined(separator: " ")
+        return [
+            .contentSecurityPolicy:
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(formAction); frame-ancestors 'none'; base-uri 'none'",
+            .cacheControl: "no-store",
+            .init("X-Content-Type-Options")!: "nosniff",
+            .init("Referrer-Policy")!: "no-referrer",
+            .init("X-Frame-Options")!: "DENY",
+        ]
+    }
+
+    static let stylesheet = """
+        :root { color-scheme: light dark; --accent: #3157d5; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
+        main { max-width: 32rem; margin: 2rem auto; padding: 0 1rem; }
+        .banner { background: #b3261e; color: #fff; padding: .75rem 1rem; text-align: center; }
+        h1 { font-size: 1.5rem; }
+        label { display: block; margin: 1rem 0 .25rem; font-weight: 600; }
+        input[type=text], input[type=password] { width: 100%; padding: .6rem; font-size: 1rem; border: 1px solid #888; border-radius: .4rem; }
+        button { margin-top: 1.25rem; padding: .6rem 1.2rem; font-size: 1rem; border-radius: .4rem; border: 0; background: var(--accent); color: #fff; cursor: pointer; }
+        button.secondary { background: transparent; color: inherit; border: 1px solid #888; margin-left: .5rem; }
+        button:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+        .error { color: #b3261e; font-weight: 600; }
+        .muted { opacity: .75; font-size: .9rem; }
+        code { font-size: 1.1rem; }
+        """
+}

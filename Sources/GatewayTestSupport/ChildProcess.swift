@@ -1,0 +1,153 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A child process started with posix_spawn and reaped with a non-blocking waitpid.
+///
+/// Not Foundation's `Process`, for two reasons seen in this suite: it passes on the spawning
+/// thread's signal mask (Swift concurrency's worker threads block almost every signal, so a
+/// server started from an async test never sees SIGTERM), and its exit detection can miss a
+/// child's exit under load, leaving `waitUntilExit()` hanging on a zombie. Here the child gets an
+/// empty mask and default dispositions, output goes to a file, and waiting polls without holding
+/// a thread.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    /// When the child was spawned and when it exited, as seen by a dedicated reaper thread, so
+    /// the figures do not depend on how busy Swift's cooperative thread pool is.
+    public let startedAt: ContinuousClock.Instant
+    private let lock = NSLock()
+    private var exitStatus: Int32?
+    private var exitInstant: ContinuousClock.Instant?
+
+    /// - Parameters:
+    ///   - environment: the whole environment, or nil to inherit this process's.
+    ///   - outputPath: file that receives stdout and stderr (appended), or nil for /dev/null.
+    public init(
+        executable: String, arguments: [String], environment: [String: String]? = nil,
+        workingDirectory: String? = nil, outputPath: String? = nil
+    ) throws {
+        var attributes = posix_spawnattr_t()
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        let output = outputPath ?? "/dev/null"
+        posix_spawn_file_actions_addopen(&fileActions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        // glibc's addchdir_np is not visible to Swift; a shell that cd's and execs keeps the same pid.
+        var executable = executable
+        var arguments = arguments
+        if let workingDirectory {
+            arguments = ["-c", #"cd "$0" && exec "$@""#, workingDirectory, executable] + arguments
+            executable = "/bin/sh"
+        }
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let environmentPairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let envp: [UnsafeMutablePointer<CChar>?] = environmentPairs.map { strdup($0) } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        var pid: pid_t = 0
+        startedAt = ContinuousClock.now
+        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
+        guard result == 0 else {
+            throw ChildProcessError("posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+        // A plain thread blocks in waitpid: it reaps the child the moment it exits.
+        let reaper = Thread { [pid] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            let exitedAt = ContinuousClock.now
+            let signal = status & 0x7f
+            let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+            self.lock.withLock {
+                self.exitStatus = code
+                self.exitInstant = exitedAt
+            }
+        }
+        reaper.start()
+    }
+
+    /// The exit status (128+signal when killed by a signal), or nil while running.
+    public var terminationStatus: Int32? {
+        lock.withLock { exitStatus }
+    }
+
+    /// How long the child ran, once it has exited.
+    public var runningTime: Duration? {
+        lock.withLock { exitInstant.map { $0 - startedAt } }
+    }
+
+    public var isRunning: Bool { terminationStatus == nil }
+
+    public func send(_ signal: Int32) {
+        lock.withLock {
+            if exitStatus == nil { _ = kill(pid, signal) }
+        }
+    }
+
+    /// The exit status, or nil when still running after `timeout`.
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let status = terminationStatus { return status }
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Runs a command to completion; throws with its output when it fails or overruns.
+    @discardableResult
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(60)
+    ) async throws -> String {
+        let outputPath = NSTemporaryDirectory() + "gateway-cmd-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, outputPath: outputPath)
+        let status = await child.waitForExit(timeout: timeout)
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard let status else {
+            child.send(SIGKILL)
+            throw ChildProcessError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout): \(output)")
+        }
+        guard status == 0 else {
+            throw ChildProcessError("\(executable) \(arguments.joined(separator: " ")) exited \(status): \(output)")
+        }
+        return output
+    }
+
+    deinit {
+        if exitStatus == nil { kill(pid, SIGKILL) }
+    }
+}
+
+/// The full path of an executable on PATH, if any.
+public func findExecutable(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for directory in path.split(separator: ":") {
+        let candidate = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}

@@ -1,0 +1,97 @@
+import Foundation
+import GatewayEphemeral
+import GatewayTestSupport
+import RedisClient
+import Testing
+
+enum EphemeralBackend: String, CaseIterable, CustomTestStringConvertible {
+    case redis, memory
+    var testDescription: String { rawValue }
+}
+
+/// Runs `body` with a fresh store; the Redis one uses a unique key prefix on the shared server.
+func withEphemeralStore(_ backend: EphemeralBackend, _ body: @Sendable (any EphemeralStore) async throws -> Void) async throws {
+    switch backend {
+    case .memory:
+        try await body(MemoryEphemeralStore())
+    case .redis:
+        let client = try RedisClient(url: try TestEnvironment.redisURL())
+        do {
+            try await body(RedisEphemeralStore(redis: client, prefix: "test:\(UUID().uuidString):"))
+            await client.shutdown()
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+}
+
+@Suite("Ephemeral store contract")
+struct EphemeralStoreContractTests {
+    @Test(arguments: EphemeralBackend.allCases)
+    func takeRedeemsOnce(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            try await store.set("code", "grant", ttl: .seconds(60))
+            #expect(try await store.get("code") == "grant")
+            #expect(try await store.take("code") == "grant")
+            #expect(try await store.take("code") == nil)
+            #expect(try await store.get("code") == nil)
+        }
+    }
+
+    @Test(arguments: EphemeralBackend.allCases)
+    func concurrentTakesYieldOneWinner(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            try await store.set("once", "v", ttl: .seconds(60))
+            let winners = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<16 { group.addTask { try await store.take("once") } }
+                return try await group.reduce(into: 0) { $0 += $1 == nil ? 0 : 1 }
+            }
+            #expect(winners == 1)
+        }
+    }
+
+    @Test(arguments: EphemeralBackend.allCases)
+    func entriesExpire(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            try await store.set("short", "v", ttl: .milliseconds(150))
+            #expect(try await store.get("short") == "v")
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await store.get("short") == nil)
+            #expect(try await store.take("short") == nil)
+            #expect(try await store.replace("short", "w") == false)
+        }
+    }
+
+    @Test(arguments: EphemeralBackend.allCases)
+    func setIfAbsentAndReplace(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            #expect(try await store.setIfAbsent("k", "first", ttl: .seconds(60)))
+            #expect(try await store.setIfAbsent("k", "second", ttl: .seconds(60)) == false)
+            #expect(try await store.get("k") == "first")
+            #expect(try await store.replace("k", "third"))
+            #expect(try await store.get("k") == "third")
+            try await store.delete("k")
+            #expect(try await store.get("k") == nil)
+            #expect(try await store.replace("k", "x") == false)
+        }
+    }
+
+    @Test(arguments: EphemeralBackend.allCases)
+    func tokenBucketAllowsBurstThenRefusesWithRetryAfter(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            let limit = RateLimit(capacity: 3, perMinute: 60)
+            for _ in 0..<3 {
+                #expect(try await store.consume("ip:1", limit: limit).allowed)
+            }
+            let refused = try await store.consume("ip:1", limit: limit)
+            #expect(!refused.allowed)
+            #expect(refused.retryAfter > .zero && refused.retryAfter <= .seconds(1))
+            // Buckets are independent per key.
+            #expect(try await store.consume("ip:2", limit: limit).allowed)
+            // One token refills per second at 60/min.
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await store.consume("ip:1", limit: limit).allowed)
+        }
+    }
+}

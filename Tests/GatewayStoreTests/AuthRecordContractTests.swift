@@ -1,0 +1,101 @@
+import Foundation
+import GatewayStore
+import Logging
+import Testing
+
+@Suite("Store contract: identities and refresh tokens")
+struct AuthRecordContractTests {
+    let logger = Logger(label: "test.store")
+
+    func withMigratedStore(_ backend: Backend, _ body: @Sendable (GatewayStore) async throws -> Void) async throws {
+        try await withFreshDatabase(backend) { database, _ in
+            try await Migrator(database: database, logger: logger).migrate()
+            try await body(GatewayStore(database: database))
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func sameIdentityIsSameUserAndSameNameIsNot(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let first = try await store.user(signingInAs: Identity(provider: "demo", subject: "browser-1"), displayName: "Sam")
+            let again = try await store.user(signingInAs: Identity(provider: "demo", subject: "browser-1"), displayName: "Sam B")
+            let other = try await store.user(signingInAs: Identity(provider: "demo", subject: "browser-2"), displayName: "Sam")
+            #expect(first.id == again.id)
+            #expect(again.displayName == "Sam B")
+            #expect(other.id != first.id)
+            #expect(try await store.user(identity: Identity(provider: "oidc", subject: "browser-1")) == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func concurrentFirstSignInsOfOneIdentityYieldOneUser(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let identity = Identity(provider: "demo", subject: "racy")
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<8 { group.addTask { try await store.user(signingInAs: identity, displayName: "R").id } }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(ids.count == 1)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func refreshRotationAndReuseRevokesTheFamily(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let user = try await store.createUser(displayName: "A")
+            let expiry = Date().addingTimeInterval(3600)
+            let grant = try await store.createRefreshFamily(
+                tokenHash: "h1", userID: user.id, clientID: "desktop", scope: "gateway", expiresAt: expiry)
+
+            let second = try await store.rotateRefreshToken("h1", clientID: "desktop", newTokenHash: "h2", newExpiresAt: expiry)
+            #expect(second == .rotated(grant))
+            let third = try await store.rotateRefreshToken("h2", clientID: "desktop", newTokenHash: "h3", newExpiresAt: expiry)
+            #expect(third == .rotated(grant))
+
+            // h1 presented again: reuse, and the family (including the current h3) stops working.
+            let reuse = try await store.rotateRefreshToken("h1", clientID: "desktop", newTokenHash: "h4", newExpiresAt: expiry)
+            #expect(reuse == .reuseDetected(familyID: grant.familyID))
+            #expect(try await store.rotateRefreshToken("h3", clientID: "desktop", newTokenHash: "h5", newExpiresAt: expiry) == .invalid)
+            #expect(try await store.isRefreshFamilyActive(grant.familyID) == false)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func refreshTokenRefusedForAnotherClientExpiredOrRevoked(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let user = try await store.createUser(displayName: "A")
+            let later = Date().addingTimeInterval(3600)
+            _ = try await store.createRefreshFamily(tokenHash: "c1", userID: user.id, clientID: "desktop", scope: "s", expiresAt: later)
+            #expect(try await store.rotateRefreshToken("c1", clientID: "gatewayctl", newTokenHash: "c2", newExpiresAt: later) == .invalid)
+
+            _ = try await store.createRefreshFamily(
+                tokenHash: "e1", userID: user.id, clientID: "desktop", scope: "s", expiresAt: Date().addingTimeInterval(-1))
+            #expect(try await store.rotateRefreshToken("e1", clientID: "desktop", newTokenHash: "e2", newExpiresAt: later) == .invalid)
+
+            _ = try await store.createRefreshFamily(tokenHash: "r1", userID: user.id, clientID: "desktop", scope: "s", expiresAt: later)
+            #expect(try await store.revokeRefreshToken("r1"))
+            #expect(try await store.rotateRefreshToken("r1", clientID: "desktop", newTokenHash: "r2", newExpiresAt: later) == .invalid)
+            #expect(try await store.revokeRefreshToken("unknown") == false)
+            #expect(try await store.rotateRefreshToken("unknown", clientID: "desktop", newTokenHash: "x", newExpiresAt: later) == .invalid)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func concurrentRefreshOfOneTokenRotatesOnce(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let user = try await store.createUser(displayName: "A")
+            let later = Date().addingTimeInterval(3600)
+            _ = try await store.createRefreshFamily(tokenHash: "p1", userID: user.id, clientID: "desktop", scope: "s", expiresAt: later)
+            let outcomes = try await withThrowingTaskGroup(of: RefreshRotation.self) { group in
+                for index in 0..<6 {
+                    group.addTask {
+                        try await store.rotateRefreshToken("p1", clientID: "desktop", newTokenHash: "p1-\(index)", newExpiresAt: later)
+                    }
+                }
+                return try await group.reduce(into: [RefreshRotation]()) { $0.append($1) }
+            }
+            let rotated = outcomes.filter { if case .rotated = $0 { true } else { false } }
+            #expect(rotated.count == 1)
+        }
+    }
+}
