@@ -14,6 +14,7 @@ extension GatewayConfiguration {
         let publicBaseURL = reader.publicBaseURL(mode: mode, port: port ?? 8080)
         let signingKey = reader.signingKey(mode: mode)
         let redisURL = mode == .serve ? reader.redisURL() : nil
+        let redisKeyPrefix = reader.value(.redisKeyPrefix) ?? ConfigurationVariable.redisKeyPrefix.defaultValue!
         let database = reader.database(mode: mode)
         let authMode = reader.authMode(mode: mode)
         let firebase = authMode == .firebase ? reader.firebase() : nil
@@ -39,7 +40,7 @@ extension GatewayConfiguration {
         }
         return GatewayConfiguration(
             mode: mode, port: port!, bindAddress: bindAddress, publicBaseURL: publicBaseURL!,
-            signingKey: signingKey!, redisURL: redisURL, database: database!, authMode: authMode!,
+            signingKey: signingKey!, redisURL: redisURL, redisKeyPrefix: redisKeyPrefix, database: database!, authMode: authMode!,
             firebase: firebase, oidc: oidc, demo: demo, auth: auth, logLevel: logLevel, logFormat: logFormat,
             corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
     }

@@ -54,6 +54,9 @@ extension ConfigurationVariable {
     public static let redisURL = ConfigurationVariable(
         "REDIS_URL", .requiredForServe, example: "redis://default:password@redis.railway.internal:6379/0",
         secret: true, "Redis 7+ for event streams, fan-out, presence, one-time codes and rate limits (redis:// or rediss://).")
+    public static let redisKeyPrefix = ConfigurationVariable(
+        "REDIS_KEY_PREFIX", .optional, default: "gw:", example: "gw:",
+        "Prefix of every Redis key the gateway writes, so several gateways can share one Redis.")
     public static let databaseURL = ConfigurationVariable(
         "DATABASE_URL", .requiredForServe, example: "postgres://user:password@postgres.railway.internal:5432/railway?sslmode=require",
         secret: true, "Durable store: postgres://…?sslmode=disable|prefer|require|verify-full, or sqlite:/path/to/file for a single node.")
@@ -123,7 +126,7 @@ extension ConfigurationVariable {
 
     /// Every variable, in the order docs list them.
     public static let all: [ConfigurationVariable] = [
-        .port, .bindAddress, .publicBaseURL, .railwayPublicDomain, .jwtSigningKey, .redisURL, .databaseURL,
+        .port, .bindAddress, .publicBaseURL, .railwayPublicDomain, .jwtSigningKey, .redisURL, .redisKeyPrefix, .databaseURL,
         .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
         .demoSignInEnabled, .demoPasscode,
         .accessTokenTTL, .refreshTokenTTL, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,

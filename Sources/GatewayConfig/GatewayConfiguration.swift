@@ -106,6 +106,10 @@ public struct AuthSettings: Sendable, Equatable {
     public var tokenGlobalPerMinute: Int
     /// Proxies whose `X-Forwarded-For` entries are trusted when finding the client IP.
     public var trustedProxyHops: Int
+    /// Authorization codes are single-use and short-lived (RFC 6749 recommends at most 10 minutes).
+    public var authorizationCodeTTL: Duration = .seconds(60)
+    /// How long a device code waits for approval (RFC 8628).
+    public var deviceCodeTTL: Duration = .seconds(600)
 }
 
 /// The typed configuration built once at start-up.
@@ -118,6 +122,7 @@ public struct GatewayConfiguration: Sendable {
     public var signingKey: SigningKeyMaterial
     /// Absent under `dev`, which needs no Redis.
     public var redisURL: String?
+    public var redisKeyPrefix: String
     public var database: DatabaseSettings
     public var authMode: AuthMode
     public var firebase: FirebaseSettings?

@@ -22,7 +22,7 @@ public enum Gateway {
             let redis = try RedisDependency(url: redisURL, logger: logger)
             checks.insert(DependencyCheck(name: "redis") { try await redis.ping() }, at: 0)
             services.append(BackgroundService(name: "redis") { await redis.run() })
-            ephemeral = RedisEphemeralStore(redis: redis.client)
+            ephemeral = RedisEphemeralStore(redis: redis.client, prefix: configuration.redisKeyPrefix)
         } else {
             ephemeral = MemoryEphemeralStore()
         }

@@ -84,17 +84,16 @@ public struct Migrator: Sendable {
             let applied = Set(try await executor.execute("SELECT version FROM schema_migrations").map { try $0.int64("version") })
             var appliedNow: [Int] = []
             for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(Int64(migration.version)) {
-                try await executor.execute("BEGIN")
                 do {
-                    for statement in migration.statements {
-                        try await executor.execute(statement)
+                    try await executor.inTransaction { transaction in
+                        for statement in migration.statements {
+                            try await transaction.execute(statement)
+                        }
+                        try await transaction.execute(
+                            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                            .integer(Int64(migration.version)), .text(migration.name), SQLValue(Date()))
                     }
-                    try await executor.execute(
-                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                        .integer(Int64(migration.version)), .text(migration.name), SQLValue(Date()))
-                    try await executor.execute("COMMIT")
                 } catch {
-                    _ = try? await executor.execute("ROLLBACK")
                     throw StoreError.migrationFailed(version: migration.version, reason: "\(error)")
                 }
                 logger.info("migration applied", metadata: ["event": "store.migration_applied", "version": "\(migration.version)", "name": "\(migration.name)"])

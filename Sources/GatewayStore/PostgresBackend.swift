@@ -51,16 +51,7 @@ public final class PostgresBackend: SQLDatabase {
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            let executor = ConnectionExecutor(connection: connection, logger: logger)
-            try await executor.execute("BEGIN")
-            do {
-                let result = try await body(executor)
-                try await executor.execute("COMMIT")
-                return result
-            } catch {
-                _ = try? await executor.execute("ROLLBACK")
-                throw error
-            }
+            try await ConnectionExecutor(connection: connection, logger: logger).inTransaction(body)
         }
     }
 

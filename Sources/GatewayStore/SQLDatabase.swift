@@ -95,3 +95,19 @@ extension SQLExecutor {
         try await execute(sql, binds)
     }
 }
+
+extension SQLExecutor {
+    /// BEGIN, `body`, COMMIT; ROLLBACK (and rethrow) when `body` throws. For executors bound
+    /// to one connection.
+    func inTransaction<T: Sendable>(begin: String = "BEGIN", _ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        try await execute(begin)
+        do {
+            let result = try await body(self)
+            try await execute("COMMIT")
+            return result
+        } catch {
+            _ = try? await execute("ROLLBACK")
+            throw error
+        }
+    }
+}

@@ -48,16 +48,7 @@ public final class SQLiteBackend: SQLDatabase {
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         try await gate.withLock {
-            let executor = LockedExecutor(connection: connection)
-            try await executor.execute("BEGIN IMMEDIATE")
-            do {
-                let result = try await body(executor)
-                try await executor.execute("COMMIT")
-                return result
-            } catch {
-                _ = try? await executor.execute("ROLLBACK")
-                throw error
-            }
+            try await LockedExecutor(connection: connection).inTransaction(begin: "BEGIN IMMEDIATE", body)
         }
     }
 

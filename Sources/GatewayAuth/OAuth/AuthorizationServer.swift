@@ -73,8 +73,6 @@ public struct AuthorizationServer: Sendable {
     public static let supportedScopes = ["gateway"]
     public static let defaultScope = "gateway"
     static let authorizationRequestLifetime: Duration = .seconds(600)
-    static let codeLifetime: Duration = .seconds(60)
-    static let deviceCodeLifetime: Duration = .seconds(600)
     static let devicePollInterval = 5
     /// Where a code that was redeemed is remembered, so a replay can revoke what it produced.
     static let redeemedCodeMemory: Duration = .seconds(600)
@@ -150,7 +148,7 @@ public struct AuthorizationServer: Sendable {
         let grant = CodeGrant(
             clientID: request.clientID, redirectURI: request.redirectURI, codeChallenge: request.codeChallenge,
             userID: user.id, scope: request.scope)
-        try await ephemeral.set("code:\(OpaqueToken.hash(code))", try Self.encode(grant), ttl: Self.codeLifetime)
+        try await ephemeral.set("code:\(OpaqueToken.hash(code))", try Self.encode(grant), ttl: settings.authorizationCodeTTL)
         return Self.redirect(request.redirectURI, adding: ["code": code, "state": request.state, "iss": issuer])
     }
 
@@ -280,15 +278,15 @@ public struct AuthorizationServer: Sendable {
         let grant = DeviceGrant(clientID: client.id, scope: scope, userCode: userCode, status: .pending)
         do {
             let deviceKey = "device:\(OpaqueToken.hash(deviceCode))"
-            try await ephemeral.set(deviceKey, try Self.encode(grant), ttl: Self.deviceCodeLifetime)
-            try await ephemeral.set("usercode:\(Self.normalizeUserCode(userCode))", deviceKey, ttl: Self.deviceCodeLifetime)
+            try await ephemeral.set(deviceKey, try Self.encode(grant), ttl: settings.deviceCodeTTL)
+            try await ephemeral.set("usercode:\(Self.normalizeUserCode(userCode))", deviceKey, ttl: settings.deviceCodeTTL)
         } catch {
             throw OAuthError("server_error", "the gateway could not complete the request", status: 500)
         }
         return DeviceAuthorizationResponse(
             deviceCode: deviceCode, userCode: userCode, verificationURI: verificationURI,
             verificationURIComplete: "\(verificationURI)?user_code=\(userCode)",
-            expiresIn: Int(Self.deviceCodeLifetime.components.seconds), interval: Self.devicePollInterval)
+            expiresIn: Int(settings.deviceCodeTTL.components.seconds), interval: Self.devicePollInterval)
     }
 
     /// The client a pending user code belongs to (for the approval page), or nil.

@@ -106,18 +106,11 @@ struct OAuthRoutes: Sendable {
             return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
         }
         let browser = browserID(request)
-        let person: SignedInPerson
-        do {
-            try await limiter.check(.signIn, clientIP: ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops))
-            person = try await connector.identify(SignInSubmission(fields: form, browserID: browser))
-        } catch let error as OAuthError {
-            return rateLimitedPage(error)
-        } catch SignInError.disabled {
-            return disabledPage()
-        } catch SignInError.refused(let message) {
-            return signInPage(
+        let attempt = try await signIn(request, context, form: form, browser: browser) { message in
+            signInPage(
                 requestID: requestID, client: client, redirectURI: pending.redirectURI, request: request, browser: browser, error: message)
         }
+        guard case .person(let person) = attempt else { return attempt.page! }
         let user = try await store.user(signingInAs: person.identity, displayName: person.displayName)
         logSignIn(user: user, client: client.id)
         guard let location = try await server.completeAuthorization(requestID, user: user) else {
@@ -242,17 +235,10 @@ struct OAuthRoutes: Sendable {
         guard let client = try await server.pendingDevice(userCode: userCode) else {
             return devicePage(request, browser: browser, userCode: userCode, error: "That code is unknown, expired or already used.", status: .badRequest)
         }
-        let person: SignedInPerson
-        do {
-            try await limiter.check(.signIn, clientIP: ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops))
-            person = try await connector.identify(SignInSubmission(fields: form, browserID: browser))
-        } catch let error as OAuthError {
-            return rateLimitedPage(error)
-        } catch SignInError.disabled {
-            return disabledPage()
-        } catch SignInError.refused(let message) {
-            return devicePage(request, browser: browser, userCode: userCode, error: message, status: .badRequest)
+        let attempt = try await signIn(request, context, form: form, browser: browser) { message in
+            devicePage(request, browser: browser, userCode: userCode, error: message, status: .badRequest)
         }
+        guard case .person(let person) = attempt else { return attempt.page! }
         let user = try await store.user(signingInAs: person.identity, displayName: person.displayName)
         let approve = form["action"] != "deny"
         guard try await server.decideDevice(userCode: userCode, user: user, approve: approve) else {
@@ -269,6 +255,35 @@ struct OAuthRoutes: Sendable {
     }
 
     // MARK: Pages and helpers
+
+    enum SignInAttempt {
+        case person(SignedInPerson)
+        /// The page to show instead: rate limited, switched off, or refused with a reason.
+        case page(Response)
+
+        var page: Response? {
+            if case .page(let response) = self { return response }
+            return nil
+        }
+    }
+
+    /// Rate limit, then ask the connector who this is. `refused` renders the form again with the reason.
+    func signIn(
+        _ request: Request, _ context: GatewayRequestContext, form: [String: String], browser: String,
+        refused: (String) -> Response
+    ) async throws -> SignInAttempt {
+        do {
+            let clientIP = ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops)
+            try await limiter.check(.signIn, clientIP: clientIP)
+            return .person(try await connector.identify(SignInSubmission(fields: form, browserID: browser)))
+        } catch let error as OAuthError {
+            return .page(rateLimitedPage(error))
+        } catch SignInError.disabled {
+            return .page(disabledPage())
+        } catch SignInError.refused(let message) {
+            return .page(refused(message))
+        }
+    }
 
     func errorPage(_ message: String, status: HTTPResponse.Status) -> Response {
         HTML.page(

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Third-party OAuth client conformance: Python's authlib drives a real gateway over HTTP.
+#
+# Expects (scripts/test.sh sets them, after `swift build`):
+#   GATEWAY_BINARY     the built `gateway` executable
+#   TEST_REDIS_URL     redis://127.0.0.1:PORT
+#   TEST_DATABASE_URL  postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable (superuser)
+#
+# Creates (or reuses) a virtualenv, installs tests/python/requirements.txt, creates a fresh
+# database, starts ONE `gateway serve` on a free loopback port, waits for /readyz, runs
+# `pytest tests/python` with GATEWAY_URL set, stops the gateway (by PID) and drops the database.
+# Exits with pytest's status; "no tests collected" (5) is a failure like any non-zero status.
+# Extra arguments go to pytest (e.g. `-k device`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$(pwd)"
+
+log() { printf '\n==> %s\n' "$*"; }
+die() { printf 'python-tests: %s\n' "$*" >&2; exit 1; }
+
+: "${GATEWAY_BINARY:?GATEWAY_BINARY must point at the built gateway executable}"
+: "${TEST_REDIS_URL:?TEST_REDIS_URL must be set (redis://127.0.0.1:PORT)}"
+: "${TEST_DATABASE_URL:?TEST_DATABASE_URL must be set (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable)}"
+[ -x "$GATEWAY_BINARY" ] || die "GATEWAY_BINARY=$GATEWAY_BINARY is not an executable file"
+command -v python3 >/dev/null 2>&1 || die "python3 is required"
+
+PSQL="$(command -v psql || true)"
+if [ -z "$PSQL" ]; then
+  for dir in "${PG_BIN:-}" /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/17/bin; do
+    [ -n "$dir" ] && [ -x "$dir/psql" ] && { PSQL="$dir/psql"; break; }
+  done
+fi
+[ -n "$PSQL" ] || die "psql is required to create the test database"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/gateway-python-tests.XXXXXX")"
+GATEWAY_PID=""
+DATABASE_NAME=""
+
+cleanup() {
+  local status=$?
+  set +e
+  if [ -n "$GATEWAY_PID" ] && kill -0 "$GATEWAY_PID" 2>/dev/null; then
+    kill -TERM "$GATEWAY_PID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$GATEWAY_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$GATEWAY_PID" 2>/dev/null && kill -KILL "$GATEWAY_PID" 2>/dev/null
+    wait "$GATEWAY_PID" 2>/dev/null
+  fi
+  if [ -n "$DATABASE_NAME" ]; then
+    "$PSQL" "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$DATABASE_NAME\" WITH (FORCE)" >/dev/null 2>&1
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# MARK: virtualenv
+
+VENV="${GATEWAY_PYTHON_VENV:-$REPO/.build/python-venv}"
+log "python virtualenv at $VENV"
+mkdir -p "$(dirname "$VENV")"
+(
+  # Serialize concurrent runs sharing the virtualenv.
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$VENV.lock"
+    timeout 300 flock 9 || { echo "python-tests: timed out waiting for $VENV.lock" >&2; exit 1; }
+  fi
+  if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" || { echo "python-tests: python3 -m venv failed (install python3-venv)" >&2; exit 1; }
+  fi
+  PIP_DISABLE_PIP_VERSION_CHECK=1 timeout 600 "$VENV/bin/python" -m pip install -q -r tests/python/requirements.txt
+)
+PYTHON="$VENV/bin/python"
+
+# MARK: fresh database
+
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+DATABASE_NAME="gateway_pytest_$(date +%s)_$$_$RANDOM"
+log "creating database $DATABASE_NAME"
+"$PSQL" "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$DATABASE_NAME\"" >/dev/null
+GATEWAY_DATABASE_URL="$("$PYTHON" - "$TEST_DATABASE_URL" "$DATABASE_NAME" <<'PY'
+import sys
+from urllib.parse import urlsplit, urlunsplit
+parts = urlsplit(sys.argv[1])
+print(urlunsplit(parts._replace(path="/" + sys.argv[2])))
+PY
+)"
+
+# A random key like `openssl rand -base64 48`, redrawn in the rare case it happens to contain
+# a word the gateway's placeholder check refuses (e.g. "todo", "xxxx").
+JWT_SIGNING_KEY="$("$PYTHON" - <<'PY'
+import base64, os
+refused = ["changeme", "change-me", "change_me", "secret", "password", "placeholder", "example", "replace",
+           "your-", "your_", "todo", "xxxx", "0123456789", "123456", "abcdef", "qwerty"]
+while True:
+    key = base64.b64encode(os.urandom(48)).decode()
+    if not any(word in key.lower() for word in refused):
+        print(key)
+        break
+PY
+)"
+
+# MARK: gateway
+
+PORT="$(free_port)"
+GATEWAY_URL="http://127.0.0.1:$PORT"
+GATEWAY_LOG="$WORK/gateway.log"
+log "starting gateway serve on $GATEWAY_URL (log: json)"
+# A clean environment (nothing inherited, no .env file) so the run does not depend on the caller's.
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" \
+  PORT="$PORT" BIND_ADDRESS=127.0.0.1 PUBLIC_BASE_URL="$GATEWAY_URL" \
+  JWT_SIGNING_KEY="$JWT_SIGNING_KEY" REDIS_URL="$TEST_REDIS_URL" DATABASE_URL="$GATEWAY_DATABASE_URL" \
+  AUTH_MODE=demo LOG_FORMAT=json \
+  SIGNIN_RATE_LIMIT_PER_MINUTE=1000 TOKEN_RATE_LIMIT_PER_MINUTE=1000 \
+  SIGNIN_GLOBAL_RATE_LIMIT_PER_MINUTE=5000 TOKEN_GLOBAL_RATE_LIMIT_PER_MINUTE=5000 \
+  "$GATEWAY_BINARY" serve --env-file "$WORK/no-such.env" >"$GATEWAY_LOG" 2>&1 &
+GATEWAY_PID=$!
+
+show_gateway_log() {
+  echo "---- gateway log (last 60 lines) ----" >&2
+  tail -n 60 "$GATEWAY_LOG" >&2 || true
+  echo "-------------------------------------" >&2
+}
+
+ready=""
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
+    show_gateway_log
+    die "the gateway exited before becoming ready"
+  fi
+  if "$PYTHON" - "$GATEWAY_URL/readyz" <<'PY' 2>/dev/null
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
+        sys.exit(0 if response.status == 200 else 1)
+except Exception:
+    sys.exit(1)
+PY
+  then
+    ready=1
+    break
+  fi
+  sleep 0.5
+done
+if [ -z "$ready" ]; then
+  show_gateway_log
+  die "the gateway did not answer 200 on /readyz within 60 s"
+fi
+
+# MARK: pytest
+
+log "running pytest tests/python against $GATEWAY_URL"
+export GATEWAY_URL
+status=0
+PYTHONDONTWRITEBYTECODE=1 timeout 300 "$PYTHON" -m pytest -q -p no:cacheprovider tests/python "$@" || status=$?
+case "$status" in
+  0) ;;
+  5) echo "python-tests: pytest collected no tests; that is a failure" >&2 ;;
+  124) echo "python-tests: pytest did not finish within 300 s" >&2; show_gateway_log ;;
+  *) show_gateway_log ;;
+esac
+exit "$status"
