@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -67,7 +67,7 @@ class ResponseRecorder:
 
 
 @pytest.fixture
-def make_client() -> Callable[..., OAuth2Client]:
+def make_client() -> Iterator[Callable[..., OAuth2Client]]:
     """Builds authlib OAuth2Client instances for public clients and closes them after the test."""
     created: list[OAuth2Client] = []
 
@@ -116,15 +116,19 @@ def sign_in(client: OAuth2Client, browser, metadata: dict, gateway_url: str, dis
 
 def expect_oauth_error(call: Callable[[], object], code: str, client: OAuth2Client | None = None) -> OAuthError:
     """Runs an authlib call that must fail with RFC 6749 error `code` (HTTP 400, JSON body)."""
+    sent_before = len(client.recorder.responses) if client is not None else 0
     with pytest.raises(OAuthError) as caught:
         call()
     assert caught.value.error == code, f"expected {code}, got {caught.value.error}: {caught.value.description}"
     assert caught.value.description, "error_description should explain the failure"
     if client is not None:
+        assert len(client.recorder.responses) == sent_before + 1, "expected exactly one token request"
         response = client.recorder.last
         assert response.status_code == 400, f"{code} should be HTTP 400, was {response.status_code}"
         assert response.headers["content-type"].startswith("application/json")
-        assert response.json() == {"error": code, "error_description": caught.value.description}
+        body = response.json()
+        assert body["error"] == code and body["error_description"] == caught.value.description
+        assert body.keys() <= {"error", "error_description", "error_uri"}, body
     return caught.value
 
 
