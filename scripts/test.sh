@@ -81,5 +81,18 @@ if grep -E "^$REPO/(Sources|Tests)/.*: warning:" "$WORK/build.log"; then
 fi
 export GATEWAY_BINARY="$(swift build --show-bin-path)/gateway"
 
+if [ $# -gt 0 ]; then
+  log "running tests: $*"
+  swift test --skip-build "$@"
+  exit 0
+fi
+
 log "running tests"
-swift test --skip-build "$@"
+swift test --skip-build --skip GatewayProcessTests
+# Tests of whole gateway processes (start-up time, signals, readiness following a dependency)
+# run on their own, so a machine busy with the parallel suite does not skew what they time.
+log "running gateway process tests"
+swift test --skip-build --filter GatewayProcessTests
+
+log "running third-party client tests (Python authlib against a live gateway)"
+bash scripts/python-tests.sh

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import GatewayConfig
@@ -73,6 +74,12 @@ struct ConfigurationTests {
         ("LOG_FORMAT", "xml"),
         ("CORS_ALLOWED_ORIGINS", "https://ok.example.com,not an origin"),
         ("DEMO_SIGNIN_ENABLED", "maybe"),
+        ("ACCESS_TOKEN_TTL", "soon"),
+        ("ACCESS_TOKEN_TTL", "0"),
+        ("REFRESH_TOKEN_TTL", "12w"),
+        ("SIGNIN_RATE_LIMIT_PER_MINUTE", "-1"),
+        ("TOKEN_GLOBAL_RATE_LIMIT_PER_MINUTE", "lots"),
+        ("TRUSTED_PROXY_HOPS", "-2"),
     ])
     func invalidValueIsRefusedNamingTheVariable(variable: String, value: String) {
         let found = serve(overriding: [variable: value])
@@ -172,6 +179,49 @@ struct ConfigurationTests {
             E=
             """)
         #expect(parsed == ["A": "1", "B": "two words", "C": "x=y", "D": "plain", "E": ""])
+    }
+
+    @Test func authSettingsDefaultsAndOverrides() throws {
+        let demo = try GatewayConfiguration.load(mode: .serve, environment: Self.validServe)
+        #expect(demo.auth.accessTokenTTL == .seconds(900))
+        #expect(demo.auth.refreshTokenTTL == .seconds(24 * 3600))
+        #expect(demo.auth.trustedProxyHops == 0)
+        #expect(demo.redisKeyPrefix == "gw:")
+        let tuned = try GatewayConfiguration.load(
+            mode: .serve,
+            environment: Self.validServe.merging([
+                "ACCESS_TOKEN_TTL": "90s", "REFRESH_TOKEN_TTL": "30d", "SIGNIN_RATE_LIMIT_PER_MINUTE": "5",
+                "TRUSTED_PROXY_HOPS": "1", "REDIS_KEY_PREFIX": "team-a:",
+            ]) { $1 })
+        #expect(tuned.auth.accessTokenTTL == .seconds(90))
+        #expect(tuned.auth.refreshTokenTTL == .seconds(30 * 86400))
+        #expect(tuned.auth.signInPerMinute == 5)
+        #expect(tuned.auth.trustedProxyHops == 1)
+        #expect(tuned.redisKeyPrefix == "team-a:")
+        let production = try GatewayConfiguration.load(
+            mode: .serve,
+            environment: Self.validServe.merging([
+                "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw", "OIDC_CLIENT_SECRET": "s",
+            ]) { $1 })
+        #expect(production.auth.refreshTokenTTL == .seconds(30 * 86400))
+    }
+
+    @Test func randomKeysAreAcceptedEvenWhenTheyContainAPlaceholderWord() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let bytes = (0..<48).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            let key = Data(bytes).base64EncodedString()
+            #expect(SigningKeyPolicy.rejection(for: key) == nil, "random key refused")
+        }
+        let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+        #expect(SigningKeyPolicy.rejection(for: hex) == nil)
+        for unlucky in ["ab12TODOcd34ef56gh78ij90kl12mn34op56qr78st90uv12wx34yz56AB78",
+                        "Qm9xxxxZ2F0ZXdheS1rZXktcmFuZG9tLWJ5dGVzLWhlcmUtMTIzNDU2Nzg5MA"] {
+            #expect(SigningKeyPolicy.rejection(for: unlucky) == nil, "\(unlucky)")
+        }
+        for phrase in ["your-secret-key-here-please-change-it", "change-me-to-a-long-random-secret-key", "secretsecretsecretsecretsecretsecret"] {
+            #expect(SigningKeyPolicy.rejection(for: phrase) != nil, "\(phrase)")
+        }
     }
 
     @Test func variableTableIsUnique() {
