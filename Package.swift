@@ -64,6 +64,21 @@ let package = Package(
             dependencies: ["RedisClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // WHATWG EventSource wire format: encoder for the server, incremental parser for clients.
+        .target(
+            name: "ServerSentEvents",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Event streams with positions and epochs, live fan-out and presence: Redis for serve,
+        // in-process for dev.
+        .target(
+            name: "GatewayEvents",
+            dependencies: [
+                "RedisClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // OAuth 2.1 authorization server: clients, codes, tokens, sign-in connectors.
         .target(
             name: "GatewayAuth",
@@ -86,6 +101,8 @@ let package = Package(
                 "GatewayStore",
                 "GatewayEphemeral",
                 "GatewayAuth",
+                "GatewayEvents",
+                "ServerSentEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -117,6 +134,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ServerSentEventsTests", dependencies: ["ServerSentEvents", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayEventsTests", dependencies: ["GatewayEvents", "RedisClient", "GatewayTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "GatewayEphemeralTests", dependencies: ["GatewayEphemeral", "RedisClient", "GatewayTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -132,6 +155,8 @@ let package = Package(
                 "GatewayServer",
                 "GatewayStore",
                 "GatewayConfig",
+                "GatewayEvents",
+                "ServerSentEvents",
                 "GatewayTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

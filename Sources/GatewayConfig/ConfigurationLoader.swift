@@ -30,6 +30,11 @@ extension GatewayConfiguration {
             tokenPerMinute: reader.positiveInteger(.tokenRateLimit) ?? 60,
             tokenGlobalPerMinute: reader.positiveInteger(.tokenGlobalRateLimit) ?? 1200,
             trustedProxyHops: reader.nonNegativeInteger(.trustedProxyHops) ?? 0)
+        let streams = StreamSettings(
+            heartbeatInterval: reader.duration(.sseHeartbeatInterval) ?? .seconds(15),
+            maximumLifetime: reader.duration(.sseMaxLifetime) ?? .seconds(14 * 60),
+            historyLength: reader.positiveInteger(.streamHistoryLength) ?? 1000,
+            historyTTL: reader.duration(.streamHistoryTTL) ?? .seconds(24 * 3600))
         let logLevel = reader.enumeration(.logLevel, LogLevel.self) ?? .info
         let logFormat = reader.enumeration(.logFormat, LogFormat.self) ?? (mode == .serve ? .json : .text)
         let corsOrigins = reader.origins(.corsAllowedOrigins)
@@ -41,7 +46,7 @@ extension GatewayConfiguration {
         return GatewayConfiguration(
             mode: mode, port: port!, bindAddress: bindAddress, publicBaseURL: publicBaseURL!,
             signingKey: signingKey!, redisURL: redisURL, redisKeyPrefix: redisKeyPrefix, database: database!, authMode: authMode!,
-            firebase: firebase, oidc: oidc, demo: demo, auth: auth, logLevel: logLevel, logFormat: logFormat,
+            firebase: firebase, oidc: oidc, demo: demo, auth: auth, streams: streams, logLevel: logLevel, logFormat: logFormat,
             corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
     }
 }

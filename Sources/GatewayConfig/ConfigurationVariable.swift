@@ -102,6 +102,18 @@ extension ConfigurationVariable {
     public static let trustedProxyHops = ConfigurationVariable(
         "TRUSTED_PROXY_HOPS", .optional, default: "0", example: "1",
         "How many reverse proxies in front of the gateway append to X-Forwarded-For (1 on Railway, Render, Fly); 0 uses the socket address.")
+    public static let sseHeartbeatInterval = ConfigurationVariable(
+        "SSE_HEARTBEAT_INTERVAL", .optional, default: "15s", example: "15s",
+        "How often an idle event stream sends a heartbeat comment (proxies close idle requests).")
+    public static let sseMaxLifetime = ConfigurationVariable(
+        "SSE_MAX_LIFETIME", .optional, default: "14m", example: "14m",
+        "Event streams end cleanly after this and clients resume (Railway cuts requests at 15 minutes).")
+    public static let streamHistoryLength = ConfigurationVariable(
+        "STREAM_HISTORY_LENGTH", .optional, default: "1000", example: "1000",
+        "Events kept per stream for resuming; older positions get a reset event.")
+    public static let streamHistoryTTL = ConfigurationVariable(
+        "STREAM_HISTORY_TTL", .optional, default: "24h", example: "24h",
+        "A stream without new events for this long is dropped from Redis.")
     public static let firebaseProjectID = ConfigurationVariable(
         "FIREBASE_PROJECT_ID", .requiredWithAuthMode(.firebase), example: "my-project",
         "Firebase project id (the `aud` of Firebase ID tokens).")
@@ -130,7 +142,8 @@ extension ConfigurationVariable {
         .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
         .demoSignInEnabled, .demoPasscode,
         .accessTokenTTL, .refreshTokenTTL, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
-        .tokenGlobalRateLimit, .trustedProxyHops,
+        .tokenGlobalRateLimit, .trustedProxyHops, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength,
+        .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain,
         .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcScopes,
     ]

@@ -96,6 +96,14 @@ public struct DemoSettings: Sendable, Equatable {
     public var passcode: String?
 }
 
+/// Timing and retention of event streams.
+public struct StreamSettings: Sendable, Equatable {
+    public var heartbeatInterval: Duration
+    public var maximumLifetime: Duration
+    public var historyLength: Int
+    public var historyTTL: Duration
+}
+
 /// Token lifetimes and abuse limits of the authorization server.
 public struct AuthSettings: Sendable, Equatable {
     public var accessTokenTTL: Duration
@@ -129,6 +137,7 @@ public struct GatewayConfiguration: Sendable {
     public var oidc: OIDCSettings?
     public var demo: DemoSettings
     public var auth: AuthSettings
+    public var streams: StreamSettings
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var corsAllowedOrigins: [String]

@@ -2,6 +2,7 @@ import Foundation
 import GatewayAuth
 import GatewayConfig
 import GatewayEphemeral
+import GatewayEvents
 import GatewayStore
 import Hummingbird
 import Logging
@@ -11,22 +12,40 @@ import ServiceLifecycle
 public enum Gateway {
     /// Builds the HTTP application with its dependencies as managed services. Migrations run
     /// before the port is bound, so a replica only takes traffic once the schema is current.
+    /// `extraRoutes` lets tests mount routes that use the same services.
     public static func makeApplication(
-        configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics()
+        configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
+        extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)? = nil
     ) async throws -> some ApplicationProtocol {
         let store = try await GatewayStore.open(configuration.database, logger: logger)
         var checks = [DependencyCheck(name: "store") { try await store.ping() }]
         var services: [any Service] = [BackgroundService(name: "store") { await store.database.run() }]
         let ephemeral: any EphemeralStore
+        let bus: any EventBus
+        let retention = StreamRetention(
+            maximumLength: configuration.streams.historyLength, timeToLive: configuration.streams.historyTTL)
         if let redisURL = configuration.redisURL {
             let redis = try RedisDependency(url: redisURL, logger: logger)
             checks.insert(DependencyCheck(name: "redis") { try await redis.ping() }, at: 0)
             services.append(BackgroundService(name: "redis") { await redis.run() })
             ephemeral = RedisEphemeralStore(redis: redis.client, prefix: configuration.redisKeyPrefix)
+            let redisBus = try RedisEventBus(
+                redis: redis.client, receiverConfiguration: redis.client.configuration, prefix: configuration.redisKeyPrefix,
+                retention: retention, logger: logger)
+            bus = redisBus
+            checks.append(DependencyCheck(name: "events") {
+                guard await redisBus.isReceiving else { throw EventReceiverDown() }
+            })
         } else {
             ephemeral = MemoryEphemeralStore()
+            bus = MemoryEventBus(retention: retention)
         }
+        services.append(BackgroundService(name: "events") { await bus.run() })
         let readiness = Readiness(checks: checks, metrics: metrics)
+        var streamSettings = EventStreamSettings()
+        streamSettings.heartbeatInterval = configuration.streams.heartbeatInterval
+        streamSettings.maximumLifetime = configuration.streams.maximumLifetime
+        let streams = EventStreamResponder(bus: bus, settings: streamSettings, metrics: metrics, logger: logger)
 
         let tokens = try await AccessTokenService(
             keyMaterial: configuration.signingKey.bytes, issuer: configuration.publicBaseURL,
@@ -47,6 +66,11 @@ public enum Gateway {
         ).register(on: router)
         MeRoutes(authentication: BearerAuthentication(tokens: tokens), store: store, authMode: configuration.authMode)
             .register(on: router)
+        extraRoutes?(
+            router,
+            GatewayServices(
+                configuration: configuration, store: store, ephemeral: ephemeral, bus: bus, tokens: tokens, streams: streams,
+                metrics: metrics, logger: logger))
 
         var app = Application(
             router: router,
@@ -128,6 +152,27 @@ public enum Gateway {
                 metadata: ["event": "gateway.generated_signing_key"])
         }
     }
+}
+
+/// The dependencies routes are built from.
+public struct GatewayServices: Sendable {
+    public let configuration: GatewayConfiguration
+    public let store: GatewayStore
+    public let ephemeral: any EphemeralStore
+    public let bus: any EventBus
+    public let tokens: AccessTokenService
+    let streams: EventStreamResponder
+    public let metrics: GatewayMetrics
+    public let logger: Logger
+
+    /// Serves `stream` as Server-Sent Events with resume (see docs/streams.md).
+    public func eventStream(_ stream: StreamName, request: Request, context: GatewayRequestContext) -> Response {
+        streams.response(stream, request: request, context: context)
+    }
+}
+
+struct EventReceiverDown: Error, CustomStringConvertible {
+    var description: String { "the Redis pub/sub receiver is not connected; live events cannot be delivered" }
 }
 
 struct UnsupportedAuthMode: Error, CustomStringConvertible {

@@ -54,7 +54,7 @@ struct HealthTests {
                 #expect(response.status == 200)
                 let report = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
                 let checks = report?["checks"] as? [String: [String: Any]]
-                #expect(Set(checks?.keys ?? [:].keys) == ["redis", "store"])
+                #expect(Set(checks?.keys ?? [:].keys) == ["redis", "store", "events"])
                 for (_, check) in checks ?? [:] {
                     #expect(check["status"] as? String == "up")
                     #expect(check["latency_ms"] is Double || check["latency_ms"] is Int)

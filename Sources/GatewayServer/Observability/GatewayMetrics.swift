@@ -46,6 +46,16 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// Event streams currently open, and why streams ended.
+    public func recordStreamOpened() {
+        Meter(label: "gateway_event_streams_open", factory: factory).increment()
+    }
+
+    public func recordStreamEnded(reason: String) {
+        Meter(label: "gateway_event_streams_open", factory: factory).decrement()
+        Counter(label: "gateway_event_streams_ended_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
     /// Prometheus text exposition format.
     public func render() -> [UInt8] {
         registry.emitToBuffer()

@@ -1,0 +1,105 @@
+/// The name of an event stream, e.g. `session:7f3c…`, `device:…`, `user:…`.
+public struct StreamName: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Letters, digits and `:_-.`, at most 200 characters: safe inside Redis keys and channels.
+    public init?(_ rawValue: String) {
+        guard !rawValue.isEmpty, rawValue.count <= 200,
+            rawValue.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || ":_-.".unicodeScalars.contains($0)) })
+        else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+}
+
+/// A position in a stream: the stream's epoch and the offset of an event in it. Offsets start
+/// at 1 and grow by one per event; offset 0 means "before the first event". The epoch changes
+/// when the stream's history was lost (Redis restarted empty, flushed, or the stream expired),
+/// so an old position is recognised instead of being silently misread.
+///
+/// Serialised as `epoch-offset`, the SSE `id:` clients send back as `Last-Event-ID`.
+public struct StreamPosition: Hashable, Sendable, CustomStringConvertible {
+    public let epoch: String
+    public let offset: UInt64
+
+    public init(epoch: String, offset: UInt64) {
+        self.epoch = epoch
+        self.offset = offset
+    }
+
+    public init?(_ text: String) {
+        guard let dash = text.lastIndex(of: "-") else { return nil }
+        let epoch = String(text[..<dash])
+        guard let offset = UInt64(text[text.index(after: dash)...]), (4...64).contains(epoch.count),
+            epoch.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        else { return nil }
+        self.epoch = epoch
+        self.offset = offset
+    }
+
+    public var description: String { "\(epoch)-\(offset)" }
+
+    /// A new random epoch (base36, 16 characters).
+    public static func makeEpoch() -> String {
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+}
+
+/// One event: its position, type (the SSE `event:`) and JSON data.
+public struct StreamEvent: Sendable, Equatable {
+    public let stream: StreamName
+    public let position: StreamPosition
+    public let type: String
+    public let data: String
+
+    public init(stream: StreamName, position: StreamPosition, type: String, data: String) {
+        self.stream = stream
+        self.position = position
+        self.type = type
+        self.data = data
+    }
+}
+
+/// What reading after a position found.
+public enum CatchUp: Sendable, Equatable {
+    public enum ResetReason: String, Sendable {
+        /// The stream's history was lost; the position belongs to an older epoch.
+        case epochChanged = "epoch_changed"
+        /// The events after the position were trimmed away (length or age limit).
+        case trimmed
+        /// The position is ahead of the stream (it never existed here).
+        case unknownPosition = "unknown_position"
+    }
+
+    /// The events after the position (at most the limit asked for) and the stream's head.
+    case events([StreamEvent], head: StreamPosition)
+    /// The position cannot be honoured: the client must reload its state and continue from `head`.
+    case reset(reason: ResetReason, head: StreamPosition)
+}
+
+/// A subject (e.g. a device) came online or went offline.
+public struct PresenceChange: Sendable, Equatable {
+    public let subject: String
+    public let isOnline: Bool
+
+    public init(subject: String, isOnline: Bool) {
+        self.subject = subject
+        self.isOnline = isOnline
+    }
+}
+
+/// Retention of a stream's history.
+public struct StreamRetention: Sendable, Equatable {
+    /// Events kept per stream; older ones are trimmed (exactly: one eviction per append).
+    public var maximumLength: Int
+    /// A stream without appends for this long is dropped entirely.
+    public var timeToLive: Duration
+
+    public init(maximumLength: Int = 1000, timeToLive: Duration = .seconds(24 * 3600)) {
+        self.maximumLength = maximumLength
+        self.timeToLive = timeToLive
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import GatewayEvents
+import Hummingbird
+import Logging
+import NIOCore
+import ServerSentEvents
+import ServiceLifecycle
+
+/// Timing and limits of Server-Sent Event streams.
+public struct EventStreamSettings: Sendable {
+    /// A comment line at least this often keeps proxies (Railway's edge closes idle requests
+    /// after 5 minutes) and clients from timing the stream out.
+    public var heartbeatInterval: Duration = .seconds(15)
+    /// Streams end cleanly before this (Railway cuts requests at 15 minutes); clients resume.
+    public var maximumLifetime: Duration = .seconds(14 * 60)
+    /// The `retry:` hint: how long an EventSource waits before reconnecting.
+    public var retryMilliseconds = 2000
+    /// Events read per catch-up round trip.
+    public var catchUpPageSize = 500
+
+    public init() {}
+}
+
+/// Why a stream ended, for logs and metrics.
+enum StreamEnd: String {
+    case clientGone = "client_gone"
+    case lifetime
+    case shutdown
+    case overflow = "slow_client"
+    case closedByServer = "closed"
+    case error
+}
+
+/// Serves one event stream as `text/event-stream` with exact resume.
+///
+/// Order of operations makes the handover from history to live delivery exact: subscribe to
+/// live events first, then read history after the client's position, then deliver live events,
+/// dropping those already sent (offset not above the last one written) and reading the stream
+/// again whenever an offset is skipped or live delivery reports a gap. Every event is therefore
+/// written once, in offset order. A position that cannot be honoured yields a `reset` event.
+struct EventStreamResponder: Sendable {
+    let bus: any EventBus
+    let settings: EventStreamSettings
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    /// Hooks for the stream's owner: `opened` runs once headers are committed, `closed` when it
+    /// ends (presence uses them); `stop` lets the owner end the stream (e.g. share revoked)
+    /// by yielding a final event or nil.
+    struct Hooks: Sendable {
+        var opened: @Sendable () async -> Void = {}
+        var closed: @Sendable () async -> Void = {}
+        var periodic: (interval: Duration, action: @Sendable () async -> Void)?
+        /// Inspect each event before it is written: return false to end the stream after it.
+        var keepOpenAfter: @Sendable (StreamEvent) -> Bool = { _ in true }
+    }
+
+    static let resumeQueryParameter = "last_event_id"
+
+    /// The position a client asked to resume from: `Last-Event-ID` header first (EventSource
+    /// sends it on reconnect), else `?last_event_id=` (browsers cannot set headers on the first
+    /// connect). `.some(nil)` means an id was sent but is not one of ours.
+    static func requestedPosition(_ request: Request) -> StreamPosition?? {
+        let raw = request.headers[.init("Last-Event-ID")!] ?? FormData.query(of: request)?[resumeQueryParameter]
+        guard let raw, !raw.isEmpty else { return nil }
+        return .some(StreamPosition(raw))
+    }
+
+    func response(_ stream: StreamName, request: Request, context: GatewayRequestContext, hooks: Hooks = Hooks()) -> Response {
+        let requested = Self.requestedPosition(request)
+        let channel = context.channel
+        let headers: HTTPFields = [
+            .contentType: "text/event-stream; charset=utf-8",
+            .cacheControl: "no-cache, no-transform",
+            .init("X-Accel-Buffering")!: "no",
+            .connection: "keep-alive",
+        ]
+        let body = ResponseBody { writer in
+            metrics.recordStreamOpened()
+            let session = StreamSession(
+                stream: stream, requested: requested, bus: bus, settings: settings, channel: channel, hooks: hooks, logger: logger)
+            let ended = await session.run(writer: &writer)
+            metrics.recordStreamEnded(reason: ended.rawValue)
+            try? await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+/// The inputs a stream reacts to, merged into one sequence.
+enum StreamInput: Sendable {
+    case signal(EventSignal)
+    case subscriptionEnded
+    case heartbeat
+    case periodic
+    case end(StreamEnd)
+}
+
+/// One client's stream from subscribe to close.
+struct StreamSession {
+    let stream: StreamName
+    let requested: StreamPosition??
+    let bus: any EventBus
+    let settings: EventStreamSettings
+    let channel: any Channel
+    let hooks: EventStreamResponder.Hooks
+    let logger: Logger
+
+    func run(writer: inout any ResponseBodyWriter) async -> StreamEnd {
+        let subscription: EventSubscription
+        do {
+            subscription = try await bus.subscribe(stream)
+        } catch {
+            logger.warning("event stream could not subscribe", metadata: ["stream": "\(stream)", "error": "\(error)"])
+            return .error
+        }
+        defer { subscription.cancel() }
+        let (inputs, continuation) = AsyncStream.makeStream(of: StreamInput.self)
+        let feeders = startFeeders(subscription: subscription, continuation: continuation)
+        defer { feeders.forEach { $0.cancel() } }
+
+        var delivered: StreamPosition
+        do {
+            try await writer.write(ByteBuffer(string: ServerSentEvent.retryHint(milliseconds: settings.retryMilliseconds)))
+            await hooks.opened()
+            delivered = try await start(writer: &writer)
+        } catch {
+            await hooks.closed()
+            return .clientGone
+        }
+
+        var ended = StreamEnd.clientGone
+        do {
+            inputLoop: for await input in inputs {
+                switch input {
+                case .signal(.event(let event)):
+                    if event.position.epoch == delivered.epoch && event.position.offset <= delivered.offset { continue }
+                    if event.position.epoch == delivered.epoch && event.position.offset == delivered.offset + 1 {
+                        try await write(event, to: &writer)
+                        delivered = event.position
+                        if !hooks.keepOpenAfter(event) {
+                            ended = .closedByServer
+                            break inputLoop
+                        }
+                    } else {
+                        // A skipped offset or a new epoch: the stream itself says what happened.
+                        delivered = try await catchUp(after: delivered, writer: &writer)
+                    }
+                case .signal(.gap):
+                    delivered = try await catchUp(after: delivered, writer: &writer)
+                case .subscriptionEnded:
+                    ended = subscription.overflowed ? .overflow : .error
+                    break inputLoop
+                case .heartbeat:
+                    try await writer.write(ByteBuffer(string: ServerSentEvent.comment("heartbeat")))
+                case .periodic:
+                    await hooks.periodic?.action()
+                case .end(let reason):
+                    ended = reason
+                    break inputLoop
+                }
+            }
+        } catch let closed as StreamClosedByHook {
+            ended = closed.reason
+        } catch {
+            ended = .clientGone
+        }
+        await hooks.closed()
+        if ended == .overflow {
+            logger.info("slow event-stream client disconnected", metadata: ["event": "stream.slow_client", "stream": "\(stream)"])
+        }
+        return ended
+    }
+
+    struct StreamClosedByHook: Error {
+        let reason: StreamEnd
+    }
+
+    /// Writes history after the requested position, or announces where the client stands.
+    func start(writer: inout any ResponseBodyWriter) async throws -> StreamPosition {
+        switch requested {
+        case .some(.some(let position)):
+            return try await catchUp(after: position, writer: &writer)
+        case .some(.none):
+            let head = try await bus.head(of: stream)
+            try await writeReset(reason: "unknown_position", head: head, writer: &writer)
+            return head
+        case .none:
+            let head = try await bus.head(of: stream)
+            let event = ServerSentEvent(id: head.description, event: "stream.open", data: #"{"position":"\#(head)"}"#)
+            try await writer.write(ByteBuffer(string: event.encoded()))
+            return head
+        }
+    }
+
+    /// Reads the stream after `position` page by page, writing every event or a reset.
+    func catchUp(after position: StreamPosition, writer: inout any ResponseBodyWriter) async throws -> StreamPosition {
+        var delivered = position
+        while true {
+            switch try await bus.read(stream, after: delivered, limit: settings.catchUpPageSize) {
+            case .reset(let reason, let head):
+                try await writeReset(reason: reason.rawValue, head: head, writer: &writer)
+                return head
+            case .events(let events, let head):
+                for event in events {
+                    try await write(event, to: &writer)
+                    delivered = event.position
+                    if !hooks.keepOpenAfter(event) { throw StreamClosedByHook(reason: .closedByServer) }
+                }
+                if events.count < settings.catchUpPageSize || delivered.offset >= head.offset { return delivered }
+            }
+        }
+    }
+
+    func write(_ event: StreamEvent, to writer: inout any ResponseBodyWriter) async throws {
+        let sse = ServerSentEvent(id: event.position.description, event: event.type, data: event.data)
+        try await writer.write(ByteBuffer(string: sse.encoded()))
+    }
+
+    func writeReset(reason: String, head: StreamPosition, writer: inout any ResponseBodyWriter) async throws {
+        let event = ServerSentEvent(id: head.description, event: "reset", data: #"{"reason":"\#(reason)","position":"\#(head)"}"#)
+        try await writer.write(ByteBuffer(string: event.encoded()))
+    }
+
+    /// Tasks that feed the input sequence: live signals, heartbeats, the lifetime limit, the
+    /// client going away, and graceful shutdown.
+    func startFeeders(subscription: EventSubscription, continuation: AsyncStream<StreamInput>.Continuation) -> [Task<Void, Never>] {
+        var tasks: [Task<Void, Never>] = []
+        tasks.append(Task {
+            for await signal in subscription { continuation.yield(.signal(signal)) }
+            continuation.yield(.subscriptionEnded)
+        })
+        tasks.append(Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.heartbeatInterval)
+                if Task.isCancelled { break }
+                continuation.yield(.heartbeat)
+            }
+        })
+        if let periodic = hooks.periodic {
+            tasks.append(Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: periodic.interval)
+                    if Task.isCancelled { break }
+                    continuation.yield(.periodic)
+                }
+            })
+        }
+        tasks.append(Task {
+            try? await Task.sleep(for: settings.maximumLifetime)
+            if !Task.isCancelled { continuation.yield(.end(.lifetime)) }
+        })
+        let channel = self.channel
+        tasks.append(Task {
+            try? await channel.closeFuture.get()
+            continuation.yield(.end(.clientGone))
+        })
+        tasks.append(Task {
+            await withGracefulShutdownHandler {
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            } onGracefulShutdown: {
+                continuation.yield(.end(.shutdown))
+            }
+        })
+        return tasks
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import GatewayEvents
+import GatewayTestSupport
+import Logging
+import RedisClient
+import Testing
+
+enum BusKind: String, CaseIterable, CustomTestStringConvertible {
+    case redis, memory
+    var testDescription: String { rawValue }
+}
+
+/// A fresh bus with its background work running; Redis buses get a unique key prefix on the
+/// shared server so tests never see each other's streams.
+func withBus<T: Sendable>(
+    _ kind: BusKind, retention: StreamRetention = StreamRetention(), bufferLimit: Int = 1024, redisURL: String? = nil,
+    prefix: String = "test:\(UUID().uuidString):", _ body: @Sendable (any EventBus) async throws -> T
+) async throws -> T {
+    let bus: any EventBus
+    var client: RedisClient?
+    switch kind {
+    case .memory:
+        bus = MemoryEventBus(retention: retention, subscriberBufferLimit: bufferLimit)
+    case .redis:
+        let url = try redisURL ?? TestEnvironment.redisURL()
+        let redis = try RedisClient(url: url)
+        client = redis
+        bus = try RedisEventBus(
+            redis: redis, receiverConfiguration: try RedisConfiguration(url: url), prefix: prefix, retention: retention,
+            subscriberBufferLimit: bufferLimit, presenceSweepInterval: .milliseconds(200), logger: Logger(label: "test.bus"))
+    }
+    let runner = Task { await bus.run() }
+    defer { runner.cancel() }
+    // The receiver must be connected before live delivery can be relied on.
+    let deadline = ContinuousClock.now + .seconds(10)
+    while await !bus.isReceiving, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    do {
+        let result = try await body(bus)
+        await client?.shutdown()
+        return result
+    } catch {
+        await client?.shutdown()
+        throw error
+    }
+}
+
+/// Next signal within `timeout`, or nil.
+func next(_ iterator: inout EventSubscription.AsyncIterator, timeout: Duration = .seconds(5)) async -> EventSignal? {
+    let box = IteratorBox(iterator)
+    let result = await withTaskGroup(of: EventSignal?.self) { group in
+        group.addTask { await box.next() }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+    iterator = box.iterator
+    return result
+}
+
+final class IteratorBox: @unchecked Sendable {
+    var iterator: EventSubscription.AsyncIterator
+    init(_ iterator: EventSubscription.AsyncIterator) { self.iterator = iterator }
+    func next() async -> EventSignal? { await iterator.next() }
+}
+
+@Suite("Event bus contract")
+struct EventBusContractTests {
+    let stream = StreamName("session:abc")!
+
+    @Test(arguments: BusKind.allCases)
+    func appendsGetConsecutiveOffsetsInOneEpoch(kind: BusKind) async throws {
+        try await withBus(kind) { bus in
+            let empty = try await bus.head(of: stream)
+            #expect(empty.offset == 0)
+            var positions: [StreamPosition] = []
+            for index in 1...5 {
+                positions.append(try await bus.append(to: stream, type: "message.created", data: #"{"n":\#(index)}"#).position)
+            }
+            #expect(positions.map(\.offset) == [1, 2, 3, 4, 5])
+            #expect(Set(positions.map(\.epoch)) == [empty.epoch])
+            #expect(try await bus.head(of: stream) == positions.last)
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
+    func readAfterAPositionPagesInOrder(kind: BusKind) async throws {
+        try await withBus(kind) { bus in
+            for index in 1...7 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
+            let head = try await bus.head(of: stream)
+            guard case .events(let page, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 2), limit: 3) else {
+                Issue.record("expected events")
+                return
+            }
+            #expect(page.map(\.data) == ["3", "4", "5"])
+            #expect(page.map(\.type) == ["t", "t", "t"])
+            guard case .events(let rest, _) = try await bus.read(stream, after: page.last!.position, limit: 100) else {
+                Issue.record("expected events")
+                return
+            }
+            #expect(rest.map(\.data) == ["6", "7"])
+            #expect(try await bus.read(stream, after: head, limit: 10) == .events([], head: head))
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
+    func positionsThatCannotBeHonouredAreReset(kind: BusKind) async throws {
+        try await withBus(kind, retention: StreamRetention(maximumLength: 3)) { bus in
+            for index in 1...6 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
+            let head = try await bus.head(of: stream)
+            #expect(try await bus.read(stream, after: StreamPosition(epoch: "otherepoch", offset: 2), limit: 10)
+                == .reset(reason: .epochChanged, head: head))
+            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 99), limit: 10)
+                == .reset(reason: .unknownPosition, head: head))
+            // Offsets 1...3 were trimmed: after 1, event 2 is gone.
+            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 1), limit: 10)
+                == .reset(reason: .trimmed, head: head))
+            guard case .events(let kept, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 3), limit: 10) else {
+                Issue.record("expected events")
+                return
+            }
+            #expect(kept.map(\.data) == ["4", "5", "6"])
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
+    func subscribersGetLiveEventsInOrderOnlyForTheirStream(kind: BusKind) async throws {
+        try await withBus(kind) { bus in
+            _ = try await bus.append(to: stream, type: "before", data: "0")
+            let first = try await bus.subscribe(stream)
+            let second = try await bus.subscribe(stream)
+            let other = try await bus.subscribe(StreamName("session:other")!)
+            for index in 1...20 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
+            for subscription in [first, second] {
+                var iterator = subscription.makeAsyncIterator()
+                var received: [String] = []
+                while received.count < 20, let signal = await next(&iterator) {
+                    if case .event(let event) = signal { received.append(event.data) }
+                }
+                #expect(received == (1...20).map(String.init))
+            }
+            var otherIterator = other.makeAsyncIterator()
+            let stray = await next(&otherIterator, timeout: .milliseconds(200))
+            #expect(stray == nil || stray == .gap)
+            first.cancel()
+            second.cancel()
+            other.cancel()
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
+    func aSubscriberThatFallsTooFarBehindIsEndedNotBuffered(kind: BusKind) async throws {
+        try await withBus(kind, bufferLimit: 4) { bus in
+            let subscription = try await bus.subscribe(stream)
+            for index in 1...12 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
+            try await Task.sleep(for: .milliseconds(300))
+            var count = 0
+            for await _ in subscription { count += 1 }
+            #expect(subscription.overflowed)
+            #expect(count <= 4)
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
+    func presenceCountsConnectionsAndAnnouncesEachChangeOnce(kind: BusKind) async throws {
+        try await withBus(kind) { bus in
+            let changes = await bus.presenceChanges()
+            var iterator = changes.makeAsyncIterator()
+            #expect(try await bus.markOnline("device-1", connection: "a", ttl: .seconds(30)))
+            #expect(try await bus.markOnline("device-1", connection: "b", ttl: .seconds(30)) == false)
+            let presence1 = try await bus.isOnline("device-1")
+            #expect(presence1)
+            let presence2 = try await bus.markOffline("device-1", connection: "a")
+            #expect(presence2 == false)
+            let presence3 = try await bus.isOnline("device-1")
+            #expect(presence3)
+            let presence4 = try await bus.markOffline("device-1", connection: "b")
+            #expect(presence4)
+            let presence5 = try await bus.isOnline("device-1")
+            #expect(presence5 == false)
+            #expect(await iterator.next() == PresenceChange(subject: "device-1", isOnline: true))
+            #expect(await iterator.next() == PresenceChange(subject: "device-1", isOnline: false))
+            changes.cancel()
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
+    func presenceThatIsNotRefreshedExpiresAndIsAnnouncedOffline(kind: BusKind) async throws {
+        try await withBus(kind) { bus in
+            let changes = await bus.presenceChanges()
+            var iterator = changes.makeAsyncIterator()
+            #expect(try await bus.markOnline("device-2", connection: "c", ttl: .milliseconds(300)))
+            #expect(await iterator.next() == PresenceChange(subject: "device-2", isOnline: true))
+            let started = ContinuousClock.now
+            #expect(await iterator.next() == PresenceChange(subject: "device-2", isOnline: false))
+            #expect(ContinuousClock.now - started < .seconds(3))
+            let presence6 = try await bus.isOnline("device-2")
+            #expect(presence6 == false)
+            changes.cancel()
+        }
+    }
+}
