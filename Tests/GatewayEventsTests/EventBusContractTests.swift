@@ -196,7 +196,8 @@ struct EventBusContractTests {
             #expect(await iterator.next() == PresenceChange(subject: "device-2", isOnline: true))
             let started = ContinuousClock.now
             #expect(await iterator.next() == PresenceChange(subject: "device-2", isOnline: false))
-            #expect(ContinuousClock.now - started < .seconds(3))
+            // Sweeps run every 200-500 ms; a busy test machine may delay them a little.
+            #expect(ContinuousClock.now - started < .seconds(10))
             let presence6 = try await bus.isOnline("device-2")
             #expect(presence6 == false)
             changes.cancel()

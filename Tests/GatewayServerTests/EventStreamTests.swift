@@ -221,6 +221,24 @@ struct EventStreamTests {
         }
     }
 
+    @Test func gracefulShutdownEndsOpenStreamsPromptly() async throws {
+        let metrics = GatewayMetrics()
+        let closedAt = TimeBox()
+        var sockets: [RawStreamSocket] = []
+        defer { sockets.forEach { $0.close() } }
+        let socketsBox = SocketsBox()
+        try await withStreamingGateway(.memory, metrics: metrics) { base in
+            let port = Int(base.split(separator: ":").last!)!
+            for _ in 0..<3 { socketsBox.append(try RawStreamSocket(port: port, path: "/test/streams/session:shutdown")) }
+            #expect(await eventually(timeout: .seconds(5), every: .milliseconds(20)) { Self.openStreams(metrics) == 3 })
+            closedAt.mark()
+        }
+        sockets = socketsBox.sockets
+        let shutdownTook = ContinuousClock.now - closedAt.instant!
+        #expect(shutdownTook < .seconds(5), "graceful shutdown took \(shutdownTook) with open streams")
+        #expect(String(decoding: metrics.render(), as: UTF8.self).contains(#"gateway_event_streams_ended_total{reason="shutdown"} 3"#))
+    }
+
     static func openStreams(_ metrics: GatewayMetrics) -> Int {
         let text = String(decoding: metrics.render(), as: UTF8.self)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("gateway_event_streams_open ") }) else { return -1 }
@@ -270,4 +288,18 @@ final class RawStreamSocket: Sendable {
     func close() {
         _ = Glibc.close(descriptor)
     }
+}
+
+final class TimeBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: ContinuousClock.Instant?
+    func mark() { lock.withLock { value = .now } }
+    var instant: ContinuousClock.Instant? { lock.withLock { value } }
+}
+
+final class SocketsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [RawStreamSocket] = []
+    func append(_ socket: RawStreamSocket) { lock.withLock { stored.append(socket) } }
+    var sockets: [RawStreamSocket] { lock.withLock { stored } }
 }
