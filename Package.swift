@@ -79,6 +79,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Sharing and relay: devices, agents, invites, sessions, messages, and the streams that carry them.
+        .target(
+            name: "GatewayRelay",
+            dependencies: [
+                "GatewayStore", "GatewayEvents", "GatewayEphemeral", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // OAuth 2.1 authorization server: clients, codes, tokens, sign-in connectors.
         .target(
             name: "GatewayAuth",
@@ -102,6 +111,7 @@ let package = Package(
                 "GatewayEphemeral",
                 "GatewayAuth",
                 "GatewayEvents",
+                "GatewayRelay",
                 "ServerSentEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

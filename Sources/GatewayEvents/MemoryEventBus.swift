@@ -11,6 +11,7 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
     private var streams: [StreamName: StoredStream] = [:]
     private var presence: [String: [String: ContinuousClock.Instant]] = [:]
     private var announcedOnline: Set<String> = []
+    private var presenceSequence: UInt64 = 0
 
     private struct StoredStream {
         let epoch: String
@@ -87,25 +88,30 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
     }
 
     public func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
-        let changed = lock.withLock {
+        let sequence: UInt64? = lock.withLock {
             presence[subject, default: [:]][connection] = .now + ttl
-            return announcedOnline.insert(subject).inserted
+            return announcedOnline.insert(subject).inserted ? nextSequence() : nil
         }
-        if changed { presenceFanout.publish(PresenceChange(subject: subject, isOnline: true)) }
-        return changed
+        if let sequence { presenceFanout.publish(PresenceChange(subject: subject, isOnline: true, sequence: sequence)) }
+        return sequence != nil
     }
 
     public func markOffline(_ subject: String, connection: String) async throws -> Bool {
-        let changed = lock.withLock {
+        let sequence: UInt64? = lock.withLock {
             presence[subject]?[connection] = nil
-            return settleOffline(subject)
+            return settleOffline(subject) ? nextSequence() : nil
         }
-        if changed { presenceFanout.publish(PresenceChange(subject: subject, isOnline: false)) }
-        return changed
+        if let sequence { presenceFanout.publish(PresenceChange(subject: subject, isOnline: false, sequence: sequence)) }
+        return sequence != nil
     }
 
     public func isOnline(_ subject: String) async throws -> Bool {
         lock.withLock { hasLiveConnection(subject) }
+    }
+
+    private func nextSequence() -> UInt64 {
+        presenceSequence += 1
+        return presenceSequence
     }
 
     private func hasLiveConnection(_ subject: String) -> Bool {
@@ -131,12 +137,14 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
     public func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
-            let expired: [String] = lock.withLock {
+            let expired: [PresenceChange] = lock.withLock {
                 let candidates = announcedOnline
-                return candidates.filter { settleOffline($0) }
+                return candidates.filter { settleOffline($0) }.map {
+                    PresenceChange(subject: $0, isOnline: false, sequence: nextSequence())
+                }
             }
-            for subject in expired {
-                presenceFanout.publish(PresenceChange(subject: subject, isOnline: false))
+            for change in expired {
+                presenceFanout.publish(change)
             }
         }
     }

@@ -49,6 +49,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
     func channel(_ stream: StreamName) -> String { "\(prefix)ev:\(stream.rawValue)" }
     var presenceChannel: String { "\(prefix)presence" }
     var presenceIndex: String { "\(prefix)presence:index" }
+    var presenceSequenceKey: String { "\(prefix)presence:seq" }
     func presenceKey(_ subject: String) -> String { "\(prefix)presence:s:\(subject)" }
 
     var ttlSeconds: Int { max(1, Int(retention.timeToLive.components.seconds)) }
@@ -158,7 +159,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
         redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
         local added = redis.call('ZADD', KEYS[2], 'GT', expiry, ARGV[3])
         if added == 1 then
-            redis.call('PUBLISH', ARGV[4], cjson.encode({s = ARGV[3], online = true}))
+            local id = redis.call('INCR', KEYS[3])
+            redis.call('PUBLISH', ARGV[4], cjson.encode({s = ARGV[3], online = true, id = id}))
         end
         return added
         """)
@@ -176,7 +178,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
             return 0
         end
         if redis.call('ZREM', KEYS[2], ARGV[2]) == 1 then
-            redis.call('PUBLISH', ARGV[3], cjson.encode({s = ARGV[2], online = false}))
+            local id = redis.call('INCR', KEYS[3])
+            redis.call('PUBLISH', ARGV[3], cjson.encode({s = ARGV[2], online = false, id = id}))
             return 1
         end
         return 0
@@ -197,7 +200,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
     public func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
         let milliseconds = max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000))
         let reply = try await redis.eval(
-            Self.onlineScript, keys: [presenceKey(subject), presenceIndex],
+            Self.onlineScript, keys: [presenceKey(subject), presenceIndex, presenceSequenceKey],
             arguments: [connection, milliseconds, subject, presenceChannel])
         return reply.int == 1
     }
@@ -208,7 +211,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
 
     private func settle(_ subject: String, removing connection: String) async throws -> Bool {
         let reply = try await redis.eval(
-            Self.offlineScript, keys: [presenceKey(subject), presenceIndex], arguments: [connection, subject, presenceChannel])
+            Self.offlineScript, keys: [presenceKey(subject), presenceIndex, presenceSequenceKey], arguments: [connection, subject, presenceChannel])
         return reply.int == 1
     }
 
@@ -250,6 +253,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
     struct WirePresence: Decodable {
         let s: String
         let online: Bool
+        let id: UInt64
     }
 
     public func run() async {
@@ -290,7 +294,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
         case .message(let channel, let payload):
             if channel == presenceChannel {
                 if let change = try? JSONDecoder().decode(WirePresence.self, from: Data(payload.readableBytesView)) {
-                    presenceFanout.publish(PresenceChange(subject: change.s, isOnline: change.online))
+                    presenceFanout.publish(PresenceChange(subject: change.s, isOnline: change.online, sequence: change.id))
                 }
             } else if let wire = try? JSONDecoder().decode(WireEvent.self, from: Data(payload.readableBytesView)),
                 let stream = StreamName(wire.s)

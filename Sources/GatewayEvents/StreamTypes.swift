@@ -84,10 +84,18 @@ public enum CatchUp: Sendable, Equatable {
 public struct PresenceChange: Sendable, Equatable {
     public let subject: String
     public let isOnline: Bool
+    /// Unique per change, so replicas can agree on who handles it.
+    public let sequence: UInt64
 
-    public init(subject: String, isOnline: Bool) {
+    public init(subject: String, isOnline: Bool, sequence: UInt64 = 0) {
         self.subject = subject
         self.isOnline = isOnline
+        self.sequence = sequence
+    }
+
+    /// Equal when subject and direction are (the sequence only identifies one occurrence).
+    public static func == (lhs: PresenceChange, rhs: PresenceChange) -> Bool {
+        lhs.subject == rhs.subject && lhs.isOnline == rhs.isOnline
     }
 }
 

@@ -3,6 +3,7 @@ import GatewayAuth
 import GatewayConfig
 import GatewayEphemeral
 import GatewayEvents
+import GatewayRelay
 import GatewayStore
 import Hummingbird
 import Logging
@@ -17,6 +18,38 @@ public enum Gateway {
         configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
         extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)? = nil
     ) async throws -> some ApplicationProtocol {
+        let (router, services, store) = try await assemble(
+            configuration: configuration, logger: logger, metrics: metrics, extraRoutes: extraRoutes)
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: nil),
+            services: services,
+            onServerRunning: { channel in
+                logStarted(configuration: configuration, listen: channel.localAddress?.description ?? "?", logger: logger)
+            },
+            logger: logger)
+        app.beforeServerStarts {
+            try await migrate(store: store, logger: logger)
+        }
+        return app
+    }
+
+    /// Every route the application serves, as `METHOD /path/{parameter}` (the OpenAPI document
+    /// is checked against this list).
+    public static func routeList(configuration: GatewayConfiguration) async throws -> [String] {
+        let (router, _, store) = try await assemble(
+            configuration: configuration, logger: Logger(label: "routes"), metrics: GatewayMetrics(), extraRoutes: nil)
+        let runner = Task { await store.database.run() }
+        runner.cancel()
+        await runner.value
+        return router.routes.map { "\($0.method.rawValue) \($0.path)" }
+    }
+
+    /// Dependencies, services and routes, shared by the application and the route list.
+    static func assemble(
+        configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics,
+        extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)?
+    ) async throws -> (Router<GatewayRequestContext>, [any Service], GatewayStore) {
         let store = try await GatewayStore.open(configuration.database, logger: logger)
         var checks = [DependencyCheck(name: "store") { try await store.ping() }]
         var services: [any Service] = [BackgroundService(name: "store") { await store.database.run() }]
@@ -56,8 +89,14 @@ public enum Gateway {
             tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
         let connector = try makeConnector(configuration)
 
+        let relay = RelayService(
+            store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, logger: logger)
+        services.append(BackgroundService(name: "presence") { await relay.runPresenceFanOut() })
+
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestObservationMiddleware(metrics: metrics))
+        router.add(middleware: AllowListCORSMiddleware(allowed: Set(configuration.corsAllowedOrigins)))
+        router.add(middleware: ProblemMiddleware())
         HealthRoutes(readiness: readiness, metrics: metrics).register(on: router)
         OAuthRoutes(
             server: authorizationServer, connector: connector,
@@ -66,24 +105,13 @@ public enum Gateway {
         ).register(on: router)
         MeRoutes(authentication: BearerAuthentication(tokens: tokens), store: store, authMode: configuration.authMode)
             .register(on: router)
+        RelayRoutes(relay: relay, authentication: BearerAuthentication(tokens: tokens), streams: streams).register(on: router)
         extraRoutes?(
             router,
             GatewayServices(
                 configuration: configuration, store: store, ephemeral: ephemeral, bus: bus, tokens: tokens, streams: streams,
                 metrics: metrics, logger: logger))
-
-        var app = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: nil),
-            services: services,
-            onServerRunning: { channel in
-                logStarted(configuration: configuration, listen: channel.localAddress?.description ?? "?", logger: logger)
-            },
-            logger: logger)
-        app.beforeServerStarts {
-            try await migrate(store: store, logger: logger)
-        }
-        return app
+        return (router, services, store)
     }
 
     /// Runs until SIGTERM or SIGINT, then drains: stop accepting, finish in-flight requests,

@@ -56,6 +56,87 @@ public enum Schema {
             """,
             "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
         ]),
+        Migration(version: 3, name: "devices, agents, shares, sessions, messages", statements: [
+            """
+            CREATE TABLE devices (
+                id TEXT PRIMARY KEY,
+                owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                platform TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX devices_owner ON devices (owner_id)",
+            """
+            CREATE TABLE agents (
+                id TEXT PRIMARY KEY,
+                device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                agent_key TEXT NOT NULL,
+                owner_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL,
+                capabilities TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                UNIQUE (device_id, agent_key)
+            )
+            """,
+            "CREATE INDEX agents_owner ON agents (owner_id)",
+            """
+            CREATE TABLE shares (
+                id TEXT PRIMARY KEY,
+                agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+                owner_id TEXT NOT NULL,
+                code_hash TEXT NOT NULL UNIQUE,
+                label TEXT,
+                expires_at BIGINT,
+                max_uses BIGINT,
+                use_count BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                revoked_at BIGINT
+            )
+            """,
+            "CREATE INDEX shares_owner ON shares (owner_id)",
+            "CREATE INDEX shares_agent ON shares (agent_id)",
+            """
+            CREATE TABLE grants (
+                share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+                guest_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                agent_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                left_at BIGINT,
+                PRIMARY KEY (share_id, guest_id)
+            )
+            """,
+            "CREATE INDEX grants_guest ON grants (guest_id)",
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                share_id TEXT,
+                created_at BIGINT NOT NULL,
+                closed_at BIGINT
+            )
+            """,
+            "CREATE INDEX sessions_user ON sessions (user_id)",
+            "CREATE INDEX sessions_agent ON sessions (agent_id)",
+            """
+            CREATE TABLE messages (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                role TEXT NOT NULL,
+                author_id TEXT,
+                reply_to TEXT,
+                text TEXT NOT NULL,
+                idempotency_key TEXT,
+                created_at BIGINT NOT NULL,
+                UNIQUE (session_id, idempotency_key)
+            )
+            """,
+            "CREATE INDEX messages_session ON messages (session_id, created_at)",
+        ]),
     ]
 }
 

@@ -1,0 +1,133 @@
+import Foundation
+
+/// A desktop (or `gatewayctl host`) that hosts agents. Its id is chosen by the client and
+/// stable across restarts, so registering is idempotent.
+public struct Device: Sendable, Equatable, Codable {
+    public let id: String
+    public let ownerID: String
+    public var name: String
+    public var platform: String
+    public let createdAt: Date
+    public var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, platform
+        case ownerID = "owner_id"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+}
+
+public struct Agent: Sendable, Equatable, Codable {
+    public let id: String
+    public let deviceID: String
+    /// The device's own name for the agent (unique per device); publishing it again updates it.
+    public let key: String
+    public let ownerID: String
+    public var name: String
+    public var description: String
+    public var capabilities: [String]
+    public let createdAt: Date
+    public var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, key, name, description, capabilities
+        case deviceID = "device_id"
+        case ownerID = "owner_id"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+}
+
+/// An invite to use an agent. The code itself is shown once, at creation; only its hash is kept.
+public struct Share: Sendable, Equatable, Codable {
+    public let id: String
+    public let agentID: String
+    public let ownerID: String
+    public let label: String?
+    public let expiresAt: Date?
+    public let maxUses: Int?
+    public var useCount: Int
+    public let createdAt: Date
+    public var revokedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id, label
+        case agentID = "agent_id"
+        case ownerID = "owner_id"
+        case expiresAt = "expires_at"
+        case maxUses = "max_uses"
+        case useCount = "use_count"
+        case createdAt = "created_at"
+        case revokedAt = "revoked_at"
+    }
+}
+
+/// A guest's accepted invite.
+public struct Grant: Sendable, Equatable, Codable {
+    public let shareID: String
+    public let guestID: String
+    public let agentID: String
+    public let createdAt: Date
+    public var leftAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case shareID = "share_id"
+        case guestID = "guest_id"
+        case agentID = "agent_id"
+        case createdAt = "created_at"
+        case leftAt = "left_at"
+    }
+}
+
+/// A chat between one user and one agent.
+public struct ChatSession: Sendable, Equatable, Codable {
+    public let id: String
+    public let agentID: String
+    public let userID: String
+    /// The share the user chats under; nil when the owner chats with their own agent.
+    public let shareID: String?
+    public let createdAt: Date
+    public var closedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case agentID = "agent_id"
+        case userID = "user_id"
+        case shareID = "share_id"
+        case createdAt = "created_at"
+        case closedAt = "closed_at"
+    }
+}
+
+public struct Message: Sendable, Equatable, Codable {
+    public enum Role: String, Sendable, Codable { case user, agent }
+    public let id: String
+    public let sessionID: String
+    public let role: Role
+    public let authorID: String?
+    /// For agent replies: the user message answered.
+    public let replyTo: String?
+    public let text: String
+    public let createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, role, text
+        case sessionID = "session_id"
+        case authorID = "author_id"
+        case replyTo = "reply_to"
+        case createdAt = "created_at"
+    }
+}
+
+/// How a user may use an agent.
+public enum AgentAccess: Sendable, Equatable {
+    case owner
+    case guest(shareID: String)
+}
+
+public enum ShareAcceptance: Error, Sendable, Equatable {
+    case unknown, revoked, expired, exhausted, ownAgent
+}
+
+public struct DeviceIDTaken: Error, Sendable {}
