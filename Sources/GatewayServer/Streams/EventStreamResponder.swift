@@ -252,8 +252,8 @@ struct StreamSession {
         })
         let channel = self.channel
         tasks.append(Task {
-            try? await channel.closeFuture.get()
-            continuation.yield(.end(.clientGone))
+            await ClientDisconnectWatcher.waitUntilGone(channel)
+            if !Task.isCancelled { continuation.yield(.end(.clientGone)) }
         })
         tasks.append(Task {
             await withGracefulShutdownHandler {
