@@ -98,6 +98,7 @@ public enum Gateway {
         router.add(middleware: AllowListCORSMiddleware(allowed: Set(configuration.corsAllowedOrigins)))
         router.add(middleware: ProblemMiddleware())
         HealthRoutes(readiness: readiness, metrics: metrics).register(on: router)
+        OpenAPIDocument.register(on: router)
         OAuthRoutes(
             server: authorizationServer, connector: connector,
             limiter: AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth), store: store,

@@ -93,6 +93,75 @@ struct GatewayProcessTests {
         #expect(applied.sorted() == Schema.migrations.map { String($0.version) }, "applied: \(applied)")
     }
 
+    /// Two users, two gateway processes on one Redis and one Postgres: A's device on process 1,
+    /// B on process 2; then process 1 is killed with SIGKILL in the middle of a reply, the device
+    /// moves to process 2, and B, resuming with its last event id, gets the rest exactly once.
+    @Test func sharedChatAcrossTwoProcessesSurvivesAKillDuringAReply() async throws {
+        let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
+        var environment = serveEnvironment(
+            port: 0, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
+        environment["PUBLIC_BASE_URL"] = "http://localhost:\(ports[0])"
+        environment["REDIS_KEY_PREFIX"] = "test:\(UUID().uuidString):"
+        let processes = try ports.map { port in
+            try GatewayProcess(environment: environment.merging(["PORT": String(port)]) { $1 })
+        }
+        defer { processes.forEach { $0.kill() } }
+        for port in ports {
+            #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 })
+        }
+        let (one, two) = ("http://127.0.0.1:\(ports[0])", "http://127.0.0.1:\(ports[1])")
+        let outcome = try await SharedChatScenario(hostBase: one, guestBase: two).runUntilRevocation()
+        let (alice, bob) = (outcome.alice, outcome.bob)
+
+        // The device is on process 1; so is B's session stream for this part.
+        let deviceOnOne = try await alice.stream("/v1/devices/\(outcome.deviceID)/events")
+        let bobOnOne = try await bob.on(one).stream("/v1/sessions/\(outcome.sessionID)/events")
+        #expect(await bobOnOne.waitFor { !$0.events(ofType: "stream.open").isEmpty })
+        let posted = try await bob.call(.POST, "/v1/sessions/\(outcome.sessionID)/messages", ["text": "count to five"])
+        let messageID = try #require((posted.json["message"] as? [String: Any])?["id"] as? String)
+        #expect(await deviceOnOne.waitFor { $0.payloads("message.created").contains { ($0["message"] as? [String: Any])?["id"] as? String == messageID } })
+        func reply(_ device: APITestClient, _ body: [String: Any]) async throws -> Int {
+            try await device.call(.POST, "/v1/devices/\(outcome.deviceID)/sessions/\(outcome.sessionID)/replies", body).status
+        }
+        for index in 0..<3 {
+            #expect(try await reply(alice, ["kind": "delta", "reply_to": messageID, "index": index, "text": "\(index + 1) "]) == 202)
+        }
+        #expect(await bobOnOne.waitFor { $0.events(ofType: "reply.delta").count == 3 })
+
+        // Process 1 dies mid-reply.
+        processes[0].signal(SIGKILL)
+        #expect(await processes[0].waitForExit(timeout: .seconds(5)) != nil)
+        #expect(await bobOnOne.waitFor(timeout: .seconds(5)) { $0.isFinished })
+
+        // The device reconnects to process 2 with its last id and finishes the reply there.
+        let deviceOnTwo = try await alice.on(two).stream("/v1/devices/\(outcome.deviceID)/events", lastEventID: deviceOnOne.lastEventID)
+        #expect(deviceOnTwo.status == 200)
+        #expect(deviceOnTwo.events.filter { $0.event == "message.created" }.isEmpty, "nothing is redelivered to the device")
+        for index in 3..<5 {
+            #expect(try await reply(alice.on(two), ["kind": "delta", "reply_to": messageID, "index": index, "text": "\(index + 1) "]) == 202)
+        }
+        #expect(try await reply(alice.on(two), ["kind": "done", "reply_to": messageID, "text": "1 2 3 4 5"]) == 202)
+
+        // B resumes on process 2 with its last event id: the rest, nothing lost or repeated.
+        let bobOnTwo = try await bob.stream("/v1/sessions/\(outcome.sessionID)/events", lastEventID: bobOnOne.lastEventID)
+        #expect(await bobOnTwo.waitFor { !$0.events(ofType: "reply.done").isEmpty })
+        let deltas = (bobOnOne.payloads("reply.delta") + bobOnTwo.payloads("reply.delta")).compactMap { $0["index"] as? Int }
+        #expect(deltas == [0, 1, 2, 3, 4])
+        #expect(bobOnTwo.events(ofType: "reset").isEmpty)
+        #expect(bobOnTwo.payloads("reply.done").count == 1)
+        let allIDs = (bobOnOne.events + bobOnTwo.events).filter { $0.event != "stream.open" }.compactMap(\.id)
+        #expect(Set(allIDs).count == allIDs.count, "no event delivered twice")
+        await deviceOnOne.close()
+        await bobOnTwo.close()
+
+        // Revocation on the surviving process.
+        try await SharedChatScenario(hostBase: two, guestBase: two).revoke(
+            SharedChatScenario.Outcome(
+                alice: alice.on(two), bob: bob, deviceID: outcome.deviceID, agentID: outcome.agentID, shareID: outcome.shareID,
+                sessionID: outcome.sessionID))
+        await deviceOnTwo.close()
+    }
+
     @Test func readinessFollowsRedisDownAndUpWithoutRestart() async throws {
         let redis = try RedisServerProcess()
         try await redis.start()

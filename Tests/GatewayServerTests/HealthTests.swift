@@ -63,6 +63,16 @@ struct HealthTests {
         }
     }
 
+    @Test func servesTheOpenAPIDocument() async throws {
+        let app = try await Gateway.makeApplication(configuration: try devConfiguration(), logger: Logger(label: "test"))
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).hasPrefix("openapi: 3.1"))
+            }
+        }
+    }
+
     @Test func metricsCountRequestsByRouteTemplate() async throws {
         let app = try await Gateway.makeApplication(configuration: try devConfiguration(), logger: Logger(label: "test"))
         try await app.test(.live) { client in

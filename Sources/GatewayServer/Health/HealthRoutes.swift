@@ -33,3 +33,19 @@ struct HealthRoutes {
             body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }
+
+/// `GET /openapi.yaml`: the API contract (docs/openapi.yaml), served from the binary's resources.
+enum OpenAPIDocument {
+    static let contents: ByteBuffer? = Bundle.module.url(forResource: "openapi", withExtension: "yaml")
+        .flatMap { try? Data(contentsOf: $0) }
+        .map { ByteBuffer(bytes: $0) }
+
+    static func register(on router: Router<GatewayRequestContext>) {
+        router.get("/openapi.yaml") { _, _ in
+            guard let contents else { throw HTTPError(.notFound, message: "the API document is not bundled with this build") }
+            return Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8", .cacheControl: "public, max-age=300"],
+                body: .init(byteBuffer: contents))
+        }
+    }
+}
