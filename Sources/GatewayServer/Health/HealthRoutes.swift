@@ -34,15 +34,26 @@ struct HealthRoutes {
     }
 }
 
-/// `GET /openapi.yaml`: the API contract (docs/openapi.yaml), served from the binary's resources.
+/// `GET /openapi.yaml`: the API contract, docs/openapi.yaml — the same file the contract tests
+/// check. Found next to the working directory, above the executable (a `swift build` tree), or
+/// at /usr/share/gateway/openapi.yaml (container images).
 enum OpenAPIDocument {
-    static let contents: ByteBuffer? = Bundle.module.url(forResource: "openapi", withExtension: "yaml")
-        .flatMap { try? Data(contentsOf: $0) }
+    static let contents: ByteBuffer? = candidates().lazy.compactMap { FileManager.default.contents(atPath: $0) }.first
         .map { ByteBuffer(bytes: $0) }
+
+    static func candidates() -> [String] {
+        var paths = [FileManager.default.currentDirectoryPath + "/docs/openapi.yaml", "/usr/share/gateway/openapi.yaml"]
+        var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            paths.append(directory.appendingPathComponent("docs/openapi.yaml").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        return paths
+    }
 
     static func register(on router: Router<GatewayRequestContext>) {
         router.get("/openapi.yaml") { _, _ in
-            guard let contents else { throw HTTPError(.notFound, message: "the API document is not bundled with this build") }
+            guard let contents else { throw HTTPError(.notFound, message: "the API document is not installed next to this binary") }
             return Response(
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8", .cacheControl: "public, max-age=300"],
                 body: .init(byteBuffer: contents))
