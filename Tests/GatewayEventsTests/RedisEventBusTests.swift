@@ -35,7 +35,7 @@ struct RedisEventBusTests {
             try await withBus(.redis, prefix: prefix) { replicaB in
                 let changes = await replicaB.presenceChanges()
                 var iterator = changes.makeAsyncIterator()
-                let online = try await replicaA.markOnline("device-x", connection: "conn", ttl: .milliseconds(400))
+                let online = try await replicaA.markOnline("device-x", connection: "conn", ttl: .seconds(2))
                 #expect(online)
                 #expect(await iterator.next() == PresenceChange(subject: "device-x", isOnline: true))
                 #expect(try await replicaB.isOnline("device-x"))

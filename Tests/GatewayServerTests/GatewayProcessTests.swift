@@ -155,7 +155,7 @@ struct GatewayProcessTests {
         await bobOnTwo.close()
 
         // Revocation on the surviving process.
-        try await SharedChatScenario(hostBase: two, guestBase: two).revoke(
+        try await SharedChatScenario(hostBase: two, guestBase: two, revocationDeadline: .seconds(1)).revoke(
             SharedChatScenario.Outcome(
                 alice: alice.on(two), bob: bob, deviceID: outcome.deviceID, agentID: outcome.agentID, shareID: outcome.shareID,
                 sessionID: outcome.sessionID))

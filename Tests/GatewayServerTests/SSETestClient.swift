@@ -88,11 +88,15 @@ final class SSETestConnection: @unchecked Sendable {
                 headerDone = true
             }
             var body: [UInt8] = []
+            var ended = false
             if chunked {
                 while let lineEnd = pending.firstRange(of: Array("\r\n".utf8)) {
                     let sizeText = String(decoding: pending[..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
-                    guard let size = Int(sizeText, radix: 16) else { return }
-                    if size == 0 { return }
+                    guard let size = Int(sizeText, radix: 16), size > 0 else {
+                        // The last chunk: what came before it in this read still counts.
+                        ended = true
+                        break
+                    }
                     guard pending.count >= lineEnd.upperBound + size + 2 else { break }
                     body += pending[lineEnd.upperBound..<(lineEnd.upperBound + size)]
                     pending.removeSubrange(..<(lineEnd.upperBound + size + 2))
@@ -103,6 +107,7 @@ final class SSETestConnection: @unchecked Sendable {
             }
             guard let items = try? parser.feed(body) else { return }
             lock.withLock { collected += items }
+            if ended { return }
         }
     }
 
