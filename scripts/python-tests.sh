@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Third-party OAuth client conformance: Python's authlib drives a real gateway over HTTP.
+# Third-party conformance against a real gateway over HTTP: Python's authlib drives the OAuth
+# flows (pytest), then schemathesis fuzzes every route against docs/openapi.yaml.
 #
 # Expects (scripts/test.sh sets them, after `swift build`):
 #   GATEWAY_BINARY     the built `gateway` executable
@@ -8,9 +9,11 @@
 #
 # Creates (or reuses) a virtualenv, installs tests/python/requirements.txt, creates a fresh
 # database, starts ONE `gateway serve` on a free loopback port, waits for /readyz, runs
-# `pytest tests/python` with GATEWAY_URL set, stops the gateway (by PID) and drops the database.
-# Exits with pytest's status; "no tests collected" (5) is a failure like any non-zero status.
-# Extra arguments go to pytest (e.g. `-k device`).
+# `pytest tests/python` with GATEWAY_URL set, then schemathesis against the same gateway (see
+# "schemathesis" below), stops the gateway (by PID) and drops the database.
+# Exits with pytest's status if it failed ("no tests collected" (5) is a failure like any
+# non-zero status), else with schemathesis's. Extra arguments go to pytest (e.g. `-k device`).
+# GATEWAY_SCHEMATHESIS=0 skips the schemathesis run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
@@ -163,4 +166,48 @@ case "$status" in
   124) echo "python-tests: pytest did not finish within 300 s" >&2; show_gateway_log ;;
   *) show_gateway_log ;;
 esac
-exit "$status"
+
+# MARK: schemathesis
+#
+# Property-based tests of the whole HTTP surface against docs/openapi.yaml: responses must not be
+# 5xx, and their status codes, content types, headers and JSON bodies must be the documented
+# ones. tests/python/schemathesis_seed.py signs users in through the authorization-code + PKCE
+# flow, creates real devices, agents, shares and sessions so requests get past 404s, and writes
+# a config feeding their ids, and a few inputs known to break servers (NUL characters, oversized
+# forms), to the generated requests; it prints the access token to send. Any failure it reports
+# (with a curl command to reproduce it) fails this script.
+# Not fuzzed: the event streams (they stay open), the HTML sign-in pages (their forms need a
+# browser's cookies) and /metrics (plain text, and it changes with every request).
+
+schemathesis_status=0
+if [ "${GATEWAY_SCHEMATHESIS:-1}" != "0" ]; then
+  log "running schemathesis against $GATEWAY_URL"
+  SCHEMATHESIS_CONFIG="$WORK/schemathesis.toml"
+  TOKEN=""
+  if TOKEN="$(cd tests/python && PYTHONDONTWRITEBYTECODE=1 timeout 60 "$PYTHON" schemathesis_seed.py "$SCHEMATHESIS_CONFIG")" && [ -n "$TOKEN" ]; then
+    # Run from $WORK so nothing it writes lands in the repository.
+    (
+      cd "$WORK"
+      timeout 180 "$VENV/bin/schemathesis" --config-file "$SCHEMATHESIS_CONFIG" run "$REPO/docs/openapi.yaml" \
+        --url "$GATEWAY_URL" \
+        -H "Authorization: Bearer $TOKEN" \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+        --exclude-path-regex '(/events$|^/oauth/authorize$|^/device$|^/metrics$)' \
+        --max-examples 20 \
+        --request-timeout 10 \
+        --generation-database none \
+        --no-color
+    ) || schemathesis_status=$?
+  else
+    echo "python-tests: could not prepare the schemathesis run (sign-in or seeding failed)" >&2
+    schemathesis_status=1
+  fi
+  case "$schemathesis_status" in
+    0) ;;
+    124) echo "python-tests: schemathesis did not finish within 180 s" >&2; show_gateway_log ;;
+    *) echo "python-tests: schemathesis reported failures (each with a curl command to reproduce it above)" >&2; show_gateway_log ;;
+  esac
+fi
+
+[ "$status" -ne 0 ] && exit "$status"
+exit "$schemathesis_status"

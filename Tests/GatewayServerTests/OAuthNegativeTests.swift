@@ -144,6 +144,13 @@ struct OAuthNegativeTests {
         }
     }
 
+    @Test func oversizedFormsGet413NotA500() async throws {
+        try await withLiveGateway { client in
+            let reply = try await client.request(.POST, "/oauth/revoke", form: ["token": String(repeating: "a", count: 70_000)])
+            #expect(reply.status == 413)
+        }
+    }
+
     @Test func unsupportedGrantAndUnknownClient() async throws {
         try await withLiveGateway { client in
             let grant = try await client.request(.POST, "/oauth/token", form: ["grant_type": "password", "client_id": "desktop"])

@@ -44,6 +44,10 @@ enum APIJSON {
         guard buffer.readableBytes > 0 else {
             throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "a JSON body is required")
         }
+        // Text is stored as such (Postgres refuses NUL in text): say so instead of failing later.
+        if String(buffer: buffer).lowercased().contains("\\u0000") {
+            throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "strings must not contain NUL characters")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
@@ -77,6 +81,9 @@ enum APIJSON {
 /// 500 that reveals nothing.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path.lowercased().contains("%00") {
+            throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "paths must not contain NUL characters")
+        }
         do {
             return try await next(request, context)
         } catch let relay as RelayError {

@@ -32,7 +32,15 @@ enum FormData {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
             return nil
         }
-        let buffer = try await request.body.collect(upTo: maximumBodyBytes)
-        return parse(String(buffer: buffer))
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maximumBodyBytes)
+        } catch {
+            throw Problem("body-too-large", title: "Request body too large", status: 413, detail: "forms are limited to 64 KiB")
+        }
+        let text = String(buffer: buffer)
+        // NUL cannot be stored as text; such a form is malformed.
+        guard !text.contains("\u{0}"), !text.lowercased().contains("%00") else { return nil }
+        return parse(text)
     }
 }
