@@ -90,11 +90,17 @@ fi
 log "running tests"
 # One test at a time: several tests time what a live gateway does (streams, presence, revocation)
 # and a 2-core machine running 240 tests at once would make those figures about the machine.
-swift test --skip-build --no-parallel --skip GatewayProcessTests
-# Tests of whole gateway processes (start-up time, signals, readiness following a dependency)
-# run on their own, so a machine busy with the parallel suite does not skew what they time.
+swift test --skip-build --no-parallel --skip GatewayProcessTests 2>&1 | tee "$WORK/swift-tests.log"
+# Tests of whole gateway processes (start-up time, signals, readiness following a dependency,
+# a replica killed mid-reply) run on their own, so nothing else skews what they time.
 log "running gateway process tests"
-swift test --skip-build --filter GatewayProcessTests
+swift test --skip-build --filter GatewayProcessTests 2>&1 | tee "$WORK/process-tests.log"
 
-log "running third-party client tests (Python authlib against a live gateway)"
-bash scripts/python-tests.sh
+log "running third-party client tests (authlib and schemathesis against a live gateway)"
+bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
+
+# One closing line for the whole run: every phase above stops the script when it fails.
+swift_count=$(grep -hoE "Test run with [0-9]+ tests? " "$WORK/swift-tests.log" "$WORK/process-tests.log" | grep -oE "[0-9]+" | awk "{ s += \$1 } END { print s + 0 }")
+python_count=$(grep -oE "^[0-9]+ passed" "$WORK/python-tests.log" | grep -oE "[0-9]+" | awk "{ s += \$1 } END { print s + 0 }")
+log "summary: ${swift_count:-0} Swift tests and ${python_count:-0} Python tests passed; schemathesis found nothing"
+echo "tests: $(( ${swift_count:-0} + ${python_count:-0} )) passed, 0 failed"
