@@ -182,7 +182,7 @@ public struct RelayService: Sendable {
         return views
     }
 
-    /// An agent the caller may use; others' agents are not found, a revoked guest is refused.
+    /// An agent the caller may use; anyone else (including a guest whose share was revoked) gets not found.
     public func agent(userID: String, id: String) async throws -> AgentView {
         guard let access = try await store.access(userID: userID, agentID: id), let agent = try await store.agent(id: id) else {
             throw RelayError.notFound("agent not found")
