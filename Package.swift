@@ -175,6 +175,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Streaming benchmark (not a test): `scripts/bench-streams.sh`, see docs/benchmarks.md.
+        .executableTarget(
+            name: "gateway-stream-bench",
+            dependencies: [
+                "GatewayServer",
+                "GatewayConfig",
+                "GatewayEvents",
+                "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/StreamBenchmark",
+            swiftSettings: swiftSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
