@@ -180,6 +180,7 @@ let package = Package(
             name: "gateway-stream-bench",
             dependencies: [
                 "GatewayServer",
+                "GatewayTestSupport",
                 "GatewayConfig",
                 "GatewayEvents",
                 "RedisClient",

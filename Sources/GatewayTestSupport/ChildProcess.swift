@@ -117,6 +117,14 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited after `grace`.
+    public func stop(grace: Duration = .seconds(10)) async -> Int32? {
+        send(SIGTERM)
+        if let status = await waitForExit(timeout: grace) { return status }
+        send(SIGKILL)
+        return await waitForExit(timeout: .seconds(2))
+    }
+
     /// Runs a command to completion; throws with its output when it fails or overruns.
     @discardableResult
     public static func run(
