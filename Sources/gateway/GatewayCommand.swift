@@ -56,6 +56,12 @@ func launch(mode: RunMode, options: RunOptions) async throws {
         FileHandle.standardError.write(Data("gateway: \(error.description)\n".utf8))
         throw ExitCode(configurationErrorExitCode)
     }
+    // The firebase and oidc connectors are not in this version yet: say so before binding.
+    guard configuration.authMode == .demo else {
+        FileHandle.standardError.write(Data(
+            "gateway: AUTH_MODE=\(configuration.authMode.rawValue) is not available in this version yet; use AUTH_MODE=demo\n".utf8))
+        throw ExitCode(configurationErrorExitCode)
+    }
     if options.checkConfig {
         print("""
             configuration OK

@@ -44,6 +44,16 @@ struct GatewayProcessTests {
         }
     }
 
+    @Test func authModesWithoutAConnectorYetAreRefusedBeforeBinding() async throws {
+        var environment = serveEnvironment(port: try freeLoopbackPort(), databaseURL: "postgres://u@localhost/db", redisURL: "redis://localhost")
+        environment.merge([
+            "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw", "OIDC_CLIENT_SECRET": "s",
+        ]) { $1 }
+        let gateway = try GatewayProcess(environment: environment)
+        #expect(await gateway.waitForExit(timeout: .seconds(5)) == 78)
+        #expect(gateway.output.contains("AUTH_MODE=oidc is not available"))
+    }
+
     @Test func startupLineAndGracefulShutdown() async throws {
         let port = try freeLoopbackPort()
         let databaseURL = try await TestEnvironment.createDatabase()
