@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "gateway", targets: ["gateway"]),
+        .executable(name: "gatewayctl", targets: ["gatewayctl"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
     ],
     dependencies: [
@@ -119,6 +120,23 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Client side of the protocol (discovery, OAuth sign-in, token storage, API, event streams),
+        // used by gatewayctl.
+        .target(
+            name: "GatewayClient",
+            dependencies: [
+                "ServerSentEvents",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Reference desktop-side client.
+        .executableTarget(
+            name: "gatewayctl",
+            dependencies: ["GatewayClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         // Test helpers: throw-away redis-server and Postgres instances on free ports.
