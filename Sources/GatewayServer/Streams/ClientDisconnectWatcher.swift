@@ -8,46 +8,54 @@ import NIOCore
 final class ClientDisconnectWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    private let gone: EventLoopPromise<Void>
+    /// Called at most once, on the channel's event loop.
+    private var onGone: (@Sendable () -> Void)?
 
-    init(gone: EventLoopPromise<Void>) {
-        self.gone = gone
+    private init(onGone: @escaping @Sendable () -> Void) {
+        self.onGone = onGone
+    }
+
+    private func fire() {
+        let callback = onGone
+        onGone = nil
+        callback?()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { gone.succeed() }
+        if case ChannelEvent.inputClosed = event { fire() }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        gone.succeed()
+        fire()
         context.fireChannelInactive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        gone.succeed()
-    }
+    /// Removes the watcher from its channel without calling back.
+    struct Installed: Sendable {
+        fileprivate let channel: any Channel
+        fileprivate let watcher: NIOLoopBound<ClientDisconnectWatcher>
 
-    /// Waits until the client behind `channel` is gone (or the watcher is removed).
-    static func waitUntilGone(_ channel: any Channel) async {
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        let installed = channel.eventLoop.submit {
-            let watcher = ClientDisconnectWatcher(gone: promise)
-            try channel.pipeline.syncOperations.addHandler(watcher, position: .first)
-            return NIOLoopBound(watcher, eventLoop: channel.eventLoop)
-        }
-        guard let watcher = try? await installed.get() else {
-            // The pipeline is gone already: so is the client. (Complete the promise: NIO
-            // insists every promise is fulfilled.)
-            promise.succeed()
-            return
-        }
-        await withTaskCancellationHandler {
-            try? await promise.futureResult.get()
-        } onCancel: {
+        func remove() {
+            let channel = self.channel
+            let watcher = self.watcher
             channel.eventLoop.execute {
+                watcher.value.onGone = nil
                 channel.pipeline.syncOperations.removeHandler(watcher.value).whenComplete { _ in }
             }
         }
+    }
+
+    /// Calls `onGone` once when the client behind `channel` goes away. Returns nil when it has
+    /// gone already (the pipeline is closed).
+    static func install(on channel: any Channel, onGone: @escaping @Sendable () -> Void) async -> Installed? {
+        let installed = channel.eventLoop.submit {
+            guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+            let watcher = ClientDisconnectWatcher(onGone: onGone)
+            try channel.pipeline.syncOperations.addHandler(watcher, position: .first)
+            return NIOLoopBound(watcher, eventLoop: channel.eventLoop)
+        }
+        guard let watcher = try? await installed.get() else { return nil }
+        return Installed(channel: channel, watcher: watcher)
     }
 }

@@ -116,9 +116,29 @@ struct StreamSession {
         }
         defer { subscription.cancel() }
         let (inputs, continuation) = AsyncStream.makeStream(of: StreamInput.self)
-        let feeders = startFeeders(subscription: subscription, continuation: continuation)
-        defer { feeders.forEach { $0.cancel() } }
+        // Everything but live signals arrives through event-loop timers and a channel handler
+        // rather than a task each: an idle stream then holds one suspended task, not six.
+        let forwarder = Task {
+            for await signal in subscription { continuation.yield(.signal(signal)) }
+            continuation.yield(.subscriptionEnded)
+        }
+        defer { forwarder.cancel() }
+        let timers = StreamTimers(on: channel.eventLoop, settings: settings, periodic: hooks.periodic?.interval, inputs: continuation)
+        defer { timers.cancel() }
+        let watcher = await ClientDisconnectWatcher.install(on: channel) { continuation.yield(.end(.clientGone)) }
+        defer { watcher?.remove() }
+        if watcher == nil { return .clientGone }
 
+        return await withGracefulShutdownHandler {
+            await serve(inputs: inputs, subscription: subscription, writer: &writer)
+        } onGracefulShutdown: {
+            continuation.yield(.end(.shutdown))
+        }
+    }
+
+    private func serve(inputs: AsyncStream<StreamInput>, subscription: EventSubscription, writer: inout any ResponseBodyWriter) async
+        -> StreamEnd
+    {
         var delivered: StreamPosition
         do {
             try await writer.write(ByteBuffer(string: ServerSentEvent.retryHint(milliseconds: settings.retryMilliseconds)))
@@ -221,47 +241,33 @@ struct StreamSession {
         let event = ServerSentEvent(id: head.description, event: "reset", data: #"{"reason":"\#(reason)","position":"\#(head)"}"#)
         try await writer.write(ByteBuffer(string: event.encoded()))
     }
+}
 
-    /// Tasks that feed the input sequence: live signals, heartbeats, the lifetime limit, the
-    /// client going away, and graceful shutdown.
-    func startFeeders(subscription: EventSubscription, continuation: AsyncStream<StreamInput>.Continuation) -> [Task<Void, Never>] {
-        var tasks: [Task<Void, Never>] = []
-        tasks.append(Task {
-            for await signal in subscription { continuation.yield(.signal(signal)) }
-            continuation.yield(.subscriptionEnded)
-        })
-        tasks.append(Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: settings.heartbeatInterval)
-                if Task.isCancelled { break }
-                continuation.yield(.heartbeat)
-            }
-        })
-        if let periodic = hooks.periodic {
-            tasks.append(Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: periodic.interval)
-                    if Task.isCancelled { break }
-                    continuation.yield(.periodic)
-                }
-            })
+/// The heartbeat, the optional periodic hook and the lifetime limit of one stream, as
+/// event-loop timers feeding its input sequence.
+struct StreamTimers {
+    private let heartbeat: RepeatedTask
+    private let periodic: RepeatedTask?
+    private let lifetime: Scheduled<Void>
+
+    init(on eventLoop: any EventLoop, settings: EventStreamSettings, periodic interval: Duration?, inputs: AsyncStream<StreamInput>.Continuation) {
+        let heartbeatInterval = TimeAmount(settings.heartbeatInterval)
+        heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: heartbeatInterval, delay: heartbeatInterval) { _ in
+            inputs.yield(.heartbeat)
         }
-        tasks.append(Task {
-            try? await Task.sleep(for: settings.maximumLifetime)
-            if !Task.isCancelled { continuation.yield(.end(.lifetime)) }
-        })
-        let channel = self.channel
-        tasks.append(Task {
-            await ClientDisconnectWatcher.waitUntilGone(channel)
-            if !Task.isCancelled { continuation.yield(.end(.clientGone)) }
-        })
-        tasks.append(Task {
-            await withGracefulShutdownHandler {
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-            } onGracefulShutdown: {
-                continuation.yield(.end(.shutdown))
+        periodic = interval.map { interval in
+            eventLoop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
+                inputs.yield(.periodic)
             }
-        })
-        return tasks
+        }
+        lifetime = eventLoop.scheduleTask(in: TimeAmount(settings.maximumLifetime)) {
+            inputs.yield(.end(.lifetime))
+        }
+    }
+
+    func cancel() {
+        heartbeat.cancel()
+        periodic?.cancel()
+        lifetime.cancel()
     }
 }
