@@ -16,6 +16,10 @@ public protocol EventBus: Sendable {
     /// Live events of `stream` from now on. Cancel the subscription when done.
     func subscribe(_ stream: StreamName) async throws -> EventSubscription
 
+    /// Live events of `stream` from now on, handed to `sink` as they arrive (the returned
+    /// subscription is only for `cancel()` and `overflowed`; it yields nothing when iterated).
+    func subscribe(_ stream: StreamName, sink: EventSignalSink) async throws -> EventSubscription
+
     /// Marks one connection of `subject` online until `ttl` passes (refresh by calling again).
     /// Returns true when the subject as a whole just came online.
     @discardableResult

@@ -8,9 +8,34 @@ public enum EventSignal: Sendable, Equatable {
     case gap
 }
 
-/// A live subscription to one stream. Iterate it; call `cancel()` when done. If the consumer
-/// falls more than the buffer behind, the subscription ends with `overflowed == true` rather
-/// than growing memory without bound; the consumer resumes from its last position.
+/// Takes a subscription's live signals directly, on the thread that publishes them, so a
+/// consumer that merges them with other inputs needs no task of its own to forward them.
+public struct EventSignalSink: Sendable {
+    let deliver: @Sendable (EventSignal) -> Bool
+    let finish: @Sendable () -> Void
+
+    /// `deliver` returns false when the consumer cannot take more: the subscription then ends
+    /// as overflowed and `finish` runs. `finish` also runs when the subscription is cancelled.
+    public init(deliver: @escaping @Sendable (EventSignal) -> Bool, finish: @escaping @Sendable () -> Void) {
+        self.deliver = deliver
+        self.finish = finish
+    }
+
+    /// A sink feeding a bounded stream: a full buffer counts as overflow.
+    init(_ continuation: AsyncStream<EventSignal>.Continuation) {
+        self.init(
+            deliver: { signal in
+                if case .enqueued = continuation.yield(signal) { return true }
+                return false
+            },
+            finish: { continuation.finish() })
+    }
+}
+
+/// A live subscription to one stream. Iterate it (unless it was made with a sink); call
+/// `cancel()` when done. If the consumer falls more than the buffer behind, the subscription
+/// ends with `overflowed == true` rather than growing memory without bound; the consumer
+/// resumes from its last position.
 public final class EventSubscription: AsyncSequence, Sendable {
     public typealias Element = EventSignal
 
@@ -57,7 +82,7 @@ public final class EventSubscription: AsyncSequence, Sendable {
 /// Redis bus feeds it from its single pub/sub connection, the memory bus directly.
 final class LocalFanout: @unchecked Sendable {
     private struct Subscriber {
-        let continuation: AsyncStream<EventSignal>.Continuation
+        let sink: EventSignalSink
         weak var subscription: EventSubscription?
     }
 
@@ -70,19 +95,36 @@ final class LocalFanout: @unchecked Sendable {
         self.bufferLimit = bufferLimit
     }
 
-    /// Adds a subscriber; `isFirst` tells the Redis bus to SUBSCRIBE the stream's channel.
+    /// Adds a subscriber whose signals are buffered (up to the bus's limit) for iteration;
+    /// `isFirst` tells the Redis bus to SUBSCRIBE the stream's channel.
     func add(_ stream: StreamName, onLastRemoved: @escaping @Sendable (StreamName) -> Void) -> (EventSubscription, isFirst: Bool) {
         let (signals, continuation) = AsyncStream.makeStream(of: EventSignal.self, bufferingPolicy: .bufferingOldest(bufferLimit))
-        return lock.withLock {
+        return add(stream, signals: signals, sink: EventSignalSink(continuation), onLastRemoved: onLastRemoved)
+    }
+
+    /// Adds a subscriber that takes its signals through `sink`.
+    func add(_ stream: StreamName, sink: EventSignalSink, onLastRemoved: @escaping @Sendable (StreamName) -> Void)
+        -> (EventSubscription, isFirst: Bool)
+    {
+        let (nothing, none) = AsyncStream.makeStream(of: EventSignal.self)
+        none.finish()
+        return add(stream, signals: nothing, sink: sink, onLastRemoved: onLastRemoved)
+    }
+
+    private func add(
+        _ stream: StreamName, signals: AsyncStream<EventSignal>, sink: EventSignalSink,
+        onLastRemoved: @escaping @Sendable (StreamName) -> Void
+    ) -> (EventSubscription, isFirst: Bool) {
+        lock.withLock {
             nextID += 1
             let id = nextID
             let subscription = EventSubscription(stream: stream, signals: signals) { [weak self] in
                 guard let self else { return }
-                continuation.finish()
+                sink.finish()
                 if self.remove(stream, id: id) { onLastRemoved(stream) }
             }
             let isFirst = subscribers[stream]?.isEmpty ?? true
-            subscribers[stream, default: [:]][id] = Subscriber(continuation: continuation, subscription: subscription)
+            subscribers[stream, default: [:]][id] = Subscriber(sink: sink, subscription: subscription)
             return (subscription, isFirst)
         }
     }
@@ -118,10 +160,10 @@ final class LocalFanout: @unchecked Sendable {
 
     private func deliver(_ signal: EventSignal, to targets: [Subscriber]) {
         for target in targets {
-            if case .dropped = target.continuation.yield(signal) {
+            if !target.sink.deliver(signal) {
                 // Too far behind: end it; the client resumes from its last position.
                 target.subscription?.markOverflowed()
-                target.continuation.finish()
+                target.sink.finish()
             }
         }
     }

@@ -87,6 +87,10 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
         fanout.add(stream) { _ in }.0
     }
 
+    public func subscribe(_ stream: StreamName, sink: EventSignalSink) async throws -> EventSubscription {
+        fanout.add(stream, sink: sink) { _ in }.0
+    }
+
     public func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
         let sequence: UInt64? = lock.withLock {
             presence[subject, default: [:]][connection] = .now + ttl

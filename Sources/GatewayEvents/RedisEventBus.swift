@@ -138,10 +138,21 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
     }
 
     public func subscribe(_ stream: StreamName) async throws -> EventSubscription {
-        let (subscription, _) = fanout.add(stream) { [weak self] name in
+        try await subscribed(stream, fanout.add(stream, onLastRemoved: unsubscribeWhenUnused).0)
+    }
+
+    public func subscribe(_ stream: StreamName, sink: EventSignalSink) async throws -> EventSubscription {
+        try await subscribed(stream, fanout.add(stream, sink: sink, onLastRemoved: unsubscribeWhenUnused).0)
+    }
+
+    private var unsubscribeWhenUnused: @Sendable (StreamName) -> Void {
+        { [weak self] name in
             guard let self else { return }
             Task { await self.channels.sync(name, bus: self) }
         }
+    }
+
+    private func subscribed(_ stream: StreamName, _ subscription: EventSubscription) async throws -> EventSubscription {
         // Returns once Redis has applied the SUBSCRIBE (when connected), so a catch-up read
         // made after this cannot miss an event published in between.
         await channels.sync(stream, bus: self)

@@ -165,6 +165,27 @@ struct EventBusContractTests {
     }
 
     @Test(arguments: BusKind.allCases)
+    func aSinkReceivesLiveEventsInOrderAndOverflowsWhenItRefuses(kind: BusKind) async throws {
+        try await withBus(kind) { bus in
+            let received = SinkRecorder(capacity: 5)
+            let subscription = try await bus.subscribe(stream, sink: received.sink)
+            for index in 1...8 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
+            try await waitUntil { received.finished }
+            #expect(received.data == (1...5).map(String.init))
+            #expect(subscription.overflowed)
+            subscription.cancel()
+
+            let other = SinkRecorder(capacity: 100)
+            let second = try await bus.subscribe(stream, sink: other.sink)
+            _ = try await bus.append(to: stream, type: "t", data: "9")
+            try await waitUntil { other.data == ["9"] }
+            second.cancel()
+            #expect(other.finished)
+            #expect(!second.overflowed)
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
     func presenceCountsConnectionsAndAnnouncesEachChangeOnce(kind: BusKind) async throws {
         try await withBus(kind) { bus in
             let changes = await bus.presenceChanges()
@@ -202,5 +223,42 @@ struct EventBusContractTests {
             #expect(presence6 == false)
             changes.cancel()
         }
+    }
+}
+
+/// Collects what a sink is handed; refuses once `capacity` signals are held.
+final class SinkRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [String] = []
+    private var isFinished = false
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var data: [String] { lock.withLock { events } }
+    var finished: Bool { lock.withLock { isFinished } }
+
+    var sink: EventSignalSink {
+        EventSignalSink(
+            deliver: { signal in
+                self.lock.withLock {
+                    guard self.events.count < self.capacity else { return false }
+                    if case .event(let event) = signal { self.events.append(event.data) }
+                    return true
+                }
+            },
+            finish: { self.lock.withLock { self.isFinished = true } })
+    }
+}
+
+/// Polls `condition` for up to 5 s.
+func waitUntil(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition not met within 5 s")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(10))
     }
 }

@@ -17,6 +17,9 @@ public struct EventStreamSettings: Sendable {
     public var retryMilliseconds = 2000
     /// Events read per catch-up round trip.
     public var catchUpPageSize = 500
+    /// Inputs (mostly live events) a stream may have waiting to be written before its client
+    /// counts as too slow and is disconnected; it resumes from its last id.
+    public var maximumBacklog = 1024
 
     public init() {}
 }
@@ -90,7 +93,6 @@ struct EventStreamResponder: Sendable {
 /// The inputs a stream reacts to, merged into one sequence.
 enum StreamInput: Sendable {
     case signal(EventSignal)
-    case subscriptionEnded
     case heartbeat
     case periodic
     case end(StreamEnd)
@@ -107,22 +109,26 @@ struct StreamSession {
     let logger: Logger
 
     func run(writer: inout any ResponseBodyWriter) async -> StreamEnd {
+        // Every input (live signals, timers, the client going away, shutdown) is pushed into one
+        // bounded sequence by callbacks, so an idle stream is one suspended task and a live
+        // event reaches the writer without a hop through another task. A client too slow to
+        // take `maximumBacklog` inputs overflows it and is disconnected (it resumes later).
+        let (inputs, continuation) = AsyncStream.makeStream(
+            of: StreamInput.self, bufferingPolicy: .bufferingOldest(settings.maximumBacklog))
+        let sink = EventSignalSink(
+            deliver: { signal in
+                if case .enqueued = continuation.yield(.signal(signal)) { return true }
+                return false
+            },
+            finish: { continuation.finish() })
         let subscription: EventSubscription
         do {
-            subscription = try await bus.subscribe(stream)
+            subscription = try await bus.subscribe(stream, sink: sink)
         } catch {
             logger.warning("event stream could not subscribe", metadata: ["stream": "\(stream)", "error": "\(error)"])
             return .error
         }
         defer { subscription.cancel() }
-        let (inputs, continuation) = AsyncStream.makeStream(of: StreamInput.self)
-        // Everything but live signals arrives through event-loop timers and a channel handler
-        // rather than a task each: an idle stream then holds one suspended task, not six.
-        let forwarder = Task {
-            for await signal in subscription { continuation.yield(.signal(signal)) }
-            continuation.yield(.subscriptionEnded)
-        }
-        defer { forwarder.cancel() }
         let timers = StreamTimers(on: channel.eventLoop, settings: settings, periodic: hooks.periodic?.interval, inputs: continuation)
         defer { timers.cancel() }
         let watcher = await ClientDisconnectWatcher.install(on: channel) { continuation.yield(.end(.clientGone)) }
@@ -149,7 +155,8 @@ struct StreamSession {
             return .clientGone
         }
 
-        var ended = StreamEnd.clientGone
+        // The inputs only finish on their own when the subscription overflowed.
+        var ended = StreamEnd.error
         do {
             inputLoop: for await input in inputs {
                 switch input {
@@ -168,9 +175,6 @@ struct StreamSession {
                     }
                 case .signal(.gap):
                     delivered = try await catchUp(after: delivered, writer: &writer)
-                case .subscriptionEnded:
-                    ended = subscription.overflowed ? .overflow : .error
-                    break inputLoop
                 case .heartbeat:
                     try await writer.write(ByteBuffer(string: ServerSentEvent.comment("heartbeat")))
                 case .periodic:
@@ -180,6 +184,7 @@ struct StreamSession {
                     break inputLoop
                 }
             }
+            if ended == .error, subscription.overflowed { ended = .overflow }
         } catch let closed as StreamClosedByHook {
             ended = closed.reason
         } catch {
