@@ -412,6 +412,12 @@ public struct RelayService: Sendable {
         return try await store.messages(sessionID: session.id)
     }
 
+    /// What the caller's own device still has to answer (see `SharingStore.unansweredMessages`).
+    public func unansweredMessages(userID: String, deviceID: String) async throws -> [UnansweredMessageView] {
+        let device = try await ownDevice(userID: userID, id: deviceID)
+        return try await store.unansweredMessages(deviceID: device.id).map(UnansweredMessageView.init)
+    }
+
     public enum ReplyKind: String, Sendable { case delta, done, error }
 
     /// A hosting device answers: deltas stream to the guest, `done` stores the full reply,

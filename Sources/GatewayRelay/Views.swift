@@ -193,3 +193,37 @@ public enum RelayJSON {
         (try? String(decoding: encoder().encode(value), as: UTF8.self)) ?? "{}"
     }
 }
+
+/// A message the device has yet to answer, shaped like the `message.created` device event.
+public struct UnansweredMessageView: Sendable, Encodable {
+    public struct Author: Sendable, Encodable {
+        public let id: String
+        public let displayName: String
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case displayName = "display_name"
+        }
+    }
+
+    public let sessionID: String
+    public let agentID: String
+    public let agentKey: String
+    public let message: Message
+    public let user: Author
+
+    init(_ record: UnansweredMessage) {
+        sessionID = record.message.sessionID
+        agentID = record.agentID
+        agentKey = record.agentKey
+        message = record.message
+        user = Author(id: record.message.authorID ?? "", displayName: record.authorDisplayName)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case message, user
+        case sessionID = "session_id"
+        case agentID = "agent_id"
+        case agentKey = "agent_key"
+    }
+}

@@ -120,6 +120,15 @@ public struct Message: Sendable, Equatable, Codable {
     }
 }
 
+/// A user message that the hosting device has not answered yet, with what the device needs to
+/// answer it (the same facts its `message.created` event carries).
+public struct UnansweredMessage: Sendable, Equatable {
+    public let message: Message
+    public let agentID: String
+    public let agentKey: String
+    public let authorDisplayName: String
+}
+
 /// How a user may use an agent.
 public enum AgentAccess: Sendable, Equatable {
     case owner

@@ -395,6 +395,32 @@ extension GatewayStore {
         ).map(Self.message(from:))
     }
 
+    /// User messages in the device's open sessions (not closed, share not revoked) that have no
+    /// stored reply, oldest first: what a host must still answer, even after its event stream
+    /// lost them.
+    public func unansweredMessages(deviceID: String, limit: Int = 500) async throws -> [UnansweredMessage] {
+        try await database.execute(
+            """
+            SELECT m.id, m.session_id, m.role, m.author_id, m.reply_to, m.text, m.created_at,
+                   a.id AS agent_id, a.agent_key, COALESCE(u.display_name, '') AS author_name
+            FROM messages m
+            JOIN sessions s ON s.id = m.session_id
+            JOIN agents a ON a.id = s.agent_id
+            LEFT JOIN shares sh ON sh.id = s.share_id
+            LEFT JOIN users u ON u.id = m.author_id
+            WHERE a.device_id = $1 AND m.role = 'user' AND s.closed_at IS NULL AND sh.revoked_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.session_id = m.session_id AND r.reply_to = m.id)
+            ORDER BY m.created_at, m.id
+            LIMIT $2
+            """,
+            .text(deviceID), .integer(Int64(limit))
+        ).map { row in
+            UnansweredMessage(
+                message: try Self.message(from: row), agentID: try row.string("agent_id"), agentKey: try row.string("agent_key"),
+                authorDisplayName: try row.string("author_name"))
+        }
+    }
+
     static func message(from row: SQLRow) throws -> Message {
         Message(
             id: try row.string("id"), sessionID: try row.string("session_id"),

@@ -51,6 +51,7 @@ struct AuthorizationMatrixTests {
             ("PATCH", "/v1/devices/\(w.deviceID)", ["name": "x"], [404]),
             ("DELETE", "/v1/devices/\(w.deviceID)", nil, [404]),
             ("GET", "/v1/devices/\(w.deviceID)/events", nil, [404]),
+            ("GET", "/v1/devices/\(w.deviceID)/unanswered", nil, [404]),
             ("PUT", "/v1/devices/\(w.deviceID)/agents/evil", ["name": "x"], [404]),
             ("DELETE", "/v1/devices/\(w.deviceID)/agents/echo", nil, [404]),
             ("POST", "/v1/devices/\(w.deviceID)/sessions/\(w.bobSession)/replies", ["kind": "delta", "text": "x"], [404]),
@@ -103,6 +104,7 @@ struct AuthorizationMatrixTests {
             let w = try await makeWorld(base)
             #expect(try await w.bob.call(.GET, "/v1/devices/\(w.deviceID)").status == 404)
             #expect(try await w.bob.call(.GET, "/v1/devices/\(w.deviceID)/events").status == 404)
+            #expect(try await w.bob.call(.GET, "/v1/devices/\(w.deviceID)/unanswered").status == 404, "guests do not read the host's queue")
             #expect(try await w.bob.call(.PATCH, "/v1/devices/\(w.deviceID)", ["name": "x"]).status == 404)
             #expect(try await w.bob.call(.DELETE, "/v1/shares/\(w.shareID)").status == 404, "only the owner revokes")
             #expect(try await w.bob.call(.GET, "/v1/sessions/\(w.carolSession)").status == 404)

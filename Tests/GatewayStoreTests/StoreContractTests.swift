@@ -99,3 +99,59 @@ struct StoreContractTests {
         #expect(SQLiteBackend.sqliteParameters("SELECT $1, '$2', $10") == "SELECT ?1, '$2', ?10")
     }
 }
+
+@Suite("Store contract: unanswered messages")
+struct UnansweredMessagesStoreContractTests {
+    let logger = Logger(label: "test.store")
+
+    @Test(arguments: Backend.allCases)
+    func onlyOpenSessionsUserMessagesWithoutAStoredReply(backend: Backend) async throws {
+        try await withFreshDatabase(backend) { database, _ in
+            try await Migrator(database: database, logger: logger).migrate()
+            let store = GatewayStore(database: database)
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            let owner = try await store.createUser(displayName: "Owner", now: start)
+            let guest = try await store.createUser(displayName: "Guest", now: start)
+            _ = try await store.registerDevice(id: "laptop", ownerID: owner.id, name: "Laptop", platform: "linux", now: start)
+            _ = try await store.registerDevice(id: "other", ownerID: owner.id, name: "Other", platform: "linux", now: start)
+            let agent = try await store.publishAgent(
+                deviceID: "laptop", ownerID: owner.id, key: "echo", name: "Echo", description: "", capabilities: [], now: start
+            ).agent
+            let otherAgent = try await store.publishAgent(
+                deviceID: "other", ownerID: owner.id, key: "echo", name: "Echo", description: "", capabilities: [], now: start
+            ).agent
+            let share = try await store.createShare(
+                agentID: agent.id, ownerID: owner.id, codeHash: "h1", label: nil, expiresAt: nil, maxUses: nil, now: start)
+            let revoked = try await store.createShare(
+                agentID: agent.id, ownerID: owner.id, codeHash: "h2", label: nil, expiresAt: nil, maxUses: nil, now: start)
+            let open = try await store.createSession(agentID: agent.id, userID: guest.id, shareID: share.id, now: start)
+            let ofRevoked = try await store.createSession(agentID: agent.id, userID: guest.id, shareID: revoked.id, now: start)
+            let closed = try await store.createSession(agentID: agent.id, userID: owner.id, shareID: nil, now: start)
+            let elsewhere = try await store.createSession(agentID: otherAgent.id, userID: owner.id, shareID: nil, now: start)
+
+            func post(_ session: String, _ text: String, _ seconds: Double) async throws -> Message {
+                try await store.addMessage(
+                    sessionID: session, role: .user, authorID: guest.id, replyTo: nil, text: text, idempotencyKey: nil,
+                    now: start.addingTimeInterval(seconds)
+                ).message
+            }
+            let answered = try await post(open.id, "answered", 1)
+            _ = try await post(open.id, "waiting", 2)
+            _ = try await post(ofRevoked.id, "revoked", 3)
+            _ = try await post(closed.id, "closed", 4)
+            _ = try await post(elsewhere.id, "other device", 5)
+            _ = try await store.addMessage(
+                sessionID: open.id, role: .agent, authorID: nil, replyTo: answered.id, text: "reply", idempotencyKey: nil,
+                now: start.addingTimeInterval(6))
+            #expect(try await store.closeSession(id: closed.id, now: start.addingTimeInterval(7)))
+            _ = try await store.revokeShare(id: revoked.id, ownerID: owner.id, now: start.addingTimeInterval(8))
+
+            let pending = try await store.unansweredMessages(deviceID: "laptop")
+            #expect(pending.map(\.message.text) == ["waiting"])
+            #expect(pending.first?.agentKey == "echo")
+            #expect(pending.first?.agentID == agent.id)
+            #expect(pending.first?.authorDisplayName == "Guest")
+            #expect(try await store.unansweredMessages(deviceID: "other").map(\.message.text) == ["other device"])
+        }
+    }
+}

@@ -115,6 +115,11 @@ struct RelayRoutes: Sendable {
                 key: try context.parameters.require("agentKey"))
             return APIJSON.noContent()
         }
+        v1.get("devices/:deviceID/unanswered") { request, context in
+            let messages = try await relay.unansweredMessages(
+                userID: try await user(request), deviceID: try context.parameters.require("deviceID"))
+            return try APIJSON.response(UnansweredMessageList(messages: messages))
+        }
         v1.post("devices/:deviceID/sessions/:sessionID/replies") { request, context in
             let userID = try await user(request)
             let body = try await APIJSON.decode(ReplyBody.self, from: request)
@@ -205,5 +210,9 @@ struct RelayRoutes: Sendable {
 
     struct MessageList: Encodable {
         let messages: [Message]
+    }
+
+    struct UnansweredMessageList: Encodable {
+        let messages: [UnansweredMessageView]
     }
 }
