@@ -102,11 +102,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The web app (landing page, sign-in in the browser, invites, chat, agents, shares,
+        // devices): plain HTML, CSS and JavaScript embedded in the binary; GatewayServer mounts it.
+        .target(
+            name: "GatewayWeb",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [
+                .embedInCode("Assets/app.js"),
+                .embedInCode("Assets/app.css"),
+                .embedInCode("Assets/sha256.js"),
+                .embedInCode("Assets/icon.svg"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP application: routes, middleware, health, metrics, lifecycle wiring.
         .target(
             name: "GatewayServer",
             dependencies: [
                 "GatewayConfig",
+                "GatewayWeb",
                 "RedisClient",
                 "GatewayStore",
                 "GatewayEphemeral",
@@ -177,6 +194,17 @@ let package = Package(
         .testTarget(
             name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayConfig", "GatewayTestSupport"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayWebTests",
+            dependencies: [
+                "GatewayServer", "GatewayWeb", "GatewayConfig", "GatewayTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "GatewayServerTests",
             dependencies: [
