@@ -733,7 +733,7 @@
       return element;
     };
     const loadHistory = async () => {
-      const messages = await api("GET", `${sessionPath}/messages`);
+      const { messages } = await api("GET", `${sessionPath}/messages`);
       for (const message of messages) addMessage(message);
     };
 
