@@ -147,13 +147,20 @@ let package = Package(
                 "ServerSentEvents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         // Reference desktop-side client.
         .executableTarget(
             name: "gatewayctl",
-            dependencies: ["GatewayClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "GatewayClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Test helpers: throw-away redis-server and Postgres instances on free ports.
@@ -217,6 +224,19 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // gatewayctl: unit tests of the client library, and end-to-end tests that drive the real
+        // binary (GATEWAYCTL_BINARY) against live gateway processes (GATEWAY_BINARY).
+        .testTarget(
+            name: "GatewayCtlTests",
+            dependencies: [
+                "GatewayClient", "GatewayTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
