@@ -13,6 +13,7 @@ their paths are printed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -57,11 +58,29 @@ class Gatewayctl:
         self.host_process: subprocess.Popen[str] | None = None
         self.host_output: list[str] = []
 
-    def command(self, *arguments: str) -> list[str]:
-        return [self.binary, "--config-dir", self.config_dir, *arguments]
+    def command(self, subcommand: str, *arguments: str) -> list[str]:
+        # `--config-dir` is an option of each subcommand (docs/gatewayctl.md); the environment
+        # variable says the same for good measure.
+        return [self.binary, subcommand, *arguments, "--config-dir", self.config_dir]
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "GATEWAYCTL_CONFIG_DIR": self.config_dir}
+
+    def popen(self, *arguments: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*arguments),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=self.environment,
+        )
 
     def run(self, *arguments: str, timeout: float = WAIT) -> str:
-        result = subprocess.run(self.command(*arguments), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            self.command(*arguments), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=self.environment
+        )
         assert result.returncode == 0, f"gatewayctl {' '.join(arguments)} exited {result.returncode}: {result.stdout}\n{result.stderr}"
         return result.stdout
 
@@ -95,9 +114,7 @@ class Gatewayctl:
     def login(self, display_name: str) -> None:
         """`gatewayctl login URL`: the test is the browser (demo sign-in form, then the loopback redirect)."""
         output: list[str] = []
-        process = subprocess.Popen(
-            self.command("login", self.gateway_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
-        )
+        process = self.popen("login", self.gateway_url, "--no-browser")
         try:
             queue = self.lines(process, output)
             url = self.wait_for(queue, r"(https?://\S+/oauth/authorize\?\S+)", "the authorization URL", output).group(1)
@@ -115,15 +132,11 @@ class Gatewayctl:
                 process.wait()
 
     def host(self, agent: str) -> None:
-        self.host_process = subprocess.Popen(
-            self.command("host", "--agent", agent), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
-        )
+        self.host_process = self.popen("host", "--agent", agent)
         queue = self.lines(self.host_process, self.host_output)
         self.wait_for(queue, r"connected", "a line saying it is connected", self.host_output)
 
     def share(self, agent: str) -> tuple[str, str]:
-        import json
-
         created = json.loads(self.run("share", agent, "--json"))
         return created["id"], created["invite_url"]
 
@@ -325,6 +338,30 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         assert not chromium.find_element("id", "message-input").is_enabled()
         assert not chromium.find_element("id", "send").is_enabled()
         save(chromium, screenshots, "05-revoked", capsys)
+
+        # The access token runs out: the next page refreshes it (rotating the refresh token).
+        before = chromium.execute_script("return JSON.parse(sessionStorage.getItem('gateway.tokens'))")
+        chromium.execute_script(
+            "const t = JSON.parse(sessionStorage.getItem('gateway.tokens')); t.expires_at = 0;"
+            "sessionStorage.setItem('gateway.tokens', JSON.stringify(t));"
+        )
+        chromium.get(f"{gateway_url}/app/shares")
+        card = wait(chromium, visible(f'li.share[data-share-id="{share_id}"]'), "B's accepted share on the Shares page")
+        assert card.get_attribute("data-status") == "revoked"
+        after = chromium.execute_script("return JSON.parse(sessionStorage.getItem('gateway.tokens'))")
+        assert after["refresh_token"] != before["refresh_token"] and after["expires_at"] > time.time() * 1000
+        save(chromium, screenshots, "06-shares", capsys)
+
+        # Sign out revokes the refresh token at the gateway and forgets the tokens.
+        chromium.find_element("id", "sign-out").click()
+        wait(chromium, lambda d: d.execute_script("return location.pathname") == "/", "the landing page after signing out")
+        assert chromium.execute_script("return sessionStorage.getItem('gateway.tokens')") is None
+        refused = httpx.post(
+            f"{gateway_url}/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": after["refresh_token"], "client_id": "web"},
+            timeout=HTTP_TIMEOUT,
+        )
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant", refused.text
         assert browser_errors(chromium) == [], "console errors (a CSP violation would be one)"
     finally:
         owner.stop()

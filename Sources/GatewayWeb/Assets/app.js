@@ -533,7 +533,8 @@
             sharesPage().catch(failure);
           },
         }, `Revoke ${share.label || share.agent_name}`)
-      : h("button", {
+      : share.status === "active" &&
+        h("button", {
           type: "button",
           class: "secondary",
           onclick: async (event) => {
