@@ -260,15 +260,9 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
     from selenium.webdriver.common.keys import Keys
 
     started = time.monotonic()
-    if os.environ.get("WEB_TEST_OWNER") == "api":
-        # Development aid only (while gatewayctl lacked its commands): A through the HTTP API.
-        from web_owner_api import OwnerViaAPI
-
-        owner = OwnerViaAPI(gateway_url)
-    else:
-        binary = os.environ.get("GATEWAYCTL_BINARY", "")
-        assert binary and os.access(binary, os.X_OK), "GATEWAYCTL_BINARY must point at the built gatewayctl (scripts/python-tests.sh sets it)"
-        owner = Gatewayctl(gateway_url, binary, str(tmp_path / "gatewayctl-a"))
+    binary = os.environ.get("GATEWAYCTL_BINARY", "")
+    assert binary and os.access(binary, os.X_OK), "GATEWAYCTL_BINARY must point at the built gatewayctl (scripts/python-tests.sh sets it)"
+    owner = Gatewayctl(gateway_url, binary, str(tmp_path / "gatewayctl-a"))
     agent = f"echo-{uuid.uuid4().hex[:6]}"
     try:
         owner.login(f"Alice {uuid.uuid4().hex[:4]}")
