@@ -116,10 +116,13 @@ GATEWAY_URL="http://127.0.0.1:$PORT"
 GATEWAY_LOG="$WORK/gateway.log"
 log "starting gateway serve on $GATEWAY_URL (log: json)"
 # A clean environment (nothing inherited, no .env file) so the run does not depend on the caller's.
+# Short stream lifetimes and heartbeats so the browser test (test_web_browser.py) sees a stream end
+# and resume within seconds.
 env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" \
   PORT="$PORT" BIND_ADDRESS=127.0.0.1 PUBLIC_BASE_URL="$GATEWAY_URL" \
   JWT_SIGNING_KEY="$JWT_SIGNING_KEY" REDIS_URL="$TEST_REDIS_URL" DATABASE_URL="$GATEWAY_DATABASE_URL" \
   AUTH_MODE=demo LOG_FORMAT=json \
+  SSE_MAX_LIFETIME=6s SSE_HEARTBEAT_INTERVAL=2s \
   SIGNIN_RATE_LIMIT_PER_MINUTE=1000 TOKEN_RATE_LIMIT_PER_MINUTE=1000 \
   SIGNIN_GLOBAL_RATE_LIMIT_PER_MINUTE=5000 TOKEN_GLOBAL_RATE_LIMIT_PER_MINUTE=5000 \
   "$GATEWAY_BINARY" serve --env-file "$WORK/no-such.env" >"$GATEWAY_LOG" 2>&1 &

@@ -320,11 +320,42 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         mine = chromium.find_elements("css selector", "#messages .message.user[data-id]")
         assert [e.find_element("css selector", ".text").text for e in mine] == [text], "the own message is shown once"
         streamed = chromium.execute_script("return window.__streamed")
-        assert streamed, "the reply should have been built from reply.delta events before reply.done"
+        final = reply.find_element("css selector", ".text").text
+        partial = [piece for piece in streamed if piece and piece != final]
+        # The echo agent streams word by word: the bubble grew through prefixes of the final reply.
+        assert partial and all(final.startswith(piece) for piece in partial), (streamed, final)
         assert "streaming" not in reply.get_attribute("class")
         log = chromium.find_element("id", "messages")
         assert log.get_attribute("aria-live") == "polite" and log.get_attribute("role") == "log"
         save(chromium, screenshots, "04-chat-reply", capsys)
+
+        # The server ends streams after SSE_MAX_LIFETIME (6 s under scripts/python-tests.sh): the page
+        # reconnects from its last event id and the chat goes on.
+        chromium.execute_script(
+            """
+            const connection = document.getElementById('connection');
+            window.__connection = [];
+            new MutationObserver(() => window.__connection.push(connection.textContent))
+              .observe(connection, {subtree: true, childList: true, characterData: true});
+            """
+        )
+        wait(
+            chromium,
+            lambda d: d.execute_script(
+                "const c = window.__connection, i = c.indexOf('Reconnecting…'); return i !== -1 && c.indexOf('Live', i) !== -1"
+            ),
+            "the chat stream to end and be resumed",
+        )
+        again = f"and again {uuid.uuid4().hex[:6]}"
+        box.send_keys(again)
+        box.send_keys(Keys.ENTER)
+        wait(
+            chromium,
+            lambda d: any(again in e.text for e in d.find_elements("css selector", "#messages .message.agent[data-id]")),
+            "the reply after the stream resumed",
+        )
+        texts = [e.text for e in chromium.find_elements("css selector", "#messages .message .text")]
+        assert len(texts) == 4 and texts[0] == text and texts[2] == again, texts
 
         # A revokes: B's page says so at once and the input is disabled.
         owner.revoke(share_id)
