@@ -57,6 +57,7 @@ class Gatewayctl:
         self.config_dir = config_dir
         self.host_process: subprocess.Popen[str] | None = None
         self.host_output: list[str] = []
+        self.demo_identity: str | None = None
 
     def command(self, subcommand: str, *arguments: str) -> list[str]:
         # `--config-dir` is an option of each subcommand (docs/gatewayctl.md); the environment
@@ -121,6 +122,8 @@ class Gatewayctl:
             browser = Browser()
             try:
                 location = browser.sign_in(url, display_name)
+                # The demo identity is this browser cookie: A's web sign-in reuses it to be the same user.
+                self.demo_identity = browser.http.cookies.get("gw_browser")
             finally:
                 browser.close()
             assert location.startswith("http://127.0.0.1:") or location.startswith("http://[::1]:"), location
@@ -163,8 +166,8 @@ def screenshots() -> Path:
     return directory
 
 
-@pytest.fixture
-def chromium():
+def launch_chromium(window_size: str):
+    """A headless Chromium with a fresh profile; returns the driver and a function that ends it."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -183,18 +186,39 @@ def chromium():
         "--disable-gpu",
         "--no-first-run",
         "--disable-extensions",
-        "--window-size=412,915",  # a phone-sized screen
+        f"--window-size={window_size}",
         f"--user-data-dir={profile}",
     ]:
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     driver.set_page_load_timeout(WAIT)
+
+    def end() -> None:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+    return driver, end
+
+
+@pytest.fixture
+def chromium():
+    """User B's browser, phone-sized."""
+    driver, end = launch_chromium("412,915")
     try:
         yield driver
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        end()
+
+
+@pytest.fixture
+def owner_chromium():
+    """User A's browser, desktop-sized."""
+    driver, end = launch_chromium("1100,800")
+    try:
+        yield driver
+    finally:
+        end()
 
 
 def save(driver, directory: Path, name: str, capsys) -> Path:  # noqa: ANN001
@@ -256,7 +280,9 @@ def test_landing_page_shows_the_gateway_url_and_the_demo_banner(gateway_url, chr
     assert browser_errors(chromium) == []
 
 
-def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revocation(gateway_url, chromium, screenshots, capsys, tmp_path) -> None:
+def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revocation(
+    gateway_url, chromium, owner_chromium, screenshots, capsys, tmp_path
+) -> None:
     from selenium.webdriver.common.keys import Keys
 
     started = time.monotonic()
@@ -265,7 +291,8 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
     owner = Gatewayctl(gateway_url, binary, str(tmp_path / "gatewayctl-a"))
     agent = f"echo-{uuid.uuid4().hex[:6]}"
     try:
-        owner.login(f"Alice {uuid.uuid4().hex[:4]}")
+        owner_name = f"Alice {uuid.uuid4().hex[:4]}"
+        owner.login(owner_name)
         owner.host(agent)
         share_id, invite_url = owner.share(agent)
         assert invite_url.startswith(f"{gateway_url}/invite/"), invite_url
@@ -357,6 +384,23 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         texts = [e.text for e in chromium.find_elements("css selector", "#messages .message .text")]
         assert len(texts) == 4 and texts[0] == text and texts[2] == again, texts
 
+        # A's own browser (same demo identity as A's gatewayctl): agents, shares with B as guest, devices.
+        owner_chromium.get(f"{gateway_url}/")
+        owner_chromium.add_cookie({"name": "gw_browser", "value": owner.demo_identity, "path": "/", "httpOnly": True})
+        owner_chromium.get(f"{gateway_url}/app")
+        wait(owner_chromium, visible("#sign-in"), "A's sign-in prompt").click()
+        wait(owner_chromium, visible("#display_name"), "the demo sign-in form").send_keys(owner_name)
+        owner_chromium.find_element("css selector", 'button[value="allow"]').click()
+        agent_card = wait(owner_chromium, visible("li.agent"), "A's agent on My agents")
+        assert agent in agent_card.text and "Host online" in agent_card.text, agent_card.text
+        save(owner_chromium, screenshots, "07-owner-agents", capsys)
+        owner_chromium.get(f"{gateway_url}/app/shares")
+        share_card = wait(owner_chromium, visible(f'li.share[data-share-id="{share_id}"]'), "A's share on Shares")
+        assert "Bea" in share_card.text and share_card.find_element("css selector", "button.danger").is_enabled(), share_card.text
+        owner_chromium.get(f"{gateway_url}/app/devices")
+        device_card = wait(owner_chromium, visible("li.device"), "A's device on Devices")
+        wait(owner_chromium, lambda d: d.find_element("css selector", "li.device .status").text == "Online", "the device online")
+
         # A revokes: B's page says so at once and the input is disabled.
         owner.revoke(share_id)
         wait(chromium, lambda d: "revoked" in d.find_element("id", "chat-notice").text, "the revocation notice")
@@ -388,6 +432,13 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         )
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant", refused.text
         assert browser_errors(chromium) == [], "console errors (a CSP violation would be one)"
+
+        # A stops hosting: A's Devices page turns the device offline live (user stream).
+        owner.stop()
+        wait(owner_chromium, lambda d: d.find_element("css selector", "li.device .status").text == "Offline", "the device offline")
+        save(owner_chromium, screenshots, "08-owner-devices-offline", capsys)
+        assert device_card.is_displayed()
+        assert browser_errors(owner_chromium) == [], "console errors in A's browser"
     finally:
         owner.stop()
         with capsys.disabled():
