@@ -102,11 +102,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The web app (landing page, sign-in in the browser, invites, chat, agents, shares,
+        // devices): plain HTML, CSS and JavaScript embedded in the binary; GatewayServer mounts it.
+        .target(
+            name: "GatewayWeb",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [
+                .embedInCode("Assets/app.js"),
+                .embedInCode("Assets/app.css"),
+                .embedInCode("Assets/sha256.js"),
+                .embedInCode("Assets/icon.svg"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP application: routes, middleware, health, metrics, lifecycle wiring.
         .target(
             name: "GatewayServer",
             dependencies: [
                 "GatewayConfig",
+                "GatewayWeb",
                 "RedisClient",
                 "GatewayStore",
                 "GatewayEphemeral",
@@ -130,13 +147,20 @@ let package = Package(
                 "ServerSentEvents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         // Reference desktop-side client.
         .executableTarget(
             name: "gatewayctl",
-            dependencies: ["GatewayClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "GatewayClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Test helpers: throw-away redis-server and Postgres instances on free ports.
@@ -178,6 +202,17 @@ let package = Package(
             name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayConfig", "GatewayTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "GatewayWebTests",
+            dependencies: [
+                "GatewayServer", "GatewayWeb", "GatewayConfig", "GatewayTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "GatewayServerTests",
             dependencies: [
                 "GatewayServer",
@@ -189,6 +224,19 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // gatewayctl: unit tests of the client library, and end-to-end tests that drive the real
+        // binary (GATEWAYCTL_BINARY) against live gateway processes (GATEWAY_BINARY).
+        .testTarget(
+            name: "GatewayCtlTests",
+            dependencies: [
+                "GatewayClient", "GatewayTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

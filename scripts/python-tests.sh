@@ -6,6 +6,8 @@
 #   GATEWAY_BINARY     the built `gateway` executable
 #   TEST_REDIS_URL     redis://127.0.0.1:PORT
 #   TEST_DATABASE_URL  postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable (superuser)
+#   GATEWAYCTL_BINARY  the built `gatewayctl` (default: next to GATEWAY_BINARY), for the web
+#                      app's browser test, which also needs chromium and chromium-driver
 #
 # Creates (or reuses) a virtualenv, installs tests/python/requirements.txt, creates a fresh
 # database, starts ONE `gateway serve` on a free loopback port, waits for /readyz, runs
@@ -24,6 +26,7 @@ die() { printf 'python-tests: %s\n' "$*" >&2; exit 1; }
 : "${GATEWAY_BINARY:?GATEWAY_BINARY must point at the built gateway executable}"
 : "${TEST_REDIS_URL:?TEST_REDIS_URL must be set (redis://127.0.0.1:PORT)}"
 : "${TEST_DATABASE_URL:?TEST_DATABASE_URL must be set (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable)}"
+export GATEWAYCTL_BINARY="${GATEWAYCTL_BINARY:-$(dirname "$GATEWAY_BINARY")/gatewayctl}"
 [ -x "$GATEWAY_BINARY" ] || die "GATEWAY_BINARY=$GATEWAY_BINARY is not an executable file"
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
 
@@ -113,10 +116,13 @@ GATEWAY_URL="http://127.0.0.1:$PORT"
 GATEWAY_LOG="$WORK/gateway.log"
 log "starting gateway serve on $GATEWAY_URL (log: json)"
 # A clean environment (nothing inherited, no .env file) so the run does not depend on the caller's.
+# Short stream lifetimes and heartbeats so the browser test (test_web_browser.py) sees a stream end
+# and resume within seconds.
 env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" \
   PORT="$PORT" BIND_ADDRESS=127.0.0.1 PUBLIC_BASE_URL="$GATEWAY_URL" \
   JWT_SIGNING_KEY="$JWT_SIGNING_KEY" REDIS_URL="$TEST_REDIS_URL" DATABASE_URL="$GATEWAY_DATABASE_URL" \
   AUTH_MODE=demo LOG_FORMAT=json \
+  SSE_MAX_LIFETIME=6s SSE_HEARTBEAT_INTERVAL=2s \
   SIGNIN_RATE_LIMIT_PER_MINUTE=1000 TOKEN_RATE_LIMIT_PER_MINUTE=1000 \
   SIGNIN_GLOBAL_RATE_LIMIT_PER_MINUTE=5000 TOKEN_GLOBAL_RATE_LIMIT_PER_MINUTE=5000 \
   "$GATEWAY_BINARY" serve --env-file "$WORK/no-such.env" >"$GATEWAY_LOG" 2>&1 &
@@ -177,7 +183,8 @@ esac
 # forms), to the generated requests; it prints the access token to send. Any failure it reports
 # (with a curl command to reproduce it) fails this script.
 # Not fuzzed: the event streams (they stay open), the HTML sign-in pages (their forms need a
-# browser's cookies) and /metrics (plain text, and it changes with every request).
+# browser's cookies), the web app's pages and assets (HTML for a browser: test_web_browser.py
+# drives them in Chromium) and /metrics (plain text, and it changes with every request).
 
 schemathesis_status=0
 if [ "${GATEWAY_SCHEMATHESIS:-1}" != "0" ]; then
@@ -192,7 +199,7 @@ if [ "${GATEWAY_SCHEMATHESIS:-1}" != "0" ]; then
         --url "$GATEWAY_URL" \
         -H "Authorization: Bearer $TOKEN" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-        --exclude-path-regex '(/events$|^/oauth/authorize$|^/device$|^/metrics$)' \
+        --exclude-path-regex '(/events$|^/oauth/authorize$|^/device$|^/metrics$|^/$|^/app|^/invite/|^/assets/web/)' \
         --max-examples 20 \
         --request-timeout 10 \
         --generation-database none \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real, throw-away services:
-#   - installs redis-server and PostgreSQL with apt-get when they are missing,
+#   - installs redis-server, PostgreSQL, chromium and chromium-driver with apt-get when missing,
 #   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
 #   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them,
 #   - fails on compiler warnings in the project's own code,
@@ -24,6 +24,9 @@ pg_bin_dir() {
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 pg_bin_dir >/dev/null || missing+=(postgresql)
+# The web app's browser test (tests/python/test_web_browser.py) drives Debian's Chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq
@@ -80,6 +83,7 @@ if grep -E "^$REPO/(Sources|Tests)/.*: warning:" "$WORK/build.log"; then
   exit 1
 fi
 export GATEWAY_BINARY="$(swift build --show-bin-path)/gateway"
+export GATEWAYCTL_BINARY="$(swift build --show-bin-path)/gatewayctl"
 
 if [ $# -gt 0 ]; then
   log "running tests: $*"

@@ -5,6 +5,7 @@ import GatewayEphemeral
 import GatewayEvents
 import GatewayRelay
 import GatewayStore
+import GatewayWeb
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -103,6 +104,17 @@ public enum Gateway {
             server: authorizationServer, connector: connector,
             limiter: AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth), store: store,
             configuration: configuration, logger: logger
+        ).register(on: router)
+        WebApp(
+            settings: WebAppSettings(
+                publicBaseURL: configuration.publicBaseURL, authMode: configuration.authMode.rawValue,
+                nonProduction: connector.isNonProduction, storeKind: configuration.storeKind,
+                usesRedis: configuration.redisURL != nil, version: GatewayVersion.current),
+            readiness: {
+                await readiness.evaluate().checks.map { name, check in
+                    WebDependencyStatus(name: name, isUp: check.status == "up", latencyMilliseconds: check.latencyMs)
+                }
+            }
         ).register(on: router)
         MeRoutes(authentication: BearerAuthentication(tokens: tokens), store: store, authMode: configuration.authMode)
             .register(on: router)

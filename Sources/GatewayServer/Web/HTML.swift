@@ -1,28 +1,12 @@
+import GatewayWeb
 import Hummingbird
 
 /// Server-rendered pages: escaped text, one stylesheet, and headers that forbid framing,
 /// caching and inline script.
 enum HTML {
-    static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
+    static func escape(_ text: String) -> String { WebHTML.escape(text) }
 
-    static let demoBanner = """
-        <div class="banner" role="alert"><strong>Demo mode — not for production.</strong> Anyone can sign in \
-        with any display name on this gateway. Do not share anything sensitive.</div>
-        """
+    static let demoBanner = WebHTML.demoBanner
 
     /// A whole page. `formTargets` are the extra origins a form submission may end up at (the
     /// OAuth redirect), which browsers check against `form-action` even across redirects.

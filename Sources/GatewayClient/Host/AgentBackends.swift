@@ -1,0 +1,303 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import ServerSentEvents
+
+/// One message for a local agent to answer.
+public struct ReplyRequest: Sendable {
+    public var sessionID: String
+    public var messageID: String
+    public var text: String
+    public var userName: String
+    public var agentKey: String
+
+    public init(sessionID: String, messageID: String, text: String, userName: String, agentKey: String) {
+        self.sessionID = sessionID
+        self.messageID = messageID
+        self.text = text
+        self.userName = userName
+        self.agentKey = agentKey
+    }
+}
+
+/// What answers messages for a hosted agent. The reply is a stream of text pieces, posted to the
+/// gateway as reply deltas as they come; the stream's end is the end of the reply, and an error
+/// thrown from it becomes a `reply.error`.
+public protocol AgentBackend: Sendable {
+    /// `echo`, `command` or `openai`: shown in status lines and published as a capability.
+    var kind: String { get }
+    func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error>
+    /// The session ended: forget anything kept for it.
+    func sessionEnded(_ sessionID: String) async
+}
+
+extension AgentBackend {
+    public func sessionEnded(_ sessionID: String) async {}
+}
+
+/// Errors a backend reports as the reply's error text.
+public struct AgentBackendError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+// MARK: - echo
+
+/// Answers every message with its own text, streamed a word at a time.
+public struct EchoBackend: AgentBackend {
+    public var kind: String { "echo" }
+
+    public init() {}
+
+    public func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
+        AsyncThrowingStream { continuation in
+            for piece in Self.pieces(request.text) { continuation.yield(piece) }
+            continuation.finish()
+        }
+    }
+
+    /// Words with the white space after them, so joining the pieces gives the text back.
+    static func pieces(_ text: String) -> [String] {
+        var pieces: [String] = []
+        var current = ""
+        var inSpace = false
+        for character in text {
+            if character.isWhitespace {
+                inSpace = true
+            } else if inSpace {
+                pieces.append(current)
+                current = ""
+                inSpace = false
+            }
+            current.append(character)
+        }
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
+    }
+}
+
+// MARK: - command
+
+/// Runs a command for every message (`/bin/sh -c CMD`): the message text, followed by a newline,
+/// is written to its stdin, which is then closed; everything it writes to stdout is the reply,
+/// streamed as it arrives, until it closes stdout and exits. Exit status 0 ends the reply; any
+/// other status makes it a `reply.error` with the end of stderr. The command also gets
+/// `GATEWAY_SESSION_ID`, `GATEWAY_MESSAGE_ID`, `GATEWAY_USER_NAME` and `GATEWAY_AGENT` in its
+/// environment. When the session closes or its share is revoked the command gets SIGTERM.
+public struct CommandBackend: AgentBackend {
+    public let command: String
+    public var kind: String { "command" }
+
+    public init(command: String) {
+        self.command = command
+    }
+
+    public func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
+        let command = self.command
+        let task = Task {
+            var environment = ProcessInfo.processInfo.environment
+            environment["GATEWAY_SESSION_ID"] = request.sessionID
+            environment["GATEWAY_MESSAGE_ID"] = request.messageID
+            environment["GATEWAY_USER_NAME"] = request.userName
+            environment["GATEWAY_AGENT"] = request.agentKey
+            do {
+                let process = try Subprocess(shellCommand: command, environment: environment)
+                try await withTaskCancellationHandler {
+                    try await Self.run(process, input: request.text, continuation)
+                } onCancel: {
+                    process.send(SIGTERM)
+                }
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private static func run(
+        _ process: Subprocess, input: String, _ continuation: AsyncThrowingStream<String, any Error>.Continuation
+    ) async throws {
+        // Feed stdin while reading stdout: a command may answer before it read everything.
+        let writer = Task {
+            var bytes = Array(input.utf8)
+            if bytes.last != 0x0A { bytes.append(0x0A) }
+            try? await process.write(bytes)
+            process.closeStandardInput()
+        }
+        let errors = Task {
+            var tail: [UInt8] = []
+            for await chunk in process.standardError {
+                tail.append(contentsOf: chunk)
+                if tail.count > 4000 { tail.removeFirst(tail.count - 4000) }
+            }
+            return String(decoding: tail, as: UTF8.self)
+        }
+        var decoder = UTF8ChunkDecoder()
+        for await chunk in process.standardOutput {
+            let text = decoder.decode(chunk)
+            if !text.isEmpty { continuation.yield(text) }
+        }
+        let rest = decoder.finish()
+        if !rest.isEmpty { continuation.yield(rest) }
+        _ = await writer.value
+        let status = await process.waitForExit()
+        let stderr = await errors.value.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Task.checkCancellation()
+        guard status == 0 else {
+            let detail = stderr.isEmpty ? "" : ": " + String(stderr.suffix(1500))
+            throw AgentBackendError("the command exited with status \(status)\(detail)")
+        }
+        continuation.finish()
+    }
+}
+
+/// Turns byte chunks into text without splitting a multi-byte UTF-8 character between two pieces.
+struct UTF8ChunkDecoder {
+    private var pending: [UInt8] = []
+
+    mutating func decode(_ chunk: [UInt8]) -> String {
+        pending.append(contentsOf: chunk)
+        // Keep back an incomplete sequence at the end (at most 3 bytes).
+        var cut = pending.count
+        var back = 0
+        while back < min(3, pending.count) {
+            let byte = pending[pending.count - 1 - back]
+            if byte & 0xC0 == 0x80 {
+                back += 1
+                continue
+            }
+            if byte & 0x80 != 0 {
+                let length = byte & 0xE0 == 0xC0 ? 2 : byte & 0xF0 == 0xE0 ? 3 : byte & 0xF8 == 0xF0 ? 4 : 1
+                if length > back + 1 { cut = pending.count - 1 - back }
+            }
+            break
+        }
+        let text = String(decoding: pending[0..<cut], as: UTF8.self)
+        pending.removeFirst(cut)
+        return text
+    }
+
+    mutating func finish() -> String {
+        defer { pending = [] }
+        return String(decoding: pending, as: UTF8.self)
+    }
+}
+
+// MARK: - OpenAI-compatible chat completions
+
+/// Streams answers from an OpenAI-compatible `/chat/completions` endpoint (`stream: true`), such
+/// as a local model server (Ollama, llama.cpp's server, vLLM, LM Studio) or a hosted API. Each
+/// `data: {…"choices":[{"delta":{"content":"…"}}]}` line becomes a reply delta; `data: [DONE]`
+/// ends the reply. The conversation of each session is kept in memory (the last 40 messages) and
+/// sent along, so the model sees the context.
+public final class OpenAIBackend: AgentBackend, @unchecked Sendable {
+    public let baseURL: String
+    public let model: String
+    private let apiKey: String?
+    private let systemPrompt: String?
+    private let lock = NSLock()
+    private var histories: [String: [[String: String]]] = [:]
+    public var kind: String { "openai" }
+
+    public init(baseURL: String, model: String, apiKey: String?, systemPrompt: String? = nil) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.model = model
+        self.apiKey = apiKey
+        self.systemPrompt = systemPrompt
+    }
+
+    public func sessionEnded(_ sessionID: String) async {
+        lock.withLock { _ = histories.removeValue(forKey: sessionID) }
+    }
+
+    public func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
+        let task = Task {
+            do {
+                let answer = try await self.complete(request, continuation)
+                self.remember(request.sessionID, user: request.text, assistant: answer)
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func remember(_ sessionID: String, user: String, assistant: String) {
+        lock.withLock {
+            var history = histories[sessionID] ?? []
+            history.append(["role": "user", "content": user])
+            history.append(["role": "assistant", "content": assistant])
+            histories[sessionID] = Array(history.suffix(40))
+        }
+    }
+
+    private func complete(_ request: ReplyRequest, _ continuation: AsyncThrowingStream<String, any Error>.Continuation)
+        async throws -> String
+    {
+        var messages: [[String: String]] = []
+        if let systemPrompt { messages.append(["role": "system", "content": systemPrompt]) }
+        messages += lock.withLock { histories[request.sessionID] ?? [] }
+        messages.append(["role": "user", "content": request.text])
+        let body: [String: any Sendable] = ["model": model, "stream": true, "messages": messages]
+        let url = baseURL + "/chat/completions"
+        var httpRequest = HTTPClientRequest(url: url)
+        httpRequest.method = .POST
+        httpRequest.headers.add(name: "Content-Type", value: "application/json")
+        httpRequest.headers.add(name: "Accept", value: "text/event-stream")
+        if let apiKey, !apiKey.isEmpty { httpRequest.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        httpRequest.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPTransport.open(httpRequest, url: url)
+        } catch let error as GatewayClientError {
+            if case .unreachable(let origin, let reason) = error {
+                throw AgentBackendError("cannot reach the model server at \(origin) (\(reason))")
+            }
+            throw error
+        }
+        guard response.status == .ok else {
+            let text = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
+            throw AgentBackendError("the model server answered HTTP \(response.status.code): \(Self.errorMessage(text))")
+        }
+        var parser = ServerSentEventParser()
+        var answer = ""
+        for try await chunk in response.body {
+            for item in try parser.feed(chunk) {
+                guard case .event(let event) = item else { continue }
+                let data = event.data.trimmingCharacters(in: .whitespaces)
+                if data == "[DONE]" { return answer }
+                guard let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { continue }
+                if let error = object["error"] {
+                    throw AgentBackendError("the model server failed: \(Self.errorMessage(error))")
+                }
+                let choice = (object["choices"] as? [[String: Any]])?.first
+                if let content = (choice?["delta"] as? [String: Any])?["content"] as? String, !content.isEmpty {
+                    answer += content
+                    continuation.yield(content)
+                }
+            }
+        }
+        return answer
+    }
+
+    /// The `error.message` of an OpenAI-style error body, else the text itself (shortened).
+    static func errorMessage(_ value: Any) -> String {
+        var value = value
+        if let text = value as? String, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) {
+            value = (object as? [String: Any])?["error"] ?? object
+        }
+        if let object = value as? [String: Any], let message = object["message"] as? String { return message }
+        if let message = value as? String { return message.count > 300 ? String(message.prefix(300)) + "…" : message }
+        return String(describing: value).prefix(300).description
+    }
+}

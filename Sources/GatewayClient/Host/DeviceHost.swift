@@ -1,0 +1,249 @@
+import Foundation
+import ServerSentEvents
+
+/// Hosts agents on this machine: registers the device, publishes its agents, keeps the device
+/// stream (its relay inbox) open, and answers every `message.created` with reply deltas and a
+/// final reply (docs/protocol.md). Messages of one session are answered one after the other;
+/// sessions run side by side. The stream's position is saved in the configuration directory, so
+/// after a restart the device resumes where it stopped and answers what was sent meanwhile.
+public actor DeviceHost {
+    public struct HostedAgent: Sendable {
+        public var key: String
+        public var name: String
+        public var description: String
+        public var backend: any AgentBackend
+
+        public init(key: String, name: String, description: String, backend: any AgentBackend) {
+            self.key = key
+            self.name = name
+            self.description = description
+            self.backend = backend
+        }
+    }
+
+    /// What the host reports as it goes (the terminal shows it).
+    public enum Status: Sendable {
+        case registered(deviceID: String, agents: [AgentView])
+        case connected
+        case reconnecting(reason: String, retryIn: Duration)
+        case reset(reason: String)
+        case sessionOpened(sessionID: String, agent: String, user: String)
+        case messageReceived(sessionID: String, agent: String, user: String)
+        case replied(sessionID: String, agent: String, characters: Int, duration: Duration)
+        case replyFailed(sessionID: String, agent: String, error: String)
+        case sessionClosed(sessionID: String, reason: String)
+        case shareRevoked(shareID: String, sessions: Int)
+        case agentUnpublished(key: String)
+    }
+
+    public let deviceID: String
+    private let api: GatewayAPI
+    private let directory: ConfigDirectory
+    private let deviceName: String
+    private let agents: [String: HostedAgent]
+    private let agentOrder: [String]
+    private let report: @Sendable (Status) -> Void
+    /// The last task of each session's reply queue, and the sessions' work to cancel.
+    private var sessionQueues: [String: Task<Void, Never>] = [:]
+    private var sessionUsers: [String: String] = [:]
+    private var cancelledSessions: Set<String> = []
+    public private(set) var openSessions: Set<String> = []
+    public private(set) var messagesAnswered = 0
+
+    static let positionFile = "device-stream-position"
+
+    public init(
+        api: GatewayAPI, directory: ConfigDirectory, deviceID: String, deviceName: String, agents: [HostedAgent],
+        report: @escaping @Sendable (Status) -> Void
+    ) {
+        self.api = api
+        self.directory = directory
+        self.deviceID = deviceID
+        self.deviceName = deviceName
+        self.agents = Dictionary(agents.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        self.agentOrder = agents.map(\.key)
+        self.report = report
+    }
+
+    /// Registers, publishes and serves until cancelled (or signed out).
+    public func run() async throws {
+        _ = try await api.registerDevice(id: deviceID, name: String(deviceName.prefix(100)), platform: DeviceIdentity.platform)
+        var published: [AgentView] = []
+        for key in agentOrder {
+            guard let agent = agents[key] else { continue }
+            published.append(
+                try await api.publishAgent(
+                    deviceID: deviceID, key: key, name: agent.name, description: agent.description,
+                    capabilities: ["chat", agent.backend.kind]
+                ).value)
+        }
+        report(.registered(deviceID: deviceID, agents: published))
+        let position = savedPosition()
+        let stream = EventStream(api: api, path: "/v1/devices/\(deviceID)/events", startAfter: position)
+        defer {
+            for task in sessionQueues.values { task.cancel() }
+        }
+        for try await update in stream.updates() {
+            switch update {
+            case .connected:
+                report(.connected)
+            case .interrupted(let reason, let retryIn):
+                report(.reconnecting(reason: reason, retryIn: retryIn))
+            case .event(let event):
+                handle(event)
+                if let id = event.id, !id.isEmpty { savePosition(id) }
+            }
+        }
+    }
+
+    // MARK: Events
+
+    private struct MessageCreated: Decodable {
+        var sessionId: String
+        var agentKey: String?
+        var message: Message
+        var user: UserRef?
+    }
+
+    private struct SessionCreated: Decodable {
+        var sessionId: String
+        var agentKey: String
+        var user: UserRef
+    }
+
+    private struct SessionClosed: Decodable {
+        var sessionId: String
+        var reason: String
+    }
+
+    private struct ShareRevoked: Decodable {
+        var shareId: String
+        var sessionIds: [String]?
+    }
+
+    private struct AgentUnpublished: Decodable {
+        var key: String?
+    }
+
+    private struct Reset: Decodable {
+        var reason: String
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ event: ServerSentEvent) -> T? {
+        try? APICoding.decoder.decode(type, from: Data(event.data.utf8))
+    }
+
+    private func handle(_ event: ServerSentEvent) {
+        switch event.event {
+        case "session.created":
+            guard let created = decode(SessionCreated.self, event) else { return }
+            openSessions.insert(created.sessionId)
+            sessionUsers[created.sessionId] = created.user.displayName
+            report(.sessionOpened(sessionID: created.sessionId, agent: created.agentKey, user: created.user.displayName))
+        case "message.created":
+            guard let created = decode(MessageCreated.self, event), created.message.role == "user" else { return }
+            enqueue(created)
+        case "session.closed":
+            guard let closed = decode(SessionClosed.self, event) else { return }
+            endSession(closed.sessionId)
+            report(.sessionClosed(sessionID: closed.sessionId, reason: closed.reason))
+        case "share.revoked":
+            guard let revoked = decode(ShareRevoked.self, event) else { return }
+            let sessions = revoked.sessionIds ?? []
+            for session in sessions { endSession(session) }
+            report(.shareRevoked(shareID: revoked.shareId, sessions: sessions.count))
+        case "agent.unpublished":
+            report(.agentUnpublished(key: decode(AgentUnpublished.self, event)?.key ?? "?"))
+        case "reset":
+            report(.reset(reason: decode(Reset.self, event)?.reason ?? "unknown"))
+        default:
+            break  // stream.open and event types this version does not know
+        }
+    }
+
+    private func endSession(_ sessionID: String) {
+        openSessions.remove(sessionID)
+        cancelledSessions.insert(sessionID)
+        sessionQueues.removeValue(forKey: sessionID)?.cancel()
+        for agent in agents.values {
+            let backend = agent.backend
+            Task { await backend.sessionEnded(sessionID) }
+        }
+    }
+
+    private func enqueue(_ created: MessageCreated) {
+        let sessionID = created.sessionId
+        let user = created.user?.displayName ?? sessionUsers[sessionID] ?? "someone"
+        openSessions.insert(sessionID)
+        guard let key = created.agentKey, let agent = agents[key] else {
+            let known = agentOrder.joined(separator: ", ")
+            report(.replyFailed(sessionID: sessionID, agent: created.agentKey ?? "?", error: "not hosted here (hosting \(known))"))
+            Task { [api, deviceID] in
+                try? await api.postReply(
+                    deviceID: deviceID, sessionID: sessionID, kind: "error", replyTo: created.message.id,
+                    text: "this agent is not running on its host right now")
+            }
+            return
+        }
+        cancelledSessions.remove(sessionID)
+        report(.messageReceived(sessionID: sessionID, agent: key, user: user))
+        let previous = sessionQueues[sessionID]
+        let request = ReplyRequest(
+            sessionID: sessionID, messageID: created.message.id, text: created.message.text, userName: user, agentKey: key)
+        sessionQueues[sessionID] = Task {
+            await previous?.value
+            guard !Task.isCancelled else { return }
+            await self.answer(request, with: agent)
+        }
+    }
+
+    private func answer(_ request: ReplyRequest, with agent: HostedAgent) async {
+        let started = ContinuousClock.now
+        var index = 0
+        var text = ""
+        let post = { (kind: String, body: String, index: Int?) in
+            try await self.api.postReply(
+                deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body,
+                index: index)
+        }
+        do {
+            for try await piece in agent.backend.reply(to: request) {
+                text += piece
+                try await post("delta", piece, index)
+                index += 1
+            }
+            try Task.checkCancellation()
+            var final = text
+            while final.last?.isNewline == true { final.removeLast() }
+            try await post("done", String(final.utf8.prefix(256 * 1024)) ?? final, nil)
+            messagesAnswered += 1
+            report(.replied(sessionID: request.sessionID, agent: agent.key, characters: final.count, duration: .now - started))
+        } catch {
+            if Task.isCancelled || cancelledSessions.contains(request.sessionID) { return }
+            if let clientError = error as? GatewayClientError {
+                if case .problem(let problem) = clientError, ["share-revoked", "session-closed", "not-found"].contains(problem.slug) {
+                    report(.sessionClosed(sessionID: request.sessionID, reason: problem.slug))
+                    return
+                }
+            }
+            let message = String(describing: error)
+            report(.replyFailed(sessionID: request.sessionID, agent: agent.key, error: message))
+            try? await post("error", message, nil)
+        }
+    }
+
+    // MARK: Position
+
+    private func savedPosition() -> String? {
+        guard let data = directory.read(Self.positionFile) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Positions belong to one device's stream: keep "device-id position".
+        let parts = text.split(separator: " ")
+        guard parts.count == 2, parts[0] == deviceID else { return nil }
+        return String(parts[1])
+    }
+
+    private func savePosition(_ position: String) {
+        try? directory.write(Self.positionFile, Data("\(deviceID) \(position)\n".utf8))
+    }
+}

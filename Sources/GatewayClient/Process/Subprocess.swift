@@ -1,0 +1,216 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A child process started with posix_spawn, with its stdin, stdout and stderr as pipes.
+///
+/// Not Foundation's `Process`: it passes on the spawning thread's signal mask (Swift
+/// concurrency's worker threads block almost every signal) and has proved unreliable at noticing
+/// exits under load. Every blocking call (writing stdin, reading stdout and stderr, waitpid) runs
+/// on a thread of its own, never on a NIO event loop or Swift's cooperative pool.
+public final class Subprocess: @unchecked Sendable {
+    public let pid: pid_t
+    private let lock = NSLock()
+    private var exitStatus: Int32?
+    private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
+    private var stdinDescriptor: Int32
+    /// Chunks of stdout as the child writes them; finishes at EOF.
+    public let standardOutput: AsyncStream<[UInt8]>
+    /// Chunks of stderr as the child writes them; finishes at EOF.
+    public let standardError: AsyncStream<[UInt8]>
+
+    /// - Parameters:
+    ///   - environment: the whole environment, or nil to inherit this process's.
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
+        var stdinPipe: [Int32] = [-1, -1]
+        var stdoutPipe: [Int32] = [-1, -1]
+        var stderrPipe: [Int32] = [-1, -1]
+        guard pipe(&stdinPipe) == 0 else { throw SubprocessError("pipe() failed") }
+        guard pipe(&stdoutPipe) == 0 else {
+            Self.closeAll(stdinPipe)
+            throw SubprocessError("pipe() failed")
+        }
+        guard pipe(&stderrPipe) == 0 else {
+            Self.closeAll(stdinPipe + stdoutPipe)
+            throw SubprocessError("pipe() failed")
+        }
+        // Our ends must not leak into other children spawned concurrently.
+        for descriptor in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] {
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_adddup2(&fileActions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&fileActions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&fileActions, stderrPipe[1], 2)
+        for descriptor in stdinPipe + stdoutPipe + stderrPipe {
+            posix_spawn_file_actions_addclose(&fileActions, descriptor)
+        }
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let pairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let envp: [UnsafeMutablePointer<CChar>?] = pairs.map { strdup($0) } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, executable, &fileActions, &attributes, argv, envp)
+        Self.closeAll([stdinPipe[0], stdoutPipe[1], stderrPipe[1]])
+        guard result == 0 else {
+            Self.closeAll([stdinPipe[1], stdoutPipe[0], stderrPipe[0]])
+            throw SubprocessError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+        self.stdinDescriptor = stdinPipe[1]
+        self.standardOutput = Self.reader(stdoutPipe[0])
+        self.standardError = Self.reader(stderrPipe[0])
+        let reaper = Thread { [pid] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            let signal = status & 0x7f
+            let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+            let waiters = self.lock.withLock {
+                self.exitStatus = code
+                defer { self.exitWaiters = [] }
+                return self.exitWaiters
+            }
+            for waiter in waiters { waiter.resume(returning: code) }
+        }
+        reaper.start()
+    }
+
+    /// Runs `command` with `/bin/sh -c`.
+    public convenience init(shellCommand command: String, environment: [String: String]? = nil) throws {
+        try self.init(executable: "/bin/sh", arguments: ["-c", command], environment: environment)
+    }
+
+    /// Writes `bytes` to the child's stdin (on a thread of its own, since a pipe may block).
+    public func write(_ bytes: [UInt8]) async throws {
+        let descriptor = lock.withLock { stdinDescriptor }
+        guard descriptor >= 0 else { throw SubprocessError("stdin is closed") }
+        try await Self.onThread {
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw SubprocessError("writing to the command failed: \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// Closes the child's stdin so it sees end of file.
+    public func closeStandardInput() {
+        let descriptor = lock.withLock {
+            defer { stdinDescriptor = -1 }
+            return stdinDescriptor
+        }
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// The exit status (128+signal when killed by a signal), or nil while running.
+    public var terminationStatus: Int32? { lock.withLock { exitStatus } }
+
+    /// Waits for the child to exit and returns its status (128+signal when killed by a signal).
+    public func waitForExit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let status: Int32? = lock.withLock {
+                if let exitStatus { return exitStatus }
+                exitWaiters.append(continuation)
+                return nil
+            }
+            if let status { continuation.resume(returning: status) }
+        }
+    }
+
+    public func send(_ signal: Int32) {
+        lock.withLock {
+            if exitStatus == nil { _ = kill(pid, signal) }
+        }
+    }
+
+    deinit {
+        closeStandardInput()
+        if exitStatus == nil { kill(pid, SIGKILL) }
+    }
+
+    // MARK: Helpers
+
+    private static func closeAll(_ descriptors: [Int32]) {
+        for descriptor in descriptors where descriptor >= 0 { close(descriptor) }
+    }
+
+    /// Reads `descriptor` until EOF on a thread of its own.
+    private static func reader(_ descriptor: Int32) -> AsyncStream<[UInt8]> {
+        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                continuation.yield(Array(buffer[0..<count]))
+            }
+            close(descriptor)
+            continuation.finish()
+        }.start()
+        return stream
+    }
+
+    /// Runs a blocking closure on a new thread and awaits its result.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try work() })
+            }.start()
+        }
+    }
+}
+
+public struct SubprocessError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// write(2), named so it does not clash with methods called `write`.
+func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(descriptor, buffer, count)
+    #else
+    Darwin.write(descriptor, buffer, count)
+    #endif
+}
+
+/// The lines of this process's stdin, read on a thread of its own (stdin may be a terminal or a
+/// pipe; either way reading blocks). Finishes at end of file.
+public func standardInputLines() -> AsyncStream<String> {
+    let (stream, continuation) = AsyncStream<String>.makeStream()
+    Thread {
+        while let line = readLine(strippingNewline: true) {
+            continuation.yield(line)
+        }
+        continuation.finish()
+    }.start()
+    return stream
+}

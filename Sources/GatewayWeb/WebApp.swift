@@ -1,0 +1,254 @@
+import Foundation
+import Hummingbird
+
+/// What the landing page and the app shell show about this gateway.
+public struct WebAppSettings: Sendable {
+    /// `PUBLIC_BASE_URL`: the Gateway URL people paste into the desktop app, and the origin the
+    /// web app's OAuth redirect URI is under.
+    public var publicBaseURL: String
+    /// `demo`, `firebase` or `oidc`.
+    public var authMode: String
+    /// Demo sign-in: every page carries the non-production banner.
+    public var nonProduction: Bool
+    /// `postgres` or `sqlite`.
+    public var storeKind: String
+    /// False when the gateway runs without Redis (`gateway dev`): in-process event bus and codes.
+    public var usesRedis: Bool
+    public var version: String
+
+    public init(publicBaseURL: String, authMode: String, nonProduction: Bool, storeKind: String, usesRedis: Bool, version: String) {
+        self.publicBaseURL = publicBaseURL
+        self.authMode = authMode
+        self.nonProduction = nonProduction
+        self.storeKind = storeKind
+        self.usesRedis = usesRedis
+        self.version = version
+    }
+}
+
+/// One dependency as the readiness checks last saw it.
+public struct WebDependencyStatus: Sendable {
+    public let name: String
+    public let isUp: Bool
+    public let latencyMilliseconds: Double
+
+    public init(name: String, isUp: Bool, latencyMilliseconds: Double) {
+        self.name = name
+        self.isUp = isUp
+        self.latencyMilliseconds = latencyMilliseconds
+    }
+}
+
+/// The web app: the landing page (server-rendered), the app shell that app.js turns into the
+/// sign-in callback, invite, chat, agents, shares and devices pages, and the embedded assets.
+/// Every response carries `WebApp.contentSecurityPolicy`: no inline script or style, scripts,
+/// styles and connections only from the gateway itself, no framing.
+public struct WebApp: Sendable {
+    public let settings: WebAppSettings
+    /// The server's readiness checks (the same `/readyz` runs).
+    public let readiness: @Sendable () async -> [WebDependencyStatus]
+
+    public init(settings: WebAppSettings, readiness: @escaping @Sendable () async -> [WebDependencyStatus]) {
+        self.settings = settings
+        self.readiness = readiness
+    }
+
+    public static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+    /// Paths that serve the app shell; app.js picks the page from `location.pathname`.
+    public static let shellPaths = [
+        "/app", "/app/callback", "/app/shares", "/app/devices", "/app/chat/{agentID}", "/invite/{code}",
+    ]
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/") { _, _ in await landingPage() }
+        for path in Self.shellPaths {
+            router.get(RouterPath(path)) { _, _ in shellPage() }
+        }
+        router.get("/assets/web/{file}") { request, context in
+            asset(named: context.parameters.get("file") ?? "", request: request)
+        }
+    }
+
+    // MARK: Responses
+
+    static func securityHeaders(cacheControl: String) -> HTTPFields {
+        [
+            .contentSecurityPolicy: contentSecurityPolicy,
+            .cacheControl: cacheControl,
+            .init("X-Content-Type-Options")!: "nosniff",
+            // Invite codes and OAuth codes travel in these pages' URLs: never send them on.
+            .init("Referrer-Policy")!: "no-referrer",
+            .init("X-Frame-Options")!: "DENY",
+        ]
+    }
+
+    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = securityHeaders(cacheControl: "no-store")
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// An embedded file. `?v=` equal to its version makes it cacheable for a year (the URL
+    /// changes with the contents); otherwise browsers revalidate with the ETag.
+    func asset(named name: String, request: Request) -> Response {
+        guard let asset = WebAssets.all[name] else {
+            var headers = Self.securityHeaders(cacheControl: "no-store")
+            headers[.contentType] = "text/plain; charset=utf-8"
+            return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "no such asset\n")))
+        }
+        let versioned = request.uri.queryParameters.get("v") == asset.version
+        var headers = Self.securityHeaders(cacheControl: versioned ? "public, max-age=31536000, immutable" : "no-cache")
+        headers[.eTag] = asset.etag
+        if let ifNoneMatch = request.headers[.ifNoneMatch],
+            ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == asset.etag || $0 == "*" })
+        {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = asset.contentType
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+    }
+
+    func shellPage() -> Response {
+        Self.html(
+            document(
+                title: "Gateway", page: "app",
+                main: """
+                    <noscript><p>This page needs JavaScript. The API is described in <a href="/openapi.yaml">/openapi.yaml</a>.</p></noscript>
+                    <p class="muted" id="loading">Loading…</p>
+                    """))
+    }
+
+    func landingPage() async -> Response {
+        let checks = await readiness()
+        let base = WebHTML.escape(settings.publicBaseURL)
+        let body = """
+            <h1>Your gateway is running</h1>
+            <section aria-labelledby="gateway-url-heading">
+            <h2 id="gateway-url-heading">Gateway URL</h2>
+            <p>Paste this into the desktop app's settings (<strong>Gateway URL</strong>), or give it to \
+            <code>gatewayctl login</code>:</p>
+            <div class="copy-row">
+            <input id="gateway-url" type="text" readonly value="\(base)" aria-label="Gateway URL">
+            <button type="button" class="copy" data-copy="gateway-url">Copy</button>
+            </div>
+            <p class="muted" role="status" aria-live="polite" data-copy-status="gateway-url"></p>
+            </section>
+            <section aria-labelledby="status-heading">
+            <h2 id="status-heading">Status</h2>
+            <ul class="checks" id="checks">
+            \(statusItems(checks).joined(separator: "\n"))
+            </ul>
+            <p class="muted">Version \(WebHTML.escape(settings.version)). Machine-readable: <a href="/readyz">/readyz</a>.</p>
+            </section>
+            <section aria-labelledby="start-heading">
+            <h2 id="start-heading">Get started</h2>
+            <p><a class="button" href="/app" id="open-app">Sign in to the web app</a></p>
+            <p>Then share an agent from your desktop and send the invite link to a friend; they open it here, \
+            sign in and chat with your agent.</p>
+            </section>
+            <section aria-labelledby="docs-heading">
+            <h2 id="docs-heading">Docs</h2>
+            <ul>
+            <li>The README and <code>docs/</code> of the gateway's source repository: deploying, configuration, \
+            sign-in, the relay protocol and the web app (<code>docs/web.md</code>).</li>
+            <li><a href="/openapi.yaml">/openapi.yaml</a>: the API (OpenAPI 3.1).</li>
+            <li><a href="/.well-known/oauth-authorization-server">OAuth metadata</a> for clients.</li>
+            </ul>
+            </section>
+            """
+        return Self.html(document(title: "Gateway", page: "landing", main: body))
+    }
+
+    func statusItems(_ checks: [WebDependencyStatus]) -> [String] {
+        func item(_ label: String, _ state: String, up: Bool, detail: String) -> String {
+            #"<li class="check \#(up ? "up" : "down")" data-check="\#(WebHTML.escape(label.lowercased()))"><span class="label">\#(WebHTML.escape(label))</span> "#
+                + #"<span class="state">\#(WebHTML.escape(state))</span> <span class="muted">\#(WebHTML.escape(detail))</span></li>"#
+        }
+        var items: [String] = []
+        let byName = Dictionary(checks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        func latency(_ check: WebDependencyStatus) -> String { String(format: "%.1f ms", check.latencyMilliseconds) }
+        if settings.usesRedis {
+            for name in ["redis", "events"] {
+                guard let check = byName[name] else { continue }
+                let label = name == "redis" ? "Redis" : "Live events"
+                items.append(item(label, check.isUp ? "ready" : "unavailable", up: check.isUp, detail: latency(check)))
+            }
+        } else {
+            items.append(
+                item("Redis", "embedded", up: true, detail: "not used: in-process event bus and one-time codes (gateway dev)"))
+        }
+        if let store = byName["store"] {
+            let kind = settings.storeKind == "sqlite" ? "SQLite, embedded" : settings.storeKind.capitalized
+            items.append(item("Store", store.isUp ? "ready" : "unavailable", up: store.isUp, detail: "\(kind), \(latency(store))"))
+        }
+        items.append(
+            item(
+                "Sign-in", settings.authMode, up: true,
+                detail: settings.nonProduction ? "not for production: anyone can sign in with any name" : "AUTH_MODE"))
+        return items
+    }
+
+    /// The frame every page shares: banner, header with navigation, main, and the assets.
+    func document(title: String, page: String, main: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="referrer" content="no-referrer">
+        <meta name="gateway-base-url" content="\(WebHTML.escape(settings.publicBaseURL))">
+        <meta name="gateway-auth-mode" content="\(WebHTML.escape(settings.authMode))">
+        <title>\(WebHTML.escape(title))</title>
+        <link rel="icon" href="\(WebAssets.icon.versionedPath)" type="image/svg+xml">
+        <link rel="stylesheet" href="\(WebAssets.stylesheet.versionedPath)">
+        <script src="\(WebAssets.sha256Fallback.versionedPath)" defer></script>
+        <script src="\(WebAssets.script.versionedPath)" defer></script>
+        </head>
+        <body data-page="\(page)">
+        <a class="skip" href="#main">Skip to content</a>
+        \(settings.nonProduction ? WebHTML.demoBanner : "")
+        <header class="top">
+        <a class="brand" href="/">Gateway</a>
+        <nav aria-label="Main">
+        <a href="/app">My agents</a>
+        <a href="/app/shares">Shares</a>
+        <a href="/app/devices">Devices</a>
+        </nav>
+        <div id="account" class="account"></div>
+        </header>
+        <main id="main" tabindex="-1">
+        \(main)
+        </main>
+        </body>
+        </html>
+        """
+    }
+}
+
+/// HTML helpers shared with the server-rendered sign-in pages.
+public enum WebHTML {
+    public static func escape(_ text: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.count)
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+
+    public static let demoBanner = """
+        <div class="banner" role="alert" id="demo-banner"><strong>Demo mode — not for production.</strong> Anyone can \
+        sign in with any display name on this gateway. Do not share anything sensitive.</div>
+        """
+}

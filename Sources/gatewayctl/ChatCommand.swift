@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import GatewayClient
+
+struct Chat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Chat with an agent: each line of stdin is a message; replies stream as they arrive.",
+        discussion: """
+            Works with a terminal or a pipe (echo hello | gatewayctl chat echo). Each message waits for its \
+            reply before the next line is sent; the chat ends at end of input (Ctrl-D), when the share is \
+            revoked (exit 5) or when the session is closed. With --json every event is one JSON line.
+            """)
+
+    @Argument(help: "The agent: its name, key or id (see gatewayctl agents).")
+    var agent: String
+
+    @Option(name: .long, help: "Give up when a reply takes longer than this many seconds (default: wait).")
+    var replyTimeout: Int?
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var output: JSONFlag
+
+    func run() async throws {
+        try await runReportingErrors {
+            let client = ChatClient(api: try common.api(), replyTimeout: replyTimeout.map { .seconds($0) })
+            let printer = ChatPrinter(json: output.json, echoInput: !Terminal.isTTY || isatty(STDIN_FILENO) != 1)
+            let ending = try await client.run(agent: agent, lines: standardInputLines()) { printer.show($0) }
+            switch ending {
+            case .inputEnded: return
+            case .shareRevoked: throw ExitCode(ExitStatus.accessGone)
+            case .sessionClosed, .replyTimedOut: throw ExitCode(ExitStatus.failure)
+            }
+        }
+    }
+}
+
+/// Shows a chat: text for people (reply pieces as they arrive), or one JSON object per line.
+final class ChatPrinter: Sendable {
+    let json: Bool
+    let echoInput: Bool
+    private let streamed = Locked<[String: String]>([:])
+    private let agentName = Locked("agent")
+
+    init(json: Bool, echoInput: Bool) {
+        self.json = json
+        self.echoInput = echoInput
+    }
+
+    func show(_ output: ChatClient.Output) {
+        if json { return showJSON(output) }
+        switch output {
+        case .opened(let session, let agent):
+            agentName.set(agent.name)
+            let owner = agent.access == "owner" ? "your agent" : "shared by \(agent.ownerName)"
+            Terminal.line("Chatting with \(agent.name) (\(owner)); host \(session.hostOnline ? "online" : "offline"). End with Ctrl-D.")
+        case .sent(let message, _, let queued):
+            if echoInput { Terminal.line("you: \(message.text)") }
+            if queued { Terminal.line("(host offline: the message waits until it is back)") }
+        case .delta(let replyTo, _, let text):
+            var first = false
+            streamed.withLockedValue { values in
+                first = values[replyTo] == nil
+                values[replyTo, default: ""] += text
+            }
+            Terminal.write((first ? "\(agentName.get()): " : "") + text)
+        case .done(let message):
+            let already = streamed.withLockedValue { $0.removeValue(forKey: message.replyTo ?? "") }
+            if let already {
+                Terminal.write(already.hasSuffix("\n") ? "" : "\n")
+            } else {
+                Terminal.line("\(agentName.get()): \(message.text)")
+            }
+        case .replyError(let replyTo, let error):
+            if streamed.withLockedValue({ $0.removeValue(forKey: replyTo) }) != nil { Terminal.write("\n") }
+            Terminal.line("(the agent could not answer: \(error))")
+        case .hostStatus(let online):
+            Terminal.line(online ? "(host is back online)" : "(host went offline: messages wait until it is back)")
+        case .connected:
+            break
+        case .reconnecting(let reason, let retryIn):
+            Terminal.line("(connection lost: \(reason); reconnecting in \(Int((retryIn / .seconds(1)).rounded(.up)))s)")
+        case .reset:
+            Terminal.line("(some events were lost while away; the chat continues)")
+        case .shareRevoked:
+            Terminal.line("share revoked: the owner revoked your access to \(agentName.get()); this chat has ended")
+        case .sessionClosed(let reason):
+            Terminal.line("session closed (\(reason.replacingOccurrences(of: "_", with: " ")))")
+        case .replyTimedOut:
+            Terminal.line("(no reply in time; giving up)")
+        }
+    }
+
+    private func showJSON(_ output: ChatClient.Output) {
+        var object: [String: Any]
+        switch output {
+        case .opened(let session, let agent):
+            object = ["type": "session.opened", "session_id": session.id, "agent_id": agent.id, "agent_name": agent.name, "host_online": session.hostOnline]
+        case .sent(let message, let hostOnline, let queued):
+            object = ["type": "message.sent", "message_id": message.id, "text": message.text, "host_online": hostOnline, "queued": queued]
+        case .delta(let replyTo, let index, let text):
+            object = ["type": "reply.delta", "reply_to": replyTo, "index": index, "text": text]
+        case .done(let message):
+            object = ["type": "reply.done", "reply_to": message.replyTo ?? "", "message_id": message.id, "text": message.text]
+        case .replyError(let replyTo, let error):
+            object = ["type": "reply.error", "reply_to": replyTo, "error": error]
+        case .hostStatus(let online):
+            object = ["type": "host.status", "online": online]
+        case .connected:
+            object = ["type": "stream.connected"]
+        case .reconnecting(let reason, let retryIn):
+            object = ["type": "stream.reconnecting", "reason": reason, "retry_in_ms": Int(retryIn / .milliseconds(1))]
+        case .reset(let reason):
+            object = ["type": "reset", "reason": reason]
+        case .shareRevoked:
+            object = ["type": "share.revoked"]
+        case .sessionClosed(let reason):
+            object = ["type": "session.closed", "reason": reason]
+        case .replyTimedOut(let messageID):
+            object = ["type": "reply.timeout", "message_id": messageID]
+        }
+        Terminal.json(object: object, compact: true)
+    }
+}

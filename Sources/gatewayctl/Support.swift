@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import GatewayClient
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Options every command that talks to the gateway takes.
+struct CommonOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where tokens and the device id are kept (default: $GATEWAYCTL_CONFIG_DIR, else $XDG_CONFIG_HOME/gatewayctl, else ~/.config/gatewayctl).",
+            valueName: "dir"))
+    var configDir: String?
+
+    var directory: ConfigDirectory { ConfigDirectory.resolve(explicit: configDir) }
+
+    func api() throws -> GatewayAPI { try GatewayAPI(directory: directory) }
+}
+
+struct JSONFlag: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+}
+
+/// Runs a command body; a ``GatewayClientError`` becomes one line on stderr and its exit status.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as GatewayClientError {
+        Terminal.error(error.description)
+        throw ExitCode(error.exitCode)
+    } catch let error as SubprocessError {
+        Terminal.error(error.description)
+        throw ExitCode(ExitStatus.failure)
+    }
+}
+
+/// Writing to the terminal (or whatever stdout is): every write is flushed, so streamed reply
+/// pieces and status lines appear at once even through a pipe.
+enum Terminal {
+    static let isTTY = isatty(STDOUT_FILENO) == 1
+    private static let lock = NSLock()
+
+    static func write(_ text: String) {
+        lock.withLock { writeAll(STDOUT_FILENO, text) }
+    }
+
+    /// write(2) until everything is out: no stdio buffer to flush, nothing held back.
+    private static func writeAll(_ descriptor: Int32, _ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
+    static func line(_ text: String) { write(text + "\n") }
+
+    static func error(_ text: String) {
+        lock.withLock { writeAll(STDERR_FILENO, "gatewayctl: \(text)\n") }
+    }
+
+    /// Prints JSON the gateway sent, pretty-printed with sorted keys.
+    static func json(_ data: Data) {
+        guard let object = try? JSONSerialization.jsonObject(with: data) else {
+            line(String(decoding: data, as: UTF8.self))
+            return
+        }
+        json(object: object)
+    }
+
+    static func json(object: Any, compact: Bool = false) {
+        let options: JSONSerialization.WritingOptions = compact ? [.sortedKeys, .withoutEscapingSlashes] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: options) {
+            line(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// A plain table: columns padded to their widest cell.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            line(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces))
+        }
+    }
+}
