@@ -80,6 +80,7 @@ if grep -E "^$REPO/(Sources|Tests)/.*: warning:" "$WORK/build.log"; then
   exit 1
 fi
 export GATEWAY_BINARY="$(swift build --show-bin-path)/gateway"
+export GATEWAYCTL_BINARY="$(swift build --show-bin-path)/gatewayctl"
 
 if [ $# -gt 0 ]; then
   log "running tests: $*"

@@ -87,6 +87,7 @@ public struct ChatClient: Sendable {
         } onCancel: {
             conversation.cancel()
         }
+        events.cancel()
         if ending == .inputEnded { _ = try? await api.send(.DELETE, "/v1/sessions/\(GatewayAPI.escape(session.id))") }
         return ending
     }

@@ -202,14 +202,20 @@ public actor DeviceHost {
         var index = 0
         var text = ""
         let post = { (kind: String, body: String, index: Int?) in
-            try await self.api.postReply(
-                deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body,
-                index: index)
+            try await self.posting(retrying: kind != "delta") {
+                try await self.api.postReply(
+                    deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body,
+                    index: index)
+            }
         }
         do {
             for try await piece in agent.backend.reply(to: request) {
                 text += piece
-                try await post("delta", piece, index)
+                do {
+                    try await post("delta", piece, index)
+                } catch let error as GatewayClientError where error.isTransient {
+                    // Deltas are not stored: a lost one is made good by the final reply.
+                }
                 index += 1
             }
             try Task.checkCancellation()
@@ -229,6 +235,22 @@ public actor DeviceHost {
             let message = String(describing: error)
             report(.replyFailed(sessionID: request.sessionID, agent: agent.key, error: message))
             try? await post("error", message, nil)
+        }
+    }
+
+    /// Runs `body`; with `retrying`, transient failures (the gateway restarting or unreachable)
+    /// are retried with backoff for about a minute, since a final reply must not be lost (a
+    /// repeated `done` is harmless: the gateway stores it once).
+    private func posting(retrying: Bool, _ body: () async throws -> Void) async throws {
+        var delay: Duration = .milliseconds(250)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                return try await body()
+            } catch let error as GatewayClientError where retrying && error.isTransient && ContinuousClock.now < deadline {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
         }
     }
 
