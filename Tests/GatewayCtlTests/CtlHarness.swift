@@ -187,7 +187,11 @@ func ctl(_ arguments: [String], configDir: String?, input: String? = nil, timeou
 enum TestBrowser {
     static let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
 
-    static func signIn(authorizationURL: String, displayName: String) async throws {
+    /// Opens the page at `pageURL` (keeping its cookies), then posts its hidden inputs plus
+    /// `fields` to `postURL`, as a person submitting the form would.
+    static func submitForm(pageURL: String, postURL: String, fields: [(String, String)]) async throws
+        -> (status: Int, location: String?, body: String)
+    {
         var cookies: [String: String] = [:]
         func request(_ method: HTTPMethod, _ url: String, form: [(String, String)]? = nil) async throws
             -> (status: Int, location: String?, body: String)
@@ -207,20 +211,25 @@ enum TestBrowser {
             let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
             return (Int(response.status.code), response.headers.first(name: "Location"), body)
         }
-        let page = try await request(.GET, authorizationURL)
-        #expect(page.status == 200, "the sign-in page: \(page.body)")
+        let page = try await request(.GET, pageURL)
+        #expect(page.status == 200, "the page \(pageURL): \(page.body)")
         let regex = try NSRegularExpression(pattern: #"<input type="hidden" name="([^"]+)" value="([^"]*)">"#)
         var form: [(String, String)] = []
         for match in regex.matches(in: page.body, range: NSRange(page.body.startIndex..., in: page.body)) {
             form.append((String(page.body[Range(match.range(at: 1), in: page.body)!]), String(page.body[Range(match.range(at: 2), in: page.body)!])))
         }
-        form += [("display_name", displayName), ("action", "allow")]
+        return try await request(.POST, postURL, form: form.filter { hidden in !fields.contains { $0.0 == hidden.0 } } + fields)
+    }
+
+    static func signIn(authorizationURL: String, displayName: String) async throws {
         let origin = authorizationURL.components(separatedBy: "/oauth/authorize").first ?? ""
-        let submitted = try await request(.POST, origin + "/oauth/authorize", form: form)
+        let submitted = try await submitForm(
+            pageURL: authorizationURL, postURL: origin + "/oauth/authorize", fields: [("display_name", displayName), ("action", "allow")])
         let location = try #require(submitted.location, "no redirect after sign-in: \(submitted.status) \(submitted.body)")
         #expect(location.hasPrefix("http://127.0.0.1:"), "redirect \(location)")
-        let landing = try await request(.GET, location)
-        #expect(landing.status == 200 && landing.body.contains("Signed in"), "loopback page: \(landing.body)")
+        let landing = try await http.execute(HTTPClientRequest(url: location), timeout: .seconds(10))
+        let body = String(buffer: try await landing.body.collect(upTo: 1 << 20))
+        #expect(landing.status == .ok && body.contains("Signed in"), "loopback page: \(body)")
     }
 }
 

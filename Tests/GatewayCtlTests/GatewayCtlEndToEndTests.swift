@@ -170,6 +170,27 @@ import Testing
         #expect(files.isEmpty, "\(files)")
     }
 
+    /// `login --device-code`: the person opens the printed verification URL elsewhere, enters the
+    /// code and allows; gatewayctl polls until then.
+    @Test func deviceCodeLogin() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("device-code")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let login = try Ctl(["login", gateway.url, "--device-code"], configDir: root)
+        #expect(await login.waitFor("Waiting for approval"), "\(login.output)")
+        let words = login.output.split(whereSeparator: \.isWhitespace).map(String.init)
+        let verification = try #require(words.first { $0.hasSuffix("/device") }, "\(login.output)")
+        let userCode = try #require(words.first { $0.range(of: "^[A-Z]{4}-[A-Z]{4}$", options: .regularExpression) != nil }, "\(login.output)")
+        let approved = try await TestBrowser.submitForm(
+            pageURL: verification, postURL: verification,
+            fields: [("user_code", userCode), ("display_name", "Dana"), ("action", "allow")])
+        #expect(approved.status == 200, "\(approved.body)")
+        #expect(await login.exitStatus(timeout: .seconds(30)) == 0, "\(login.output)")
+        #expect(login.output.contains("Signed in to \(gateway.url) as Dana"), "\(login.output)")
+        #expect(try permissions(root + "/credentials.json") == 0o600)
+    }
+
     @Test func clearErrorsAndExitStatuses() async throws {
         let root = try temporaryDirectory("errors")
         defer { try? FileManager.default.removeItem(atPath: root) }
