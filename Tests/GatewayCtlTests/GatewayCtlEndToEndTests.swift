@@ -140,6 +140,10 @@ import Testing
         let reconnectTime = ContinuousClock.now - restartStarted
         try await chat.send("after the restart")
         #expect(await chat.waitFor("echo: after the restart", timeout: .seconds(30)), "chat: \(chat.output)\nhost: \(host.output)")
+        // The host stops: the open chat shows it going offline.
+        host.signal(SIGTERM)
+        #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
+        #expect(await chat.waitFor("host went offline", timeout: .seconds(20)), "\(chat.output)")
         chat.closeInput()
         #expect(await chat.exitStatus() == 0, "\(chat.output)")
         print("gatewayctl timings: gateway restart to host reconnected \(reconnectTime)")
