@@ -195,6 +195,30 @@ import Testing
         #expect(try permissions(root + "/credentials.json") == 0o600)
     }
 
+    /// A device id already registered to another account (another person signed in with this
+    /// configuration directory before) is replaced by a new one instead of failing.
+    @Test func deviceIDOfAnotherAccountIsRenewed() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("device-conflict")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let first = root + "/first"
+        let second = root + "/second"
+        _ = try await login(gateway, configDir: first, as: "First")
+        let host = try Ctl(["host"], configDir: first)
+        #expect(await host.waitFor("connected"), "\(host.output)")
+        host.signal(SIGTERM)
+        #expect(await host.exitStatus() == 0)
+        let takenID = try String(contentsOfFile: first + "/device-id", encoding: .utf8)
+        _ = try await login(gateway, configDir: second, as: "Second")
+        try takenID.write(toFile: second + "/device-id", atomically: true, encoding: .utf8)
+        let secondHost = try Ctl(["host"], configDir: second)
+        defer { secondHost.signal(SIGKILL) }
+        #expect(await secondHost.waitFor("connected"), "\(secondHost.output)")
+        let renewedID = try String(contentsOfFile: second + "/device-id", encoding: .utf8)
+        #expect(renewedID != takenID && secondHost.output.contains(renewedID.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
     @Test func clearErrorsAndExitStatuses() async throws {
         let root = try temporaryDirectory("errors")
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -36,7 +36,7 @@ public actor DeviceHost {
         case agentUnpublished(key: String)
     }
 
-    public let deviceID: String
+    public private(set) var deviceID: String
     private let api: GatewayAPI
     private let directory: ConfigDirectory
     private let deviceName: String
@@ -67,7 +67,15 @@ public actor DeviceHost {
 
     /// Registers, publishes and serves until cancelled (or signed out).
     public func run() async throws {
-        _ = try await api.registerDevice(id: deviceID, name: String(deviceName.prefix(100)), platform: DeviceIdentity.platform)
+        let name = String(deviceName.prefix(100))
+        do {
+            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
+        } catch GatewayClientError.problem(let problem) where problem.slug == "conflict" {
+            // The stored id belongs to another account (someone else signed in with this
+            // configuration directory before): this account gets a device id of its own.
+            deviceID = try directory.deviceID(renew: true)
+            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
+        }
         var published: [AgentView] = []
         for key in agentOrder {
             guard let agent = agents[key] else { continue }
