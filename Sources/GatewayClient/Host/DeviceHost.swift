@@ -106,64 +106,30 @@ public actor DeviceHost {
 
     // MARK: Events
 
-    private struct MessageCreated: Decodable {
-        var sessionId: String
-        var agentKey: String?
-        var message: Message
-        var user: UserRef?
-    }
-
-    private struct SessionCreated: Decodable {
-        var sessionId: String
-        var agentKey: String
-        var user: UserRef
-    }
-
-    private struct SessionClosed: Decodable {
-        var sessionId: String
-        var reason: String
-    }
-
-    private struct ShareRevoked: Decodable {
-        var shareId: String
-        var sessionIds: [String]?
-    }
-
-    private struct AgentUnpublished: Decodable {
-        var key: String?
-    }
-
-    private struct Reset: Decodable {
-        var reason: String
-    }
-
-    private func decode<T: Decodable>(_ type: T.Type, _ event: ServerSentEvent) -> T? {
-        try? APICoding.decoder.decode(type, from: Data(event.data.utf8))
-    }
-
     private func handle(_ event: ServerSentEvent) {
         switch event.event {
         case "session.created":
-            guard let created = decode(SessionCreated.self, event) else { return }
+            guard let created = event.payload(EventPayload.SessionCreated.self) else { return }
             openSessions.insert(created.sessionId)
             sessionUsers[created.sessionId] = created.user.displayName
             report(.sessionOpened(sessionID: created.sessionId, agent: created.agentKey, user: created.user.displayName))
         case "message.created":
-            guard let created = decode(MessageCreated.self, event), created.message.role == "user" else { return }
+            guard let created = event.payload(EventPayload.MessageCreated.self), created.message.role == "user" else { return }
             enqueue(created)
         case "session.closed":
-            guard let closed = decode(SessionClosed.self, event) else { return }
-            endSession(closed.sessionId)
-            report(.sessionClosed(sessionID: closed.sessionId, reason: closed.reason))
+            guard let closed = event.payload(EventPayload.Reason.self) else { return }
+            guard let sessionID = closed.sessionId else { return }
+            endSession(sessionID)
+            report(.sessionClosed(sessionID: sessionID, reason: closed.reason))
         case "share.revoked":
-            guard let revoked = decode(ShareRevoked.self, event) else { return }
+            guard let revoked = event.payload(EventPayload.ShareRevoked.self) else { return }
             let sessions = revoked.sessionIds ?? []
             for session in sessions { endSession(session) }
             report(.shareRevoked(shareID: revoked.shareId, sessions: sessions.count))
         case "agent.unpublished":
-            report(.agentUnpublished(key: decode(AgentUnpublished.self, event)?.key ?? "?"))
+            report(.agentUnpublished(key: event.payload(EventPayload.AgentUnpublished.self)?.key ?? "?"))
         case "reset":
-            report(.reset(reason: decode(Reset.self, event)?.reason ?? "unknown"))
+            report(.reset(reason: event.payload(EventPayload.Reason.self)?.reason ?? "unknown"))
         default:
             break  // stream.open and event types this version does not know
         }
@@ -179,7 +145,7 @@ public actor DeviceHost {
         }
     }
 
-    private func enqueue(_ created: MessageCreated) {
+    private func enqueue(_ created: EventPayload.MessageCreated) {
         let sessionID = created.sessionId
         let user = created.user?.displayName ?? sessionUsers[sessionID] ?? "someone"
         openSessions.insert(sessionID)
