@@ -172,6 +172,13 @@ import Testing
         // Leftover temporary files would mean the replacement was not atomic.
         let files = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".tmp-") }
         #expect(files.isEmpty, "\(files)")
+
+        // Signing in again revokes the sign-in it replaces.
+        _ = try await login(gateway, configDir: root, as: "Rita")
+        let replaced = try await HTTPTransport.send(
+            .POST, after.tokenEndpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: HTTPTransport.form([("grant_type", "refresh_token"), ("refresh_token", after.refreshToken), ("client_id", "gatewayctl")]))
+        #expect(replaced.status == 400 && replaced.text.contains("invalid_grant"), "\(replaced.text)")
     }
 
     /// `login --device-code`: the person opens the printed verification URL elsewhere, enters the
