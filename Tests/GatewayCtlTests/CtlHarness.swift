@@ -85,8 +85,17 @@ final class LiveGateway: @unchecked Sendable {
 
     /// Kills the process and starts it again on the same port with the same environment.
     func restart() async throws {
+        await kill()
+        try await start()
+    }
+
+    func kill() async {
         process.kill()
         _ = await process.waitForExit(timeout: .seconds(10))
+    }
+
+    /// Starts it again (after ``kill()``) on the same port with the same environment.
+    func start() async throws {
         process = try GatewayProcess(arguments: arguments, environment: environment)
         try await waitUntilServing()
     }

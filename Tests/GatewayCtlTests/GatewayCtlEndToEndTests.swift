@@ -113,8 +113,12 @@ import Testing
         let owner = root + "/owner"
         _ = try await login(gateway, configDir: owner, as: "Olivia")
 
+        // A host started while the gateway is down waits for it.
+        await gateway.kill()
         var host = try Ctl(["host", "--agent", "echo"], configDir: owner)
-        #expect(await host.waitFor("connected"), "\(host.output)")
+        #expect(await host.waitFor("reconnecting in"), "\(host.output)")
+        try await gateway.start()
+        #expect(await host.waitFor("connected", timeout: .seconds(40)), "\(host.output)")
         // Its first connection has no position to resume from until the stream's first event.
         let positionFile = owner + "/device-stream-position"
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: positionFile) { try await Task.sleep(for: .milliseconds(10)) }

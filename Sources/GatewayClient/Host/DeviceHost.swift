@@ -65,25 +65,21 @@ public actor DeviceHost {
         self.report = report
     }
 
-    /// Registers, publishes and serves until cancelled (or signed out).
+    /// Registers, publishes and serves until cancelled (or signed out). A gateway that cannot be
+    /// reached yet is retried with backoff, as a lost connection is.
     public func run() async throws {
-        let name = String(deviceName.prefix(100))
-        do {
-            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
-        } catch GatewayClientError.problem(let problem) where problem.slug == "conflict" {
-            // The stored id belongs to another account (someone else signed in with this
-            // configuration directory before): this account gets a device id of its own.
-            deviceID = try directory.deviceID(renew: true)
-            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
-        }
-        var published: [AgentView] = []
-        for key in agentOrder {
-            guard let agent = agents[key] else { continue }
-            published.append(
-                try await api.publishAgent(
-                    deviceID: deviceID, key: key, name: agent.name, description: agent.description,
-                    capabilities: ["chat", agent.backend.kind]
-                ).value)
+        var failures = 0
+        var published: [AgentView]
+        while true {
+            do {
+                published = try await registerAndPublish()
+                break
+            } catch let error as GatewayClientError where error.isTransient {
+                failures += 1
+                let delay = EventStream.backoff(failures, maximum: .seconds(30))
+                report(.reconnecting(reason: error.description, retryIn: delay))
+                try await Task.sleep(for: delay)
+            }
         }
         report(.registered(deviceID: deviceID, agents: published))
         let position = savedPosition()
@@ -102,6 +98,28 @@ public actor DeviceHost {
                 if let id = event.id, !id.isEmpty { savePosition(id) }
             }
         }
+    }
+
+    private func registerAndPublish() async throws -> [AgentView] {
+        let name = String(deviceName.prefix(100))
+        do {
+            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
+        } catch GatewayClientError.problem(let problem) where problem.slug == "conflict" {
+            // The stored id belongs to another account (someone else signed in with this
+            // configuration directory before): this account gets a device id of its own.
+            deviceID = try directory.deviceID(renew: true)
+            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
+        }
+        var published: [AgentView] = []
+        for key in agentOrder {
+            guard let agent = agents[key] else { continue }
+            published.append(
+                try await api.publishAgent(
+                    deviceID: deviceID, key: key, name: agent.name, description: agent.description,
+                    capabilities: ["chat", agent.backend.kind]
+                ).value)
+        }
+        return published
     }
 
     // MARK: Events
