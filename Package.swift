@@ -144,7 +144,7 @@ let package = Package(
         .target(
             name: "GatewayClient",
             dependencies: [
-                "ServerSentEvents",
+                "ServerSentEvents", "ProcessSpawning",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -164,7 +164,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Test helpers: throw-away redis-server and Postgres instances on free ports.
-        .target(name: "GatewayTestSupport", dependencies: [], swiftSettings: swiftSettings),
+        .target(name: "GatewayTestSupport", dependencies: ["ProcessSpawning"], swiftSettings: swiftSettings),
+        // posix_spawn with a clean signal mask and a reaper thread (gatewayctl's command backend and
+        // the test support both start child processes).
+        .target(name: "ProcessSpawning", dependencies: [], swiftSettings: swiftSettings),
         .executableTarget(
             name: "gateway",
             dependencies: [

@@ -61,6 +61,15 @@ public enum GatewayClientError: Error, CustomStringConvertible, Sendable, Equata
         }
     }
 
+    /// True for failures worth retrying: the gateway unreachable (restarting) or failing (5xx).
+    public var isTransient: Bool {
+        switch self {
+        case .unreachable: return true
+        case .problem(let problem): return problem.status >= 500 || problem.status == 429
+        default: return false
+        }
+    }
+
     /// True when the error means the caller's access through a share is gone.
     public var isAccessRevoked: Bool {
         if case .problem(let problem) = self { return problem.slug == "share-revoked" }
@@ -73,8 +82,8 @@ public enum ExitStatus {
     public static let success: Int32 = 0
     /// Any other failure: an API error, a failed sign-in, a reply that failed.
     public static let failure: Int32 = 1
-    /// The command line was wrong.
-    public static let usage: Int32 = 2
+    /// The command line was wrong (EX_USAGE, as the argument parser uses).
+    public static let usage: Int32 = 64
     /// Not signed in, or the sign-in expired or was revoked: run `gatewayctl login <url>`.
     public static let signedOut: Int32 = 3
     /// The gateway could not be reached.

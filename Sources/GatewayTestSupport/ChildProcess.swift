@@ -1,4 +1,5 @@
 import Foundation
+import ProcessSpawning
 
 #if canImport(Glibc)
 import Glibc
@@ -36,24 +37,6 @@ public final class ChildProcess: @unchecked Sendable {
         executable: String, arguments: [String], environment: [String: String]? = nil,
         workingDirectory: String? = nil, outputPath: String? = nil
     ) throws {
-        var attributes = posix_spawnattr_t()
-        var fileActions = posix_spawn_file_actions_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        posix_spawn_file_actions_init(&fileActions)
-        defer { posix_spawn_file_actions_destroy(&fileActions) }
-        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
-        let output = outputPath ?? "/dev/null"
-        posix_spawn_file_actions_addopen(&fileActions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
         // glibc's addchdir_np is not visible to Swift; a shell that cd's and execs keeps the same pid.
         var executable = executable
         var arguments = arguments
@@ -61,32 +44,24 @@ public final class ChildProcess: @unchecked Sendable {
             arguments = ["-c", #"cd "$0" && exec "$@""#, workingDirectory, executable] + arguments
             executable = "/bin/sh"
         }
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        let environmentPairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
-        let envp: [UnsafeMutablePointer<CChar>?] = environmentPairs.map { strdup($0) } + [nil]
-        defer { for pointer in envp { free(pointer) } }
-        var pid: pid_t = 0
         startedAt = ContinuousClock.now
-        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
-        guard result == 0 else {
-            throw ChildProcessError("posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
+        let spawned = CleanSpawn.spawn(executable: executable, arguments: arguments, environment: environment) { fileActions in
+            posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&fileActions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
         }
-        self.pid = pid
+        switch spawned {
+        case .success(let pid): self.pid = pid
+        case .failure(let error): throw ChildProcessError("posix_spawn \(executable) failed: \(error)")
+        }
         // A plain thread blocks in waitpid: it reaps the child the moment it exits.
-        let reaper = Thread { [pid] in
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        CleanSpawn.reap(pid) { code in
             let exitedAt = ContinuousClock.now
-            let signal = status & 0x7f
-            let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
             self.lock.withLock {
                 self.exitStatus = code
                 self.exitInstant = exitedAt
             }
         }
-        reaper.start()
     }
 
     /// The exit status (128+signal when killed by a signal), or nil while running.

@@ -7,7 +7,7 @@ struct GatewayCtlCommand: AsyncParsableCommand {
         commandName: "gatewayctl",
         abstract: "Reference desktop-side client of the agent gateway: sign in, host agents, share, chat, revoke.",
         discussion: """
-            Exit statuses: 0 ok, 1 failure, 2 usage, 3 not signed in (run gatewayctl login <url>), \
+            Exit statuses: 0 ok, 1 failure, 64 usage, 3 not signed in (run gatewayctl login <url>), \
             4 gateway unreachable, 5 share revoked or invite no longer valid, 6 not found. See docs/gatewayctl.md.
             """,
         version: GatewayClientVersion.current,

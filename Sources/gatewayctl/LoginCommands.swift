@@ -47,10 +47,10 @@ struct Login: AsyncParsableCommand {
                 guard let authorization = request.get() else { throw GatewayClientError.invalidResponse("no sign-in request") }
                 credentials = try await client.completeAuthorization(authorization, callback: callback)
             }
-            if let previous = directory.loadCredentials(), previous.gatewayURL != credentials.gatewayURL {
-                try? await OAuthClient.revoke(previous)
-            }
+            // The new sign-in replaces the stored one, which is revoked (best effort) rather than left valid.
+            let previous = directory.loadCredentials()
             try directory.saveCredentials(credentials)
+            if let previous, previous.refreshToken != credentials.refreshToken { try? await OAuthClient.revoke(previous) }
             let me = try await GatewayAPI(directory: directory).me().value
             Terminal.line("Signed in to \(credentials.gatewayURL) as \(me.displayName)\(me.nonProduction ? " (demo mode: not for production)" : "")")
         }

@@ -85,15 +85,15 @@ public struct EventStream: Sendable {
                 failures += 1
             }
             // A stream that ended cleanly (its 14-minute lifetime) reconnects after the retry hint.
-            let delay = failures == 0 ? retryHint : backoff(failures)
+            let delay = failures == 0 ? retryHint : Self.backoff(failures, maximum: maximumBackoff)
             continuation.yield(.interrupted(reason: reason, retryIn: delay))
             try await Task.sleep(for: delay)
         }
     }
 
-    /// Exponential backoff with jitter: about 1, 2, 4, 8 … seconds, at most `maximumBackoff`.
-    func backoff(_ failures: Int) -> Duration {
-        let base = min(Double(1 << min(failures - 1, 10)), maximumBackoff / .seconds(1))
+    /// Exponential backoff with jitter: about 1, 2, 4, 8 … seconds, at most `maximum`.
+    static func backoff(_ failures: Int, maximum: Duration) -> Duration {
+        let base = min(Double(1 << min(max(failures, 1) - 1, 10)), maximum / .seconds(1))
         return .milliseconds(Int(base * 1000 * Double.random(in: 0.8...1.2)))
     }
 

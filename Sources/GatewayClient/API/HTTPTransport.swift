@@ -23,6 +23,16 @@ public enum HTTPTransport {
 
     static let userAgent = "gatewayctl/\(GatewayClientVersion.current)"
 
+    /// One client for the process (never shut down). Unlike `HTTPClient.shared` it does not keep
+    /// retrying a refused connection until the request's deadline: an unreachable gateway is
+    /// reported at once, and event streams reconnect with their own backoff.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     public static func send(
         _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: Data? = nil,
         timeout: TimeAmount = .seconds(30), maximumBodySize: Int = 8 << 20
@@ -33,7 +43,7 @@ public enum HTTPTransport {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            let response = try await client.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: maximumBodySize)
             return Response(status: Int(response.status.code), headers: response.headers, body: Data(bytes.readableBytesView))
         } catch let error as CancellationError {
@@ -48,7 +58,7 @@ public enum HTTPTransport {
         var request = request
         request.headers.replaceOrAdd(name: "User-Agent", value: userAgent)
         do {
-            return try await HTTPClient.shared.execute(request, deadline: .distantFuture)
+            return try await client.execute(request, deadline: .distantFuture)
         } catch let error as CancellationError {
             throw error
         } catch {

@@ -155,9 +155,10 @@ public struct ConfigDirectory: Sendable {
 
     // MARK: Device identity
 
-    /// This machine's device id: made once (random, so two machines never collide) and kept.
-    public func deviceID() throws -> String {
-        if let data = read("device-id") {
+    /// This machine's device id: made once (random, so two machines never collide) and kept;
+    /// `renew` replaces it.
+    public func deviceID(renew: Bool = false) throws -> String {
+        if !renew, let data = read("device-id") {
             let stored = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if DeviceIdentity.isValidKey(stored) { return stored }
         }

@@ -87,6 +87,7 @@ public struct ChatClient: Sendable {
         } onCancel: {
             conversation.cancel()
         }
+        events.cancel()
         if ending == .inputEnded { _ = try? await api.send(.DELETE, "/v1/sessions/\(GatewayAPI.escape(session.id))") }
         return ending
     }
@@ -123,19 +124,6 @@ public struct ChatClient: Sendable {
 
     // MARK: Events
 
-    private struct MessageEvent: Decodable { var message: Message }
-    private struct DeltaEvent: Decodable {
-        var replyTo: String
-        var index: Int
-        var text: String
-    }
-    private struct ErrorEvent: Decodable {
-        var replyTo: String
-        var error: String
-    }
-    private struct HostEvent: Decodable { var online: Bool }
-    private struct ReasonEvent: Decodable { var reason: String }
-
     /// Shows one update; returns how the chat ends when the update ends it.
     private static func handle(_ update: EventStream.Update, output: (Output) -> Void, replies: ReplyTracker) async -> Ending? {
         let event: ServerSentEvent
@@ -148,29 +136,28 @@ public struct ChatClient: Sendable {
             return nil
         case .event(let value): event = value
         }
-        func decode<T: Decodable>(_ type: T.Type) -> T? { try? APICoding.decoder.decode(type, from: Data(event.data.utf8)) }
         switch event.event {
         case "reply.delta":
-            if let delta = decode(DeltaEvent.self) { output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text)) }
+            if let delta = event.payload(EventPayload.ReplyDelta.self) { output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text)) }
         case "reply.done":
-            if let done = decode(MessageEvent.self) {
+            if let done = event.payload(EventPayload.ReplyDone.self) {
                 output(.done(message: done.message))
                 if let replyTo = done.message.replyTo { await replies.replied(replyTo) }
             }
         case "reply.error":
-            if let failure = decode(ErrorEvent.self) {
+            if let failure = event.payload(EventPayload.ReplyError.self) {
                 output(.replyError(replyTo: failure.replyTo, error: failure.error))
                 await replies.replied(failure.replyTo)
             }
         case "host.status":
-            if let status = decode(HostEvent.self) { output(.hostStatus(online: status.online)) }
+            if let status = event.payload(EventPayload.HostStatus.self) { output(.hostStatus(online: status.online)) }
         case "reset":
-            output(.reset(reason: decode(ReasonEvent.self)?.reason ?? "unknown"))
+            output(.reset(reason: event.payload(EventPayload.Reason.self)?.reason ?? "unknown"))
         case "share.revoked":
             output(.shareRevoked)
             return .shareRevoked
         case "session.closed":
-            let reason = decode(ReasonEvent.self)?.reason ?? "closed"
+            let reason = event.payload(EventPayload.Reason.self)?.reason ?? "closed"
             output(.sessionClosed(reason: reason))
             return .sessionClosed(reason: reason)
         default:

@@ -36,7 +36,7 @@ public actor DeviceHost {
         case agentUnpublished(key: String)
     }
 
-    public let deviceID: String
+    public private(set) var deviceID: String
     private let api: GatewayAPI
     private let directory: ConfigDirectory
     private let deviceName: String
@@ -65,17 +65,21 @@ public actor DeviceHost {
         self.report = report
     }
 
-    /// Registers, publishes and serves until cancelled (or signed out).
+    /// Registers, publishes and serves until cancelled (or signed out). A gateway that cannot be
+    /// reached yet is retried with backoff, as a lost connection is.
     public func run() async throws {
-        _ = try await api.registerDevice(id: deviceID, name: String(deviceName.prefix(100)), platform: DeviceIdentity.platform)
-        var published: [AgentView] = []
-        for key in agentOrder {
-            guard let agent = agents[key] else { continue }
-            published.append(
-                try await api.publishAgent(
-                    deviceID: deviceID, key: key, name: agent.name, description: agent.description,
-                    capabilities: ["chat", agent.backend.kind]
-                ).value)
+        var failures = 0
+        var published: [AgentView]
+        while true {
+            do {
+                published = try await registerAndPublish()
+                break
+            } catch let error as GatewayClientError where error.isTransient {
+                failures += 1
+                let delay = EventStream.backoff(failures, maximum: .seconds(30))
+                report(.reconnecting(reason: error.description, retryIn: delay))
+                try await Task.sleep(for: delay)
+            }
         }
         report(.registered(deviceID: deviceID, agents: published))
         let position = savedPosition()
@@ -96,66 +100,54 @@ public actor DeviceHost {
         }
     }
 
+    private func registerAndPublish() async throws -> [AgentView] {
+        let name = String(deviceName.prefix(100))
+        do {
+            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
+        } catch GatewayClientError.problem(let problem) where problem.slug == "conflict" {
+            // The stored id belongs to another account (someone else signed in with this
+            // configuration directory before): this account gets a device id of its own.
+            deviceID = try directory.deviceID(renew: true)
+            _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
+        }
+        var published: [AgentView] = []
+        for key in agentOrder {
+            guard let agent = agents[key] else { continue }
+            published.append(
+                try await api.publishAgent(
+                    deviceID: deviceID, key: key, name: agent.name, description: agent.description,
+                    capabilities: ["chat", agent.backend.kind]
+                ).value)
+        }
+        return published
+    }
+
     // MARK: Events
-
-    private struct MessageCreated: Decodable {
-        var sessionId: String
-        var agentKey: String?
-        var message: Message
-        var user: UserRef?
-    }
-
-    private struct SessionCreated: Decodable {
-        var sessionId: String
-        var agentKey: String
-        var user: UserRef
-    }
-
-    private struct SessionClosed: Decodable {
-        var sessionId: String
-        var reason: String
-    }
-
-    private struct ShareRevoked: Decodable {
-        var shareId: String
-        var sessionIds: [String]?
-    }
-
-    private struct AgentUnpublished: Decodable {
-        var key: String?
-    }
-
-    private struct Reset: Decodable {
-        var reason: String
-    }
-
-    private func decode<T: Decodable>(_ type: T.Type, _ event: ServerSentEvent) -> T? {
-        try? APICoding.decoder.decode(type, from: Data(event.data.utf8))
-    }
 
     private func handle(_ event: ServerSentEvent) {
         switch event.event {
         case "session.created":
-            guard let created = decode(SessionCreated.self, event) else { return }
+            guard let created = event.payload(EventPayload.SessionCreated.self) else { return }
             openSessions.insert(created.sessionId)
             sessionUsers[created.sessionId] = created.user.displayName
             report(.sessionOpened(sessionID: created.sessionId, agent: created.agentKey, user: created.user.displayName))
         case "message.created":
-            guard let created = decode(MessageCreated.self, event), created.message.role == "user" else { return }
+            guard let created = event.payload(EventPayload.MessageCreated.self), created.message.role == "user" else { return }
             enqueue(created)
         case "session.closed":
-            guard let closed = decode(SessionClosed.self, event) else { return }
-            endSession(closed.sessionId)
-            report(.sessionClosed(sessionID: closed.sessionId, reason: closed.reason))
+            guard let closed = event.payload(EventPayload.Reason.self) else { return }
+            guard let sessionID = closed.sessionId else { return }
+            endSession(sessionID)
+            report(.sessionClosed(sessionID: sessionID, reason: closed.reason))
         case "share.revoked":
-            guard let revoked = decode(ShareRevoked.self, event) else { return }
+            guard let revoked = event.payload(EventPayload.ShareRevoked.self) else { return }
             let sessions = revoked.sessionIds ?? []
             for session in sessions { endSession(session) }
             report(.shareRevoked(shareID: revoked.shareId, sessions: sessions.count))
         case "agent.unpublished":
-            report(.agentUnpublished(key: decode(AgentUnpublished.self, event)?.key ?? "?"))
+            report(.agentUnpublished(key: event.payload(EventPayload.AgentUnpublished.self)?.key ?? "?"))
         case "reset":
-            report(.reset(reason: decode(Reset.self, event)?.reason ?? "unknown"))
+            report(.reset(reason: event.payload(EventPayload.Reason.self)?.reason ?? "unknown"))
         default:
             break  // stream.open and event types this version does not know
         }
@@ -171,7 +163,7 @@ public actor DeviceHost {
         }
     }
 
-    private func enqueue(_ created: MessageCreated) {
+    private func enqueue(_ created: EventPayload.MessageCreated) {
         let sessionID = created.sessionId
         let user = created.user?.displayName ?? sessionUsers[sessionID] ?? "someone"
         openSessions.insert(sessionID)
@@ -202,14 +194,20 @@ public actor DeviceHost {
         var index = 0
         var text = ""
         let post = { (kind: String, body: String, index: Int?) in
-            try await self.api.postReply(
-                deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body,
-                index: index)
+            try await self.posting(retrying: kind != "delta") {
+                try await self.api.postReply(
+                    deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body,
+                    index: index)
+            }
         }
         do {
             for try await piece in agent.backend.reply(to: request) {
                 text += piece
-                try await post("delta", piece, index)
+                do {
+                    try await post("delta", piece, index)
+                } catch let error as GatewayClientError where error.isTransient {
+                    // Deltas are not stored: a lost one is made good by the final reply.
+                }
                 index += 1
             }
             try Task.checkCancellation()
@@ -229,6 +227,22 @@ public actor DeviceHost {
             let message = String(describing: error)
             report(.replyFailed(sessionID: request.sessionID, agent: agent.key, error: message))
             try? await post("error", message, nil)
+        }
+    }
+
+    /// Runs `body`; with `retrying`, transient failures (the gateway restarting or unreachable)
+    /// are retried with backoff for about a minute, since a final reply must not be lost (a
+    /// repeated `done` is harmless: the gateway stores it once).
+    private func posting(retrying: Bool, _ body: () async throws -> Void) async throws {
+        var delay: Duration = .milliseconds(250)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                return try await body()
+            } catch let error as GatewayClientError where retrying && error.isTransient && ContinuousClock.now < deadline {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessSpawning
 
 #if canImport(Glibc)
 import Glibc
@@ -6,11 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A child process started with posix_spawn, with its stdin, stdout and stderr as pipes.
-///
-/// Not Foundation's `Process`: it passes on the spawning thread's signal mask (Swift
-/// concurrency's worker threads block almost every signal) and has proved unreliable at noticing
-/// exits under load. Every blocking call (writing stdin, reading stdout and stderr, waitpid) runs
+/// A child process started with posix_spawn (``CleanSpawn``, not Foundation's `Process`), with
+/// its stdin, stdout and stderr as pipes. Every blocking call (writing stdin, reading stdout and stderr, waitpid) runs
 /// on a thread of its own, never on a NIO event loop or Swift's cooperative pool.
 public final class Subprocess: @unchecked Sendable {
     public let pid: pid_t
@@ -43,48 +41,26 @@ public final class Subprocess: @unchecked Sendable {
             _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         }
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var fileActions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fileActions)
-        defer { posix_spawn_file_actions_destroy(&fileActions) }
-        posix_spawn_file_actions_adddup2(&fileActions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&fileActions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&fileActions, stderrPipe[1], 2)
-        for descriptor in stdinPipe + stdoutPipe + stderrPipe {
-            posix_spawn_file_actions_addclose(&fileActions, descriptor)
+        let spawned = CleanSpawn.spawn(executable: executable, arguments: arguments, environment: environment, searchPath: true) {
+            fileActions in
+            posix_spawn_file_actions_adddup2(&fileActions, stdinPipe[0], 0)
+            posix_spawn_file_actions_adddup2(&fileActions, stdoutPipe[1], 1)
+            posix_spawn_file_actions_adddup2(&fileActions, stderrPipe[1], 2)
+            for descriptor in stdinPipe + stdoutPipe + stderrPipe {
+                posix_spawn_file_actions_addclose(&fileActions, descriptor)
+            }
         }
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        let pairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
-        let envp: [UnsafeMutablePointer<CChar>?] = pairs.map { strdup($0) } + [nil]
-        defer { for pointer in envp { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, executable, &fileActions, &attributes, argv, envp)
         Self.closeAll([stdinPipe[0], stdoutPipe[1], stderrPipe[1]])
-        guard result == 0 else {
+        guard case .success(let pid) = spawned else {
             Self.closeAll([stdinPipe[1], stdoutPipe[0], stderrPipe[0]])
-            throw SubprocessError("cannot start \(executable): \(String(cString: strerror(result)))")
+            if case .failure(let error) = spawned { throw SubprocessError(error.description) }
+            throw SubprocessError("cannot start \(executable)")
         }
         self.pid = pid
         self.stdinDescriptor = stdinPipe[1]
         self.standardOutput = Self.reader(stdoutPipe[0])
         self.standardError = Self.reader(stderrPipe[0])
-        let reaper = Thread { [pid] in
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            let signal = status & 0x7f
-            let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        CleanSpawn.reap(pid) { code in
             let waiters = self.lock.withLock {
                 self.exitStatus = code
                 defer { self.exitWaiters = [] }
@@ -92,7 +68,6 @@ public final class Subprocess: @unchecked Sendable {
             }
             for waiter in waiters { waiter.resume(returning: code) }
         }
-        reaper.start()
     }
 
     /// Runs `command` with `/bin/sh -c`.

@@ -1,0 +1,74 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Starting and reaping child processes without Foundation's `Process`, shared by gatewayctl's
+/// command backend and the test support.
+///
+/// `Process` passes on the spawning thread's signal mask (Swift concurrency's worker threads block
+/// almost every signal, so a child started from an async context never sees SIGTERM), and its
+/// exit detection can miss a child's exit under load. Here the child gets an empty signal mask
+/// and default dispositions, and a dedicated thread blocks in waitpid.
+public enum CleanSpawn {
+    /// posix_spawn (or posix_spawnp with `searchPath`) with an empty signal mask and default
+    /// signal dispositions; `fileActions` sets up the child's descriptors.
+    /// - Returns: the pid, or the errno posix_spawn failed with.
+    public static func spawn(
+        executable: String, arguments: [String], environment: [String: String]?, searchPath: Bool = false,
+        fileActions configure: (inout posix_spawn_file_actions_t) -> Void
+    ) -> Result<pid_t, SpawnError> {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        configure(&fileActions)
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let pairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let envp: [UnsafeMutablePointer<CChar>?] = pairs.map { strdup($0) } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        var pid: pid_t = 0
+        let result =
+            searchPath
+            ? posix_spawnp(&pid, executable, &fileActions, &attributes, argv, envp)
+            : posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
+        guard result == 0 else { return .failure(SpawnError(executable: executable, code: result)) }
+        return .success(pid)
+    }
+
+    /// Starts a thread that blocks in waitpid and calls `onExit` with the exit status (128+signal
+    /// when the child was killed by a signal) the moment the child exits.
+    public static func reap(_ pid: pid_t, onExit: @escaping @Sendable (Int32) -> Void) {
+        Thread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            let signal = status & 0x7f
+            onExit(signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+        }.start()
+    }
+}
+
+public struct SpawnError: Error, CustomStringConvertible, Sendable {
+    public let executable: String
+    public let code: Int32
+
+    public var description: String {
+        let reason = strerror(code).map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) }
+        return "cannot start \(executable): \(reason ?? "error \(code)")"
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+import GatewayClient
+import GatewayTestSupport
+import Testing
+
+/// The real gatewayctl binary against live gateway processes: two people, two config dirs.
+@Suite(.serialized) struct GatewayCtlEndToEndTests {
+    /// Sign-in through the loopback redirect, hosting an echo and a command agent, sharing,
+    /// accepting as a second user, chatting with streamed replies, revoking (the guest's open chat
+    /// shows it and further messages are refused), and logging out.
+    @Test func loginHostShareAcceptChatRevokeLogout() async throws {
+        let gateway = try await LiveGateway.serve()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("e2e")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let owner = root + "/owner"
+        let guest = root + "/guest"
+
+        let clock = ContinuousClock()
+        let loginStarted = clock.now
+        let loginOutput = try await login(gateway, configDir: owner, as: "Olivia")
+        let loginTime = clock.now - loginStarted
+        _ = try await login(gateway, configDir: guest, as: "Gus")
+
+        // Tokens are owner-only and never printed.
+        #expect(try permissions(owner) == 0o700)
+        #expect(try permissions(owner + "/credentials.json") == 0o600)
+        let stored = try #require(ConfigDirectory(path: owner).loadCredentials())
+        #expect(!loginOutput.contains(stored.accessToken) && !loginOutput.contains(stored.refreshToken))
+
+        // Host an echo agent and a command agent that answers in two pieces.
+        let script = #"read line; printf 'got: '; sleep 0.4; printf '%s' "$line" | tr a-z A-Z"#
+        let host = try Ctl(["host", "--agent", "echo", "--agent", "shout=command:\(script)"], configDir: owner)
+        defer { host.signal(SIGKILL) }
+        #expect(await host.waitFor("connected"), "host: \(host.output)")
+        #expect(!host.output.contains(stored.accessToken))
+        let deviceID = try String(contentsOfFile: owner + "/device-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let devices = try await ctl(["devices", "--json"], configDir: owner)
+        #expect(devices.status == 0)
+        #expect(devices.output.contains(deviceID) && devices.output.contains(#""online" : true"#), "\(devices.output)")
+
+        // The owner chats with their own echo agent.
+        let ownChat = try await ctl(["chat", "echo"], configDir: owner, input: "hi there\n")
+        #expect(ownChat.status == 0, "\(ownChat.output)")
+        #expect(ownChat.output.contains("echo: hi there"), "\(ownChat.output)")
+
+        // Share the command agent; the guest accepts with the invite URL.
+        let shared = try await ctl(["share", "shout", "--json", "--expires-in", "1h"], configDir: owner)
+        #expect(shared.status == 0, "\(shared.output)")
+        let share = try jsonObject(shared.output)
+        let shareID = try #require(share["id"] as? String)
+        let inviteURL = try #require(share["invite_url"] as? String)
+        #expect(inviteURL.contains("/invite/"))
+        let accepted = try await ctl(["accept", inviteURL], configDir: guest)
+        #expect(accepted.status == 0 && accepted.output.contains("Accepted: shout from Olivia"), "\(accepted.output)")
+        let agents = try await ctl(["agents", "--json"], configDir: guest)
+        #expect(agents.output.contains(#""access" : "guest""#) && agents.output.contains(#""key" : "shout""#), "\(agents.output)")
+
+        // The guest chats through a pipe: the reply streams in pieces, in order.
+        let chatStarted = clock.now
+        let chat = try await ctl(["chat", "shout", "--json"], configDir: guest, input: "hello\n")
+        let chatTime = clock.now - chatStarted
+        #expect(chat.status == 0, "\(chat.output)")
+        let events = jsonLines(chat.output)
+        let deltas = events.filter { $0["type"] as? String == "reply.delta" }
+        #expect(deltas.map { $0["index"] as? Int } == Array(0..<deltas.count).map { Optional($0) })
+        #expect(deltas.count >= 2, "the command's output should arrive in pieces: \(chat.output)")
+        #expect(deltas.compactMap { $0["text"] as? String }.joined() == "got: HELLO", "\(chat.output)")
+        #expect(events.last?["type"] as? String == "reply.done" && events.last?["text"] as? String == "got: HELLO", "\(chat.output)")
+
+        // An open chat sees the revocation at once; later messages are refused.
+        let openChat = try Ctl(["chat", "shout"], configDir: guest)
+        #expect(await openChat.waitFor("Chatting with shout"), "\(openChat.output)")
+        try await openChat.send("before")
+        #expect(await openChat.waitFor("shout: got: BEFORE"), "\(openChat.output)")
+        let revokeStarted = clock.now
+        let revoked = try await ctl(["revoke", shareID], configDir: owner)
+        #expect(revoked.status == 0 && revoked.output.contains("Revoked share \(shareID)"), "\(revoked.output)")
+        #expect(await openChat.waitFor("share revoked"), "\(openChat.output)")
+        let revokeTime = clock.now - revokeStarted
+        #expect(await openChat.exitStatus() == ExitStatus.accessGone, "\(openChat.output)")
+        let refused = try await ctl(["chat", "shout"], configDir: guest, input: "after\n")
+        #expect(refused.status == ExitStatus.accessGone && refused.output.contains("share revoked"), "\(refused.output)")
+        let reaccept = try await ctl(["accept", inviteURL], configDir: guest)
+        #expect(reaccept.status == ExitStatus.accessGone && reaccept.output.contains("invite revoked"), "\(reaccept.output)")
+        #expect(await host.waitFor("share \(shareID) was revoked"), "\(host.output)")
+
+        // Logout revokes the refresh token at the gateway and deletes it locally.
+        let guestTokens = try #require(ConfigDirectory(path: guest).loadCredentials())
+        let logout = try await ctl(["logout"], configDir: guest)
+        #expect(logout.status == 0 && logout.output.contains("Signed out"), "\(logout.output)")
+        #expect(!FileManager.default.fileExists(atPath: guest + "/credentials.json"))
+        let reuse = try await HTTPTransport.send(
+            .POST, guestTokens.tokenEndpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: HTTPTransport.form([("grant_type", "refresh_token"), ("refresh_token", guestTokens.refreshToken), ("client_id", "gatewayctl")]))
+        #expect(reuse.status == 400 && reuse.text.contains("invalid_grant"), "\(reuse.text)")
+        let signedOut = try await ctl(["agents"], configDir: guest)
+        #expect(signedOut.status == ExitStatus.signedOut && signedOut.output.contains("run gatewayctl login"), "\(signedOut.output)")
+
+        // SIGTERM ends the host with status 0.
+        host.signal(SIGTERM)
+        #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
+        print("gatewayctl timings: login \(loginTime), guest chat with a 0.4 s command \(chatTime), revoke to open chat notified \(revokeTime)")
+    }
+
+    /// Resume: a message sent while the host is down waits in the device stream and is answered
+    /// when the host comes back; after a gateway restart the host reconnects by itself.
+    @Test func hostResumesAfterItsOwnRestartAndTheGatewaysRestart() async throws {
+        let gateway = try await LiveGateway.serve()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("resume")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let owner = root + "/owner"
+        _ = try await login(gateway, configDir: owner, as: "Olivia")
+
+        // A host started while the gateway is down waits for it.
+        await gateway.kill()
+        var host = try Ctl(["host", "--agent", "echo"], configDir: owner)
+        #expect(await host.waitFor("reconnecting in"), "\(host.output)")
+        try await gateway.start()
+        #expect(await host.waitFor("connected", timeout: .seconds(40)), "\(host.output)")
+        // Its first connection has no position to resume from until the stream's first event.
+        let positionFile = owner + "/device-stream-position"
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: positionFile) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(FileManager.default.fileExists(atPath: positionFile))
+        host.signal(SIGINT)
+        #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
+
+        // The host is offline: the message is queued and answered once it is back.
+        let chat = try Ctl(["chat", "echo"], configDir: owner)
+        try await chat.send("while you were away")
+        #expect(await chat.waitFor("host offline"), "\(chat.output)")
+        host = try Ctl(["host", "--agent", "echo"], configDir: owner)
+        defer { host.signal(SIGKILL) }
+        #expect(await chat.waitFor("echo: while you were away\n"), "chat: \(chat.output)\nhost: \(host.output)")
+        #expect(await host.waitFor("echo replied"), "\(host.output)")
+        #expect(await chat.waitFor("host is back online"), "\(chat.output)")
+
+        // The gateway restarts: the host and the open chat reconnect and carry on.
+        let restartStarted = ContinuousClock.now
+        try await gateway.restart()
+        #expect(await host.waitFor("connection lost"), "\(host.output)")
+        #expect(await host.waitFor("connected:", count: 2, timeout: .seconds(30)), "\(host.output)")
+        let reconnectTime = ContinuousClock.now - restartStarted
+        try await chat.send("after the restart")
+        #expect(await chat.waitFor("echo: after the restart", timeout: .seconds(30)), "chat: \(chat.output)\nhost: \(host.output)")
+        // The host stops: the open chat shows it going offline.
+        host.signal(SIGTERM)
+        #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
+        #expect(await chat.waitFor("host went offline", timeout: .seconds(20)), "\(chat.output)")
+        chat.closeInput()
+        #expect(await chat.exitStatus() == 0, "\(chat.output)")
+        print("gatewayctl timings: gateway restart to host reconnected \(reconnectTime)")
+    }
+
+    /// The access token is refreshed by itself; the rotated refresh token replaces the old one.
+    @Test func expiredAccessTokenIsRefreshedAndTheRotatedTokenStored() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("refresh")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await login(gateway, configDir: root, as: "Rita")
+        let directory = ConfigDirectory(path: root)
+        var credentials = try #require(directory.loadCredentials())
+        let before = credentials
+        credentials.expiresAt = Date().timeIntervalSince1970 - 10
+        try directory.saveCredentials(credentials)
+
+        let whoami = try await ctl(["whoami"], configDir: root)
+        #expect(whoami.status == 0 && whoami.output.contains("Rita"), "\(whoami.output)")
+        let after = try #require(directory.loadCredentials())
+        #expect(after.refreshToken != before.refreshToken)
+        #expect(after.accessToken != before.accessToken)
+        #expect(after.expiresAt > Date().timeIntervalSince1970 + 60)
+        #expect(try permissions(root + "/credentials.json") == 0o600)
+        // Leftover temporary files would mean the replacement was not atomic.
+        let files = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".tmp-") }
+        #expect(files.isEmpty, "\(files)")
+
+        // Signing in again revokes the sign-in it replaces.
+        _ = try await login(gateway, configDir: root, as: "Rita")
+        let replaced = try await HTTPTransport.send(
+            .POST, after.tokenEndpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: HTTPTransport.form([("grant_type", "refresh_token"), ("refresh_token", after.refreshToken), ("client_id", "gatewayctl")]))
+        #expect(replaced.status == 400 && replaced.text.contains("invalid_grant"), "\(replaced.text)")
+    }
+
+    /// `login --device-code`: the person opens the printed verification URL elsewhere, enters the
+    /// code and allows; gatewayctl polls until then.
+    @Test func deviceCodeLogin() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("device-code")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let login = try Ctl(["login", gateway.url, "--device-code"], configDir: root)
+        #expect(await login.waitFor("Waiting for approval"), "\(login.output)")
+        let words = login.output.split(whereSeparator: \.isWhitespace).map(String.init)
+        let verification = try #require(words.first { $0.hasSuffix("/device") }, "\(login.output)")
+        let userCode = try #require(words.first { $0.range(of: "^[A-Z]{4}-[A-Z]{4}$", options: .regularExpression) != nil }, "\(login.output)")
+        let approved = try await TestBrowser.submitForm(
+            pageURL: verification, postURL: verification,
+            fields: [("user_code", userCode), ("display_name", "Dana"), ("action", "allow")])
+        #expect(approved.status == 200, "\(approved.body)")
+        #expect(await login.exitStatus(timeout: .seconds(30)) == 0, "\(login.output)")
+        #expect(login.output.contains("Signed in to \(gateway.url) as Dana"), "\(login.output)")
+        #expect(try permissions(root + "/credentials.json") == 0o600)
+    }
+
+    /// A device id already registered to another account (another person signed in with this
+    /// configuration directory before) is replaced by a new one instead of failing.
+    @Test func deviceIDOfAnotherAccountIsRenewed() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("device-conflict")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let first = root + "/first"
+        let second = root + "/second"
+        _ = try await login(gateway, configDir: first, as: "First")
+        let host = try Ctl(["host"], configDir: first)
+        #expect(await host.waitFor("connected"), "\(host.output)")
+        host.signal(SIGTERM)
+        #expect(await host.exitStatus() == 0)
+        let takenID = try String(contentsOfFile: first + "/device-id", encoding: .utf8)
+        _ = try await login(gateway, configDir: second, as: "Second")
+        try takenID.write(toFile: second + "/device-id", atomically: true, encoding: .utf8)
+        let secondHost = try Ctl(["host"], configDir: second)
+        defer { secondHost.signal(SIGKILL) }
+        #expect(await secondHost.waitFor("connected"), "\(secondHost.output)")
+        let renewedID = try String(contentsOfFile: second + "/device-id", encoding: .utf8)
+        #expect(renewedID != takenID && secondHost.output.contains(renewedID.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    @Test func clearErrorsAndExitStatuses() async throws {
+        let root = try temporaryDirectory("errors")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let signedOut = try await ctl(["agents"], configDir: root)
+        #expect(signedOut.status == ExitStatus.signedOut)
+        #expect(signedOut.output.contains("not signed in: run gatewayctl login"), "\(signedOut.output)")
+
+        let port = try freeLoopbackPort()
+        let unreachable = try await ctl(["login", "http://127.0.0.1:\(port)"], configDir: root)
+        #expect(unreachable.status == ExitStatus.unreachable)
+        #expect(unreachable.output.contains("cannot reach the gateway at http://127.0.0.1:\(port)"), "\(unreachable.output)")
+
+        let badAgent = try await ctl(["host", "--agent", "x=nope:1"], configDir: root)
+        #expect(badAgent.status == ExitStatus.usage && badAgent.output.contains("unknown backend"), "\(badAgent.output)")
+    }
+}
