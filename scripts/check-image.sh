@@ -3,11 +3,12 @@
 # Dockerfile does, assembles a root filesystem equivalent to its runtime stage, and runs the
 # gateway there against a real Redis and Postgres.
 #
-#   1. scripts/build-release.sh --install STAGE   (the Dockerfile's builder stage runs the same)
-#   2. a Debian 12 root filesystem: `debootstrap --variant=minbase bookworm` plus the packages of
+#   1. a Debian 12 root filesystem: `debootstrap --variant=minbase bookworm` plus the packages of
 #      scripts/runtime-packages.txt, then scripts/image-runtime-setup.sh run inside it (the
 #      Dockerfile's runtime stage runs the same script on debian:bookworm-slim), cached under
-#      .build/image/ and keyed by those two files, the suite and the mirror;
+#      .build/image/ and keyed by those two files, the suite and the mirror
+#      (`check-image.sh --base-only` stops after this step, e.g. to warm the cache);
+#   2. scripts/build-release.sh --install STAGE   (the Dockerfile's builder stage runs the same)
 #   3. a fresh copy of it with STAGE and scripts/healthcheck.sh copied to the image's paths;
 #   4. inside it (chroot): ldd on both binaries (any "not found" fails), `gatewayctl --version`,
 #      `gateway --version`, then `gateway serve` as the image's unprivileged user with nothing but
@@ -76,15 +77,7 @@ cleanup() {
 }
 on_exit cleanup
 
-# MARK: 1. release build (the Dockerfile's builder stage)
-
-log "release build: scripts/build-release.sh --install $STAGE"
-build_started="$(now_ms)"
-rm -rf "$STAGE"
-bash scripts/build-release.sh --install "$STAGE"
-build_seconds=$(( ($(now_ms) - build_started) / 1000 ))
-
-# MARK: 2. base root filesystem (the Dockerfile's runtime stage), cached
+# MARK: 1. base root filesystem (the Dockerfile's runtime stage), cached
 
 mirror="${DEBIAN_MIRROR:-}"
 if [ -z "$mirror" ]; then
@@ -120,6 +113,19 @@ else
   as_root mv "$BASE.partial" "$BASE"
   base_seconds=$(( ($(now_ms) - base_started) / 1000 ))
 fi
+
+if [ "${1:-}" = "--base-only" ]; then
+  log "base root filesystem ready at $BASE (--base-only: stopping here)"
+  exit 0
+fi
+
+# MARK: 2. release build (the Dockerfile's builder stage)
+
+log "release build: scripts/build-release.sh --install $STAGE"
+build_started="$(now_ms)"
+rm -rf "$STAGE"
+bash scripts/build-release.sh --install "$STAGE"
+build_seconds=$(( ($(now_ms) - build_started) / 1000 ))
 
 # MARK: 3. the image's root filesystem: base + the builder stage's output
 
