@@ -32,6 +32,10 @@ if [ -n "$install_dir" ]; then
   bin_path="$("${SWIFT_BUILD[@]}" --show-bin-path)"
   install -d "$install_dir/usr/local/bin" "$install_dir/usr/share/gateway"
   install -m 0755 "$bin_path/gateway" "$bin_path/gatewayctl" "$install_dir/usr/local/bin/"
+  # Without DWARF debug info the binaries are about a third smaller; the symbol table stays, so
+  # crash backtraces still name functions. (strip is binutils', which the Swift toolchain needs.)
+  command -v strip >/dev/null 2>&1 || { echo "build-release: strip (binutils) is required" >&2; exit 1; }
+  strip --strip-debug "$install_dir/usr/local/bin/gateway" "$install_dir/usr/local/bin/gatewayctl"
   install -m 0644 docs/openapi.yaml "$install_dir/usr/share/gateway/openapi.yaml"
   echo "build-release: installed into $install_dir"
 fi
