@@ -130,7 +130,9 @@ build_seconds=$(( ($(now_ms) - build_started) / 1000 ))
 # MARK: 3. the image's root filesystem: base + the builder stage's output
 
 log "assembling $ROOTFS"
-as_root rm -rf "$ROOTFS"
+# A run killed before its cleanup may have left /proc mounted there.
+if mountpoint -q "$ROOTFS/proc" 2>/dev/null; then as_root umount "$ROOTFS/proc"; fi
+as_root rm -rf --one-file-system "$ROOTFS"
 as_root cp -a "$BASE" "$ROOTFS"
 as_root rm -f "$ROOTFS/.complete"
 as_root cp -a "$STAGE/." "$ROOTFS/"
