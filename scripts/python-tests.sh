@@ -30,13 +30,9 @@ export GATEWAYCTL_BINARY="${GATEWAYCTL_BINARY:-$(dirname "$GATEWAY_BINARY")/gate
 [ -x "$GATEWAY_BINARY" ] || die "GATEWAY_BINARY=$GATEWAY_BINARY is not an executable file"
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
 
-PSQL="$(command -v psql || true)"
-if [ -z "$PSQL" ]; then
-  for dir in "${PG_BIN:-}" /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/17/bin; do
-    [ -n "$dir" ] && [ -x "$dir/psql" ] && { PSQL="$dir/psql"; break; }
-  done
-fi
-[ -n "$PSQL" ] || die "psql is required to create the test database"
+# shellcheck source=scripts/test-lib.sh
+. scripts/test-lib.sh
+PSQL="$(find_psql)" || die "psql is required to create the test database"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gateway-python-tests.XXXXXX")"
 GATEWAY_PID=""
@@ -45,21 +41,12 @@ DATABASE_NAME=""
 cleanup() {
   local status=$?
   set +e
-  if [ -n "$GATEWAY_PID" ] && kill -0 "$GATEWAY_PID" 2>/dev/null; then
-    kill -TERM "$GATEWAY_PID" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$GATEWAY_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$GATEWAY_PID" 2>/dev/null && kill -KILL "$GATEWAY_PID" 2>/dev/null
-    wait "$GATEWAY_PID" 2>/dev/null
-  fi
-  if [ -n "$DATABASE_NAME" ]; then
-    "$PSQL" "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$DATABASE_NAME\" WITH (FORCE)" >/dev/null 2>&1
-  fi
+  [ -n "$GATEWAY_PID" ] && stop_child "$GATEWAY_PID"
+  [ -n "$DATABASE_NAME" ] && drop_test_database "$PSQL" "$TEST_DATABASE_URL" "$DATABASE_NAME"
   rm -rf "$WORK"
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # MARK: virtualenv
 
@@ -86,14 +73,7 @@ free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 
 DATABASE_NAME="gateway_pytest_$(date +%s)_$$_$RANDOM"
 log "creating database $DATABASE_NAME"
-"$PSQL" "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE \"$DATABASE_NAME\"" >/dev/null
-GATEWAY_DATABASE_URL="$("$PYTHON" - "$TEST_DATABASE_URL" "$DATABASE_NAME" <<'PY'
-import sys
-from urllib.parse import urlsplit, urlunsplit
-parts = urlsplit(sys.argv[1])
-print(urlunsplit(parts._replace(path="/" + sys.argv[2])))
-PY
-)"
+GATEWAY_DATABASE_URL="$(create_test_database "$PSQL" "$TEST_DATABASE_URL" "$DATABASE_NAME")" || die "could not create database $DATABASE_NAME"
 
 # A random key like `openssl rand -base64 48`, redrawn in the rare case it happens to contain
 # a word the gateway's placeholder check refuses (e.g. "todo", "xxxx").

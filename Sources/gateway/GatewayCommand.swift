@@ -10,7 +10,7 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "Share the AI agents on your desktop with other people, relayed over Server-Sent Events.",
         version: GatewayVersion.current,
-        subcommands: [Serve.self, Dev.self],
+        subcommands: [Serve.self, Dev.self, Variables.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -41,6 +41,72 @@ struct Dev: AsyncParsableCommand {
 
     func run() async throws {
         try await launch(mode: .dev, options: options)
+    }
+}
+
+/// `gateway variables [--json]`: the configuration contract (ConfigurationVariable.all) as the
+/// binary really reads it. Deploy files (.env.example, railway.toml, render.yaml, fly.toml, …) are
+/// tested against this output, so they cannot name a variable the gateway does not know.
+struct Variables: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every environment variable the gateway reads (name, requirement, default, description).")
+
+    @Flag(name: .long, help: "Print a JSON array instead of a table.")
+    var json = false
+
+    struct Entry: Encodable {
+        let name: String
+        /// `serve` (required by `gateway serve`), `auth_mode` (required with one AUTH_MODE) or `optional`.
+        let required: String
+        /// The AUTH_MODE that makes the variable required, when `required` is `auth_mode`.
+        let authMode: String?
+        let defaultValue: String?
+        let example: String
+        let description: String
+        let secret: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case name, required, authMode = "auth_mode", defaultValue = "default", example, description, secret
+        }
+
+        init(_ variable: ConfigurationVariable) {
+            name = variable.name
+            switch variable.requirement {
+            case .requiredForServe: (required, authMode) = ("serve", nil)
+            case .requiredWithAuthMode(let mode): (required, authMode) = ("auth_mode", mode.rawValue)
+            case .optional: (required, authMode) = ("optional", nil)
+            }
+            defaultValue = variable.defaultValue
+            example = variable.example
+            description = variable.summary
+            secret = variable.isSecret
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(required, forKey: .required)
+            try container.encode(authMode, forKey: .authMode)
+            try container.encode(defaultValue, forKey: .defaultValue)
+            try container.encode(example, forKey: .example)
+            try container.encode(description, forKey: .description)
+            try container.encode(secret, forKey: .secret)
+        }
+    }
+
+    func run() throws {
+        let entries = ConfigurationVariable.all.map(Entry.init)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+            return
+        }
+        for entry in entries {
+            let requirement = entry.authMode.map { "with AUTH_MODE=\($0)" } ?? entry.required
+            let defaultText = entry.defaultValue.map { " (default: \($0.isEmpty ? "empty" : $0))" } ?? ""
+            print("\(entry.name)  [\(requirement)]\(defaultText)\n    \(entry.description)")
+        }
     }
 }
 
