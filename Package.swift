@@ -236,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCtlTests",
             dependencies: [
-                "GatewayClient", "GatewayTestSupport",
+                "GatewayClient", "GatewayTestSupport", "RedisClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

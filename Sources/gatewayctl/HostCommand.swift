@@ -133,7 +133,9 @@ final class HostStatusDisplay: Sendable {
                 state.connection = "reconnecting"
                 message = "connection lost (\(reason)); reconnecting in \(Int((retryIn / .seconds(1)).rounded(.up)))s"
             case .reset(let reason):
-                message = "the device stream was reset (\(reason)): messages sent while away may be lost"
+                message = "the device stream was reset (\(reason)): taking waiting messages from the gateway's list instead"
+            case .unansweredListFailed(let error):
+                message = "could not list unanswered messages (\(error)); trying again on the next connect"
             case .sessionOpened(let sessionID, let agent, let user):
                 state.sessions.insert(sessionID)
                 message = "session \(sessionID) opened by \(user) with \(agent)"

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayClient
 import GatewayTestSupport
+import RedisClient
 import Testing
 
 /// The real gatewayctl binary against live gateway processes: two people, two config dirs.
@@ -151,6 +152,43 @@ import Testing
         chat.closeInput()
         #expect(await chat.exitStatus() == 0, "\(chat.output)")
         print("gatewayctl timings: gateway restart to host reconnected \(reconnectTime)")
+    }
+
+    /// A message whose event the device stream lost (Redis emptied while the host was away) is
+    /// still answered: the host resumes, gets `reset`, and takes it from the gateway's list of
+    /// unanswered messages.
+    @Test func aMessageLostWithRedisIsStillAnswered() async throws {
+        let redis = try RedisServerProcess()
+        try await redis.start()
+        defer { Task { await redis.cleanUp() } }
+        let gateway = try await LiveGateway.serve(extra: ["REDIS_URL": redis.url])
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("lost")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let owner = root + "/owner"
+        _ = try await login(gateway, configDir: owner, as: "Lena")
+
+        var host = try Ctl(["host", "--agent", "echo"], configDir: owner)
+        #expect(await host.waitFor("connected"), "\(host.output)")
+        let positionFile = owner + "/device-stream-position"
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: positionFile) { try await Task.sleep(for: .milliseconds(10)) }
+        host.signal(SIGINT)
+        #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
+
+        let chat = try Ctl(["chat", "echo"], configDir: owner)
+        try await chat.send("kept by the store")
+        #expect(await chat.waitFor("host offline"), "\(chat.output)")
+        try await RedisClient(url: redis.url).flushall()
+
+        host = try Ctl(["host", "--agent", "echo"], configDir: owner)
+        defer { host.signal(SIGKILL) }
+        #expect(await host.waitFor("reset"), "\(host.output)")
+        #expect(await chat.waitFor("echo: kept by the store\n"), "chat: \(chat.output)\nhost: \(host.output)")
+        #expect(await host.waitFor("echo replied", count: 1), "\(host.output)")
+        chat.closeInput()
+        #expect(await chat.exitStatus() == 0, "\(chat.output)")
+        // Answered once: the reply is stored once and the list is empty.
+        #expect(!(await host.waitFor("echo replied", count: 2, timeout: .seconds(2))), "\(host.output)")
     }
 
     /// The access token is refreshed by itself; the rotated refresh token replaces the old one.

@@ -5,11 +5,17 @@ import ServerSentEvents
 /// not carry are optional.
 enum EventPayload {
     /// `message.created` (session and device streams; the device stream adds agent and user).
-    struct MessageCreated: Decodable {
+    struct MessageCreated: Decodable, Sendable {
         var sessionId: String
         var agentKey: String?
         var message: Message
         var user: UserRef?
+    }
+
+    /// `GET /v1/devices/{id}/unanswered`: messages shaped like the device stream's
+    /// `message.created`.
+    struct UnansweredMessages: Decodable, Sendable {
+        var messages: [MessageCreated]
     }
 
     /// `session.created` (device stream).

@@ -164,6 +164,11 @@ public actor GatewayAPI {
             body: RequestBodies.MessageBody(text: text), headers: [("Idempotency-Key", idempotencyKey)])
     }
 
+    /// User messages in this device's open sessions that have no stored reply, oldest first.
+    func unansweredMessages(deviceID: String) async throws -> [EventPayload.MessageCreated] {
+        try await call(EventPayload.UnansweredMessages.self, .GET, "/v1/devices/\(Self.escape(deviceID))/unanswered").value.messages
+    }
+
     /// `kind` is `delta`, `done` or `error`.
     public func postReply(deviceID: String, sessionID: String, kind: String, replyTo: String, text: String, index: Int? = nil)
         async throws

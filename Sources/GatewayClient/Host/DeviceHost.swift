@@ -27,6 +27,7 @@ public actor DeviceHost {
         case connected
         case reconnecting(reason: String, retryIn: Duration)
         case reset(reason: String)
+        case unansweredListFailed(error: String)
         case sessionOpened(sessionID: String, agent: String, user: String)
         case messageReceived(sessionID: String, agent: String, user: String)
         case replied(sessionID: String, agent: String, characters: Int, duration: Duration)
@@ -49,6 +50,10 @@ public actor DeviceHost {
     private var cancelledSessions: Set<String> = []
     public private(set) var openSessions: Set<String> = []
     public private(set) var messagesAnswered = 0
+    /// Every message taken on, so one that arrives both on the stream and in the unanswered
+    /// list is answered once.
+    private var takenMessages: Set<String> = []
+    private var checkedUnanswered = false
 
     static let positionFile = "device-stream-position"
 
@@ -91,12 +96,28 @@ public actor DeviceHost {
             switch update {
             case .connected:
                 report(.connected)
+                if !checkedUnanswered { await takeUnansweredMessages() }
             case .interrupted(let reason, let retryIn):
                 report(.reconnecting(reason: reason, retryIn: retryIn))
             case .event(let event):
                 handle(event)
                 if let id = event.id, !id.isEmpty { savePosition(id) }
+                // The stream lost events (history trimmed, Redis flushed): the store still
+                // knows which messages wait for an answer.
+                if event.event == "reset" { await takeUnansweredMessages() }
             }
+        }
+    }
+
+    /// Answers what the gateway has stored as unanswered: messages sent before this device first
+    /// connected, or whose events its stream lost.
+    private func takeUnansweredMessages() async {
+        do {
+            for created in try await api.unansweredMessages(deviceID: deviceID) { enqueue(created) }
+            checkedUnanswered = true
+        } catch {
+            // Tried again on the next connect; the stream itself still delivers new messages.
+            report(.unansweredListFailed(error: String(describing: error)))
         }
     }
 
@@ -164,6 +185,7 @@ public actor DeviceHost {
     }
 
     private func enqueue(_ created: EventPayload.MessageCreated) {
+        guard takenMessages.insert(created.message.id).inserted else { return }
         let sessionID = created.sessionId
         let user = created.user?.displayName ?? sessionUsers[sessionID] ?? "someone"
         openSessions.insert(sessionID)
