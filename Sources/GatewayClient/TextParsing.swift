@@ -35,3 +35,20 @@ public enum DurationText {
         return value * unit
     }
 }
+
+/// Text from the gateway (agent names, replies, display names, error details) on its way to a
+/// terminal. Anyone who can name an agent or write a reply could otherwise send escape
+/// sequences: retitle the window (OSC 0), write the clipboard (OSC 52), clear the screen.
+public enum TerminalText {
+    /// Drops C0 and C1 control characters (ESC, BEL, CSI, CR, …) except newline and tab.
+    public static func sanitized(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isRefused) else { return text }
+        var result = String.UnicodeScalarView()
+        result.append(contentsOf: text.unicodeScalars.lazy.filter { !isRefused($0) })
+        return String(result)
+    }
+
+    static func isRefused(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t"
+    }
+}

@@ -29,12 +29,24 @@ extension GatewayConfiguration {
             signInGlobalPerMinute: reader.positiveInteger(.signInGlobalRateLimit) ?? 300,
             tokenPerMinute: reader.positiveInteger(.tokenRateLimit) ?? 60,
             tokenGlobalPerMinute: reader.positiveInteger(.tokenGlobalRateLimit) ?? 1200,
+            authorizePerMinute: reader.positiveInteger(.authorizeRateLimit) ?? 30,
+            authorizeGlobalPerMinute: reader.positiveInteger(.authorizeGlobalRateLimit) ?? 600,
+            userCodeFailuresPerMinute: reader.positiveInteger(.userCodeFailureLimit) ?? 5,
             trustedProxyHops: reader.nonNegativeInteger(.trustedProxyHops) ?? 0)
         let streams = StreamSettings(
             heartbeatInterval: reader.duration(.sseHeartbeatInterval) ?? .seconds(15),
             maximumLifetime: reader.duration(.sseMaxLifetime) ?? .seconds(14 * 60),
             historyLength: reader.positiveInteger(.streamHistoryLength) ?? 1000,
+            historyMaxBytes: reader.byteSize(.streamHistoryMaxBytes) ?? 4 << 20,
             historyTTL: reader.duration(.streamHistoryTTL) ?? .seconds(24 * 3600))
+        let limits = UsageLimits(
+            messagesPerMinute: reader.positiveInteger(.messageRateLimit) ?? 120,
+            sessionsPerMinute: reader.positiveInteger(.sessionRateLimit) ?? 30,
+            repliesPerMinute: reader.positiveInteger(.replyRateLimit) ?? 6000,
+            replyBytesPerMinute: reader.byteSize(.replyByteLimit) ?? 4 << 20,
+            streamsPerUser: reader.positiveInteger(.maxStreamsPerUser) ?? 100,
+            streamsPerDevice: reader.positiveInteger(.maxStreamsPerDevice) ?? 4)
+        let httpIdleTimeout = reader.duration(.httpIdleTimeout) ?? .seconds(30)
         let logLevel = reader.enumeration(.logLevel, LogLevel.self) ?? .info
         let logFormat = reader.enumeration(.logFormat, LogFormat.self) ?? (mode == .serve ? .json : .text)
         let corsOrigins = reader.origins(.corsAllowedOrigins)
@@ -46,7 +58,8 @@ extension GatewayConfiguration {
         return GatewayConfiguration(
             mode: mode, port: port!, bindAddress: bindAddress, publicBaseURL: publicBaseURL!,
             signingKey: signingKey!, redisURL: redisURL, redisKeyPrefix: redisKeyPrefix, database: database!, authMode: authMode!,
-            firebase: firebase, oidc: oidc, demo: demo, auth: auth, streams: streams, logLevel: logLevel, logFormat: logFormat,
+            firebase: firebase, oidc: oidc, demo: demo, auth: auth, streams: streams, limits: limits,
+            httpIdleTimeout: httpIdleTimeout, logLevel: logLevel, logFormat: logFormat,
             corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
     }
 }
@@ -120,6 +133,23 @@ struct EnvironmentReader {
             return nil
         }
         return number
+    }
+
+    /// `65536`, `512k`, `4m`, `1g` (binary multiples).
+    mutating func byteSize(_ variable: ConfigurationVariable) -> Int? {
+        guard let raw = value(variable)?.lowercased() else { return nil }
+        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
+        var digits = Substring(raw)
+        var multiplier = 1
+        if let last = raw.last, let unit = units[last] {
+            multiplier = unit
+            digits = raw.dropLast()
+        }
+        guard let amount = Int(digits), amount > 0, amount <= (1 << 40) / multiplier else {
+            problem(variable, "\(quoted(variable, raw)) is not a size such as 65536, 512k, 4m or 1g")
+            return nil
+        }
+        return amount * multiplier
     }
 
     /// `90`, `90s`, `15m`, `24h`, `30d`.

@@ -114,6 +114,39 @@ extension ConfigurationVariable {
     public static let streamHistoryTTL = ConfigurationVariable(
         "STREAM_HISTORY_TTL", .optional, default: "24h", example: "24h",
         "A stream without new events for this long is dropped from Redis.")
+    public static let streamHistoryMaxBytes = ConfigurationVariable(
+        "STREAM_HISTORY_MAX_BYTES", .optional, default: "4m", example: "4m",
+        "Bytes of events kept per stream (k, m or g suffix for KiB, MiB, GiB); the oldest are trimmed past it.")
+    public static let httpIdleTimeout = ConfigurationVariable(
+        "HTTP_IDLE_TIMEOUT", .optional, default: "30s", example: "30s",
+        "A connection that has not sent a complete request head (or stalls mid-body) for this long is closed; open event streams are exempt.")
+    public static let authorizeRateLimit = ConfigurationVariable(
+        "AUTHORIZE_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
+        "Sign-in requests started (/oauth/authorize, /oauth/device_authorization) per client IP per minute.")
+    public static let authorizeGlobalRateLimit = ConfigurationVariable(
+        "AUTHORIZE_GLOBAL_RATE_LIMIT_PER_MINUTE", .optional, default: "600", example: "600",
+        "Sign-in requests started per minute across all clients; with their 10-minute lifetime this bounds pending requests to ten times it.")
+    public static let userCodeFailureLimit = ConfigurationVariable(
+        "DEVICE_CODE_FAILURES_PER_MINUTE", .optional, default: "5", example: "5",
+        "Wrong device user codes a client IP may enter per minute before it must wait (RFC 8628 section 5.1).")
+    public static let messageRateLimit = ConfigurationVariable(
+        "MESSAGE_RATE_LIMIT_PER_MINUTE", .optional, default: "120", example: "120",
+        "Chat messages a user may send per minute.")
+    public static let sessionRateLimit = ConfigurationVariable(
+        "SESSION_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
+        "Chat sessions a user may open per minute.")
+    public static let replyRateLimit = ConfigurationVariable(
+        "REPLY_RATE_LIMIT_PER_MINUTE", .optional, default: "6000", example: "6000",
+        "Reply events (deltas, final replies, errors) a hosting device may post per minute.")
+    public static let replyByteLimit = ConfigurationVariable(
+        "REPLY_BYTES_PER_MINUTE", .optional, default: "4m", example: "4m",
+        "Bytes of reply text a hosting device may post per minute (k, m or g suffix).")
+    public static let maxStreamsPerUser = ConfigurationVariable(
+        "MAX_STREAMS_PER_USER", .optional, default: "100", example: "100",
+        "Event streams one user may hold open at once, across replicas.")
+    public static let maxStreamsPerDevice = ConfigurationVariable(
+        "MAX_STREAMS_PER_DEVICE", .optional, default: "4", example: "4",
+        "Device event streams one device may hold open at once, across replicas.")
     public static let firebaseProjectID = ConfigurationVariable(
         "FIREBASE_PROJECT_ID", .requiredWithAuthMode(.firebase), example: "my-project",
         "Firebase project id (the `aud` of Firebase ID tokens).")
@@ -142,7 +175,9 @@ extension ConfigurationVariable {
         .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
         .demoSignInEnabled, .demoPasscode,
         .accessTokenTTL, .refreshTokenTTL, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
-        .tokenGlobalRateLimit, .trustedProxyHops, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength,
+        .tokenGlobalRateLimit, .authorizeRateLimit, .authorizeGlobalRateLimit, .userCodeFailureLimit, .trustedProxyHops,
+        .messageRateLimit, .sessionRateLimit, .replyRateLimit, .replyByteLimit, .maxStreamsPerUser, .maxStreamsPerDevice,
+        .httpIdleTimeout, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain,
         .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcScopes,

@@ -101,7 +101,18 @@ public struct StreamSettings: Sendable, Equatable {
     public var heartbeatInterval: Duration
     public var maximumLifetime: Duration
     public var historyLength: Int
+    public var historyMaxBytes: Int
     public var historyTTL: Duration
+}
+
+/// What one user or device may consume; every limit is shared by all replicas.
+public struct UsageLimits: Sendable, Equatable {
+    public var messagesPerMinute: Int
+    public var sessionsPerMinute: Int
+    public var repliesPerMinute: Int
+    public var replyBytesPerMinute: Int
+    public var streamsPerUser: Int
+    public var streamsPerDevice: Int
 }
 
 /// Token lifetimes and abuse limits of the authorization server.
@@ -112,6 +123,11 @@ public struct AuthSettings: Sendable, Equatable {
     public var signInGlobalPerMinute: Int
     public var tokenPerMinute: Int
     public var tokenGlobalPerMinute: Int
+    /// Authorization requests (and device authorizations) parked per client IP and overall.
+    public var authorizePerMinute: Int
+    public var authorizeGlobalPerMinute: Int
+    /// Wrong device user codes per client IP before it has to wait.
+    public var userCodeFailuresPerMinute: Int
     /// Proxies whose `X-Forwarded-For` entries are trusted when finding the client IP.
     public var trustedProxyHops: Int
     /// Authorization codes are single-use and short-lived (RFC 6749 recommends at most 10 minutes).
@@ -138,6 +154,9 @@ public struct GatewayConfiguration: Sendable {
     public var demo: DemoSettings
     public var auth: AuthSettings
     public var streams: StreamSettings
+    public var limits: UsageLimits
+    /// Connections without a complete request head for this long are closed.
+    public var httpIdleTimeout: Duration
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var corsAllowedOrigins: [String]

@@ -39,6 +39,21 @@ public protocol EphemeralStore: Sendable {
     /// Reads and deletes in one step, so a one-time code can be redeemed only once.
     func take(_ key: String) async throws -> String?
     func delete(_ key: String) async throws
-    /// Takes a token from the bucket named `key`.
-    func consume(_ key: String, limit: RateLimit) async throws -> RateLimitDecision
+    /// Takes `cost` tokens from the bucket named `key` (a byte budget takes one per byte); a
+    /// refused request takes none.
+    func consume(_ key: String, cost: Int, limit: RateLimit) async throws -> RateLimitDecision
+
+    /// Counts `holder` among the holders of `key` until `ttl` passes, unless `limit` holders
+    /// already hold it; holding it already renews it. Returns whether `holder` now holds it.
+    /// (Open event streams per user and per device are counted this way, across replicas; a
+    /// replica that dies stops renewing, so its holders expire.)
+    func acquireLease(_ key: String, holder: String, limit: Int, ttl: Duration) async throws -> Bool
+    func releaseLease(_ key: String, holder: String) async throws
+}
+
+extension EphemeralStore {
+    /// Takes one token from the bucket named `key`.
+    public func consume(_ key: String, limit: RateLimit) async throws -> RateLimitDecision {
+        try await consume(key, cost: 1, limit: limit)
+    }
 }

@@ -4,6 +4,7 @@ public actor MemoryEphemeralStore: EphemeralStore {
     public nonisolated let kind = "in-process"
     private var entries: [String: (value: String, expiresAt: ContinuousClock.Instant)] = [:]
     private var buckets: [String: (tokens: Double, stamp: ContinuousClock.Instant)] = [:]
+    private var leases: [String: [String: ContinuousClock.Instant]] = [:]
     private let clock = ContinuousClock()
     private var writesSinceSweep = 0
 
@@ -39,7 +40,21 @@ public actor MemoryEphemeralStore: EphemeralStore {
         entries[key] = nil
     }
 
-    public func consume(_ key: String, limit: RateLimit) -> RateLimitDecision {
+    public func acquireLease(_ key: String, holder: String, limit: Int, ttl: Duration) -> Bool {
+        let now = clock.now
+        var holders = (leases[key] ?? [:]).filter { $0.value > now }
+        defer { leases[key] = holders.isEmpty ? nil : holders }
+        guard holders[holder] != nil || holders.count < limit else { return false }
+        holders[holder] = now + ttl
+        return true
+    }
+
+    public func releaseLease(_ key: String, holder: String) {
+        leases[key]?[holder] = nil
+        if leases[key]?.isEmpty == true { leases[key] = nil }
+    }
+
+    public func consume(_ key: String, cost: Int, limit: RateLimit) -> RateLimitDecision {
         let now = clock.now
         let perSecond = Double(limit.perMinute) / 60
         let state = buckets[key] ?? (Double(limit.capacity), now)
@@ -47,10 +62,11 @@ public actor MemoryEphemeralStore: EphemeralStore {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var tokens = min(Double(limit.capacity), state.tokens + max(0, seconds) * perSecond)
         var decision = RateLimitDecision(allowed: true, retryAfter: .zero)
-        if tokens >= 1 {
-            tokens -= 1
+        let cost = Double(max(1, cost))
+        if tokens >= cost {
+            tokens -= cost
         } else {
-            decision = RateLimitDecision(allowed: false, retryAfter: .milliseconds(Int(((1 - tokens) / perSecond * 1000).rounded(.up))))
+            decision = RateLimitDecision(allowed: false, retryAfter: .milliseconds(Int(((cost - tokens) / perSecond * 1000).rounded(.up))))
         }
         buckets[key] = (tokens, now)
         return decision

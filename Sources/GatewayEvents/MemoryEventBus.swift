@@ -17,6 +17,7 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
         let epoch: String
         var nextOffset: UInt64 = 1
         var events: [StreamEvent] = []
+        var bytes = 0
         var lastAppend = ContinuousClock.now
     }
 
@@ -43,9 +44,15 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
                 stream: stream, position: StreamPosition(epoch: current.epoch, offset: current.nextOffset), type: type, data: data)
             current.nextOffset += 1
             current.events.append(event)
-            if current.events.count > retention.maximumLength {
-                current.events.removeFirst(current.events.count - retention.maximumLength)
+            current.bytes += StreamRetention.size(type: type, data: data)
+            var trimmed = 0
+            while current.events.count - trimmed > 1,
+                current.events.count - trimmed > retention.maximumLength || current.bytes > retention.maximumBytes
+            {
+                current.bytes -= StreamRetention.size(type: current.events[trimmed].type, data: current.events[trimmed].data)
+                trimmed += 1
             }
+            current.events.removeFirst(trimmed)
             current.lastAppend = .now
             streams[stream] = current
             fanout.publish(event)

@@ -43,7 +43,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
 
     func keys(_ stream: StreamName) -> [String] {
         let tag = "\(prefix){s:\(stream.rawValue)}"
-        return ["\(tag):log", "\(tag):epoch", "\(tag):seq"]
+        return ["\(tag):log", "\(tag):epoch", "\(tag):seq", "\(tag):bytes"]
     }
 
     func channel(_ stream: StreamName) -> String { "\(prefix)ev:\(stream.rawValue)" }
@@ -60,13 +60,30 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
         local epoch = redis.call('GET', KEYS[2])
         if not epoch then
             epoch = ARGV[1]
-            redis.call('DEL', KEYS[1], KEYS[3])
+            redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
         end
         local offset = redis.call('INCR', KEYS[3])
-        redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], offset .. '-0', 't', ARGV[4], 'd', ARGV[5])
+        redis.call('XADD', KEYS[1], offset .. '-0', 't', ARGV[4], 'd', ARGV[5])
+        -- Trim the oldest events while the stream is over its length or byte budget; the
+        -- newest one always stays. XTRIM MINID frees the trimmed entries' memory.
+        local bytes = redis.call('INCRBY', KEYS[4], #ARGV[4] + #ARGV[5])
+        local length = redis.call('XLEN', KEYS[1])
+        local max_length = tonumber(ARGV[2])
+        local max_bytes = tonumber(ARGV[8])
+        while length > 1 and (length > max_length or bytes > max_bytes) do
+            local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+            local size = 0
+            for i = 2, #oldest[2], 2 do size = size + #oldest[2][i] end
+            local next_id = (tonumber(string.match(oldest[1], '^(%d+)')) + 1) .. '-0'
+            redis.call('XTRIM', KEYS[1], 'MINID', next_id)
+            bytes = redis.call('DECRBY', KEYS[4], size)
+            length = length - 1
+        end
+        if bytes < 0 then redis.call('SET', KEYS[4], 0) end
         redis.call('SET', KEYS[2], epoch, 'EX', ARGV[3])
         redis.call('EXPIRE', KEYS[1], ARGV[3])
         redis.call('EXPIRE', KEYS[3], ARGV[3])
+        redis.call('EXPIRE', KEYS[4], ARGV[3])
         redis.call('PUBLISH', ARGV[6], cjson.encode({s = ARGV[7], e = epoch, o = offset, t = ARGV[4], d = ARGV[5]}))
         return {epoch, offset}
         """)
@@ -76,6 +93,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
             Self.appendScript, keys: keys(stream),
             arguments: [
                 StreamPosition.makeEpoch(), retention.maximumLength, ttlSeconds, type, data, channel(stream), stream.rawValue,
+                retention.maximumBytes,
             ])
         guard let values = reply.array, values.count == 2, let epoch = values[0].string, let offset = values[1].int else {
             throw RedisError.unexpectedReply(command: "EVALSHA append", reply: "\(reply)")
@@ -89,7 +107,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
         local epoch = redis.call('GET', KEYS[2])
         if not epoch then
             epoch = ARGV[1]
-            redis.call('DEL', KEYS[1], KEYS[3])
+            redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
             redis.call('SET', KEYS[2], epoch, 'EX', ARGV[2])
         end
         local seq = tonumber(redis.call('GET', KEYS[3]) or '0')

@@ -103,11 +103,18 @@ public struct PresenceChange: Sendable, Equatable {
 public struct StreamRetention: Sendable, Equatable {
     /// Events kept per stream; older ones are trimmed (exactly: one eviction per append).
     public var maximumLength: Int
+    /// Bytes of event types and data kept per stream; the oldest events are trimmed past it
+    /// (the newest event is always kept, whatever its size).
+    public var maximumBytes: Int
     /// A stream without appends for this long is dropped entirely.
     public var timeToLive: Duration
 
-    public init(maximumLength: Int = 1000, timeToLive: Duration = .seconds(24 * 3600)) {
+    public init(maximumLength: Int = 1000, maximumBytes: Int = 4 << 20, timeToLive: Duration = .seconds(24 * 3600)) {
         self.maximumLength = maximumLength
+        self.maximumBytes = maximumBytes
         self.timeToLive = timeToLive
     }
+
+    /// What an event counts against `maximumBytes`.
+    static func size(type: String, data: String) -> Int { type.utf8.count + data.utf8.count }
 }

@@ -11,6 +11,30 @@ public enum RelayError: Error, Sendable, Equatable {
     case conflict(String)
     case inviteExpired, inviteExhausted, inviteRevoked, ownInvite
     case tooLarge(limit: Int)
-    case rateLimited(retryAfterSeconds: Int)
+    /// Over a per-minute budget: which one, and when to try again.
+    case rateLimited(UsageLimit, retryAfterSeconds: Int)
+    /// Already holding as many open event streams as `limit` allows.
+    case tooManyStreams(UsageLimit, maximum: Int)
     case sessionClosed
+}
+
+/// The limits a user or device can run into, named by the variable that sets each.
+public enum UsageLimit: String, Sendable, Equatable {
+    case messages = "MESSAGE_RATE_LIMIT_PER_MINUTE"
+    case sessions = "SESSION_RATE_LIMIT_PER_MINUTE"
+    case replies = "REPLY_RATE_LIMIT_PER_MINUTE"
+    case replyBytes = "REPLY_BYTES_PER_MINUTE"
+    case streamsPerUser = "MAX_STREAMS_PER_USER"
+    case streamsPerDevice = "MAX_STREAMS_PER_DEVICE"
+
+    public var summary: String {
+        switch self {
+        case .messages: "messages per user per minute"
+        case .sessions: "sessions opened per user per minute"
+        case .replies: "reply events per device per minute"
+        case .replyBytes: "reply bytes per device per minute"
+        case .streamsPerUser: "open event streams per user"
+        case .streamsPerDevice: "open event streams per device"
+        }
+    }
 }

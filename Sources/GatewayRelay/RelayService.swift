@@ -5,10 +5,20 @@ import GatewayEvents
 import GatewayStore
 import Logging
 
-/// Limits on what users may send.
+/// Limits on what users and devices may send and hold (see docs/security.md).
 public struct RelayLimits: Sendable {
     public var maximumMessageBytes = 64 * 1024
     public var messagesPerMinute = 120
+    public var sessionsPerMinute = 30
+    public var repliesPerMinute = 6000
+    public var replyBytesPerMinute = 4 << 20
+    public var streamsPerUser = 100
+    public var streamsPerDevice = 4
+    /// An open stream's hold on its user's and device's stream budget expires this long after
+    /// its last renewal (so the holds of a replica that died run out by themselves)…
+    public var streamLeaseTTL: Duration = .seconds(60)
+    /// …and is renewed this often while the stream is open.
+    public var streamLeaseRenewal: Duration = .seconds(20)
     /// A device is online while its stream is open; it refreshes this often…
     public var presenceRefresh: Duration = .seconds(3)
     /// …and is offline this long after its process stopped refreshing.
@@ -48,13 +58,26 @@ public struct RelayService: Sendable {
     static func validatedName(_ name: String?, field: String) throws(RelayError) -> String {
         let trimmed = (name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...100).contains(trimmed.count) else { throw .invalid("\(field) must be 1 to 100 characters") }
-        return trimmed
+        return try withoutControlCharacters(trimmed, field: field)
+    }
+
+    /// Names, descriptions and labels are shown in other people's browsers and terminals: control
+    /// characters (C0 and C1, which carry terminal escape sequences) are refused, as they are in
+    /// display names. `allowingLineBreaks` admits newline and tab in longer texts.
+    static func withoutControlCharacters(_ text: String, field: String, allowingLineBreaks: Bool = false) throws(RelayError) -> String {
+        let refused = text.unicodeScalars.contains { scalar in
+            scalar.properties.generalCategory == .control && !(allowingLineBreaks && (scalar == "\n" || scalar == "\t"))
+        }
+        guard !refused else {
+            throw .invalid("\(field) must not contain control characters\(allowingLineBreaks ? " other than newline and tab" : "")")
+        }
+        return text
     }
 
     public func registerDevice(userID: String, id: String, name: String?, platform: String?) async throws -> (DeviceView, created: Bool) {
         guard Self.isValidIdentifier(id) else { throw RelayError.invalid("device ids are 1-64 letters, digits, '-' or '_'") }
         let name = try Self.validatedName(name, field: "name")
-        let platform = String((platform ?? "unknown").prefix(50))
+        let platform = try Self.withoutControlCharacters(String((platform ?? "unknown").prefix(50)), field: "platform")
         do {
             let (device, created) = try await store.registerDevice(id: id, ownerID: userID, name: name, platform: platform)
             return (try await view(device), created)
@@ -83,8 +106,13 @@ public struct RelayService: Sendable {
 
     public func deleteDevice(userID: String, id: String) async throws {
         let agents = try await store.agents(deviceID: id)
-        guard let closed = try await store.deleteDevice(id: id, ownerID: userID) else { throw RelayError.notFound("device not found") }
+        guard let device = try await store.device(id: id), device.ownerID == userID,
+            let closed = try await store.deleteDevice(id: id, ownerID: userID)
+        else { throw RelayError.notFound("device not found") }
         for session in closed { try await announceClosed(session, reason: "device_deleted") }
+        // Ends the deleted registration's open streams; the id may be registered again, but
+        // under a new instance id whose stream starts empty.
+        try await append(RelayStreams.device(device), RelayEvent.deviceDeleted, ["device_id": id])
         for agent in agents {
             try await append(RelayStreams.user(userID), RelayEvent.agentUnpublished, ["agent_id": agent.id, "device_id": id])
         }
@@ -92,7 +120,7 @@ public struct RelayService: Sendable {
 
     func view(_ device: Device) async throws -> DeviceView {
         DeviceView(
-            id: device.id, name: device.name, platform: device.platform, online: try await bus.isOnline(device.id),
+            id: device.id, name: device.name, platform: device.platform, online: try await bus.isOnline(device.instanceID),
             createdAt: device.createdAt, updatedAt: device.updatedAt)
     }
 
@@ -100,7 +128,7 @@ public struct RelayService: Sendable {
 
     public func deviceStreamOpened(_ device: Device, connection: String) async {
         do {
-            if try await bus.markOnline(device.id, connection: connection, ttl: limits.presenceTTL) {
+            if try await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL) {
                 logger.info("device online", metadata: ["event": "device.online", "device_id": .string(device.id)])
             }
         } catch {
@@ -109,11 +137,11 @@ public struct RelayService: Sendable {
     }
 
     public func deviceStreamRefresh(_ device: Device, connection: String) async {
-        _ = try? await bus.markOnline(device.id, connection: connection, ttl: limits.presenceTTL)
+        _ = try? await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL)
     }
 
     public func deviceStreamClosed(_ device: Device, connection: String) async {
-        if (try? await bus.markOffline(device.id, connection: connection)) == true {
+        if (try? await bus.markOffline(device.instanceID, connection: connection)) == true {
             logger.info("device offline", metadata: ["event": "device.offline", "device_id": .string(device.id)])
         }
     }
@@ -127,15 +155,15 @@ public struct RelayService: Sendable {
             do {
                 let claim = "presence-fanout:\(change.subject):\(change.isOnline):\(change.sequence)"
                 guard try await ephemeral.setIfAbsent(claim, "1", ttl: .seconds(60)) else { continue }
-                try await announceHostStatus(deviceID: change.subject, online: change.isOnline)
+                try await announceHostStatus(instanceID: change.subject, online: change.isOnline)
             } catch {
                 logger.warning("presence fan-out failed", metadata: ["device_id": .string(change.subject), "error": "\(error)"])
             }
         }
     }
 
-    func announceHostStatus(deviceID: String, online: Bool) async throws {
-        guard let device = try await store.device(id: deviceID) else { return }
+    func announceHostStatus(instanceID: String, online: Bool) async throws {
+        guard let device = try await store.device(instanceID: instanceID) else { return }
         try await append(RelayStreams.user(device.ownerID), RelayEvent.deviceStatus, ["device_id": device.id, "online": online])
         let agents = try await store.agents(deviceID: device.id)
         for guestID in try await store.guestIDs(deviceID: device.id) {
@@ -156,8 +184,9 @@ public struct RelayService: Sendable {
         let device = try await ownDevice(userID: userID, id: deviceID)
         guard Self.isValidIdentifier(key) else { throw RelayError.invalid("agent keys are 1-64 letters, digits, '-' or '_'") }
         let name = try Self.validatedName(name, field: "name")
-        let description = String((description ?? "").prefix(2000))
-        let capabilities = Array((capabilities ?? []).prefix(32).map { String($0.prefix(64)) })
+        let description = try Self.withoutControlCharacters(
+            String((description ?? "").prefix(2000)).replacingOccurrences(of: "\r\n", with: "\n"), field: "description", allowingLineBreaks: true)
+        let capabilities = try Array((capabilities ?? []).prefix(32).map { try Self.withoutControlCharacters(String($0.prefix(64)), field: "capabilities") })
         let (agent, created) = try await store.publishAgent(
             deviceID: device.id, ownerID: userID, key: key, name: name, description: description, capabilities: capabilities)
         return (try await view(agent, for: userID), created)
@@ -169,7 +198,7 @@ public struct RelayService: Sendable {
             throw RelayError.notFound("agent not found")
         }
         for session in open { try await announceClosed(session, reason: "agent_unpublished") }
-        try await append(RelayStreams.device(device.id), RelayEvent.agentUnpublished, ["agent_id": agent.id, "key": agent.key])
+        try await append(RelayStreams.device(device), RelayEvent.agentUnpublished, ["agent_id": agent.id, "key": agent.key])
     }
 
     /// The caller's own agents and the agents shared with them.
@@ -196,7 +225,7 @@ public struct RelayService: Sendable {
         return AgentView(
             id: agent.id, deviceID: agent.deviceID, key: agent.key, name: agent.name, description: agent.description,
             capabilities: agent.capabilities, ownerID: agent.ownerID, ownerName: owner?.displayName ?? "",
-            access: agent.ownerID == userID ? "owner" : "guest", shareID: shareID, hostOnline: try await bus.isOnline(agent.deviceID))
+            access: agent.ownerID == userID ? "owner" : "guest", shareID: shareID, hostOnline: try await bus.isOnline(agent.deviceInstanceID))
     }
 
     // MARK: Shares
@@ -219,7 +248,8 @@ public struct RelayService: Sendable {
             throw RelayError.invalid("expires_in must be between 60 seconds and 365 days")
         }
         if let maxUses, !(1...10_000).contains(maxUses) { throw RelayError.invalid("max_uses must be between 1 and 10000") }
-        let label = label.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100)) }.flatMap { $0.isEmpty ? nil : $0 }
+        let label = try label.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100)) }.flatMap { $0.isEmpty ? nil : $0 }
+            .map { try Self.withoutControlCharacters($0, field: "label") }
         let code = Self.makeCode()
         let share = try await store.createShare(
             agentID: agent.id, ownerID: userID, codeHash: Self.hash(code), label: label,
@@ -254,7 +284,7 @@ public struct RelayService: Sendable {
         for guest in guests { try await append(RelayStreams.user(guest), RelayEvent.shareRevoked, payload) }
         if let agent = try await store.agent(id: share.agentID) {
             try await append(
-                RelayStreams.device(agent.deviceID), RelayEvent.shareRevoked,
+                RelayStreams.device(of: agent), RelayEvent.shareRevoked,
                 payload.merging(["session_ids": sessions.map(\.id)]) { $1 })
         }
         logger.info("share revoked", metadata: ["event": "share.revoked", "share_id": .string(share.id), "sessions": "\(sessions.count)"])
@@ -315,10 +345,11 @@ public struct RelayService: Sendable {
             throw RelayError.notFound("agent not found")
         }
         let shareID: String? = if case .guest(let id) = access { id } else { nil }
+        try await takeBudget(.sessions, key: "sessions:user:\(userID)", perMinute: limits.sessionsPerMinute)
         let session = try await store.createSession(agentID: agent.id, userID: userID, shareID: shareID)
         let user = try await store.user(id: userID)
         try await append(
-            RelayStreams.device(agent.deviceID), RelayEvent.sessionCreated,
+            RelayStreams.device(of: agent), RelayEvent.sessionCreated,
             [
                 "session_id": session.id, "agent_id": agent.id, "agent_key": agent.key,
                 "user": ["id": userID, "display_name": user?.displayName ?? ""],
@@ -364,7 +395,7 @@ public struct RelayService: Sendable {
     func view(_ session: ChatSession, agent: Agent) async throws -> SessionView {
         SessionView(
             id: session.id, agentID: agent.id, agentName: agent.name, userID: session.userID, shareID: session.shareID,
-            createdAt: session.createdAt, closedAt: session.closedAt, hostOnline: try await bus.isOnline(agent.deviceID),
+            createdAt: session.createdAt, closedAt: session.closedAt, hostOnline: try await bus.isOnline(agent.deviceInstanceID),
             streamPosition: try await bus.head(of: RelayStreams.session(session.id)).description)
     }
 
@@ -372,7 +403,7 @@ public struct RelayService: Sendable {
         let payload: [String: any Sendable] = ["session_id": session.id, "reason": reason]
         try await append(RelayStreams.session(session.id), RelayEvent.sessionClosed, payload)
         if let agent = try await store.agent(id: session.agentID) {
-            try await append(RelayStreams.device(agent.deviceID), RelayEvent.sessionClosed, payload)
+            try await append(RelayStreams.device(of: agent), RelayEvent.sessionClosed, payload)
         }
     }
 
@@ -387,18 +418,15 @@ public struct RelayService: Sendable {
         guard let text, !text.isEmpty else { throw RelayError.invalid("text must not be empty") }
         guard text.utf8.count <= limits.maximumMessageBytes else { throw RelayError.tooLarge(limit: limits.maximumMessageBytes) }
         if let key = idempotencyKey, !(1...200).contains(key.count) { throw RelayError.invalid("idempotency keys are 1-200 characters") }
-        let decision = try await ephemeral.consume("messages:user:\(userID)", limit: .perMinute(limits.messagesPerMinute))
-        guard decision.allowed else {
-            throw RelayError.rateLimited(retryAfterSeconds: max(1, Int(decision.retryAfter.components.seconds) + 1))
-        }
+        try await takeBudget(.messages, key: "messages:user:\(userID)", perMinute: limits.messagesPerMinute)
         let (message, created) = try await store.addMessage(
             sessionID: session.id, role: .user, authorID: userID, replyTo: nil, text: text, idempotencyKey: idempotencyKey)
-        let online = try await bus.isOnline(agent.deviceID)
+        let online = try await bus.isOnline(agent.deviceInstanceID)
         if created {
             let user = try await store.user(id: userID)
             try await append(RelayStreams.session(session.id), RelayEvent.messageCreated, ["session_id": session.id, "message": message])
             try await append(
-                RelayStreams.device(agent.deviceID), RelayEvent.messageCreated,
+                RelayStreams.device(of: agent), RelayEvent.messageCreated,
                 [
                     "session_id": session.id, "agent_id": agent.id, "agent_key": agent.key, "message": message,
                     "user": ["id": userID, "display_name": user?.displayName ?? ""],
@@ -435,7 +463,11 @@ public struct RelayService: Sendable {
         }
         guard session.closedAt == nil else { throw RelayError.sessionClosed }
         let text = text ?? ""
-        guard text.utf8.count <= limits.maximumMessageBytes * 4 else { throw RelayError.tooLarge(limit: limits.maximumMessageBytes * 4) }
+        let maximumBytes = min(limits.maximumMessageBytes * 4, limits.replyBytesPerMinute)
+        guard text.utf8.count <= maximumBytes else { throw RelayError.tooLarge(limit: maximumBytes) }
+        try await takeBudget(.replies, key: "replies:device:\(device.instanceID)", perMinute: limits.repliesPerMinute)
+        try await takeBudget(
+            .replyBytes, key: "reply-bytes:device:\(device.instanceID)", cost: text.utf8.count, perMinute: limits.replyBytesPerMinute)
         let stream = RelayStreams.session(session.id)
         switch kind {
         case .delta:
@@ -454,10 +486,59 @@ public struct RelayService: Sendable {
         }
     }
 
+    // MARK: Budgets
+
+    /// Takes `cost` from a per-minute budget shared by every replica, or refuses naming the limit.
+    func takeBudget(_ limit: UsageLimit, key: String, cost: Int = 1, perMinute: Int) async throws {
+        let decision = try await ephemeral.consume(key, cost: cost, limit: .perMinute(perMinute))
+        guard decision.allowed else {
+            throw RelayError.rateLimited(limit, retryAfterSeconds: max(1, Int(decision.retryAfter.components.seconds) + 1))
+        }
+    }
+
+    /// Counts a stream about to open against its user's (and device's) budget of open streams,
+    /// or refuses naming the limit reached. The stream renews the lease while open and
+    /// releases it when it ends.
+    public func acquireStreamLease(userID: String, device: Device? = nil) async throws -> StreamLease {
+        var budgets = [("streams:user:\(userID)", UsageLimit.streamsPerUser, limits.streamsPerUser)]
+        if let device { budgets.append(("streams:device:\(device.instanceID)", .streamsPerDevice, limits.streamsPerDevice)) }
+        let lease = StreamLease(
+            keys: budgets.map(\.0), holder: UUID().uuidString, ephemeral: ephemeral, ttl: limits.streamLeaseTTL,
+            renewal: limits.streamLeaseRenewal)
+        for (index, (key, limit, maximum)) in budgets.enumerated() {
+            guard try await ephemeral.acquireLease(key, holder: lease.holder, limit: maximum, ttl: lease.ttl) else {
+                for (heldKey, _, _) in budgets[..<index] { try? await ephemeral.releaseLease(heldKey, holder: lease.holder) }
+                logger.notice(
+                    "stream refused: limit reached",
+                    metadata: ["event": "relay.stream_limit", "limit": .string(limit.rawValue), "user_id": .string(userID)])
+                throw RelayError.tooManyStreams(limit, maximum: maximum)
+            }
+        }
+        return lease
+    }
+
     // MARK: Streams
 
     func append(_ stream: StreamName, _ type: String, _ payload: [String: any Sendable]) async throws {
         _ = try await bus.append(to: stream, type: type, data: JSONPayload.encode(payload))
+    }
+}
+
+/// One open stream's hold on its user's (and device's) stream budgets.
+public struct StreamLease: Sendable {
+    let keys: [String]
+    let holder: String
+    let ephemeral: any EphemeralStore
+    let ttl: Duration
+    /// How often the stream should call `renew()`.
+    public let renewal: Duration
+
+    public func renew() async {
+        for key in keys { _ = try? await ephemeral.acquireLease(key, holder: holder, limit: .max, ttl: ttl) }
+    }
+
+    public func release() async {
+        for key in keys { try? await ephemeral.releaseLease(key, holder: holder) }
     }
 }
 

@@ -1,9 +1,14 @@
 import GatewayEvents
+import GatewayStore
 
-/// The three kinds of stream the relay writes to.
+/// The three kinds of stream the relay writes to. Each is named by an id the gateway made and
+/// never reuses (user, session and device instance ids), never by an id a client chose, so a
+/// stream cannot outlive its owner into someone else's hands.
 public enum RelayStreams {
-    /// The relay inbox of a hosting device.
-    public static func device(_ id: String) -> StreamName { StreamName("device:\(id)")! }
+    /// The relay inbox of one registration of a hosting device.
+    public static func device(_ device: Device) -> StreamName { StreamName("device:\(device.instanceID)")! }
+    /// The relay inbox of the device hosting `agent`.
+    public static func device(of agent: Agent) -> StreamName { StreamName("device:\(agent.deviceInstanceID)")! }
     /// One chat session.
     public static func session(_ id: String) -> StreamName { StreamName("session:\(id)")! }
     /// A user's notifications.
@@ -24,4 +29,6 @@ public enum RelayEvent {
     public static let shareRevoked = "share.revoked"
     public static let deviceStatus = "device.status"
     public static let agentUnpublished = "agent.unpublished"
+    /// The last event of a deleted device's stream.
+    public static let deviceDeleted = "device.deleted"
 }

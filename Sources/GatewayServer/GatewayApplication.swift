@@ -8,6 +8,7 @@ import GatewayStore
 import GatewayWeb
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Builds and runs the gateway: dependencies, routes, middleware and lifecycle.
@@ -23,6 +24,7 @@ public enum Gateway {
             configuration: configuration, logger: logger, metrics: metrics, extraRoutes: extraRoutes)
         var app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.httpIdleTimeout))),
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: nil),
             services: services,
             onServerRunning: { channel in
@@ -57,7 +59,8 @@ public enum Gateway {
         let ephemeral: any EphemeralStore
         let bus: any EventBus
         let retention = StreamRetention(
-            maximumLength: configuration.streams.historyLength, timeToLive: configuration.streams.historyTTL)
+            maximumLength: configuration.streams.historyLength, maximumBytes: configuration.streams.historyMaxBytes,
+            timeToLive: configuration.streams.historyTTL)
         if let redisURL = configuration.redisURL {
             let redis = try RedisDependency(url: redisURL, logger: logger)
             checks.insert(DependencyCheck(name: "redis") { try await redis.ping() }, at: 0)
@@ -90,8 +93,16 @@ public enum Gateway {
             tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
         let connector = try makeConnector(configuration)
 
+        var relayLimits = RelayLimits()
+        relayLimits.messagesPerMinute = configuration.limits.messagesPerMinute
+        relayLimits.sessionsPerMinute = configuration.limits.sessionsPerMinute
+        relayLimits.repliesPerMinute = configuration.limits.repliesPerMinute
+        relayLimits.replyBytesPerMinute = configuration.limits.replyBytesPerMinute
+        relayLimits.streamsPerUser = configuration.limits.streamsPerUser
+        relayLimits.streamsPerDevice = configuration.limits.streamsPerDevice
         let relay = RelayService(
-            store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, logger: logger)
+            store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, limits: relayLimits,
+            logger: logger)
         services.append(BackgroundService(name: "presence") { await relay.runPresenceFanOut() })
 
         let router = Router(context: GatewayRequestContext.self)
@@ -102,7 +113,8 @@ public enum Gateway {
         OpenAPIDocument.register(on: router)
         OAuthRoutes(
             server: authorizationServer, connector: connector,
-            limiter: AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth), store: store,
+            limiter: AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth),
+            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: store,
             configuration: configuration, logger: logger
         ).register(on: router)
         WebApp(

@@ -95,14 +95,17 @@ extension GatewayStore {
         _ tokenHash: String, clientID: String, newTokenHash: String, newExpiresAt: Date, now: Date = Date()
     ) async throws -> RefreshRotation {
         try await database.transaction { executor in
-            // The conditional UPDATE is the race arbiter: only one presenter can flip used_at.
+            // The conditional UPDATE is the race arbiter: only one presenter can flip used_at,
+            // and only a presenter that is the family's client (a token sent by the wrong
+            // client stays unused, so its rightful holder is not taken for a thief).
             let claimed = try await executor.execute(
                 """
                 UPDATE refresh_tokens SET used_at = $1
                 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+                AND family_id IN (SELECT id FROM refresh_token_families WHERE client_id = $3 AND revoked_at IS NULL)
                 RETURNING family_id
                 """,
-                SQLValue(now), .text(tokenHash))
+                SQLValue(now), .text(tokenHash), .text(clientID))
             guard let familyID = try claimed.first?.string("family_id") else {
                 let known = try await executor.execute(
                     "SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1", .text(tokenHash))
@@ -115,9 +118,7 @@ extension GatewayStore {
             }
             let families = try await executor.execute(
                 "SELECT user_id, client_id, scope, revoked_at FROM refresh_token_families WHERE id = $1", .text(familyID))
-            guard let family = families.first, family["revoked_at"] == .null,
-                try family.string("client_id") == clientID
-            else { return .invalid }
+            guard let family = families.first else { return .invalid }
             try await executor.execute(
                 "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
                 .text(newTokenHash), .text(familyID), SQLValue(now), SQLValue(newExpiresAt))

@@ -137,6 +137,17 @@ public enum Schema {
             """,
             "CREATE INDEX messages_session ON messages (session_id, created_at)",
         ]),
+        // A device id is chosen by its client and becomes free again when the device is deleted,
+        // so its event stream and presence are named by an id that is never reused. Existing
+        // devices keep their streams (their instance id is their device id); every later
+        // registration gets a random one.
+        Migration(version: 4, name: "device instance ids", statements: [
+            "ALTER TABLE devices ADD COLUMN instance_id TEXT",
+            "UPDATE devices SET instance_id = id",
+            "CREATE UNIQUE INDEX devices_instance ON devices (instance_id)",
+            "ALTER TABLE agents ADD COLUMN device_instance_id TEXT",
+            "UPDATE agents SET device_instance_id = device_id",
+        ]),
     ]
 }
 

@@ -4,6 +4,9 @@ import Foundation
 /// stable across restarts, so registering is idempotent.
 public struct Device: Sendable, Equatable, Codable {
     public let id: String
+    /// One per registration of `id`, never reused: it names the device's event stream and
+    /// presence, so a later registration of the same id cannot read what an earlier one was sent.
+    public let instanceID: String
     public let ownerID: String
     public var name: String
     public var platform: String
@@ -12,6 +15,7 @@ public struct Device: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, platform
+        case instanceID = "instance_id"
         case ownerID = "owner_id"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
@@ -21,6 +25,8 @@ public struct Device: Sendable, Equatable, Codable {
 public struct Agent: Sendable, Equatable, Codable {
     public let id: String
     public let deviceID: String
+    /// The hosting device's `Device.instanceID` (its stream and presence).
+    public let deviceInstanceID: String
     /// The device's own name for the agent (unique per device); publishing it again updates it.
     public let key: String
     public let ownerID: String
@@ -33,6 +39,7 @@ public struct Agent: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, key, name, description, capabilities
         case deviceID = "device_id"
+        case deviceInstanceID = "device_instance_id"
         case ownerID = "owner_id"
         case createdAt = "created_at"
         case updatedAt = "updated_at"

@@ -9,10 +9,10 @@ extension GatewayStore {
     {
         let inserted = try await database.execute(
             """
-            INSERT INTO devices (id, owner_id, name, platform, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
-            ON CONFLICT (id) DO NOTHING RETURNING id
+            INSERT INTO devices (id, instance_id, owner_id, name, platform, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING RETURNING id
             """,
-            .text(id), .text(ownerID), .text(name), .text(platform), SQLValue(now))
+            .text(id), .text(UUID().uuidString.lowercased()), .text(ownerID), .text(name), .text(platform), SQLValue(now))
         if inserted.isEmpty {
             let updated = try await database.execute(
                 "UPDATE devices SET name = $1, platform = $2, updated_at = $3 WHERE id = $4 AND owner_id = $5 RETURNING id",
@@ -23,10 +23,17 @@ extension GatewayStore {
         return (device, !inserted.isEmpty)
     }
 
-    static let deviceColumns = "id, owner_id, name, platform, created_at, updated_at"
+    static let deviceColumns = "id, instance_id, owner_id, name, platform, created_at, updated_at"
 
     public func device(id: String) async throws -> Device? {
         try await database.execute("SELECT \(Self.deviceColumns) FROM devices WHERE id = $1", .text(id)).first.map(Self.device(from:))
+    }
+
+    /// The registration an instance id belongs to; nil once that device was deleted, even when
+    /// its id was registered again.
+    public func device(instanceID: String) async throws -> Device? {
+        try await database.execute("SELECT \(Self.deviceColumns) FROM devices WHERE instance_id = $1", .text(instanceID)).first
+            .map(Self.device(from:))
     }
 
     public func devices(ownerID: String) async throws -> [Device] {
@@ -60,7 +67,8 @@ extension GatewayStore {
 
     static func device(from row: SQLRow) throws -> Device {
         Device(
-            id: try row.string("id"), ownerID: try row.string("owner_id"), name: try row.string("name"),
+            id: try row.string("id"), instanceID: try row.string("instance_id"), ownerID: try row.string("owner_id"),
+            name: try row.string("name"),
             platform: try row.string("platform"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 
@@ -73,8 +81,10 @@ extension GatewayStore {
         let capabilitiesJSON = String(decoding: try JSONEncoder().encode(capabilities), as: UTF8.self)
         let inserted = try await database.execute(
             """
-            INSERT INTO agents (id, device_id, agent_key, owner_id, name, description, capabilities, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (device_id, agent_key) DO NOTHING RETURNING id
+            INSERT INTO agents (
+                id, device_id, device_instance_id, agent_key, owner_id, name, description, capabilities, created_at, updated_at)
+            VALUES ($1, $2, (SELECT instance_id FROM devices WHERE id = $2), $3, $4, $5, $6, $7, $8, $8)
+            ON CONFLICT (device_id, agent_key) DO NOTHING RETURNING id
             """,
             .text(UUID().uuidString.lowercased()), .text(deviceID), .text(key), .text(ownerID), .text(name), .text(description),
             .text(capabilitiesJSON), SQLValue(now))
@@ -106,7 +116,7 @@ extension GatewayStore {
         }
     }
 
-    static let agentColumns = "id, device_id, agent_key, owner_id, name, description, capabilities, created_at, updated_at"
+    static let agentColumns = "id, device_id, device_instance_id, agent_key, owner_id, name, description, capabilities, created_at, updated_at"
 
     public func agent(id: String) async throws -> Agent? {
         try await database.execute("SELECT \(Self.agentColumns) FROM agents WHERE id = $1", .text(id)).first.map(Self.agent(from:))
@@ -126,7 +136,7 @@ extension GatewayStore {
     public func sharedAgents(guestID: String) async throws -> [(agent: Agent, shareID: String)] {
         try await database.execute(
             """
-            SELECT a.id, a.device_id, a.agent_key, a.owner_id, a.name, a.description, a.capabilities, a.created_at,
+            SELECT a.id, a.device_id, a.device_instance_id, a.agent_key, a.owner_id, a.name, a.description, a.capabilities, a.created_at,
                    a.updated_at, g.share_id
             FROM grants g JOIN shares s ON s.id = g.share_id JOIN agents a ON a.id = g.agent_id
             WHERE g.guest_id = $1 AND g.left_at IS NULL AND s.revoked_at IS NULL ORDER BY g.created_at
@@ -137,7 +147,8 @@ extension GatewayStore {
     static func agent(from row: SQLRow) throws -> Agent {
         let capabilities = (try? JSONDecoder().decode([String].self, from: Data(try row.string("capabilities").utf8))) ?? []
         return Agent(
-            id: try row.string("id"), deviceID: try row.string("device_id"), key: try row.string("agent_key"),
+            id: try row.string("id"), deviceID: try row.string("device_id"), deviceInstanceID: try row.string("device_instance_id"),
+            key: try row.string("agent_key"),
             ownerID: try row.string("owner_id"), name: try row.string("name"), description: try row.string("description"),
             capabilities: capabilities, createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }

@@ -168,8 +168,7 @@ final class HostStatusDisplay: Sendable {
         let summary = state.withLockedValue { state in
             "[\(state.connection)] \(state.device)  agents: \(state.agents.joined(separator: ","))  sessions: \(state.sessions.count)  replies: \(state.messages)"
         }
-        // Clear the status line, print the event above it, redraw the status line.
-        Terminal.write("\r\u{1B}[2K\(message)\n\u{1B}[2m\(summary)\u{1B}[0m")
+        Terminal.redrawStatus(message: message, status: summary)
     }
 
     private static func seconds(_ duration: Duration) -> String {

@@ -41,12 +41,20 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
 }
 
 /// Writing to the terminal (or whatever stdout is): every write is flushed, so streamed reply
-/// pieces and status lines appear at once even through a pipe.
+/// pieces and status lines appear at once even through a pipe. Every text passes through
+/// `TerminalText.sanitized`, so nothing the gateway relays can send escape sequences; only
+/// `redrawStatus` adds gatewayctl's own.
 enum Terminal {
     static let isTTY = isatty(STDOUT_FILENO) == 1
     private static let lock = NSLock()
 
     static func write(_ text: String) {
+        lock.withLock { writeAll(STDOUT_FILENO, TerminalText.sanitized(text)) }
+    }
+
+    /// Clears the status line, prints `message` above it and redraws it dimmed as `status`.
+    static func redrawStatus(message: String, status: String) {
+        let text = "\r\u{1B}[2K\(TerminalText.sanitized(message))\n\u{1B}[2m\(TerminalText.sanitized(status))\u{1B}[0m"
         lock.withLock { writeAll(STDOUT_FILENO, text) }
     }
 
@@ -64,7 +72,7 @@ enum Terminal {
     static func line(_ text: String) { write(text + "\n") }
 
     static func error(_ text: String) {
-        lock.withLock { writeAll(STDERR_FILENO, "gatewayctl: \(text)\n") }
+        lock.withLock { writeAll(STDERR_FILENO, "gatewayctl: \(TerminalText.sanitized(text))\n") }
     }
 
     /// Prints JSON the gateway sent, pretty-printed with sorted keys.

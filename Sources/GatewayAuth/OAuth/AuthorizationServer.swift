@@ -31,6 +31,16 @@ struct DeviceGrant: Codable {
     var status: Status
     var userID: String?
     var lastPolledAt: Double?
+    /// When the client asked (Unix seconds), shown on the approval page.
+    var requestedAt: Double?
+}
+
+/// A device authorization waiting for a person, as the approval page shows it.
+public struct PendingDeviceAuthorization: Sendable {
+    public let client: OAuthClient
+    /// The code as the terminal shows it (XXXX-XXXX).
+    public let userCode: String
+    public let requestedAt: Date?
 }
 
 public struct TokenResponse: Sendable, Codable, Equatable {
@@ -73,6 +83,9 @@ public struct AuthorizationServer: Sendable {
     public static let supportedScopes = ["gateway"]
     public static let defaultScope = "gateway"
     static let authorizationRequestLifetime: Duration = .seconds(600)
+    /// Parameters that are kept with a pending request are bounded, so parking one costs little.
+    public static let maximumStateBytes = 1024
+    public static let maximumRedirectURIBytes = 2048
     static let devicePollInterval = 5
     /// Where a code that was redeemed is remembered, so a replay can revoke what it produced.
     static let redeemedCodeMemory: Duration = .seconds(600)
@@ -105,13 +118,25 @@ public struct AuthorizationServer: Sendable {
         guard let client = clients.client(parameters["client_id"]) else {
             throw AuthorizeFailure.errorPage("Unknown client. The application that sent you here is not registered with this gateway.")
         }
-        guard let redirectURI = parameters["redirect_uri"], clients.isRedirectAllowed(redirectURI, for: client) else {
+        guard let redirectURI = parameters["redirect_uri"], redirectURI.utf8.count <= Self.maximumRedirectURIBytes,
+            clients.isRedirectAllowed(redirectURI, for: client)
+        else {
             throw AuthorizeFailure.errorPage(
                 "The redirect address of this sign-in request is not allowed for \(client.name), so the gateway will not send you there.")
         }
         let state = parameters["state"]
         func fail(_ code: String, _ message: String) -> AuthorizeFailure {
             .redirect(to: Self.redirect(redirectURI, adding: ["error": code, "error_description": message, "state": state, "iss": issuer]))
+        }
+        guard (state?.utf8.count ?? 0) <= Self.maximumStateBytes else {
+            // Not echoed back: the refusal would carry the oversized value.
+            throw AuthorizeFailure.redirect(
+                to: Self.redirect(
+                    redirectURI,
+                    adding: [
+                        "error": "invalid_request", "error_description": "state is limited to \(Self.maximumStateBytes) bytes",
+                        "iss": issuer,
+                    ]))
         }
         guard parameters["response_type"] == "code" else {
             throw fail("unsupported_response_type", "response_type must be code")
@@ -192,7 +217,7 @@ public struct AuthorizationServer: Sendable {
         guard let redirectURI = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }
         guard let verifier = form["code_verifier"] else { throw OAuthError.invalidRequest("code_verifier is required (PKCE)") }
         let codeHash = OpaqueToken.hash(code)
-        guard let raw = try await ephemeral.take("code:\(codeHash)") else {
+        guard let raw = try await ephemeral.get("code:\(codeHash)") else {
             // A replayed code: revoke what its first redemption produced (RFC 6749 section 4.1.2).
             if let familyID = try await ephemeral.take("code-redeemed:\(codeHash)") {
                 try await store.revokeRefreshFamily(familyID, reason: "authorization code replay")
@@ -209,6 +234,11 @@ public struct AuthorizationServer: Sendable {
         }
         guard PKCE.verify(verifier: verifier, challenge: grant.codeChallenge) else {
             throw OAuthError.invalidGrant("code_verifier does not match the code_challenge")
+        }
+        // Only a redemption that passed every check consumes the code; take() makes it
+        // single-use when two correct redemptions race.
+        guard try await ephemeral.take("code:\(codeHash)") != nil else {
+            throw OAuthError.invalidGrant("the authorization code is invalid, expired or already used")
         }
         let response = try await issueTokens(userID: grant.userID, clientID: client.id, scope: grant.scope)
         try await ephemeral.set("code-redeemed:\(codeHash)", response.familyID, ttl: Self.redeemedCodeMemory)
@@ -275,7 +305,8 @@ public struct AuthorizationServer: Sendable {
         }
         let deviceCode = OpaqueToken.generate()
         let userCode = Self.makeUserCode()
-        let grant = DeviceGrant(clientID: client.id, scope: scope, userCode: userCode, status: .pending)
+        let grant = DeviceGrant(
+            clientID: client.id, scope: scope, userCode: userCode, status: .pending, requestedAt: Date().timeIntervalSince1970)
         do {
             let deviceKey = "device:\(OpaqueToken.hash(deviceCode))"
             try await ephemeral.set(deviceKey, try Self.encode(grant), ttl: settings.deviceCodeTTL)
@@ -289,13 +320,16 @@ public struct AuthorizationServer: Sendable {
             expiresIn: Int(settings.deviceCodeTTL.components.seconds), interval: Self.devicePollInterval)
     }
 
-    /// The client a pending user code belongs to (for the approval page), or nil.
-    public func pendingDevice(userCode: String) async throws -> OAuthClient? {
-        guard let deviceKey = try await ephemeral.get("usercode:\(Self.normalizeUserCode(userCode))"),
+    /// What a pending user code belongs to (for the approval page), or nil.
+    public func pendingDevice(userCode: String) async throws -> PendingDeviceAuthorization? {
+        let normalized = Self.normalizeUserCode(userCode)
+        guard (1...32).contains(normalized.count), let deviceKey = try await ephemeral.get("usercode:\(normalized)"),
             let raw = try await ephemeral.get(deviceKey)
         else { return nil }
         let grant = try Self.decode(DeviceGrant.self, raw)
-        return grant.status == .pending ? clients.client(grant.clientID) : nil
+        guard grant.status == .pending, let client = clients.client(grant.clientID) else { return nil }
+        return PendingDeviceAuthorization(
+            client: client, userCode: grant.userCode, requestedAt: grant.requestedAt.map(Date.init(timeIntervalSince1970:)))
     }
 
     /// Records the signed-in person's approval or denial; false when the code is unknown or used.

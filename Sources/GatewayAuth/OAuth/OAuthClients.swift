@@ -6,7 +6,7 @@ public struct OAuthClient: Sendable, Equatable {
     public let name: String
     /// RFC 8252 loopback redirects on any port (native apps listen on a free port).
     public let allowsLoopbackRedirects: Bool
-    /// Redirects to the gateway's own pages.
+    /// Redirects to the gateway's web app callback (exactly `PUBLIC_BASE_URL/app/callback`).
     public let allowsGatewayPageRedirects: Bool
     /// RFC 8628 device authorization grant.
     public let allowsDeviceGrant: Bool
@@ -30,6 +30,9 @@ public struct OAuthClientRegistry: Sendable {
         self.clients = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
     }
 
+    /// The only page of the gateway's own an authorization may be sent back to.
+    public static let webCallbackPath = "/app/callback"
+
     public func client(_ id: String?) -> OAuthClient? {
         id.flatMap { clients[$0] }
     }
@@ -44,7 +47,7 @@ public struct OAuthClientRegistry: Sendable {
         {
             return true
         }
-        if client.allowsGatewayPageRedirects, uri.hasPrefix(publicBaseURL + "/"), !uri.contains("/../") {
+        if client.allowsGatewayPageRedirects, uri == publicBaseURL + Self.webCallbackPath {
             return true
         }
         return false

@@ -21,9 +21,19 @@ extension RelayError {
         case .ownInvite: return Problem("own-invite", title: "Own invite", status: 409, detail: "you already own this agent")
         case .tooLarge(let limit):
             return Problem("message-too-large", title: "Message too large", status: 413, detail: "messages are limited to \(limit) bytes")
-        case .rateLimited(let seconds):
-            var problem = Problem("rate-limited", title: "Too many requests", status: 429, detail: "retry in \(seconds) seconds")
+        case .rateLimited(let limit, let seconds):
+            var problem = Problem(
+                "rate-limited", title: "Too many requests", status: 429,
+                detail: "over the limit of \(limit.summary) (\(limit.rawValue)); retry in \(seconds) seconds")
+            problem.limit = limit.rawValue
             problem.headers[.retryAfter] = String(seconds)
+            return problem
+        case .tooManyStreams(let limit, let maximum):
+            var problem = Problem(
+                "too-many-streams", title: "Too many open streams", status: 429,
+                detail: "at most \(maximum) \(limit.summary) (\(limit.rawValue)); close one and try again")
+            problem.limit = limit.rawValue
+            problem.headers[.retryAfter] = "5"
             return problem
         case .sessionClosed: return Problem("session-closed", title: "Session closed", status: 409, detail: "this session is closed")
         }
@@ -34,7 +44,21 @@ extension RelayError {
 enum APIJSON {
     static let maximumBodyBytes = 1 << 20
 
+    /// Whether the request says its body is JSON (`application/json`, any parameters).
+    static func isJSON(_ request: Request) -> Bool {
+        guard let value = request.headers[.contentType] else { return false }
+        let mediaType = value.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return mediaType == "application/json"
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        // A body is applied only when it says it is JSON: a form or text/plain body (which a
+        // cross-site form or a "simple" request can send) changes nothing.
+        guard isJSON(request) else {
+            throw Problem(
+                "unsupported-media-type", title: "Unsupported media type", status: 415,
+                detail: "send the body as application/json (Content-Type: application/json)")
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maximumBodyBytes)

@@ -7,6 +7,8 @@ public struct Problem: Error, Sendable, Encodable {
     public let title: String
     public let statusCode: Int
     public let detail: String?
+    /// For 429s: the configuration variable of the limit that was reached.
+    public var limit: String?
     var headers: HTTPFields = [:]
 
     public init(_ slug: String, title: String, status: Int, detail: String? = nil) {
@@ -17,7 +19,7 @@ public struct Problem: Error, Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, title, detail
+        case type, title, detail, limit
         case statusCode = "status"
     }
 

@@ -93,13 +93,27 @@ struct RelayRoutes: Sendable {
             return APIJSON.noContent()
         }
         v1.get("devices/:deviceID/events") { request, context in
-            let device = try await relay.ownDevice(userID: try await user(request), id: try context.parameters.require("deviceID"))
+            let userID = try await user(request)
+            let device = try await relay.ownDevice(userID: userID, id: try context.parameters.require("deviceID"))
+            let lease = try await relay.acquireStreamLease(userID: userID, device: device)
             let connection = UUID().uuidString
             var hooks = EventStreamResponder.Hooks()
             hooks.opened = { await relay.deviceStreamOpened(device, connection: connection) }
-            hooks.closed = { await relay.deviceStreamClosed(device, connection: connection) }
-            hooks.periodic = (relay.limits.presenceRefresh, { await relay.deviceStreamRefresh(device, connection: connection) })
-            return streams.response(RelayStreams.device(device.id), request: request, context: context, hooks: hooks)
+            hooks.closed = {
+                await relay.deviceStreamClosed(device, connection: connection)
+                await lease.release()
+            }
+            // Presence is refreshed far more often than the lease needs; one timer does both.
+            hooks.periodic = (
+                relay.limits.presenceRefresh,
+                {
+                    await relay.deviceStreamRefresh(device, connection: connection)
+                    await lease.renew()
+                }
+            )
+            // A deleted device's stream ends: its instance will never be written to again.
+            hooks.keepOpenAfter = { event in event.type != RelayEvent.deviceDeleted }
+            return streams.response(RelayStreams.device(device), request: request, context: context, hooks: hooks)
         }
         v1.put("devices/:deviceID/agents/:agentKey") { request, context in
             let userID = try await user(request)
@@ -191,8 +205,9 @@ struct RelayRoutes: Sendable {
             return try APIJSON.response(posted, status: posted.created ? .created : .ok)
         }
         v1.get("sessions/:sessionID/events") { request, context in
-            let (session, _) = try await relay.usableSession(userID: try await user(request), id: try context.parameters.require("sessionID"))
-            var hooks = EventStreamResponder.Hooks()
+            let userID = try await user(request)
+            let (session, _) = try await relay.usableSession(userID: userID, id: try context.parameters.require("sessionID"))
+            var hooks = try await leasedHooks(userID: userID)
             // The guest's stream ends right after it learns its access or the session ended.
             hooks.keepOpenAfter = { event in event.type != RelayEvent.shareRevoked && event.type != RelayEvent.sessionClosed }
             return streams.response(RelayStreams.session(session.id), request: request, context: context, hooks: hooks)
@@ -200,8 +215,18 @@ struct RelayRoutes: Sendable {
 
         // The caller's notifications
         v1.get("events") { request, context in
-            streams.response(RelayStreams.user(try await user(request)), request: request, context: context)
+            let userID = try await user(request)
+            return streams.response(RelayStreams.user(userID), request: request, context: context, hooks: try await leasedHooks(userID: userID))
         }
+    }
+
+    /// Hooks that hold one of the user's stream leases while the stream is open.
+    func leasedHooks(userID: String) async throws -> EventStreamResponder.Hooks {
+        let lease = try await relay.acquireStreamLease(userID: userID)
+        var hooks = EventStreamResponder.Hooks()
+        hooks.closed = { await lease.release() }
+        hooks.periodic = (lease.renewal, { await lease.renew() })
+        return hooks
     }
 
     struct ReplyAccepted: Encodable {

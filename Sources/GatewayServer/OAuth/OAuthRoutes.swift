@@ -11,6 +11,7 @@ struct OAuthRoutes: Sendable {
     let server: AuthorizationServer
     let connector: any SignInConnector
     let limiter: AbuseLimiter
+    let formTokens: FormTokens
     let store: GatewayStore
     let configuration: GatewayConfiguration
     let logger: Logger
@@ -32,7 +33,7 @@ struct OAuthRoutes: Sendable {
         router.post("/oauth/authorize") { request, context in try await submitSignIn(request, context) }
         router.post("/oauth/token") { request, context in try await token(request, context) }
         router.post("/oauth/revoke") { request, _ in try await revoke(request) }
-        router.post("/oauth/device_authorization") { request, _ in try await deviceAuthorization(request) }
+        router.post("/oauth/device_authorization") { request, context in try await deviceAuthorization(request, context) }
         router.get("/device") { request, context in try await devicePage(request, context) }
         router.post("/device") { request, context in try await submitDevice(request, context) }
         router.get("/assets/gateway.css") { _, _ in
@@ -75,6 +76,12 @@ struct OAuthRoutes: Sendable {
             return errorPage("The sign-in request repeats a parameter, which is not allowed.", status: .badRequest)
         }
         do {
+            // Each request parks a pending sign-in for 10 minutes: bounded per address and overall.
+            try await limiter.check(.authorize, clientIP: clientIP(request, context))
+        } catch let error as OAuthError {
+            return rateLimitedPage(error)
+        }
+        do {
             let (requestID, pending, client) = try await server.beginAuthorization(parameters)
             return signInPage(
                 requestID: requestID, client: client, redirectURI: pending.redirectURI, request: request, browser: browserID(request),
@@ -96,7 +103,8 @@ struct OAuthRoutes: Sendable {
         else {
             return errorPage("This sign-in request expired or was already used. Start again from the application.", status: .badRequest)
         }
-        guard csrfIsValid(request, form) else {
+        let browser = browserID(request)
+        guard csrfIsValid(request, form, browser: browser) else {
             return errorPage("The sign-in form expired. Go back, reload the page and try again.", status: .forbidden)
         }
         if form["action"] == "deny" {
@@ -105,7 +113,6 @@ struct OAuthRoutes: Sendable {
             }
             return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
         }
-        let browser = browserID(request)
         let attempt = try await signIn(request, context, form: form, browser: browser) { message in
             signInPage(
                 requestID: requestID, client: client, redirectURI: pending.redirectURI, request: request, browser: browser, error: message)
@@ -124,7 +131,7 @@ struct OAuthRoutes: Sendable {
     func signInPage(
         requestID: String, client: OAuthClient, redirectURI: String, request: Request, browser: String, error: String?
     ) -> Response {
-        let csrf = csrfToken(request)
+        let csrf = formTokens.token(forBrowser: browser)
         let passcodeField =
             connector.requiresPasscode
             ? #"<label for="passcode">Passcode</label><input id="passcode" name="passcode" type="password" autocomplete="current-password" required>"#
@@ -157,7 +164,7 @@ struct OAuthRoutes: Sendable {
 
     func token(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         do {
-            try await limiter.check(.token, clientIP: ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops))
+            try await limiter.check(.token, clientIP: clientIP(request, context))
             guard let form = try await FormData.body(of: request) else {
                 throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
             }
@@ -179,8 +186,9 @@ struct OAuthRoutes: Sendable {
         }
     }
 
-    func deviceAuthorization(_ request: Request) async throws -> Response {
+    func deviceAuthorization(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         do {
+            try await limiter.check(.authorize, clientIP: clientIP(request, context))
             guard let form = try await FormData.body(of: request) else {
                 throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
             }
@@ -191,17 +199,48 @@ struct OAuthRoutes: Sendable {
         }
     }
 
-    func devicePage(_ request: Request, _ context: GatewayRequestContext, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
-        let userCode = FormData.query(of: request)?["user_code"] ?? ""
-        return devicePage(request, browser: browserID(request), userCode: userCode, error: error, status: status)
+    /// `/device`: without a code, a form that asks for it; with one (the complete verification
+    /// URI), what asked and when, and the sign-in to approve it.
+    func devicePage(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let browser = browserID(request)
+        guard let userCode = FormData.query(of: request)?["user_code"], !userCode.isEmpty else {
+            return deviceCodePage(browser: browser, userCode: "", error: nil, status: .ok)
+        }
+        switch try await lookUpDevice(request, context, browser: browser, userCode: userCode) {
+        case .page(let response): return response
+        case .found(let pending): return deviceApprovalPage(browser: browser, userCode: userCode, pending: pending, error: nil, status: .ok)
+        }
     }
 
-    func devicePage(_ request: Request, browser: String, userCode: String, error: String?, status: HTTPResponse.Status) -> Response {
-        let csrf = csrfToken(request)
-        let passcodeField =
-            connector.requiresPasscode
-            ? #"<label for="passcode">Passcode</label><input id="passcode" name="passcode" type="password" required>"#
-            : ""
+    enum DeviceLookup {
+        case found(PendingDeviceAuthorization)
+        /// The page to show instead: unknown code, or too many wrong ones.
+        case page(Response)
+    }
+
+    /// Finds the pending device authorization of a user code, counting wrong codes per address
+    /// (RFC 8628 section 5.1) and refusing an address that entered too many, before any lookup.
+    func lookUpDevice(_ request: Request, _ context: GatewayRequestContext, browser: String, userCode: String) async throws -> DeviceLookup {
+        let address = clientIP(request, context)
+        do {
+            try await limiter.checkUserCodeGuessing(clientIP: address)
+        } catch let error as OAuthError {
+            return .page(rateLimitedPage(error))
+        }
+        guard let pending = try await server.pendingDevice(userCode: userCode) else {
+            try await limiter.recordUserCodeFailure(clientIP: address)
+            return .page(unknownDeviceCode(browser: browser, userCode: userCode))
+        }
+        return .found(pending)
+    }
+
+    func unknownDeviceCode(browser: String, userCode: String) -> Response {
+        deviceCodePage(browser: browser, userCode: userCode, error: "That code is unknown, expired or already used.", status: .badRequest)
+    }
+
+    /// Step one: the code shown in the terminal.
+    func deviceCodePage(browser: String, userCode: String, error: String?, status: HTTPResponse.Status) -> Response {
+        let csrf = formTokens.token(forBrowser: browser)
         let body = """
             <h1>Connect a device</h1>
             <p>Enter the code shown in your terminal to let it use your account on <code>\(HTML.escape(base))</code>.</p>
@@ -209,9 +248,41 @@ struct OAuthRoutes: Sendable {
             <form method="post" action="/device">
             <input type="hidden" name="csrf" value="\(HTML.escape(csrf))">
             <label for="user_code">Code</label>
-            <input id="user_code" name="user_code" type="text" value="\(HTML.escape(userCode))" autocomplete="one-time-code" required>
+            <input id="user_code" name="user_code" type="text" value="\(HTML.escape(userCode))" autocomplete="one-time-code" required autofocus>
+            <button type="submit" name="action" value="lookup">Continue</button>
+            </form>
+            """
+        var response = HTML.page(title: "Connect a device", body: body, nonProduction: connector.isNonProduction, status: status)
+        response.setCookie(csrfCookie(csrf))
+        response.setCookie(browserCookie(browser))
+        return response
+    }
+
+    /// Step two: which application asked, when, and the sign-in that approves or denies it.
+    func deviceApprovalPage(
+        browser: String, userCode: String, pending: PendingDeviceAuthorization, error: String?, status: HTTPResponse.Status
+    ) -> Response {
+        let csrf = formTokens.token(forBrowser: browser)
+        let passcodeField =
+            connector.requiresPasscode
+            ? #"<label for="passcode">Passcode</label><input id="passcode" name="passcode" type="password" required>"#
+            : ""
+        let asked = pending.requestedAt.map { date in
+            let minutes = max(0, Int(Date().timeIntervalSince(date) / 60))
+            let ago = minutes == 0 ? "less than a minute ago" : minutes == 1 ? "1 minute ago" : "\(minutes) minutes ago"
+            return " at <time datetime=\"\(Self.timestamp(date))\">\(Self.timestamp(date))</time> (\(ago))"
+        } ?? ""
+        let body = """
+            <h1>Connect a device</h1>
+            <p><strong>\(HTML.escape(pending.client.name))</strong> asked\(asked) to use your account on \
+            <code>\(HTML.escape(base))</code>. Allow it only if you started this sign-in yourself and the terminal shows \
+            the code <code>\(HTML.escape(pending.userCode))</code>.</p>
+            \(error.map { #"<p class="error" role="alert">\#(HTML.escape($0))</p>"# } ?? "")
+            <form method="post" action="/device">
+            <input type="hidden" name="csrf" value="\(HTML.escape(csrf))">
+            <input type="hidden" name="user_code" value="\(HTML.escape(userCode))">
             <label for="display_name">Display name</label>
-            <input id="display_name" name="display_name" type="text" maxlength="\(DemoConnector.maximumDisplayNameLength)" required>
+            <input id="display_name" name="display_name" type="text" maxlength="\(DemoConnector.maximumDisplayNameLength)" required autofocus>
             \(passcodeField)
             <button type="submit" name="action" value="allow">Sign in and allow</button>
             <button type="submit" name="action" value="deny" class="secondary" formnovalidate>Deny</button>
@@ -223,29 +294,42 @@ struct OAuthRoutes: Sendable {
         return response
     }
 
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
     func submitDevice(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let browser = browserID(request)
         guard let form = try await FormData.body(of: request) else {
-            return devicePage(request, browser: browser, userCode: "", error: "The form was incomplete.", status: .badRequest)
+            return deviceCodePage(browser: browser, userCode: "", error: "The form was incomplete.", status: .badRequest)
         }
         let userCode = form["user_code"] ?? ""
-        guard csrfIsValid(request, form) else {
-            return devicePage(request, browser: browser, userCode: userCode, error: "The form expired; please try again.", status: .forbidden)
+        guard csrfIsValid(request, form, browser: browser) else {
+            return deviceCodePage(browser: browser, userCode: userCode, error: "The form expired; please try again.", status: .forbidden)
         }
-        guard let client = try await server.pendingDevice(userCode: userCode) else {
-            return devicePage(request, browser: browser, userCode: userCode, error: "That code is unknown, expired or already used.", status: .badRequest)
+        let pending: PendingDeviceAuthorization
+        switch try await lookUpDevice(request, context, browser: browser, userCode: userCode) {
+        case .page(let response): return response
+        case .found(let found): pending = found
+        }
+        // The code alone (step one) shows what asked; only the approval form decides.
+        guard let action = form["action"], action == "allow" || action == "deny" else {
+            return deviceApprovalPage(browser: browser, userCode: userCode, pending: pending, error: nil, status: .ok)
         }
         let attempt = try await signIn(request, context, form: form, browser: browser) { message in
-            devicePage(request, browser: browser, userCode: userCode, error: message, status: .badRequest)
+            deviceApprovalPage(browser: browser, userCode: userCode, pending: pending, error: message, status: .badRequest)
         }
         guard case .person(let person) = attempt else { return attempt.page! }
         let user = try await store.user(signingInAs: person.identity, displayName: person.displayName)
-        let approve = form["action"] != "deny"
+        let approve = action == "allow"
         guard try await server.decideDevice(userCode: userCode, user: user, approve: approve) else {
-            return devicePage(request, browser: browser, userCode: userCode, error: "That code is unknown, expired or already used.", status: .badRequest)
+            return unknownDeviceCode(browser: browser, userCode: userCode)
         }
-        logSignIn(user: user, client: client.id)
-        let message = approve ? "\(client.name) is now signed in. You can close this page and return to your terminal." : "The device was denied."
+        logSignIn(user: user, client: pending.client.id)
+        let message =
+            approve ? "\(pending.client.name) is now signed in. You can close this page and return to your terminal." : "The device was denied."
         var response = HTML.page(
             title: approve ? "Device connected" : "Device denied",
             body: "<h1>\(approve ? "Device connected" : "Device denied")</h1><p>\(HTML.escape(message))</p>",
@@ -253,7 +337,6 @@ struct OAuthRoutes: Sendable {
         response.setCookie(browserCookie(browser))
         return response
     }
-
     // MARK: Pages and helpers
 
     enum SignInAttempt {
@@ -273,8 +356,7 @@ struct OAuthRoutes: Sendable {
         refused: (String) -> Response
     ) async throws -> SignInAttempt {
         do {
-            let clientIP = ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops)
-            try await limiter.check(.signIn, clientIP: clientIP)
+            try await limiter.check(.signIn, clientIP: clientIP(request, context))
             return .person(try await connector.identify(SignInSubmission(fields: form, browserID: browser)))
         } catch let error as OAuthError {
             return .page(rateLimitedPage(error))
@@ -333,27 +415,30 @@ struct OAuthRoutes: Sendable {
             sameSite: .lax)
     }
 
-    func csrfToken(_ request: Request) -> String {
-        if let value = request.cookies[Self.csrfCookie]?.value, value.count == 43 { return value }
-        return OpaqueToken.generate()
+    func clientIP(_ request: Request, _ context: GatewayRequestContext) -> String {
+        ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops)
     }
 
     func csrfCookie(_ token: String) -> Cookie {
         Cookie(name: Self.csrfCookie, value: token, maxAge: 3600, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict)
     }
 
-    /// Double-submit check: the form's hidden token must equal the SameSite=Strict cookie, which
-    /// another site can neither read nor make the browser send.
-    func csrfIsValid(_ request: Request, _ form: [String: String]) -> Bool {
+    /// The form's hidden token must equal the SameSite=Strict cookie (which another site can
+    /// neither read nor make the browser send) and be this browser's token under the server's
+    /// key (so a pair made up elsewhere, or planted by a sibling subdomain, is refused).
+    func csrfIsValid(_ request: Request, _ form: [String: String], browser: String) -> Bool {
         guard let cookie = request.cookies[Self.csrfCookie]?.value, let submitted = form["csrf"], !cookie.isEmpty else {
             return false
         }
-        return OpaqueToken.constantTimeEquals(cookie, submitted)
+        return OpaqueToken.constantTimeEquals(cookie, submitted) && formTokens.isValid(submitted, forBrowser: browser)
     }
 
+    /// The CSP source that admits exactly the redirect's origin. Schemes and hosts are case
+    /// insensitive, so both are lowercased: `HTTP:` would otherwise become a scheme source
+    /// that admits every http target.
     static func origin(of uri: String) -> String? {
-        guard let components = URLComponents(string: uri), let scheme = components.scheme else { return nil }
-        guard let host = components.host, scheme == "http" || scheme == "https" else { return "\(scheme):" }
+        guard let components = URLComponents(string: uri), let scheme = components.scheme?.lowercased() else { return nil }
+        guard let host = components.host?.lowercased(), scheme == "http" || scheme == "https" else { return "\(scheme):" }
         let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         return "\(scheme)://\(hostPart)\(components.port.map { ":\($0)" } ?? "")"
     }

@@ -118,6 +118,17 @@
     storage.removeItem(ME);
   }
 
+  /** What the sign-in page says for each RFC 6749 error code the gateway can send back. */
+  const SIGN_IN_ERRORS = {
+    access_denied: "You cancelled the sign-in.",
+    invalid_request: "The sign-in request was malformed. Try again.",
+    invalid_scope: "The sign-in request asked for access this gateway does not offer.",
+    unsupported_response_type: "The sign-in request was malformed. Try again.",
+    server_error: "The gateway could not complete the sign-in. Try again in a moment.",
+    temporarily_unavailable: "The gateway could not complete the sign-in. Try again in a moment.",
+    other: "The sign-in did not complete. Try again.",
+  };
+
   /** Starts the authorization-code flow; the browser comes back to /app/callback. */
   async function signIn(returnTo) {
     if (location.origin !== new URL(BASE).origin) {
@@ -157,13 +168,19 @@
     const pending = readJSON(PENDING);
     storage.removeItem(PENDING);
     const retry = h("button", { type: "button", onclick: () => signIn(pending?.returnTo || "/app") }, "Try again");
-    if (params.get("error")) {
-      const cancelled = params.get("error") === "access_denied";
-      show(cancelled ? "Sign-in cancelled" : "Sign-in failed", notice(params.get("error_description") || params.get("error"), "danger"), retry);
+    // Only a response to the sign-in this tab started is read, and the page never shows text
+    // from the address bar: anyone can craft a link to this page.
+    if (!pending || params.get("state") !== pending.state) {
+      show("Sign-in failed", notice("This sign-in response does not belong to a sign-in started in this tab.", "danger"), retry);
       return;
     }
-    if (!pending || !params.get("code") || params.get("state") !== pending.state) {
-      show("Sign-in failed", notice("This sign-in response does not belong to a sign-in started in this tab.", "danger"), retry);
+    if (params.get("error")) {
+      const cancelled = params.get("error") === "access_denied";
+      show(cancelled ? "Sign-in cancelled" : "Sign-in failed", notice(SIGN_IN_ERRORS[params.get("error")] || SIGN_IN_ERRORS.other, "danger"), retry);
+      return;
+    }
+    if (!params.get("code")) {
+      show("Sign-in failed", notice(SIGN_IN_ERRORS.other, "danger"), retry);
       return;
     }
     show("Signing in…");
