@@ -50,6 +50,7 @@ final class LiveGateway: @unchecked Sendable {
             "PUBLIC_BASE_URL": "http://localhost:\(port)", "JWT_SIGNING_KEY": ctlSigningKey,
             "REDIS_URL": try TestEnvironment.redisURL(), "DATABASE_URL": try await TestEnvironment.createDatabase(),
             "AUTH_MODE": "demo", "SIGNIN_RATE_LIMIT_PER_MINUTE": "1000", "TOKEN_RATE_LIMIT_PER_MINUTE": "1000",
+            "AUTHORIZE_RATE_LIMIT_PER_MINUTE": "1000",
         ]
         environment.merge(extra) { $1 }
         return try await LiveGateway(port: port, arguments: ["serve"], environment: environment)

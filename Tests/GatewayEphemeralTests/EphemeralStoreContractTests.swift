@@ -94,4 +94,36 @@ struct EphemeralStoreContractTests {
             #expect(try await store.consume("ip:1", limit: limit).allowed)
         }
     }
+
+    /// A byte budget: one request takes as many tokens as it costs; a refused one takes none.
+    @Test(arguments: EphemeralBackend.allCases)
+    func weightedBudgetsTakeTheirCostAndRefusalsTakeNothing(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            let limit = RateLimit.perMinute(1000)
+            #expect(try await store.consume("bytes", cost: 600, limit: limit).allowed)
+            let refused = try await store.consume("bytes", cost: 600, limit: limit)
+            #expect(!refused.allowed)
+            #expect(refused.retryAfter > .seconds(10), "200 missing tokens at 1000 per minute take about 12 s")
+            #expect(try await store.consume("bytes", cost: 390, limit: limit).allowed, "the refusal took nothing")
+            #expect(try await store.consume("other", cost: 1000, limit: limit).allowed, "budgets are per key")
+        }
+    }
+
+    /// Leases count holders up to a limit; holding one already renews it; release frees a
+    /// place; a holder that stops renewing expires.
+    @Test(arguments: EphemeralBackend.allCases)
+    func leasesCountHoldersUpToTheLimit(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            #expect(try await store.acquireLease("streams", holder: "a", limit: 2, ttl: .seconds(60)))
+            #expect(try await store.acquireLease("streams", holder: "b", limit: 2, ttl: .milliseconds(300)))
+            #expect(try await store.acquireLease("streams", holder: "c", limit: 2, ttl: .seconds(60)) == false)
+            #expect(try await store.acquireLease("streams", holder: "a", limit: 2, ttl: .seconds(60)), "a holder renews its own")
+            #expect(try await store.acquireLease("elsewhere", holder: "c", limit: 2, ttl: .seconds(60)), "leases are per key")
+            try await store.releaseLease("streams", holder: "a")
+            #expect(try await store.acquireLease("streams", holder: "c", limit: 2, ttl: .seconds(60)))
+            #expect(try await store.acquireLease("streams", holder: "d", limit: 2, ttl: .seconds(60)) == false)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await store.acquireLease("streams", holder: "d", limit: 2, ttl: .seconds(60)), "b expired")
+        }
+    }
 }

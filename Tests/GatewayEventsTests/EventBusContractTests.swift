@@ -126,6 +126,42 @@ struct EventBusContractTests {
         }
     }
 
+    /// History is bounded by bytes as well as by count: big events push the oldest out, the
+    /// newest always stays (even alone over the budget), and a position before the kept ones
+    /// is reset, never silently skipped.
+    @Test(arguments: BusKind.allCases)
+    func historyIsBoundedByBytes(kind: BusKind) async throws {
+        try await withBus(kind, retention: StreamRetention(maximumLength: 1000, maximumBytes: 1000)) { bus in
+            let big = String(repeating: "x", count: 299)  // 300 bytes with its type "t"
+            for _ in 1...5 { _ = try await bus.append(to: stream, type: "t", data: big) }
+            let head = try await bus.head(of: stream)
+            #expect(head.offset == 5)
+            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 1), limit: 10)
+                == .reset(reason: .trimmed, head: head))
+            guard case .events(let kept, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 2), limit: 10) else {
+                Issue.record("expected the newest three events (900 bytes) to be kept")
+                return
+            }
+            #expect(kept.map(\.position.offset) == [3, 4, 5])
+            // One event larger than the whole budget replaces everything, and stays.
+            let huge = try await bus.append(to: stream, type: "t", data: String(repeating: "y", count: 5000))
+            guard case .events(let last, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 5), limit: 10) else {
+                Issue.record("expected the oversized newest event to be kept")
+                return
+            }
+            #expect(last == [huge])
+            // Small events arrive again and the budget applies to them as before.
+            for index in 1...3 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
+            guard case .events(let after, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 6), limit: 10) else {
+                Issue.record("expected the small events after the oversized one")
+                return
+            }
+            #expect(after.map(\.data) == ["1", "2", "3"])
+            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 5), limit: 10)
+                == .reset(reason: .trimmed, head: try await bus.head(of: stream)))
+        }
+    }
+
     @Test(arguments: BusKind.allCases)
     func subscribersGetLiveEventsInOrderOnlyForTheirStream(kind: BusKind) async throws {
         try await withBus(kind) { bus in

@@ -51,6 +51,11 @@ final class OAuthTestClient: @unchecked Sendable {
         return Reply(status: Int(response.status.code), headers: response.headers, body: body)
     }
 
+    /// Sets a cookie as a script or a sibling subdomain could.
+    func setCookie(_ name: String, _ value: String) {
+        lock.withLock { cookies[name] = value }
+    }
+
     static func encode(_ form: [String: String]) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")

@@ -11,6 +11,7 @@ import Glibc
 final class SSETestConnection: @unchecked Sendable {
     private let lock = NSLock()
     private var collected: [ServerSentEventParser.Item] = []
+    private var bodyBytes: [UInt8] = []
     private var finished = false
     private(set) var status: Int = 0
     private let descriptor: Int32
@@ -105,6 +106,7 @@ final class SSETestConnection: @unchecked Sendable {
                 body = pending
                 pending = []
             }
+            lock.withLock { bodyBytes += body }
             guard let items = try? parser.feed(body) else { return }
             lock.withLock { collected += items }
             if ended { return }
@@ -114,6 +116,8 @@ final class SSETestConnection: @unchecked Sendable {
     var items: [ServerSentEventParser.Item] { lock.withLock { collected } }
     var events: [ServerSentEvent] { items.compactMap(\.event) }
     var isFinished: Bool { lock.withLock { finished } }
+    /// The response body as received so far (for refusals, which are problem JSON).
+    var body: String { lock.withLock { String(decoding: bodyBytes, as: UTF8.self) } }
 
     /// Events of the given type.
     func events(ofType type: String) -> [ServerSentEvent] { events.filter { $0.event == type } }

@@ -43,7 +43,8 @@ public struct AbuseLimiter: Sendable {
         }
     }
 
-    /// Counts a wrong user code; past the limit the address is locked out until a token refills.
+    /// Counts a wrong user code. Past the limit it throws the 429, and the address is locked
+    /// out (no code is even looked up) until the budget has a token again.
     public func recordUserCodeFailure(clientIP: String) async throws {
         let decision = try await ephemeral.consume(
             "usercode-failures:ip:\(clientIP)", limit: .perMinute(settings.userCodeFailuresPerMinute))
@@ -51,5 +52,6 @@ public struct AbuseLimiter: Sendable {
         let wait = max(decision.retryAfter, Duration.seconds(60 / max(1, settings.userCodeFailuresPerMinute)))
         let until = Date().timeIntervalSince1970 + Double(wait.components.seconds) + 1
         try await ephemeral.set("usercode-lockout:\(clientIP)", String(until), ttl: wait + .seconds(1))
+        throw OAuthError.rateLimited(retryAfter: wait)
     }
 }

@@ -224,14 +224,14 @@ struct OAuthRoutes: Sendable {
         let address = clientIP(request, context)
         do {
             try await limiter.checkUserCodeGuessing(clientIP: address)
+            guard let pending = try await server.pendingDevice(userCode: userCode) else {
+                try await limiter.recordUserCodeFailure(clientIP: address)
+                return .page(unknownDeviceCode(browser: browser, userCode: userCode))
+            }
+            return .found(pending)
         } catch let error as OAuthError {
             return .page(rateLimitedPage(error))
         }
-        guard let pending = try await server.pendingDevice(userCode: userCode) else {
-            try await limiter.recordUserCodeFailure(clientIP: address)
-            return .page(unknownDeviceCode(browser: browser, userCode: userCode))
-        }
-        return .found(pending)
     }
 
     func unknownDeviceCode(browser: String, userCode: String) -> Response {
