@@ -106,6 +106,31 @@ import Testing
 
     /// Resume: a message sent while the host is down waits in the device stream and is answered
     /// when the host comes back; after a gateway restart the host reconnects by itself.
+    /// A reply carrying terminal escape sequences (window title, clipboard write, screen clear)
+    /// reaches the guest's terminal without them, in text and JSON output alike.
+    @Test func repliesCannotSendEscapeSequencesToTheGuestsTerminal() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("escapes")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await login(gateway, configDir: root + "/owner", as: "Olivia")
+        _ = try await login(gateway, configDir: root + "/guest", as: "Gus")
+        let script = #"cat >/dev/null; printf '\033]0;owned\007\033]52;c;aGk=\007\033[2J\302\23331mplain\rtext\tend'"#
+        let host = try Ctl(["host", "--agent", "evil=command:\(script)"], configDir: root + "/owner")
+        defer { host.signal(SIGKILL) }
+        #expect(await host.waitFor("connected"), "host: \(host.output)")
+        let shared = try await ctl(["share", "evil", "--json"], configDir: root + "/owner")
+        let inviteURL = try #require(try jsonObject(shared.output)["invite_url"] as? String)
+        #expect(try await ctl(["accept", inviteURL], configDir: root + "/guest").status == 0)
+        for arguments in [["chat", "evil"], ["chat", "evil", "--json"]] {
+            let chat = try await ctl(arguments, configDir: root + "/guest", input: "hi\n")
+            #expect(chat.status == 0, "\(chat.output)")
+            // Text output drops the controls; JSON output escapes them (\u001b), which a terminal shows as text.
+            #expect(chat.output.contains(arguments.contains("--json") ? #"\u001b]0;owned"# : "]0;owned]52;c;aGk=[2J31mplaintext\tend"), "\(chat.output)")
+            #expect(!chat.output.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{9B}" || $0 == "\r" }, "\(arguments)")
+        }
+    }
+
     @Test func hostResumesAfterItsOwnRestartAndTheGatewaysRestart() async throws {
         let gateway = try await LiveGateway.serve()
         defer { gateway.stop() }

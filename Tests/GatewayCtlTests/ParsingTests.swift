@@ -161,3 +161,13 @@ import Testing
         #expect(decoder2.decode(Array(bytes[3...])) == "😀")
     }
 }
+
+@Suite struct TerminalTextTests {
+    @Test func controlCharactersOtherThanNewlineAndTabAreDropped() {
+        #expect(TerminalText.sanitized("plain text\nnext\tcolumn") == "plain text\nnext\tcolumn")
+        #expect(TerminalText.sanitized("\u{1B}]0;title\u{07}x") == "]0;titlex")
+        #expect(TerminalText.sanitized("\u{1B}]52;c;aGk=\u{1B}\\y") == "]52;c;aGk=\\y")
+        #expect(TerminalText.sanitized("a\u{9B}2Jb\rc\u{0}d\u{7F}e") == "a2Jbcde")
+        #expect(TerminalText.sanitized("héllo wörld 👋") == "héllo wörld 👋")
+    }
+}
