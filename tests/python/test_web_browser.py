@@ -280,6 +280,31 @@ def test_landing_page_shows_the_gateway_url_and_the_demo_banner(gateway_url, chr
     assert browser_errors(chromium) == []
 
 
+def test_the_callback_page_never_shows_text_from_the_address_bar(gateway_url, chromium) -> None:
+    """Anyone can link to /app/callback: it shows fixed messages, and reads nothing that does not
+    answer a sign-in this tab started."""
+    bait = "Your account is locked; call 555-0100"
+    for query in [
+        f"error=access_denied&error_description={bait}&state=forged",
+        f"error=server_error&error_description={bait}",
+        f"code=stolen&state=forged&error_description={bait}",
+    ]:
+        chromium.get(f"{gateway_url}/app/callback?{query}")
+        wait(chromium, lambda d: "Sign-in failed" in d.find_element("tag name", "body").text, "the refusal")
+        text = chromium.find_element("tag name", "body").text
+        assert bait not in text and "555-0100" not in text, text
+        assert "does not belong to a sign-in started in this tab" in text, text
+    # With a pending sign-in of this tab, an error is one of the fixed messages.
+    chromium.execute_script(
+        "sessionStorage.setItem(arguments[0], JSON.stringify({verifier: 'v', state: 'mine', returnTo: '/app'}))",
+        "gateway.signin",
+    )
+    chromium.get(f"{gateway_url}/app/callback?error=access_denied&error_description={bait}&state=mine")
+    wait(chromium, lambda d: "Sign-in cancelled" in d.find_element("tag name", "body").text, "the cancellation")
+    text = chromium.find_element("tag name", "body").text
+    assert "You cancelled the sign-in." in text and bait not in text, text
+
+
 def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revocation(
     gateway_url, chromium, owner_chromium, screenshots, capsys, tmp_path
 ) -> None:
