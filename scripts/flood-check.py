@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Bounded flood checks against a gateway binary, on loopback only.
 
-Usage: python3 scripts/flood-check.py [gateway-binary]   (default /tmp/svc/gateway-fixed)
+Usage: python3 scripts/flood-check.py [gateway-binary]   (default .build/debug/gateway)
 
-Starts its own redis-server on a free port, creates a fresh Postgres database on the
-server at 127.0.0.1:15432 (dropped at the end), starts the gateway on 127.0.0.1 and runs
+Needs redis-server and a Postgres server on loopback that accepts user postgres without a
+password (FLOOD_PG_PORT, default 5432; scripts/test.sh starts one on a free port). Starts its
+own redis-server on a free port, creates a fresh database (dropped at the end), starts the
+gateway on 127.0.0.1 and runs
 each case with at most 2,000 requests or sockets and at most 60 s. Every process the
 script starts is stopped by its PID in a finally block.
 
@@ -30,7 +32,7 @@ import sys
 import time
 import urllib.parse
 
-PG = dict(host="127.0.0.1", port="15432", user="postgres")
+PG = dict(host="127.0.0.1", port=os.environ.get("FLOOD_PG_PORT", "5432"), user="postgres")
 JWT_KEY = "tK8vQ2mX9pL4zR7wY1bB6nC5dF0gH3jS_eUiOoPqZxV"
 REDIRECT = "http://127.0.0.1:4321/cb"
 MAX_REQUESTS = 2000
@@ -499,7 +501,7 @@ def case_streams(src, token, n=2000):
 
 def main():
     global GW_PORT, REDIS_PORT, GW_PID
-    binary = sys.argv[1] if len(sys.argv) > 1 else "/tmp/svc/gateway-fixed"
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".build", "debug", "gateway")
     procs = []
     db = "flood_" + secrets.token_hex(4)
     db_created = False
@@ -522,7 +524,7 @@ def main():
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PORT": str(GW_PORT), "BIND_ADDRESS": "127.0.0.1",
             "PUBLIC_BASE_URL": f"http://localhost:{GW_PORT}", "JWT_SIGNING_KEY": JWT_KEY,
             "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}",
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:15432/{db}?sslmode=disable",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{PG['port']}/{db}?sslmode=disable",
             "AUTH_MODE": "demo", "LOG_LEVEL": "warning", "SIGNIN_RATE_LIMIT_PER_MINUTE": "100",
         }
         gw = subprocess.Popen([binary, "serve"], env=env, stdout=gw_log, stderr=subprocess.STDOUT)
@@ -568,6 +570,10 @@ def main():
 
         if gw.poll() is not None:
             print(f"\n!! gateway exited during the run with code {gw.returncode}")
+    except Exception:  # noqa: BLE001 - print, clean up, still print the summary
+        import traceback
+        print("\n!! run aborted:")
+        traceback.print_exc(file=sys.stdout)
     finally:
         for p in reversed(procs):
             if p.poll() is None:

@@ -41,6 +41,7 @@ public actor MemoryEphemeralStore: EphemeralStore {
     }
 
     public func acquireLease(_ key: String, holder: String, limit: Int, ttl: Duration) -> Bool {
+        sweepOccasionally()
         let now = clock.now
         var holders = (leases[key] ?? [:]).filter { $0.value > now }
         defer { leases[key] = holders.isEmpty ? nil : holders }
@@ -89,5 +90,9 @@ public actor MemoryEphemeralStore: EphemeralStore {
         let now = clock.now
         entries = entries.filter { $0.value.expiresAt > now }
         buckets = buckets.filter { now - $0.value.stamp < .seconds(3600) }
+        leases = leases.compactMapValues { holders in
+            let live = holders.filter { $0.value > now }
+            return live.isEmpty ? nil : live
+        }
     }
 }

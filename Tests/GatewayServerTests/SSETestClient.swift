@@ -47,18 +47,7 @@ final class SSETestConnection: @unchecked Sendable {
     }
 
     private init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            Glibc.close(descriptor)
-            throw ConnectFailed(detail: "connect to port \(port) failed")
-        }
+        descriptor = try connectLoopback(port: port)
     }
 
     private func startReading() {
@@ -143,4 +132,21 @@ final class SSETestConnection: @unchecked Sendable {
     deinit {
         if !isFinished { shutdown(descriptor, Int32(SHUT_RDWR)) }
     }
+}
+
+/// A blocking TCP socket connected to 127.0.0.1:`port`.
+func connectLoopback(port: Int) throws -> Int32 {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        Glibc.close(descriptor)
+        throw SSETestConnection.ConnectFailed(detail: "connect to port \(port) failed")
+    }
+    return descriptor
 }

@@ -84,7 +84,7 @@ struct OAuthRoutes: Sendable {
         do {
             let (requestID, pending, client) = try await server.beginAuthorization(parameters)
             return signInPage(
-                requestID: requestID, client: client, redirectURI: pending.redirectURI, request: request, browser: browserID(request),
+                requestID: requestID, client: client, redirectURI: pending.redirectURI, browser: browserID(request),
                 error: nil)
         } catch let failure as AuthorizeFailure {
             switch failure {
@@ -115,7 +115,7 @@ struct OAuthRoutes: Sendable {
         }
         let attempt = try await signIn(request, context, form: form, browser: browser) { message in
             signInPage(
-                requestID: requestID, client: client, redirectURI: pending.redirectURI, request: request, browser: browser, error: message)
+                requestID: requestID, client: client, redirectURI: pending.redirectURI, browser: browser, error: message)
         }
         guard case .person(let person) = attempt else { return attempt.page! }
         let user = try await store.user(signingInAs: person.identity, displayName: person.displayName)
@@ -129,7 +129,7 @@ struct OAuthRoutes: Sendable {
     }
 
     func signInPage(
-        requestID: String, client: OAuthClient, redirectURI: String, request: Request, browser: String, error: String?
+        requestID: String, client: OAuthClient, redirectURI: String, browser: String, error: String?
     ) -> Response {
         let csrf = formTokens.token(forBrowser: browser)
         let passcodeField =
