@@ -111,11 +111,12 @@ public enum Gateway {
         router.add(middleware: ProblemMiddleware())
         HealthRoutes(readiness: readiness, metrics: metrics).register(on: router)
         OpenAPIDocument.register(on: router)
-        OAuthRoutes(
-            server: authorizationServer, connector: connector,
-            limiter: AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth),
-            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: store,
-            configuration: configuration, logger: logger
+        let limiter = AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth)
+        OAuthRoutes(server: authorizationServer, limiter: limiter, configuration: configuration).register(on: router)
+        SignInRoutes(
+            server: authorizationServer, connector: connector, pendingSignIns: PendingSignIns(ephemeral: ephemeral), limiter: limiter,
+            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: store, configuration: configuration,
+            logger: logger
         ).register(on: router)
         WebApp(
             settings: WebAppSettings(
@@ -152,10 +153,10 @@ public enum Gateway {
     }
 
     /// The sign-in connector for the configured auth mode.
-    static func makeConnector(_ configuration: GatewayConfiguration) throws -> any SignInConnector {
+    static func makeConnector(_ configuration: GatewayConfiguration) throws -> SignInConnector {
         switch configuration.authMode {
         case .demo:
-            return DemoConnector(settings: configuration.demo)
+            return .form(DemoConnector(settings: configuration.demo))
         case .firebase, .oidc:
             throw UnsupportedAuthMode(mode: configuration.authMode)
         }
