@@ -146,11 +146,14 @@ fi
 log "running pytest tests/python against $GATEWAY_URL"
 export GATEWAY_URL
 status=0
-PYTHONDONTWRITEBYTECODE=1 timeout 300 "$PYTHON" -m pytest -q -p no:cacheprovider tests/python "$@" || status=$?
+# The OIDC tests start LemonLDAP::NG and oidc-provider-mock (scripts/idp/); the mock's virtualenv
+# is kept under .build so later runs reuse it.
+export IDP_VENV="${IDP_VENV:-$REPO/.build/idp-venv}"
+PYTHONDONTWRITEBYTECODE=1 timeout 600 "$PYTHON" -m pytest -q -p no:cacheprovider tests/python "$@" || status=$?
 case "$status" in
   0) ;;
   5) echo "python-tests: pytest collected no tests; that is a failure" >&2 ;;
-  124) echo "python-tests: pytest did not finish within 300 s" >&2; show_gateway_log ;;
+  124) echo "python-tests: pytest did not finish within 600 s" >&2; show_gateway_log ;;
   *) show_gateway_log ;;
 esac
 

@@ -4,11 +4,16 @@
 #
 #   scripts/idp/lemonldap.sh start <workdir> <port> <client_id> <client_secret> <redirect_uri...>
 #   scripts/idp/lemonldap.sh stop  <workdir>
+#   scripts/idp/lemonldap.sh install          (only the Debian packages; start does it too)
 #
 # <redirect_uri...> is one or more exact redirect URIs (several arguments, or
 # one argument with space-separated URIs). LemonLDAP compares them exactly
 # (string equality, no prefix/port wildcards), so register every gateway
 # callback URL you will use.
+#
+# Keep client_id and client_secret to [A-Za-z0-9._-]: LemonLDAP 2.16 reads
+# client_secret_basic with /^Basic (\w+)/ (a '+' or '/' in the base64 cuts
+# it), splits the decoded pair on every ':' and does not URL-decode it.
 #
 # start installs missing Debian packages (as root, idempotent), writes the
 # whole configuration under <workdir> (nothing outside it is changed), runs
@@ -19,8 +24,9 @@
 #
 # Users (demo backend, password = login): dwho, rtyler, msmith. The ID token
 # carries email (mail), name (cn), preferred_username (uid) and
-# email_verified=true. Signing: RS256 with a key generated per workdir
-# (kid "llng-test"). PKCE is required for the RP; consent is bypassed.
+# email_verified=true. Signing: RS256 with a key generated once per workdir
+# (kid "llng-test"). PKCE (S256 or plain) is required for the RP; consent is
+# bypassed.
 #
 # Environment: IDP_START_TIMEOUT (seconds, default 30).
 set -euo pipefail
@@ -46,13 +52,14 @@ install_packages() {
   [ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}) and not root"
   echo "lemonldap.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  local apt=(apt-get -o DPkg::Lock::Timeout=900 -q -y)
-  if ! "${apt[@]}" install --no-install-recommends "${missing[@]}" >/tmp/lemonldap-apt.$$.log 2>&1; then
+  local apt=(apt-get -o DPkg::Lock::Timeout=900 -q -y) log
+  log=$(mktemp)
+  if ! "${apt[@]}" install --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
     "${apt[@]}" update >/dev/null 2>&1 || true
-    "${apt[@]}" install --no-install-recommends "${missing[@]}" >/tmp/lemonldap-apt.$$.log 2>&1 \
-      || { tail -20 /tmp/lemonldap-apt.$$.log >&2; die "apt-get install failed"; }
+    "${apt[@]}" install --no-install-recommends "${missing[@]}" >"$log" 2>&1 \
+      || { tail -20 "$log" >&2; rm -f "$log"; die "apt-get install failed"; }
   fi
-  rm -f /tmp/lemonldap-apt.$$.log
+  rm -f "$log"
 }
 
 stop_idp() {
@@ -67,15 +74,7 @@ stop_idp() {
   rm -f "$wd/pid"
 }
 
-find_psgi() {
-  local f
-  for f in /usr/share/doc/liblemonldap-ng-portal-perl/examples/index.psgi \
-           /usr/share/lemonldap-ng/portal/htdocs/index.psgi; do
-    [ -f "$f" ] && { echo "$f"; return 0; }
-  done
-  # Debian may compress doc examples; the psgi is two lines, so write our own.
-  return 1
-}
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
 start_idp() {
   local wd=$1 port=$2 client_id=$3 client_secret=$4; shift 4
@@ -91,13 +90,13 @@ start_idp() {
   rm -rf "$wd/conf" "$wd/sessions" "$wd/psessions" "$wd/cache" "$wd/notifications"
   mkdir -p "$wd/conf" "$wd/sessions/lock" "$wd/psessions/lock" "$wd/cache" "$wd/notifications"
 
-  if [ ! -s "$wd/sig.key" ]; then
+  if [ ! -s "$wd/sig.key" ] || [ ! -s "$wd/sig.pub" ]; then
     openssl genrsa -out "$wd/sig.key" 2048 2>/dev/null
     openssl rsa -in "$wd/sig.key" -pubout -out "$wd/sig.pub" 2>/dev/null
   fi
 
   local issuer="http://127.0.0.1:$port"
-  WD="$wd" PORT="$port" ISSUER="$issuer" CLIENT_ID="$client_id" \
+  WD="$wd" ISSUER="$issuer" CLIENT_ID="$client_id" \
   CLIENT_SECRET="$client_secret" REDIRECT_URIS="$redirect_uris" python3 - <<'PY'
 import json, os
 wd = os.environ["WD"]
@@ -107,7 +106,7 @@ issuer = os.environ["ISSUER"]
 c.update({
     "cfgNum": 1,
     "portal": issuer + "/",
-    "domain": "127.0.0.1",             # required; cookie gets Domain=127.0.0.1
+    "domain": "127.0.0.1",             # required ("no domain" otherwise); cookie gets Domain=127.0.0.1
     "securedCookie": 0,
     "logLevel": "notice",
     "globalStorageOptions": {
@@ -169,17 +168,21 @@ with open(f"{wd}/lemonldap-ng.ini", "w") as f:
 PY
   grep -q "dirName *= *$wd/conf" "$wd/lemonldap-ng.ini" || die "could not rewrite dirName in ini"
 
-  local psgi
-  psgi=$(find_psgi) || {
+  local psgi=/usr/share/doc/liblemonldap-ng-portal-perl/examples/index.psgi
+  if [ ! -f "$psgi" ]; then
+    # same two lines as the packaged example (docs may be excluded by dpkg config)
     psgi="$wd/index.psgi"
     printf 'use Lemonldap::NG::Portal::Main;\nLemonldap::NG::Portal::Main->run({});\n' >"$psgi"
-  }
+  fi
 
-  local t0=$SECONDS
+  if curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$port/"; then
+    die "something already answers on 127.0.0.1:$port"
+  fi
+  local t0; t0=$(date +%s.%N)
   LLNG_DEFAULTCONFFILE="$wd/lemonldap-ng.ini" setsid plackup -E deployment \
     --host 127.0.0.1 --port "$port" "$psgi" >"$wd/log" 2>&1 </dev/null &
-  echo $! >"$wd/pid"
   local pid=$!
+  echo "$pid" >"$wd/pid"
 
   local url="$issuer/.well-known/openid-configuration" timeout=${IDP_START_TIMEOUT:-30}
   while :; do
@@ -197,19 +200,20 @@ PY
       grep -v "Error 500\|\[anonymous\]" "$wd/log" | head -30 >&2
       stop_idp "$wd"; exit 1
     fi
-    if (( SECONDS - t0 >= timeout )); then
+    if awk -v e="$(elapsed "$t0")" -v t="$timeout" 'BEGIN{exit !(e >= t)}'; then
       echo "lemonldap.sh: no discovery at $url after ${timeout}s; log tail:" >&2
       tail -30 "$wd/log" >&2
       stop_idp "$wd"; exit 1
     fi
-    sleep 0.3
+    sleep 0.2
   done
-  echo "lemonldap.sh: up in $((SECONDS - t0))s (pid $pid)" >&2
+  echo "lemonldap.sh: up in $(elapsed "$t0")s (pid $pid)" >&2
   echo "$issuer"
 }
 
-cmd=${1:-}
-case "$cmd" in
+case "${1:-}" in
+  install)
+    install_packages ;;
   start)
     [ $# -ge 6 ] || die "usage: $0 start <workdir> <port> <client_id> <client_secret> <redirect_uri...>"
     shift; start_idp "$@" ;;

@@ -10,16 +10,19 @@
 # <workdir>/pid, log in <workdir>/log), waits for discovery and prints the
 # issuer on stdout:  http://127.0.0.1:<port>   (no trailing slash)
 #
-# Behaviour worth knowing (0.3.x):
+# Behaviour worth knowing (0.3.4):
 #  * no client registration: any client_id / client_secret / redirect_uri is
 #    accepted (so a wrong secret is NOT refused);
-#  * PKCE is not enforced (code_verifier is ignored);
+#  * PKCE is not enforced (code_verifier is ignored, even a wrong one);
 #  * the login form posts sub=<subject>, no password;
 #  * the issuer is derived from the request's Host header: always use
 #    127.0.0.1, never "localhost", or iss changes;
-#  * a new RSA signing key (and kid) on every start.
-# Predefined users (with claims for scopes profile/email): alice, bob.
-# Any other sub gets the claims {"email": <sub>} only.
+#  * a new RSA signing key on every start; the ID token header has NO kid
+#    (the JWKS key has one: its thumbprint) - verifiers must cope;
+#  * discovery has no token_endpoint_auth_methods_supported (default:
+#    client_secret_basic) and no code_challenge_methods_supported.
+# Predefined users (claims for scopes profile/email): alice (email_verified
+# true), bob (email_verified false). Any other sub gets {"email": <sub>} only.
 #
 # Environment: IDP_VENV, IDP_START_TIMEOUT (seconds, default 30),
 #              OIDC_MOCK_VERSION (default 0.3.4; 0.4.x needs Python >= 3.12).
@@ -38,6 +41,8 @@ stop_idp() {
   fi
   rm -f "$wd/pid"
 }
+
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
 ensure_venv() {
   local venv=$1 version=${OIDC_MOCK_VERSION:-0.3.4}
@@ -67,6 +72,9 @@ start_idp() {
   ensure_venv "$venv"
   stop_idp "$wd"
 
+  if curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$port/"; then
+    die "something already answers on 127.0.0.1:$port"
+  fi
   local t0; t0=$(date +%s.%N)
   PYTHONWARNINGS=ignore setsid "$venv/bin/oidc-provider-mock" \
     --host 127.0.0.1 --port "$port" \
@@ -77,7 +85,7 @@ start_idp() {
   echo "$pid" >"$wd/pid"
 
   local issuer="http://127.0.0.1:$port" timeout=${IDP_START_TIMEOUT:-30}
-  local url="$issuer/.well-known/openid-configuration" waited
+  local url="$issuer/.well-known/openid-configuration"
   while :; do
     if curl -fsS --max-time 2 "$url" -o "$wd/discovery.json" 2>/dev/null \
         && grep -q '"issuer"' "$wd/discovery.json"; then
@@ -87,15 +95,14 @@ start_idp() {
       echo "oidc-mock.sh: provider exited; log tail:" >&2; tail -30 "$wd/log" >&2
       rm -f "$wd/pid"; exit 1
     fi
-    waited=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print int(b-a)}')
-    if (( waited >= timeout )); then
+    if awk -v e="$(elapsed "$t0")" -v t="$timeout" 'BEGIN{exit !(e >= t)}'; then
       echo "oidc-mock.sh: no discovery at $url after ${timeout}s; log tail:" >&2
       tail -30 "$wd/log" >&2
       stop_idp "$wd"; exit 1
     fi
     sleep 0.2
   done
-  echo "oidc-mock.sh: up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s (pid $pid)" >&2
+  echo "oidc-mock.sh: up in $(elapsed "$t0")s (pid $pid)" >&2
   echo "$issuer"
 }
 
