@@ -44,11 +44,11 @@ struct IDTokenVerifier {
             throw .refused("The identity provider signed the sign-in with an algorithm this gateway does not accept.")
         }
         let kid = header["kid"]?.string
-        var claims = try await Self.verifySignature(token, key: try await provider.signingKey(kid: kid, metadata: metadata))
+        var claims = await Self.verifySignature(token, key: try await provider.signingKey(kid: kid, metadata: metadata))
         // Without a `kid` the token names no key: after a rotation it fails against the cached
         // one, so the keys are fetched again (at most once a minute) and it is tried once more.
         if claims == nil, kid == nil, await provider.refetchAfterFailedVerification(metadata) {
-            claims = try await Self.verifySignature(token, key: try await provider.signingKey(kid: nil, metadata: metadata))
+            claims = await Self.verifySignature(token, key: try await provider.signingKey(kid: nil, metadata: metadata))
         }
         guard let claims else { throw .refused("The identity provider's sign-in could not be verified (bad signature).") }
         try check(claims, issuer: metadata.issuer, nonce: nonce, now: now)

@@ -38,7 +38,7 @@ LLNG_PACKAGES=(
   libgd-securityimage-perl libimage-magick-perl libstring-random-perl
   libemail-sender-perl libcrypt-openssl-bignum-perl libconvert-base32-perl
   libio-string-perl libipc-run-perl libmime-tools-perl libunicode-string-perl
-  libio-socket-timeout-perl openssl python3 curl
+  libio-socket-timeout-perl starman openssl python3 curl
 )
 
 install_packages() {
@@ -179,7 +179,10 @@ PY
     die "something already answers on 127.0.0.1:$port"
   fi
   local t0; t0=$(date +%s.%N)
-  LLNG_DEFAULTCONFFILE="$wd/lemonldap-ng.ini" setsid plackup -E deployment \
+  # Starman (preforking) rather than plackup's default single-connection server: a browser's
+  # idle pre-connected sockets would otherwise hold the only worker while the gateway's token
+  # request waits.
+  LLNG_DEFAULTCONFFILE="$wd/lemonldap-ng.ini" setsid plackup -E deployment -s Starman --workers 8 \
     --host 127.0.0.1 --port "$port" "$psgi" >"$wd/log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$wd/pid"

@@ -196,7 +196,9 @@ class LemonBrowser:
         """
         to_provider = self.http.get(authorization_url)
         assert to_provider.status_code == 302, f"authorize: {to_provider.status_code} {to_provider.text[:500]}"
-        back = self.log_in(self.http.get(to_provider.headers["location"]), user)
+        at_provider = self.http.get(to_provider.headers["location"])
+        # With a LemonLDAP session already open (signed in before), it sends the browser back at once.
+        back = at_provider if at_provider.status_code == 302 else self.log_in(at_provider, user)
         assert back.status_code == 302, f"LemonLDAP login: {back.status_code} {back.text[:500]}"
         callback = back.headers["location"]
         assert "/oauth/oidc/callback?" in callback, callback
