@@ -62,19 +62,8 @@ install_packages() {
   rm -f "$log"
 }
 
-stop_idp() {
-  local wd=$1 pid
-  [ -f "$wd/pid" ] || return 0
-  pid=$(cat "$wd/pid")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$wd/pid"
-}
-
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+# shellcheck source=scripts/idp/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 start_idp() {
   local wd=$1 port=$2 client_id=$3 client_secret=$4; shift 4
