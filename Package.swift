@@ -102,6 +102,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenID Connect relying party (AUTH_MODE=oidc): discovery, JWKS, token exchange, ID token
+        // checks. The only auth code that does network I/O, so GatewayAuth keeps none.
+        .target(
+            name: "GatewayOIDC",
+            dependencies: [
+                "GatewayAuth",
+                "GatewayConfig",
+                "GatewayStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The web app (landing page, sign-in in the browser, invites, chat, agents, shares,
         // devices): plain HTML, CSS and JavaScript embedded in the binary; GatewayServer mounts it.
         .target(
@@ -128,6 +146,7 @@ let package = Package(
                 "GatewayStore",
                 "GatewayEphemeral",
                 "GatewayAuth",
+                "GatewayOIDC",
                 "GatewayEvents",
                 "GatewayRelay",
                 "ServerSentEvents",
@@ -164,7 +183,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Test helpers: throw-away redis-server and Postgres instances on free ports.
-        .target(name: "GatewayTestSupport", dependencies: ["ProcessSpawning"], swiftSettings: swiftSettings),
+        // Also a small OpenID Provider that signs whatever a test asks, for the refusals a real
+        // provider cannot be made to produce.
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: [
+                "ProcessSpawning",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
         // posix_spawn with a clean signal mask and a reaper thread (gatewayctl's command backend and
         // the test support both start child processes).
         .target(name: "ProcessSpawning", dependencies: [], swiftSettings: swiftSettings),
@@ -178,6 +208,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayOIDCTests",
+            dependencies: ["GatewayOIDC", "GatewayAuth", "GatewayConfig", "GatewayTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "RedisClientTests",
             dependencies: [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real, throw-away services:
-#   - installs redis-server, PostgreSQL, chromium and chromium-driver with apt-get when missing,
+#   - installs redis-server, PostgreSQL, chromium, chromium-driver and LemonLDAP::NG (the OIDC
+#     tests' identity provider, scripts/idp/lemonldap.sh) with apt-get when missing,
 #   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
 #   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them,
 #   - fails on compiler warnings in the project's own code,
@@ -33,6 +34,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The OIDC tests' identity provider, LemonLDAP::NG, and the Perl modules its portal loads.
+bash scripts/idp/lemonldap.sh install
 PG_BIN="$(pg_bin_dir)"
 export PG_BIN
 

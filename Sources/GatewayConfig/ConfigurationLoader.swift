@@ -308,22 +308,41 @@ struct EnvironmentReader {
         return FirebaseSettings(projectID: projectID, apiKey: apiKey, authDomain: authDomain)
     }
 
+    /// A comma-separated list, blanks dropped.
+    func list(_ variable: ConfigurationVariable) -> [String] {
+        (value(variable) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     mutating func oidc() -> OIDCSettings? {
         let issuer = required(.oidcIssuerURL)
         let clientID = required(.oidcClientID)
-        let clientSecret = required(.oidcClientSecret)
-        if let issuer, URLComponents(string: issuer)?.scheme?.lowercased() != "https",
-            !(Origin(issuer)?.isLoopback ?? false)
-        {
-            problem(.oidcIssuerURL, "\(quoted(.oidcIssuerURL, issuer)) must be an https URL")
+        if let issuer {
+            let components = URLComponents(string: issuer)
+            let scheme = components?.scheme?.lowercased()
+            let loopback = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(components?.host?.lowercased() ?? "")
+            if components?.host == nil || !(scheme == "https" || (scheme == "http" && loopback)) {
+                problem(.oidcIssuerURL, "\(quoted(.oidcIssuerURL, issuer)) must be an https URL (plain http only for loopback hosts)")
+            } else if components?.query != nil || components?.fragment != nil {
+                problem(.oidcIssuerURL, "\(quoted(.oidcIssuerURL, issuer)) must not have a query or fragment")
+            }
         }
-        let scopes = (value(.oidcScopes) ?? ConfigurationVariable.oidcScopes.defaultValue!)
-            .split(separator: " ").map(String.init)
-        if !scopes.contains("openid") {
-            problem(.oidcScopes, "must include openid")
+        var scopes = (value(.oidcScopes) ?? ConfigurationVariable.oidcScopes.defaultValue!).split(separator: " ").map(String.init)
+        if !scopes.contains("openid") { scopes.insert("openid", at: 0) }
+        let authMethod = enumeration(.oidcClientAuthMethod, OIDCClientAuthMethod.self) ?? .clientSecretBasic
+        let caPEM = value(.oidcCAPEM)
+        if let caPEM, !caPEM.contains("-----BEGIN CERTIFICATE-----") {
+            problem(.oidcCAPEM, "is not PEM text (it must contain -----BEGIN CERTIFICATE-----)")
         }
-        guard let issuer, let clientID, let clientSecret else { return nil }
-        return OIDCSettings(issuerURL: issuer, clientID: clientID, clientSecret: clientSecret, scopes: scopes)
+        let allowUnverified = boolean(.oidcAllowUnverifiedEmail) ?? false
+        let skew = duration(.oidcClockSkew) ?? .seconds(60)
+        guard let issuer, let clientID else { return nil }
+        return OIDCSettings(
+            issuerURL: issuer, clientID: clientID, clientSecret: value(.oidcClientSecret), clientAuthMethod: authMethod,
+            scopes: scopes, providerName: value(.oidcProviderName) ?? URLComponents(string: issuer)?.host ?? issuer,
+            usernameClaim: value(.oidcUsernameClaim) ?? "preferred_username", nameClaim: value(.oidcNameClaim) ?? "name",
+            emailClaim: value(.oidcEmailClaim) ?? "email", groupsClaim: value(.oidcGroupsClaim) ?? "groups",
+            allowedEmailDomains: list(.oidcAllowedEmailDomains).map { $0.lowercased() }, allowedGroups: list(.oidcAllowedGroups),
+            allowUnverifiedEmail: allowUnverified, prompt: value(.oidcPrompt), clockSkew: skew, caPEM: caPEM)
     }
 
     mutating func origins(_ variable: ConfigurationVariable) -> [String] {

@@ -163,11 +163,47 @@ extension ConfigurationVariable {
         "OIDC_CLIENT_ID", .requiredWithAuthMode(.oidc), example: "gateway",
         "Client id registered at the issuer.")
     public static let oidcClientSecret = ConfigurationVariable(
-        "OIDC_CLIENT_SECRET", .requiredWithAuthMode(.oidc), example: "secret from the issuer", secret: true,
-        "Client secret registered at the issuer.")
+        "OIDC_CLIENT_SECRET", .optional, example: "secret from the issuer", secret: true,
+        "Client secret registered at the issuer; without it the gateway is a public client using PKCE only.")
+    public static let oidcClientAuthMethod = ConfigurationVariable(
+        "OIDC_CLIENT_AUTH_METHOD", .optional, default: "client_secret_basic", example: "client_secret_post",
+        "How the gateway authenticates at the token endpoint: client_secret_basic or client_secret_post.")
     public static let oidcScopes = ConfigurationVariable(
         "OIDC_SCOPES", .optional, default: "openid profile email", example: "openid profile email",
-        "Space-separated scopes requested from the issuer.")
+        "Space-separated scopes requested from the issuer (openid is always included).")
+    public static let oidcProviderName = ConfigurationVariable(
+        "OIDC_PROVIDER_NAME", .optional, example: "Keycloak",
+        "The identity provider's name on buttons and pages (default: the issuer's host).")
+    public static let oidcUsernameClaim = ConfigurationVariable(
+        "OIDC_USERNAME_CLAIM", .optional, default: "preferred_username", example: "preferred_username",
+        "Claim holding the person's user name.")
+    public static let oidcNameClaim = ConfigurationVariable(
+        "OIDC_NAME_CLAIM", .optional, default: "name", example: "name",
+        "Claim holding the display name (falls back to the user name, then the email).")
+    public static let oidcEmailClaim = ConfigurationVariable(
+        "OIDC_EMAIL_CLAIM", .optional, default: "email", example: "email",
+        "Claim holding the email address.")
+    public static let oidcGroupsClaim = ConfigurationVariable(
+        "OIDC_GROUPS_CLAIM", .optional, default: "groups", example: "groups",
+        "Claim holding the person's groups (a list, or one string).")
+    public static let oidcAllowedEmailDomains = ConfigurationVariable(
+        "OIDC_ALLOWED_EMAIL_DOMAINS", .optional, default: "", example: "example.com,example.org",
+        "Comma-separated email domains allowed to sign in (verified emails only); empty allows every domain.")
+    public static let oidcAllowedGroups = ConfigurationVariable(
+        "OIDC_ALLOWED_GROUPS", .optional, default: "", example: "gateway-users",
+        "Comma-separated groups of which a person must be in at least one; empty allows everyone.")
+    public static let oidcAllowUnverifiedEmail = ConfigurationVariable(
+        "OIDC_ALLOW_UNVERIFIED_EMAIL", .optional, default: "false", example: "true",
+        "Let email-domain rules accept emails whose email_verified is not true (issuers such as Entra ID omit it).")
+    public static let oidcPrompt = ConfigurationVariable(
+        "OIDC_PROMPT", .optional, example: "select_account",
+        "The prompt parameter sent to the issuer (login, consent, select_account, none); not sent when unset.")
+    public static let oidcClockSkew = ConfigurationVariable(
+        "OIDC_CLOCK_SKEW", .optional, default: "60s", example: "60s",
+        "Clock difference tolerated when checking ID token times.")
+    public static let oidcCAPEM = ConfigurationVariable(
+        "OIDC_CA_PEM", .optional, example: "-----BEGIN CERTIFICATE-----…",
+        "An extra CA certificate (PEM text) to trust for the issuer, for self-signed issuers.")
 
     /// Every variable, in the order docs list them.
     public static let all: [ConfigurationVariable] = [
@@ -180,6 +216,8 @@ extension ConfigurationVariable {
         .httpIdleTimeout, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain,
-        .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcScopes,
+        .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcClientAuthMethod, .oidcScopes, .oidcProviderName,
+        .oidcUsernameClaim, .oidcNameClaim, .oidcEmailClaim, .oidcGroupsClaim, .oidcAllowedEmailDomains, .oidcAllowedGroups,
+        .oidcAllowUnverifiedEmail, .oidcPrompt, .oidcClockSkew, .oidcCAPEM,
     ]
 }

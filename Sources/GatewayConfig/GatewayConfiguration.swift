@@ -84,11 +84,33 @@ public struct FirebaseSettings: Sendable, Equatable {
     public var authDomain: String
 }
 
+public enum OIDCClientAuthMethod: String, Sendable, CaseIterable {
+    case clientSecretBasic = "client_secret_basic"
+    case clientSecretPost = "client_secret_post"
+}
+
 public struct OIDCSettings: Sendable, Equatable {
+    /// Exactly as configured: the discovery document's `issuer` must equal it.
     public var issuerURL: String
     public var clientID: String
-    public var clientSecret: String
+    /// Nil: a public client (PKCE only).
+    public var clientSecret: String?
+    public var clientAuthMethod: OIDCClientAuthMethod
+    /// Always includes `openid`.
     public var scopes: [String]
+    public var providerName: String
+    public var usernameClaim: String
+    public var nameClaim: String
+    public var emailClaim: String
+    public var groupsClaim: String
+    /// Lowercased; empty allows every domain.
+    public var allowedEmailDomains: [String]
+    public var allowedGroups: [String]
+    public var allowUnverifiedEmail: Bool
+    public var prompt: String?
+    public var clockSkew: Duration
+    /// Extra trusted CA certificate(s) as PEM text.
+    public var caPEM: String?
 }
 
 public struct DemoSettings: Sendable, Equatable {

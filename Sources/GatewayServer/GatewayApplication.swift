@@ -3,6 +3,7 @@ import GatewayAuth
 import GatewayConfig
 import GatewayEphemeral
 import GatewayEvents
+import GatewayOIDC
 import GatewayRelay
 import GatewayStore
 import GatewayWeb
@@ -78,7 +79,13 @@ public enum Gateway {
             bus = MemoryEventBus(retention: retention)
         }
         services.append(BackgroundService(name: "events") { await bus.run() })
-        let readiness = Readiness(checks: checks, metrics: metrics)
+        let connector = try makeConnector(configuration, logger: logger)
+        var identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)?
+        if case .redirect(let redirect) = connector, let oidc = redirect as? OIDCConnector {
+            services.append(IdentityProviderService(provider: oidc.provider))
+            identityProvider = { await Self.report(oidc) }
+        }
+        let readiness = Readiness(checks: checks, metrics: metrics, identityProvider: identityProvider)
         var streamSettings = EventStreamSettings()
         streamSettings.heartbeatInterval = configuration.streams.heartbeatInterval
         streamSettings.maximumLifetime = configuration.streams.maximumLifetime
@@ -91,7 +98,6 @@ public enum Gateway {
             issuer: configuration.publicBaseURL,
             clients: OAuthClientRegistry(publicBaseURL: configuration.publicBaseURL, allowlist: configuration.oauthRedirectAllowlist),
             tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
-        let connector = try makeConnector(configuration)
 
         var relayLimits = RelayLimits()
         relayLimits.messagesPerMinute = configuration.limits.messagesPerMinute
@@ -111,21 +117,28 @@ public enum Gateway {
         router.add(middleware: ProblemMiddleware())
         HealthRoutes(readiness: readiness, metrics: metrics).register(on: router)
         OpenAPIDocument.register(on: router)
-        OAuthRoutes(
-            server: authorizationServer, connector: connector,
-            limiter: AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth),
-            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: store,
-            configuration: configuration, logger: logger
+        let limiter = AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth)
+        OAuthRoutes(server: authorizationServer, limiter: limiter, configuration: configuration).register(on: router)
+        SignInRoutes(
+            server: authorizationServer, connector: connector, pendingSignIns: PendingSignIns(ephemeral: ephemeral), limiter: limiter,
+            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: store, configuration: configuration,
+            logger: logger
         ).register(on: router)
         WebApp(
             settings: WebAppSettings(
                 publicBaseURL: configuration.publicBaseURL, authMode: configuration.authMode.rawValue,
                 nonProduction: connector.isNonProduction, storeKind: configuration.storeKind,
-                usesRedis: configuration.redisURL != nil, version: GatewayVersion.current),
+                usesRedis: configuration.redisURL != nil, version: GatewayVersion.current,
+                identityProviderCallbackURL: configuration.authMode == .oidc ? configuration.publicBaseURL + OIDCConnector.callback : nil),
             readiness: {
-                await readiness.evaluate().checks.map { name, check in
+                let report = await readiness.evaluate()
+                var statuses = report.checks.map { name, check in
                     WebDependencyStatus(name: name, isUp: check.status == "up", latencyMilliseconds: check.latencyMs)
                 }
+                if let provider = report.identityProvider {
+                    statuses.append(WebDependencyStatus(name: "identity_provider", isUp: provider.status == "available", latencyMilliseconds: 0))
+                }
+                return statuses
             }
         ).register(on: router)
         MeRoutes(authentication: BearerAuthentication(tokens: tokens), store: store, authMode: configuration.authMode)
@@ -152,13 +165,26 @@ public enum Gateway {
     }
 
     /// The sign-in connector for the configured auth mode.
-    static func makeConnector(_ configuration: GatewayConfiguration) throws -> any SignInConnector {
+    static func makeConnector(_ configuration: GatewayConfiguration, logger: Logger) throws -> SignInConnector {
         switch configuration.authMode {
         case .demo:
-            return DemoConnector(settings: configuration.demo)
-        case .firebase, .oidc:
+            return .form(DemoConnector(settings: configuration.demo))
+        case .oidc:
+            guard let settings = configuration.oidc else { throw UnsupportedAuthMode(mode: .oidc) }
+            return .redirect(try OIDCConnector(settings: settings, publicBaseURL: configuration.publicBaseURL, logger: logger))
+        case .firebase:
             throw UnsupportedAuthMode(mode: configuration.authMode)
         }
+    }
+
+    static func report(_ connector: OIDCConnector) async -> ReadinessReport.IdentityProvider {
+        let (status, error): (String, String?) =
+            switch await connector.provider.status {
+            case .available: ("available", nil)
+            case .discovering: ("discovering", nil)
+            case .unreachable(let reason): ("unreachable", reason)
+            }
+        return .init(issuer: connector.provider.issuer, status: status, error: error, callbackURL: connector.redirectURI)
     }
 
     /// Applies migrations, retrying while the store is unreachable (it may still be starting).
@@ -182,18 +208,21 @@ public enum Gateway {
     }
 
     static func logStarted(configuration: GatewayConfiguration, listen: String, logger: Logger) {
-        logger.info(
-            "gateway started",
-            metadata: [
-                "event": "gateway.started",
-                "version": .string(GatewayVersion.current),
-                "mode": .string(configuration.mode.rawValue),
-                "public_base_url": .string(configuration.publicBaseURL),
-                "auth_mode": .string(configuration.authMode.rawValue),
-                "store": .string(configuration.storeKind),
-                "event_bus": .string(configuration.eventBusKind),
-                "listen": .string(listen),
-            ])
+        var metadata: Logger.Metadata = [
+            "event": "gateway.started",
+            "version": .string(GatewayVersion.current),
+            "mode": .string(configuration.mode.rawValue),
+            "public_base_url": .string(configuration.publicBaseURL),
+            "auth_mode": .string(configuration.authMode.rawValue),
+            "store": .string(configuration.storeKind),
+            "event_bus": .string(configuration.eventBusKind),
+            "listen": .string(listen),
+        ]
+        if configuration.authMode == .oidc {
+            // What operators register at their issuer as the redirect URI.
+            metadata["oidc_callback_url"] = .string(configuration.publicBaseURL + OIDCConnector.callback)
+        }
+        logger.info("gateway started", metadata: metadata)
         if configuration.authMode == .demo {
             logger.warning(
                 "demo auth mode: anyone can sign in with a display name; not for production",
@@ -244,5 +273,20 @@ struct BackgroundService: Service, CustomStringConvertible {
         await cancelWhenGracefulShutdown {
             await body()
         }
+    }
+}
+
+/// Discovers the OpenID Provider in the background (the gateway serves existing users while it
+/// is unreachable) and closes its HTTP client on shutdown.
+struct IdentityProviderService: Service, CustomStringConvertible {
+    let provider: OIDCProvider
+    var description: String { "identity provider" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await provider.discoverUntilAvailable()
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        }
+        await provider.shutdown()
     }
 }

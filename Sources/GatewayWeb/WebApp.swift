@@ -15,14 +15,20 @@ public struct WebAppSettings: Sendable {
     /// False when the gateway runs without Redis (`gateway dev`): in-process event bus and codes.
     public var usesRedis: Bool
     public var version: String
+    /// In oidc mode: the redirect URI operators register at their issuer.
+    public var identityProviderCallbackURL: String?
 
-    public init(publicBaseURL: String, authMode: String, nonProduction: Bool, storeKind: String, usesRedis: Bool, version: String) {
+    public init(
+        publicBaseURL: String, authMode: String, nonProduction: Bool, storeKind: String, usesRedis: Bool, version: String,
+        identityProviderCallbackURL: String? = nil
+    ) {
         self.publicBaseURL = publicBaseURL
         self.authMode = authMode
         self.nonProduction = nonProduction
         self.storeKind = storeKind
         self.usesRedis = usesRedis
         self.version = version
+        self.identityProviderCallbackURL = identityProviderCallbackURL
     }
 }
 
@@ -143,6 +149,7 @@ public struct WebApp: Sendable {
             </ul>
             <p class="muted">Version \(WebHTML.escape(settings.version)). Machine-readable: <a href="/readyz">/readyz</a>.</p>
             </section>
+            \(settings.identityProviderCallbackURL.map(callbackSection) ?? "")
             <section aria-labelledby="start-heading">
             <h2 id="start-heading">Get started</h2>
             <p><a class="button" href="/app" id="open-app">Sign in to the web app</a></p>
@@ -160,6 +167,21 @@ public struct WebApp: Sendable {
             </section>
             """
         return Self.html(document(title: "Gateway", page: "landing", main: body))
+    }
+
+    /// The redirect URI to register at the OpenID Provider, with a copy button.
+    func callbackSection(_ url: String) -> String {
+        """
+        <section aria-labelledby="callback-heading">
+        <h2 id="callback-heading">Identity provider callback</h2>
+        <p>Register this redirect URI for the gateway's client at your OpenID Connect issuer:</p>
+        <div class="copy-row">
+        <input id="callback-url" type="text" readonly value="\(WebHTML.escape(url))" aria-label="Callback URL">
+        <button type="button" class="copy" data-copy="callback-url">Copy</button>
+        </div>
+        <p class="muted" role="status" aria-live="polite" data-copy-status="callback-url"></p>
+        </section>
+        """
     }
 
     func statusItems(_ checks: [WebDependencyStatus]) -> [String] {
@@ -188,6 +210,12 @@ public struct WebApp: Sendable {
             item(
                 "Sign-in", settings.authMode, up: true,
                 detail: settings.nonProduction ? "not for production: anyone can sign in with any name" : "AUTH_MODE"))
+        if let provider = byName["identity_provider"] {
+            items.append(
+                item(
+                    "Identity provider", provider.isUp ? "reachable" : "unreachable", up: provider.isUp,
+                    detail: provider.isUp ? "sign-in works" : "sign-in waits for it; signed-in users are not affected"))
+        }
         return items
     }
 

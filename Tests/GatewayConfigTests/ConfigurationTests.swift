@@ -124,7 +124,7 @@ struct ConfigurationTests {
         #expect(Set(serve(overriding: ["AUTH_MODE": "firebase"]).map(\.variable))
             == ["FIREBASE_PROJECT_ID", "FIREBASE_API_KEY", "FIREBASE_AUTH_DOMAIN"])
         #expect(Set(serve(overriding: ["AUTH_MODE": "oidc"]).map(\.variable))
-            == ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"])
+            == ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID"], "without a secret the gateway is a public client")
         #expect(serve(overriding: [
             "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw",
             "OIDC_CLIENT_SECRET": "s",

@@ -47,11 +47,34 @@ struct GatewayProcessTests {
     @Test func authModesWithoutAConnectorYetAreRefusedBeforeBinding() async throws {
         var environment = serveEnvironment(port: try freeLoopbackPort(), databaseURL: "postgres://u@localhost/db", redisURL: "redis://localhost")
         environment.merge([
-            "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw", "OIDC_CLIENT_SECRET": "s",
+            "AUTH_MODE": "firebase", "FIREBASE_PROJECT_ID": "p", "FIREBASE_API_KEY": "k", "FIREBASE_AUTH_DOMAIN": "p.firebaseapp.com",
         ]) { $1 }
         let gateway = try GatewayProcess(environment: environment)
         #expect(await gateway.waitForExit(timeout: .seconds(5)) == 78)
-        #expect(gateway.output.contains("AUTH_MODE=oidc is not available"))
+        #expect(gateway.output.contains("AUTH_MODE=firebase is not available"))
+    }
+
+    /// In oidc mode with the issuer down, the gateway still starts and becomes ready (existing
+    /// users keep working); its start-up line names the callback to register.
+    @Test func anOIDCGatewayStartsWhileItsIssuerIsDown() async throws {
+        let port = try freeLoopbackPort()
+        var environment = serveEnvironment(
+            port: port, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
+        environment.merge([
+            "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "http://127.0.0.1:\(try freeLoopbackPort())", "OIDC_CLIENT_ID": "gw",
+        ]) { $1 }
+        let started = ContinuousClock.now
+        let gateway = try GatewayProcess(environment: environment)
+        defer { gateway.kill() }
+        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(10)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
+        let startup = ContinuousClock.now - started
+        #expect(gateway.output.contains(#""oidc_callback_url":"http://localhost:\#(port)/oauth/oidc/callback""#), "\(gateway.output)")
+        #expect(await gateway.waitForOutput(containing: "oidc.unreachable", timeout: .seconds(10)), "\(gateway.output)")
+        let ready = try await httpGet("http://127.0.0.1:\(port)/readyz")
+        #expect(ready.body.contains(#""status":"unreachable""#), "\(ready.body)")
+        print("oidc gateway with its issuer down: exec to /readyz 200 in \(startup)")
+        gateway.signal(SIGTERM)
+        #expect(await gateway.waitForExit(timeout: .seconds(10)) == 0, "\(gateway.output)")
     }
 
     @Test func startupLineAndGracefulShutdown() async throws {

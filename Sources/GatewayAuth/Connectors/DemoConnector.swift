@@ -4,7 +4,7 @@ import GatewayStore
 /// Quick-start sign-in: a display name (and the shared passcode when one is set). The browser's
 /// random id is the identity, so the same browser comes back as the same user while two people
 /// who pick the same name stay two users.
-public struct DemoConnector: SignInConnector {
+public struct DemoConnector: FormConnector {
     public let mode = AuthMode.demo
     public let isNonProduction = true
     let settings: DemoSettings
@@ -13,10 +13,23 @@ public struct DemoConnector: SignInConnector {
         self.settings = settings
     }
 
-    public var requiresPasscode: Bool { settings.passcode != nil }
     public var isEnabled: Bool { settings.signInEnabled }
 
     public static let maximumDisplayNameLength = 64
+
+    public var fields: [SignInField] {
+        var fields = [
+            SignInField(
+                name: "display_name", label: "Display name", kind: .text, autocomplete: "nickname",
+                maximumLength: Self.maximumDisplayNameLength)
+        ]
+        if settings.passcode != nil {
+            fields.append(SignInField(name: "passcode", label: "Passcode", kind: .password, autocomplete: "current-password"))
+        }
+        return fields
+    }
+
+    public var notice: String? { "Demo sign-in: this gateway does not check who you are." }
 
     public func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
         guard settings.signInEnabled else { throw .disabled }

@@ -3,6 +3,8 @@ import GatewayStore
 
 /// A person established by a connector, before they become a gateway user.
 public struct SignedInPerson: Sendable, Equatable {
+    /// Provider and subject; the provider names its issuer (`oidc:<issuer>`), so people of two
+    /// issuers never merge. Email and name are display data only.
     public let identity: Identity
     public let displayName: String
 
@@ -26,18 +28,88 @@ public struct SignInSubmission: Sendable {
 public enum SignInError: Error, Sendable, Equatable {
     /// Sign-in is switched off for this gateway.
     case disabled
-    /// The submission is refused; the message is safe to show to the person.
+    /// The sign-in is refused; the message is safe to show to the person.
     case refused(String)
+    /// The identity provider cannot be reached or answered nonsense; the message is safe to show.
+    case providerUnavailable(String)
+    /// The person declined at the identity provider (`access_denied`).
+    case declined
 }
 
-/// The pluggable step that establishes who a person is (Dex calls these connectors). The OAuth
-/// endpoints never change with the mode: they hand the connector a submission and receive a
-/// person. `demo` is here; `firebase` and `oidc` plug in the same way.
-public protocol SignInConnector: Sendable {
-    var mode: AuthMode { get }
+/// The step that establishes who a person is (Dex calls these connectors). The OAuth endpoints
+/// never change with the mode: every sign-in, from `/oauth/authorize` or from the device page,
+/// goes through the connector and ends in the same finish step. The routes switch on the kind
+/// exhaustively.
+public enum SignInConnector: Sendable {
+    /// The gateway's own page collects the person's answer (demo's display name; Firebase's
+    /// script) and posts it back to be identified.
+    case form(any FormConnector)
+    /// The browser goes to the identity provider and comes back to the gateway's callback
+    /// (OpenID Connect).
+    case redirect(any RedirectConnector)
+
+    var common: any ConnectorDescription {
+        switch self {
+        case .form(let connector): connector
+        case .redirect(let connector): connector
+        }
+    }
+
+    public var mode: AuthMode { common.mode }
     /// Non-production connectors are marked as such on every page and in `/v1/me`.
+    public var isNonProduction: Bool { common.isNonProduction }
+}
+
+public protocol ConnectorDescription: Sendable {
+    var mode: AuthMode { get }
     var isNonProduction: Bool { get }
-    /// Whether the sign-in form asks for the shared passcode.
-    var requiresPasscode: Bool { get }
+}
+
+/// One input of a form connector's sign-in page (rendered and escaped by the gateway).
+public struct SignInField: Sendable, Equatable {
+    public enum Kind: String, Sendable { case text, password }
+    public let name: String
+    public let label: String
+    public let kind: Kind
+    public let autocomplete: String
+    public let maximumLength: Int?
+
+    public init(name: String, label: String, kind: Kind, autocomplete: String, maximumLength: Int? = nil) {
+        self.name = name
+        self.label = label
+        self.kind = kind
+        self.autocomplete = autocomplete
+        self.maximumLength = maximumLength
+    }
+}
+
+public protocol FormConnector: ConnectorDescription {
+    /// The inputs the sign-in form asks for, in order.
+    var fields: [SignInField] { get }
+    /// A line under the form (e.g. that demo sign-in checks nothing), or nil.
+    var notice: String? { get }
     func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson
+}
+
+/// Where a redirect sign-in sends the browser, and what the connector keeps until it returns
+/// (nonce, PKCE verifier), stored with the pending sign-in, never in a cookie.
+public struct RedirectSignInStart: Sendable, Equatable {
+    public let url: String
+    public let kept: String
+
+    public init(url: String, kept: String) {
+        self.url = url
+        self.kept = kept
+    }
+}
+
+public protocol RedirectConnector: ConnectorDescription {
+    /// The provider's name for buttons and pages ("Keycloak").
+    var providerName: String { get }
+    /// The path of the gateway's callback for this connector (`/oauth/oidc/callback`).
+    var callbackPath: String { get }
+    /// Starts one sign-in: `state` is the gateway's, one-time and bound to the browser.
+    func start(state: String) async throws(SignInError) -> RedirectSignInStart
+    /// Turns the provider's callback parameters into a person, with what `start` kept.
+    func complete(callback: [String: String], kept: String) async throws(SignInError) -> SignedInPerson
 }

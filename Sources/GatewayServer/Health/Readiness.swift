@@ -24,11 +24,40 @@ public struct ReadinessReport: Sendable, Encodable {
         }
     }
 
+    /// The OpenID Provider in oidc mode: reported, but never a reason to be unready (existing
+    /// users keep working while it is unreachable).
+    public struct IdentityProvider: Sendable, Encodable {
+        public let issuer: String
+        /// `available`, `discovering` or `unreachable`.
+        public let status: String
+        public let error: String?
+        /// What to register at the issuer as the redirect URI.
+        public let callbackURL: String
+
+        public init(issuer: String, status: String, error: String?, callbackURL: String) {
+            self.issuer = issuer
+            self.status = status
+            self.error = error
+            self.callbackURL = callbackURL
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case issuer, status, error
+            case callbackURL = "callback_url"
+        }
+    }
+
     public let status: String
     public let version: String
     public let checks: [String: Check]
+    public let identityProvider: IdentityProvider?
 
     public var isReady: Bool { status == "ready" }
+
+    enum CodingKeys: String, CodingKey {
+        case status, version, checks
+        case identityProvider = "identity_provider"
+    }
 }
 
 /// Runs every check concurrently, each bounded by `timeout`, so `/readyz` answers in about
@@ -37,11 +66,16 @@ public struct Readiness: Sendable {
     public let checks: [DependencyCheck]
     public let timeout: Duration
     let metrics: GatewayMetrics
+    let identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)?
 
-    public init(checks: [DependencyCheck], timeout: Duration = .seconds(1), metrics: GatewayMetrics) {
+    public init(
+        checks: [DependencyCheck], timeout: Duration = .seconds(1), metrics: GatewayMetrics,
+        identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)? = nil
+    ) {
         self.checks = checks
         self.timeout = timeout
         self.metrics = metrics
+        self.identityProvider = identityProvider
     }
 
     public func evaluate() async -> ReadinessReport {
@@ -65,7 +99,9 @@ public struct Readiness: Sendable {
             return await group.reduce(into: [String: ReadinessReport.Check]()) { $0[$1.0] = $1.1 }
         }
         let ready = results.values.allSatisfy { $0.status == "up" }
-        return ReadinessReport(status: ready ? "ready" : "unavailable", version: GatewayVersion.current, checks: results)
+        return ReadinessReport(
+            status: ready ? "ready" : "unavailable", version: GatewayVersion.current, checks: results,
+            identityProvider: await identityProvider?())
     }
 
     /// A short, secret-free reason (dependency errors can embed connection strings otherwise).

@@ -1,0 +1,463 @@
+"""AUTH_MODE=oidc against real OpenID Providers nobody here wrote.
+
+- LemonLDAP::NG (Debian's package, run with plackup by scripts/idp/lemonldap.sh): a real login
+  form, PKCE and the client secret enforced, demo users dwho / rtyler / msmith (password = login).
+  Two gateway processes share Redis and Postgres; the sign-in starts on one and its callback is
+  served by the other, as a load balancer would route it. Driven by authlib (the desktop client,
+  unchanged), the real `gatewayctl login` (loopback and --device-code) and the web app in
+  headless Chromium (dwho accepts an invite from rtyler and chats).
+- oidc-provider-mock (PyPI, scripts/idp/oidc-mock.sh): many users, and a key rotation (it makes a
+  new key on every start and sends no `kid`).
+
+The refusals a real provider cannot be made to produce are tested against the test support's
+own provider (Tests/GatewayServerTests/OIDCSignInTests.swift).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import OAuth2Client
+
+from conftest import HTTP_TIMEOUT, find_form, parse_forms
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT_ID = "gateway-test"
+CLIENT_SECRET = "gateway-secret-" + secrets.token_hex(8)  # LemonLDAP wants [A-Za-z0-9._-]
+WAIT = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        pytest.fail(f"{name} must be set (scripts/python-tests.sh sets it)", pytrace=False)
+    return value
+
+
+@dataclass
+class Provider:
+    issuer: str
+    workdir: Path
+    script: str
+
+
+def start_provider(script: str, workdir: Path, *arguments: str) -> Provider:
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "idp" / script), "start", str(workdir), *arguments],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, f"{script} start failed:\n{result.stdout}\n{result.stderr}"
+    return Provider(issuer=result.stdout.strip().splitlines()[-1], workdir=workdir, script=script)
+
+
+def stop_provider(provider: Provider) -> None:
+    subprocess.run(["bash", str(REPO / "scripts" / "idp" / provider.script), "stop", str(provider.workdir)], timeout=60)
+
+
+class GatewayProcesses:
+    """`gateway serve` processes in oidc mode sharing one Redis prefix and one database."""
+
+    def __init__(self, provider: Provider, workdir: Path, ports: list[int], extra: dict[str, str] | None = None) -> None:
+        """The first port's URL is every replica's public URL (a load balancer's, in production)."""
+        self.ports = ports
+        self.public_url = f"http://127.0.0.1:{self.ports[0]}"
+        self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
+        self.database = "gateway_oidc_" + uuid.uuid4().hex[:12]
+        admin = require_env("TEST_DATABASE_URL")
+        subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {self.database}"], check=True, timeout=60)
+        parts = urlsplit(admin)
+        database_url = urlunsplit(parts._replace(path=f"/{self.database}"))
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "BIND_ADDRESS": "127.0.0.1",
+            "PUBLIC_BASE_URL": self.public_url,
+            "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+            "REDIS_URL": require_env("TEST_REDIS_URL"),
+            "REDIS_KEY_PREFIX": f"oidc-{uuid.uuid4().hex[:8]}:",
+            "DATABASE_URL": database_url,
+            "AUTH_MODE": "oidc",
+            "OIDC_ISSUER_URL": provider.issuer,
+            "OIDC_CLIENT_ID": CLIENT_ID,
+            "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "LOG_FORMAT": "json",
+            "SIGNIN_RATE_LIMIT_PER_MINUTE": "1000",
+            "TOKEN_RATE_LIMIT_PER_MINUTE": "1000",
+            "AUTHORIZE_RATE_LIMIT_PER_MINUTE": "1000",
+            **(extra or {}),
+        }
+        self.logs = [workdir / f"gateway-{index}.log" for index in range(len(ports))]
+        self.processes = [
+            subprocess.Popen(
+                [require_env("GATEWAY_BINARY"), "serve"], env={**environment, "PORT": str(port)},
+                stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+            for port, log in zip(self.ports, self.logs)
+        ]
+        try:
+            for url, process, log in zip(self.urls, self.processes, self.logs):
+                self.wait_ready(url, process, log)
+        except BaseException:
+            self.stop()
+            raise
+
+    @staticmethod
+    def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"the gateway exited:\n{log.read_text()[-3000:]}"
+            try:
+                ready = httpx.get(f"{url}/readyz", timeout=3)
+                if ready.status_code == 200 and ready.json().get("identity_provider", {}).get("status") == "available":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"{url} did not become ready with its identity provider available:\n{log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        subprocess.run(["psql", require_env("TEST_DATABASE_URL"), "-qc", f"DROP DATABASE IF EXISTS {self.database}"], timeout=60)
+
+
+# MARK: Fixtures
+
+
+@pytest.fixture(scope="module")
+def lemonldap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Provider, GatewayProcesses]]:
+    """LemonLDAP::NG with the gateway registered, and two gateway replicas using it."""
+    workdir = tmp_path_factory.mktemp("lemonldap")
+    # The replicas' ports come first: LemonLDAP registers the public one's callback.
+    ports = [free_port(), free_port()]
+    callback = f"http://127.0.0.1:{ports[0]}/oauth/oidc/callback"
+    started = time.monotonic()
+    provider = start_provider("lemonldap.sh", workdir / "idp", str(free_port()), CLIENT_ID, CLIENT_SECRET, callback)
+    print(f"\n[oidc] LemonLDAP::NG at {provider.issuer} in {time.monotonic() - started:.1f} s")
+    gateways = None
+    try:
+        gateways = GatewayProcesses(provider, workdir, ports)
+        yield provider, gateways
+    finally:
+        if gateways is not None:
+            gateways.stop()
+        stop_provider(provider)
+
+
+# MARK: The person at the browser
+
+
+class LemonBrowser:
+    """A browser without script (httpx keeping cookies, redirects by hand) that signs in at LemonLDAP."""
+
+    def __init__(self) -> None:
+        self.http = httpx.Client(follow_redirects=False, timeout=HTTP_TIMEOUT, headers={"User-Agent": "gateway-oidc-test"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    def log_in(self, login_page: httpx.Response, user: str) -> httpx.Response:
+        """Fills LemonLDAP's login form (it posts back to the authorize URL)."""
+        assert login_page.status_code == 200, f"LemonLDAP login page: {login_page.status_code} {login_page.text[:300]}"
+        forms = [form for form in parse_forms(login_page.text) if "user" in form.fields and "password" in form.fields]
+        assert len(forms) == 1, f"expected LemonLDAP's login form, found {forms!r}"
+        fields = {**forms[0].fields, "user": user, "password": user}
+        return self.http.post(str(login_page.url), data=fields)
+
+    def sign_in(self, authorization_url: str, user: str, callback_base: str | None = None) -> str:
+        """From the gateway's authorize URL to the application's redirect: returns its Location.
+
+        `callback_base` sends the provider's redirect to another replica than the one that
+        started the sign-in.
+        """
+        to_provider = self.http.get(authorization_url)
+        assert to_provider.status_code == 302, f"authorize: {to_provider.status_code} {to_provider.text[:500]}"
+        at_provider = self.http.get(to_provider.headers["location"])
+        # With a LemonLDAP session already open (signed in before), it sends the browser back at once.
+        back = at_provider if at_provider.status_code == 302 else self.log_in(at_provider, user)
+        assert back.status_code == 302, f"LemonLDAP login: {back.status_code} {back.text[:500]}"
+        callback = back.headers["location"]
+        assert "/oauth/oidc/callback?" in callback, callback
+        if callback_base:
+            parts = urlsplit(callback)
+            callback = callback_base + parts.path + "?" + parts.query
+        finished = self.http.get(callback)
+        assert finished.status_code == 302, f"callback: {finished.status_code} {finished.text[:800]}"
+        return finished.headers["location"]
+
+
+@pytest.fixture
+def lemon_browser() -> Iterator[LemonBrowser]:
+    browser = LemonBrowser()
+    yield browser
+    browser.close()
+
+
+def desktop_client() -> OAuth2Client:
+    return OAuth2Client(
+        client_id="desktop", redirect_uri=f"http://127.0.0.1:{free_port()}/callback", code_challenge_method="S256",
+        scope="gateway", token_endpoint_auth_method="none", timeout=HTTP_TIMEOUT,
+    )
+
+
+def metadata_of(gateway_url: str) -> dict:
+    return httpx.get(f"{gateway_url}/.well-known/oauth-authorization-server", timeout=HTTP_TIMEOUT).json()
+
+
+# MARK: LemonLDAP::NG
+
+
+def test_authlib_desktop_client_signs_in_through_lemonldap_across_replicas(lemonldap, lemon_browser) -> None:
+    """The desktop app's flow is unchanged; the sign-in starts on replica 1 and finishes on 2."""
+    _, gateways = lemonldap
+    first, second = gateways.urls
+    metadata = metadata_of(first)
+    assert metadata["authorization_endpoint"] == f"{gateways.public_url}/oauth/authorize"
+    client = desktop_client()
+    try:
+        verifier = generate_token(64)
+        url, state = client.create_authorization_url(metadata["authorization_endpoint"], code_verifier=verifier)
+        started = time.monotonic()
+        location = lemon_browser.sign_in(url, "dwho", callback_base=second)
+        elapsed = time.monotonic() - started
+        assert location.startswith(client.redirect_uri), location
+        token = client.fetch_token(metadata["token_endpoint"], authorization_response=location, state=state, code_verifier=verifier)
+        me = client.get(f"{second}/v1/me").json()
+        assert me["display_name"] == "Doctor Who", me
+        assert me["auth_mode"] == "oidc" and me["non_production"] is False, me
+        assert token["refresh_token"]
+        print(f"\n[oidc] sign-in round trip through LemonLDAP::NG (gateway -> login form -> callback on the other replica): {elapsed * 1000:.0f} ms")
+        # The same person again, on the other replica: the same user.
+        verifier = generate_token(64)
+        url, state = client.create_authorization_url(metadata["authorization_endpoint"].replace(first, second), code_verifier=verifier)
+        again = lemon_browser.sign_in(url.replace(gateways.public_url, second), "dwho")
+        client.fetch_token(f"{second}/oauth/token", authorization_response=again, state=state, code_verifier=verifier)
+        assert client.get(f"{first}/v1/me").json()["id"] == me["id"]
+    finally:
+        client.close()
+    # Nothing of LemonLDAP's tokens in the gateways' logs.
+    for log in gateways.logs:
+        assert "eyJ" not in log.read_text(), f"{log} holds a JWT"
+
+
+def test_a_wrong_password_gets_no_code(lemonldap, lemon_browser) -> None:
+    _, gateways = lemonldap
+    client = desktop_client()
+    try:
+        url, _ = client.create_authorization_url(metadata_of(gateways.public_url)["authorization_endpoint"], code_verifier=generate_token(64))
+        to_provider = lemon_browser.http.get(url)
+        login_page = lemon_browser.http.get(to_provider.headers["location"])
+        form = next(form for form in parse_forms(login_page.text) if "user" in form.fields)
+        refused = lemon_browser.http.post(str(login_page.url), data={**form.fields, "user": "dwho", "password": "not-it"})
+        assert refused.status_code != 302 or "/oauth/oidc/callback" not in refused.headers.get("location", "")
+    finally:
+        client.close()
+
+
+def run_gatewayctl(*arguments: str, config_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [require_env("GATEWAYCTL_BINARY"), *arguments, "--config-dir", str(config_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+    )
+
+
+def read_until(process: subprocess.Popen[str], pattern: str, output: list[str]) -> re.Match[str]:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match
+    pytest.fail(f"gatewayctl did not print {pattern!r}:\n{''.join(output)}")
+
+
+def gatewayctl_login(gateway_url: str, config_dir: Path, user: str, browser: LemonBrowser) -> str:
+    """`gatewayctl login URL --no-browser`: the test is the person's browser."""
+    output: list[str] = []
+    process = run_gatewayctl("login", gateway_url, "--no-browser", config_dir=config_dir)
+    try:
+        url = read_until(process, r"(https?://\S+/oauth/authorize\?\S+)", output).group(1)
+        location = browser.sign_in(url, user)
+        assert location.startswith("http://127.0.0.1:") or location.startswith("http://[::1]:"), location
+        httpx.get(location, timeout=HTTP_TIMEOUT)  # gatewayctl's loopback listener takes the code
+        rest, _ = process.communicate(timeout=WAIT)
+        output.append(rest)
+        assert process.returncode == 0, "".join(output)
+        return "".join(output)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_gatewayctl_login_loopback_and_device_code_through_lemonldap(lemonldap, lemon_browser, tmp_path) -> None:
+    _, gateways = lemonldap
+    printed = gatewayctl_login(gateways.public_url, tmp_path / "rtyler", "rtyler", lemon_browser)
+    assert "Signed in" in printed and "as Rose" in printed, printed
+
+    output: list[str] = []
+    process = run_gatewayctl("login", gateways.public_url, "--device-code", config_dir=tmp_path / "msmith")
+    try:
+        code = read_until(process, r"\b([A-Z]{4}-[A-Z]{4})\b", output).group(1)
+        browser = LemonBrowser()
+        try:
+            page = browser.http.get(f"{gateways.urls[1]}/device?user_code={code}")
+            assert page.status_code == 200 and "Continue with" in page.text, page.text[:500]
+            assert "gatewayctl" in page.text, "the page says which client asked"
+            form = find_form(page.text, "/device")
+            to_provider = browser.http.post(f"{gateways.urls[1]}/device", data={**form.fields, "action": "allow"})
+            assert to_provider.status_code == 302, to_provider.text[:500]
+            back = browser.log_in(browser.http.get(to_provider.headers["location"]), "msmith")
+            assert back.status_code == 302, back.text[:500]
+            done = browser.http.get(back.headers["location"])
+            assert done.status_code == 200 and "Device connected" in done.text, done.text[:500]
+        finally:
+            browser.close()
+        rest, _ = process.communicate(timeout=WAIT)
+        output.append(rest)
+        assert process.returncode == 0, "".join(output)
+        assert "Signed in" in "".join(output), "".join(output)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_web_app_in_chromium_signs_in_at_lemonldap_accepts_and_chats(lemonldap, lemon_browser, tmp_path) -> None:
+    """rtyler hosts an echo agent with gatewayctl and shares it; dwho opens the invite in
+    Chromium, signs in on LemonLDAP's real login page, accepts and chats."""
+    from selenium.webdriver.common.keys import Keys
+
+    from test_web_browser import launch_chromium, visible, wait
+
+    _, gateways = lemonldap
+    owner = tmp_path / "owner"
+    gatewayctl_login(gateways.public_url, owner, "rtyler", lemon_browser)
+    agent = f"echo-{uuid.uuid4().hex[:6]}"
+    host = run_gatewayctl("host", "--agent", agent, config_dir=owner)
+    driver, end = launch_chromium("1100,800")
+    try:
+        read_until(host, r"connected", [])
+        shared = subprocess.run(
+            [require_env("GATEWAYCTL_BINARY"), "share", agent, "--json", "--config-dir", str(owner)],
+            capture_output=True, text=True, timeout=WAIT, check=True,
+        )
+        invite_url = re.search(r'"invite_url"\s*:\s*"([^"]+)"', shared.stdout).group(1)
+        driver.get(invite_url)
+        wait(driver, visible("#sign-in"), "the sign-in button on the invite page").click()
+        user = wait(driver, visible("input[name=user]"), "LemonLDAP's login form")
+        user.send_keys("dwho")
+        driver.find_element("css selector", "input[name=password]").send_keys("dwho")
+        driver.find_element("css selector", "input[name=password]").send_keys(Keys.ENTER)
+        accept = wait(driver, visible("#accept-invite"), "the invite, signed in, with its accept button")
+        wait(driver, lambda d: "Doctor Who" in d.find_element("id", "account").text, "the signed-in name")
+        assert driver.find_elements("css selector", "#demo-banner, .banner") == [] or not any(
+            element.is_displayed() for element in driver.find_elements("css selector", "#demo-banner")
+        ), "no non-production banner in oidc mode"
+        accept.click()
+        wait(driver, lambda d: "/app/chat/" in d.current_url, "the chat page")
+        wait(driver, lambda d: d.find_element("id", "host-status").text == "Host online", "the host to be online")
+        text = f"hello from dwho {uuid.uuid4().hex[:6]}"
+        box = driver.find_element("id", "message-input")
+        box.send_keys(text)
+        box.send_keys(Keys.ENTER)
+        wait(
+            driver,
+            lambda d: any(text in e.text for e in d.find_elements("css selector", "#messages .message.agent[data-id]")),
+            "the agent's reply",
+        )
+    finally:
+        end()
+        host.terminate()
+        try:
+            host.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            host.kill()
+
+
+# MARK: oidc-provider-mock
+
+
+@pytest.fixture(scope="module")
+def mock_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Provider, GatewayProcesses, int]]:
+    workdir = tmp_path_factory.mktemp("oidc-mock")
+    port = free_port()
+    provider = start_provider("oidc-mock.sh", workdir / "idp", str(port))
+    gateways = None
+    try:
+        gateways = GatewayProcesses(provider, workdir, [free_port()])
+        yield provider, gateways, port
+    finally:
+        if gateways is not None:
+            gateways.stop()
+        stop_provider(provider)
+
+
+def mock_sign_in(gateway_url: str, subject: str) -> dict:
+    """Signs `subject` in at the mock (its form takes a subject, no password); returns /v1/me."""
+    client = desktop_client()
+    browser = httpx.Client(follow_redirects=False, timeout=HTTP_TIMEOUT)
+    try:
+        verifier = generate_token(64)
+        url, state = client.create_authorization_url(f"{gateway_url}/oauth/authorize", code_verifier=verifier)
+        to_provider = browser.get(url)
+        assert to_provider.status_code == 302, to_provider.text[:500]
+        page = browser.get(to_provider.headers["location"])
+        assert page.status_code == 200, page.text[:500]
+        form = next(form for form in parse_forms(page.text) if "sub" in form.fields)
+        action = str(page.url) if form.action in ("", "#") else str(httpx.URL(str(page.url)).join(form.action))
+        back = browser.post(action, data={**form.fields, "sub": subject})
+        assert back.status_code in (302, 303), f"mock login: {back.status_code} {back.text[:500]}"
+        finished = browser.get(back.headers["location"])
+        assert finished.status_code == 302, f"callback: {finished.status_code} {finished.text[:800]}"
+        client.fetch_token(f"{gateway_url}/oauth/token", authorization_response=finished.headers["location"], state=state, code_verifier=verifier)
+        return client.get(f"{gateway_url}/v1/me").json()
+    finally:
+        browser.close()
+        client.close()
+
+
+def test_many_people_at_the_mock_are_many_users(mock_provider) -> None:
+    _, gateways, _ = mock_provider
+    people = {subject: mock_sign_in(gateways.public_url, subject) for subject in ["alice", "bob", *[f"user{n}" for n in range(6)]]}
+    assert len({me["id"] for me in people.values()}) == len(people), "each subject is a user of their own"
+    assert people["alice"]["display_name"] == "Alice Example"
+    assert mock_sign_in(gateways.public_url, "alice")["id"] == people["alice"]["id"], "the same subject is the same user"
+
+
+def test_a_restarted_mock_with_a_new_key_still_signs_people_in(mock_provider) -> None:
+    """The mock makes a new signing key on every start and names no `kid` in its tokens: the
+    gateway's cached key fails once, it fetches the keys again, and the sign-in succeeds."""
+    provider, gateways, port = mock_provider
+    before = mock_sign_in(gateways.public_url, "alice")
+    stop_provider(provider)
+    start_provider("oidc-mock.sh", provider.workdir, str(port))
+    after = mock_sign_in(gateways.public_url, "alice")
+    assert after["id"] == before["id"]
