@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.15.0"),
     ],
     targets: [
         // Typed configuration built from the environment; no dependencies so it is cheap to test.
@@ -120,6 +121,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Firebase ID token verification (AUTH_MODE=firebase): Google's certificates and rules.
+        .target(
+            name: "GatewayFirebase",
+            dependencies: [
+                "GatewayAuth",
+                "GatewayConfig",
+                "GatewayStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The web app (landing page, sign-in in the browser, invites, chat, agents, shares,
         // devices): plain HTML, CSS and JavaScript embedded in the binary; GatewayServer mounts it.
         .target(
@@ -193,6 +209,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: swiftSettings),
         // posix_spawn with a clean signal mask and a reaper thread (gatewayctl's command backend and
@@ -208,6 +225,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayFirebaseTests",
+            dependencies: ["GatewayFirebase", "GatewayAuth", "GatewayConfig", "GatewayTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayOIDCTests",
             dependencies: ["GatewayOIDC", "GatewayAuth", "GatewayConfig", "GatewayTestSupport"],

@@ -304,8 +304,23 @@ struct EnvironmentReader {
         let projectID = required(.firebaseProjectID)
         let apiKey = required(.firebaseAPIKey)
         let authDomain = required(.firebaseAuthDomain)
+        let providers = list(.firebaseSignInProviders).map { $0.lowercased() }
+        let known: Set = ["google", "password", "github", "microsoft", "apple", "facebook", "twitter", "yahoo"]
+        if let unknown = providers.first(where: { !known.contains($0) }) {
+            problem(.firebaseSignInProviders, "\"\(unknown)\" is not a sign-in method; use \(known.sorted().joined(separator: ", "))")
+        }
+        let certificatesURL = value(.firebaseCertificatesURL) ?? FirebaseSettings.googleCertificatesURL
+        if URLComponents(string: certificatesURL)?.host == nil {
+            problem(.firebaseCertificatesURL, "\(quoted(.firebaseCertificatesURL, certificatesURL)) is not a URL")
+        }
+        let maxAge = duration(.firebaseAuthMaxAge) ?? .seconds(300)
+        let requireVerified = boolean(.firebaseRequireVerifiedEmail) ?? true
         guard let projectID, let apiKey, let authDomain else { return nil }
-        return FirebaseSettings(projectID: projectID, apiKey: apiKey, authDomain: authDomain)
+        return FirebaseSettings(
+            projectID: projectID, apiKey: apiKey, authDomain: authDomain,
+            signInProviders: providers.isEmpty ? ["google", "password"] : providers, authMaxAge: maxAge,
+            tenantID: value(.firebaseTenantID), allowedEmailDomains: list(.firebaseAllowedEmailDomains).map { $0.lowercased() },
+            requireVerifiedEmail: requireVerified, certificatesURL: certificatesURL)
     }
 
     /// A comma-separated list, blanks dropped.

@@ -156,6 +156,26 @@ extension ConfigurationVariable {
     public static let firebaseAuthDomain = ConfigurationVariable(
         "FIREBASE_AUTH_DOMAIN", .requiredWithAuthMode(.firebase), example: "my-project.firebaseapp.com",
         "Firebase auth domain used by the sign-in page.")
+    public static let firebaseSignInProviders = ConfigurationVariable(
+        "FIREBASE_SIGNIN_PROVIDERS", .optional, default: "google,password", example: "google,password",
+        "Comma-separated sign-in methods the page offers: google, password (others as enabled in the Firebase project).")
+    public static let firebaseAuthMaxAge = ConfigurationVariable(
+        "FIREBASE_AUTH_MAX_AGE", .optional, default: "5m", example: "5m",
+        "How recent the person's Firebase sign-in (auth_time) must be for the gateway to accept its ID token.")
+    public static let firebaseTenantID = ConfigurationVariable(
+        "FIREBASE_TENANT_ID", .optional, example: "tenant-1a2b3",
+        "Identity Platform tenant whose tokens are accepted; tokens of any tenant are refused when unset.")
+    public static let firebaseAllowedEmailDomains = ConfigurationVariable(
+        "FIREBASE_ALLOWED_EMAIL_DOMAINS", .optional, default: "", example: "example.com",
+        "Comma-separated email domains allowed to sign in (verified emails only); empty allows every domain.")
+    public static let firebaseRequireVerifiedEmail = ConfigurationVariable(
+        "FIREBASE_REQUIRE_VERIFIED_EMAIL", .optional, default: "true", example: "false",
+        "Refuse email/password accounts whose address is not verified (anyone can create an account for any address).")
+    public static let firebaseCertificatesURL = ConfigurationVariable(
+        "FIREBASE_CERTIFICATES_URL", .optional,
+        default: "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
+        example: "http://127.0.0.1:9099/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
+        "Where Firebase ID token signing certificates are fetched; anything but Google's URL is for tests and logs a warning.")
     public static let oidcIssuerURL = ConfigurationVariable(
         "OIDC_ISSUER_URL", .requiredWithAuthMode(.oidc), example: "https://accounts.example.com",
         "OpenID Connect issuer; its discovery document and JWKS are fetched from it.")
@@ -215,7 +235,8 @@ extension ConfigurationVariable {
         .messageRateLimit, .sessionRateLimit, .replyRateLimit, .replyByteLimit, .maxStreamsPerUser, .maxStreamsPerDevice,
         .httpIdleTimeout, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
-        .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain,
+        .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain, .firebaseSignInProviders, .firebaseAuthMaxAge, .firebaseTenantID,
+        .firebaseAllowedEmailDomains, .firebaseRequireVerifiedEmail, .firebaseCertificatesURL,
         .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcClientAuthMethod, .oidcScopes, .oidcProviderName,
         .oidcUsernameClaim, .oidcNameClaim, .oidcEmailClaim, .oidcGroupsClaim, .oidcAllowedEmailDomains, .oidcAllowedGroups,
         .oidcAllowUnverifiedEmail, .oidcPrompt, .oidcClockSkew, .oidcCAPEM,

@@ -79,9 +79,37 @@ public enum DatabaseSettings: Sendable, Equatable, CustomStringConvertible {
 }
 
 public struct FirebaseSettings: Sendable, Equatable {
+    /// Google's published certificates for Firebase ID tokens.
+    public static let googleCertificatesURL =
+        "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+
     public var projectID: String
     public var apiKey: String
     public var authDomain: String
+    public var signInProviders: [String]
+    /// The longest time since the person signed in at Firebase (`auth_time`) the gateway accepts.
+    public var authMaxAge: Duration
+    public var tenantID: String?
+    /// Lowercased; empty allows every domain.
+    public var allowedEmailDomains: [String]
+    public var requireVerifiedEmail: Bool
+    public var certificatesURL: String
+
+    public init(
+        projectID: String, apiKey: String, authDomain: String, signInProviders: [String] = ["google", "password"],
+        authMaxAge: Duration = .seconds(300), tenantID: String? = nil, allowedEmailDomains: [String] = [],
+        requireVerifiedEmail: Bool = true, certificatesURL: String = FirebaseSettings.googleCertificatesURL
+    ) {
+        self.projectID = projectID
+        self.apiKey = apiKey
+        self.authDomain = authDomain
+        self.signInProviders = signInProviders
+        self.authMaxAge = authMaxAge
+        self.tenantID = tenantID
+        self.allowedEmailDomains = allowedEmailDomains
+        self.requireVerifiedEmail = requireVerifiedEmail
+        self.certificatesURL = certificatesURL
+    }
 }
 
 public enum OIDCClientAuthMethod: String, Sendable, CaseIterable {

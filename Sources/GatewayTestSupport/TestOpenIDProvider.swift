@@ -247,19 +247,25 @@ public final class TestOpenIDProvider: Sendable {
 
     func sign(_ claims: [String: Any], _ behaviour: Behaviour) throws -> String {
         let (key, kid) = state.withLockedValue { ($0.key, $0.kid) }
-        let algorithm =
-            switch behaviour.algorithm {
+        let headerKid = behaviour.kid ?? (behaviour.algorithm == .rs256 ? kid : nil)
+        return try Self.signedToken(claims, key: key, kid: headerKid, algorithm: behaviour.algorithm)
+    }
+
+    /// A compact JWS of `claims`: RS256 with `key`, unsigned (`none`), or HS256 with a secret.
+    static func signedToken(_ claims: [String: Any], key: _RSA.Signing.PrivateKey, kid: String?, algorithm: Algorithm) throws -> String {
+        let name =
+            switch algorithm {
             case .rs256: "RS256"
             case .none: "none"
             case .hs256: "HS256"
             }
-        var header: [String: Any] = ["alg": algorithm, "typ": "JWT"]
-        if behaviour.algorithm == .rs256 || behaviour.kid != nil { header["kid"] = behaviour.kid ?? kid }
+        var header: [String: Any] = ["alg": name, "typ": "JWT"]
+        if let kid { header["kid"] = kid }
         let signingInput =
             Self.base64URL(try JSONSerialization.data(withJSONObject: header, options: .sortedKeys)) + "."
             + Self.base64URL(try JSONSerialization.data(withJSONObject: claims, options: .sortedKeys))
         let signature: Data =
-            switch behaviour.algorithm {
+            switch algorithm {
             case .rs256: try key.signature(for: Data(signingInput.utf8), padding: .insecurePKCS1v1_5).rawRepresentation
             case .none: Data()
             case .hs256(let secret):

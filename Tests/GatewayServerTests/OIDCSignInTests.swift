@@ -113,6 +113,25 @@ struct OIDCSignInTests {
         }
     }
 
+    /// client_secret_post and a public client (no secret, PKCE only) work as the default does;
+    /// a wrong secret is the provider's refusal, shown as such.
+    @Test(arguments: [
+        ("client_secret_post", ["OIDC_CLIENT_AUTH_METHOD": "client_secret_post"], "test-secret" as String?, 302),
+        ("public client", ["OIDC_CLIENT_SECRET": ""], nil, 302),
+        ("wrong secret", ["OIDC_CLIENT_SECRET": "not-the-secret"], "test-secret", 403),
+    ] as [(String, [String: String], String?, Int)])
+    func clientAuthentication(_ name: String, _ environment: [String: String], _ providerSecret: String?, _ status: Int) async throws {
+        let provider = try TestOpenIDProvider()
+        provider.behaviour.clientSecret = providerSecret
+        try await provider.start()
+        defer { Task { await provider.stop() } }
+        try await withOIDCGateway(provider, environment: environment) { gateway in
+            let back = try await signIn(gateway, redirect: "http://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier())
+            #expect(back.status == status, "\(name): \(back.body)")
+            if status == 403 { #expect(back.body.contains("invalid_client"), "\(back.body)") }
+        }
+    }
+
     @Test func peopleOfTwoIssuersNeverMerge() async throws {
         let first = try TestOpenIDProvider()
         let second = try TestOpenIDProvider()

@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayAuth
+import JWTKit
+import Logging
+import NIOCore
+import NIOFoundationCompat
+
+/// Google's signing certificates for Firebase ID tokens: a JSON object mapping key id to an
+/// X.509 certificate in PEM. Cached for the document's `Cache-Control: max-age`; an unknown key
+/// id causes at most one re-fetch per minute; when a fetch fails the last good keys stay in use
+/// until they expire, then verification fails closed.
+public actor FirebaseCertificates {
+    public nonisolated let url: String
+    let logger: Logger
+    private var client: HTTPClient?
+    private var keys: [String: Insecure.RSA.PublicKey] = [:]
+    private var expiresAt: ContinuousClock.Instant?
+    private var lastUnknownKeyFetch: ContinuousClock.Instant?
+
+    public static let unknownKeyRefetchInterval: Duration = .seconds(60)
+    /// Without a usable max-age the keys are kept this long.
+    static let defaultLifetime: Duration = .seconds(3600)
+
+    public init(url: String, logger: Logger) {
+        self.url = url
+        self.logger = logger
+    }
+
+    public func shutdown() async {
+        let client = self.client
+        self.client = nil
+        try? await client?.shutdown()
+    }
+
+    /// The public key of `kid`.
+    func key(_ kid: String) async throws(SignInError) -> Insecure.RSA.PublicKey {
+        let expired = expiresAt.map { ContinuousClock.now >= $0 } ?? true
+        if expired {
+            do {
+                try await refresh()
+            } catch {
+                // Keys that have not expired stay in use; expired ones are dropped (fail closed).
+                if expiresAt.map({ ContinuousClock.now >= $0 }) ?? true { keys = [:] }
+                if keys.isEmpty {
+                    throw .providerUnavailable("Firebase's signing certificates cannot be fetched right now.")
+                }
+            }
+        }
+        if let key = keys[kid] { return key }
+        let mayRefetch = lastUnknownKeyFetch.map { ContinuousClock.now - $0 >= Self.unknownKeyRefetchInterval } ?? true
+        if !expired, mayRefetch {
+            lastUnknownKeyFetch = .now
+            try? await refresh()
+            if let key = keys[kid] { return key }
+        }
+        throw .refused("The sign-in was signed with a key Firebase does not publish.")
+    }
+
+    private func refresh() async throws {
+        let http: HTTPClient
+        if let client {
+            http = client
+        } else {
+            http = HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+            client = http
+        }
+        do {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Accept", value: "application/json")
+            let response = try await http.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .ok else { throw CertificatesUnavailable(reason: "the certificate document answered \(response.status.code)") }
+            let document = try JSONDecoder().decode([String: String].self, from: Data(buffer: body))
+            var parsed: [String: Insecure.RSA.PublicKey] = [:]
+            for (kid, pem) in document {
+                if let key = try? Insecure.RSA.PublicKey(certificatePEM: pem) { parsed[kid] = key }
+            }
+            guard !parsed.isEmpty else { throw CertificatesUnavailable(reason: "the certificate document holds no RSA certificate") }
+            keys = parsed
+            expiresAt = .now + (Self.maxAge(response.headers.first(name: "Cache-Control")) ?? Self.defaultLifetime)
+            logger.debug("firebase certificates fetched", metadata: ["event": "firebase.certificates", "keys": "\(parsed.count)"])
+        } catch {
+            logger.warning(
+                "firebase certificates unavailable", metadata: ["event": "firebase.certificates_failed", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    static func maxAge(_ cacheControl: String?) -> Duration? {
+        guard let cacheControl else { return nil }
+        for directive in cacheControl.split(separator: ",") {
+            let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = Int(parts[1]), seconds > 0 { return .seconds(seconds) }
+        }
+        return nil
+    }
+}
+
+struct CertificatesUnavailable: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { reason }
+}
