@@ -27,7 +27,7 @@ from authlib.common.security import generate_token
 
 from conftest import HTTP_TIMEOUT, find_form
 from firebase_standin import FirebaseStandIn
-from test_oidc_providers import GatewayProcesses, desktop_client, free_port, read_until, require_env, run_gatewayctl
+from gateways import GatewayProcesses, desktop_client, free_port, read_until, require_env, run_gatewayctl
 
 PROJECT_ID = "gateway-firebase-test"
 API_KEY = "test-api-key-" + uuid.uuid4().hex[:8]
