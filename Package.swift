@@ -149,6 +149,7 @@ let package = Package(
                 .embedInCode("Assets/app.css"),
                 .embedInCode("Assets/sha256.js"),
                 .embedInCode("Assets/icon.svg"),
+                .embedInCode("Assets/firebase-sign-in.js"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -163,6 +164,7 @@ let package = Package(
                 "GatewayEphemeral",
                 "GatewayAuth",
                 "GatewayOIDC",
+                "GatewayFirebase",
                 "GatewayEvents",
                 "GatewayRelay",
                 "ServerSentEvents",

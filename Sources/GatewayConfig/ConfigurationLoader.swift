@@ -314,13 +314,17 @@ struct EnvironmentReader {
             problem(.firebaseCertificatesURL, "\(quoted(.firebaseCertificatesURL, certificatesURL)) is not a URL")
         }
         let maxAge = duration(.firebaseAuthMaxAge) ?? .seconds(300)
+        let emulatorHost = value(.firebaseAuthEmulatorHost)
+        if let emulatorHost, emulatorHost.contains("/") || emulatorHost.contains(" ") {
+            problem(.firebaseAuthEmulatorHost, "\(quoted(.firebaseAuthEmulatorHost, emulatorHost)) must be host:port, without a scheme")
+        }
         let requireVerified = boolean(.firebaseRequireVerifiedEmail) ?? true
         guard let projectID, let apiKey, let authDomain else { return nil }
         return FirebaseSettings(
             projectID: projectID, apiKey: apiKey, authDomain: authDomain,
             signInProviders: providers.isEmpty ? ["google", "password"] : providers, authMaxAge: maxAge,
             tenantID: value(.firebaseTenantID), allowedEmailDomains: list(.firebaseAllowedEmailDomains).map { $0.lowercased() },
-            requireVerifiedEmail: requireVerified, certificatesURL: certificatesURL)
+            requireVerifiedEmail: requireVerified, certificatesURL: certificatesURL, authEmulatorHost: emulatorHost)
     }
 
     /// A comma-separated list, blanks dropped.

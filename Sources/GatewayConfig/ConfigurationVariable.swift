@@ -176,6 +176,9 @@ extension ConfigurationVariable {
         default: "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
         example: "http://127.0.0.1:9099/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
         "Where Firebase ID token signing certificates are fetched; anything but Google's URL is for tests and logs a warning.")
+    public static let firebaseAuthEmulatorHost = ConfigurationVariable(
+        "FIREBASE_AUTH_EMULATOR_HOST", .optional, example: "127.0.0.1:9099",
+        "Local development only: the sign-in page sends email/password sign-ins to this host instead of Google (tokens are still verified); logs a warning.")
     public static let oidcIssuerURL = ConfigurationVariable(
         "OIDC_ISSUER_URL", .requiredWithAuthMode(.oidc), example: "https://accounts.example.com",
         "OpenID Connect issuer; its discovery document and JWKS are fetched from it.")
@@ -236,7 +239,7 @@ extension ConfigurationVariable {
         .httpIdleTimeout, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain, .firebaseSignInProviders, .firebaseAuthMaxAge, .firebaseTenantID,
-        .firebaseAllowedEmailDomains, .firebaseRequireVerifiedEmail, .firebaseCertificatesURL,
+        .firebaseAllowedEmailDomains, .firebaseRequireVerifiedEmail, .firebaseCertificatesURL, .firebaseAuthEmulatorHost,
         .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcClientAuthMethod, .oidcScopes, .oidcProviderName,
         .oidcUsernameClaim, .oidcNameClaim, .oidcEmailClaim, .oidcGroupsClaim, .oidcAllowedEmailDomains, .oidcAllowedGroups,
         .oidcAllowUnverifiedEmail, .oidcPrompt, .oidcClockSkew, .oidcCAPEM,

@@ -94,12 +94,16 @@ public struct FirebaseSettings: Sendable, Equatable {
     public var allowedEmailDomains: [String]
     public var requireVerifiedEmail: Bool
     public var certificatesURL: String
+    /// Local development: where the page sends email/password sign-ins instead of Google.
+    public var authEmulatorHost: String?
 
     public init(
         projectID: String, apiKey: String, authDomain: String, signInProviders: [String] = ["google", "password"],
         authMaxAge: Duration = .seconds(300), tenantID: String? = nil, allowedEmailDomains: [String] = [],
-        requireVerifiedEmail: Bool = true, certificatesURL: String = FirebaseSettings.googleCertificatesURL
+        requireVerifiedEmail: Bool = true, certificatesURL: String = FirebaseSettings.googleCertificatesURL,
+        authEmulatorHost: String? = nil
     ) {
+        self.authEmulatorHost = authEmulatorHost
         self.projectID = projectID
         self.apiKey = apiKey
         self.authDomain = authDomain

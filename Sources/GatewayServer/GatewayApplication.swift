@@ -3,6 +3,7 @@ import GatewayAuth
 import GatewayConfig
 import GatewayEphemeral
 import GatewayEvents
+import GatewayFirebase
 import GatewayOIDC
 import GatewayRelay
 import GatewayStore
@@ -84,6 +85,12 @@ public enum Gateway {
         if case .redirect(let redirect) = connector, let oidc = redirect as? OIDCConnector {
             services.append(IdentityProviderService(provider: oidc.provider))
             identityProvider = { await Self.report(oidc) }
+        }
+        if case .form(let form) = connector, let firebase = form as? FirebaseConnector {
+            services.append(BackgroundService(name: "firebase certificates") {
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                await firebase.certificates.shutdown()
+            })
         }
         let readiness = Readiness(checks: checks, metrics: metrics, identityProvider: identityProvider)
         var streamSettings = EventStreamSettings()
@@ -173,7 +180,8 @@ public enum Gateway {
             guard let settings = configuration.oidc else { throw UnsupportedAuthMode(mode: .oidc) }
             return .redirect(try OIDCConnector(settings: settings, publicBaseURL: configuration.publicBaseURL, logger: logger))
         case .firebase:
-            throw UnsupportedAuthMode(mode: configuration.authMode)
+            guard let settings = configuration.firebase else { throw UnsupportedAuthMode(mode: .firebase) }
+            return .form(FirebaseConnector(settings: settings, logger: logger))
         }
     }
 
@@ -227,6 +235,18 @@ public enum Gateway {
             logger.warning(
                 "demo auth mode: anyone can sign in with a display name; not for production",
                 metadata: ["event": "gateway.non_production", "auth_mode": "demo"])
+        }
+        if let firebase = configuration.firebase, configuration.authMode == .firebase {
+            if firebase.certificatesURL != FirebaseSettings.googleCertificatesURL {
+                logger.warning(
+                    "FIREBASE_CERTIFICATES_URL is not Google's: ID tokens are checked against another party's keys; for tests only",
+                    metadata: ["event": "gateway.firebase_certificates_override", "url": .string(firebase.certificatesURL)])
+            }
+            if let host = firebase.authEmulatorHost {
+                logger.warning(
+                    "FIREBASE_AUTH_EMULATOR_HOST is set: the sign-in page sends passwords to \(host), not to Google; for local development only",
+                    metadata: ["event": "gateway.firebase_emulator", "host": .string(host)])
+            }
         }
         if configuration.signingKey.isGenerated {
             logger.warning(

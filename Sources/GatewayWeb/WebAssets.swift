@@ -31,7 +31,10 @@ public enum WebAssets {
     public static let sha256Fallback = WebAsset(
         name: "sha256.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.sha256_js)
     public static let icon = WebAsset(name: "icon.svg", contentType: "image/svg+xml", bytes: PackageResources.icon_svg)
+    /// The script of AUTH_MODE=firebase's sign-in page.
+    public static let firebaseSignIn = WebAsset(
+        name: "firebase-sign-in.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.firebase_sign_in_js)
 
     public static let all: [String: WebAsset] = Dictionary(
-        uniqueKeysWithValues: [script, stylesheet, sha256Fallback, icon].map { ($0.name, $0) })
+        uniqueKeysWithValues: [script, stylesheet, sha256Fallback, icon, firebaseSignIn].map { ($0.name, $0) })
 }

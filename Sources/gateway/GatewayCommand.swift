@@ -122,12 +122,6 @@ func launch(mode: RunMode, options: RunOptions) async throws {
         FileHandle.standardError.write(Data("gateway: \(error.description)\n".utf8))
         throw ExitCode(configurationErrorExitCode)
     }
-    // The firebase connector is not in this version yet: say so before binding.
-    guard configuration.authMode != .firebase else {
-        FileHandle.standardError.write(Data(
-            "gateway: AUTH_MODE=\(configuration.authMode.rawValue) is not available in this version yet; use AUTH_MODE=demo or oidc\n".utf8))
-        throw ExitCode(configurationErrorExitCode)
-    }
     if options.checkConfig {
         print("""
             configuration OK

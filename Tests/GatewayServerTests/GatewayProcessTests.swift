@@ -44,14 +44,22 @@ struct GatewayProcessTests {
         }
     }
 
-    @Test func authModesWithoutAConnectorYetAreRefusedBeforeBinding() async throws {
-        var environment = serveEnvironment(port: try freeLoopbackPort(), databaseURL: "postgres://u@localhost/db", redisURL: "redis://localhost")
+    /// Firebase mode starts; certificates that are not Google's and an emulator host are warned about.
+    @Test func aFirebaseGatewayStartsAndWarnsAboutTestOverrides() async throws {
+        let port = try freeLoopbackPort()
+        var environment = serveEnvironment(
+            port: port, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
         environment.merge([
             "AUTH_MODE": "firebase", "FIREBASE_PROJECT_ID": "p", "FIREBASE_API_KEY": "k", "FIREBASE_AUTH_DOMAIN": "p.firebaseapp.com",
+            "FIREBASE_CERTIFICATES_URL": "http://127.0.0.1:9/certificates", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",
         ]) { $1 }
         let gateway = try GatewayProcess(environment: environment)
-        #expect(await gateway.waitForExit(timeout: .seconds(5)) == 78)
-        #expect(gateway.output.contains("AUTH_MODE=firebase is not available"))
+        defer { gateway.kill() }
+        #expect(await eventually(timeout: .seconds(30)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
+        #expect(gateway.output.contains("gateway.firebase_certificates_override"), "\(gateway.output)")
+        #expect(gateway.output.contains("gateway.firebase_emulator"), "\(gateway.output)")
+        gateway.signal(SIGTERM)
+        #expect(await gateway.waitForExit(timeout: .seconds(10)) == 0, "\(gateway.output)")
     }
 
     /// In oidc mode with the issuer down, the gateway still starts and becomes ready (existing

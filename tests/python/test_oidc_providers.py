@@ -15,42 +15,39 @@ own provider (Tests/GatewayServerTests/OIDCSignInTests.swift).
 
 from __future__ import annotations
 
-import os
+import base64
 import re
 import secrets
-import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import OAuth2Client
 
 from conftest import HTTP_TIMEOUT, find_form, parse_forms
+from gateways import WAIT, GatewayProcesses, desktop_client, free_port, read_until, require_env, run_gatewayctl
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "gateway-test"
-CLIENT_SECRET = "gateway-secret-" + secrets.token_hex(8)  # LemonLDAP wants [A-Za-z0-9._-]
-WAIT = 30
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def lemonldap_safe_secret() -> str:
+    """LemonLDAP 2.16 reads client_secret_basic with /^Basic (\\w+)/: a '+' or '/' in the base64
+    of `id:secret` would cut it, so pick a secret whose credentials encode without them."""
+    while True:
+        secret = "gateway-secret-" + secrets.token_hex(8)
+        encoded = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
+        if "+" not in encoded and "/" not in encoded:
+            return secret
 
 
-def require_env(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        pytest.fail(f"{name} must be set (scripts/python-tests.sh sets it)", pytrace=False)
-    return value
+CLIENT_SECRET = lemonldap_safe_secret()
 
 
 @dataclass
@@ -73,76 +70,10 @@ def stop_provider(provider: Provider) -> None:
     subprocess.run(["bash", str(REPO / "scripts" / "idp" / provider.script), "stop", str(provider.workdir)], timeout=60)
 
 
-class GatewayProcesses:
-    """`gateway serve` processes in oidc mode sharing one Redis prefix and one database."""
-
-    def __init__(self, provider: Provider, workdir: Path, ports: list[int], extra: dict[str, str] | None = None) -> None:
-        """The first port's URL is every replica's public URL (a load balancer's, in production)."""
-        self.ports = ports
-        self.public_url = f"http://127.0.0.1:{self.ports[0]}"
-        self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
-        self.database = "gateway_oidc_" + uuid.uuid4().hex[:12]
-        admin = require_env("TEST_DATABASE_URL")
-        subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {self.database}"], check=True, timeout=60)
-        parts = urlsplit(admin)
-        database_url = urlunsplit(parts._replace(path=f"/{self.database}"))
-        environment = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "BIND_ADDRESS": "127.0.0.1",
-            "PUBLIC_BASE_URL": self.public_url,
-            "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
-            "REDIS_URL": require_env("TEST_REDIS_URL"),
-            "REDIS_KEY_PREFIX": f"oidc-{uuid.uuid4().hex[:8]}:",
-            "DATABASE_URL": database_url,
-            "AUTH_MODE": "oidc",
-            "OIDC_ISSUER_URL": provider.issuer,
-            "OIDC_CLIENT_ID": CLIENT_ID,
-            "OIDC_CLIENT_SECRET": CLIENT_SECRET,
-            "LOG_FORMAT": "json",
-            "SIGNIN_RATE_LIMIT_PER_MINUTE": "1000",
-            "TOKEN_RATE_LIMIT_PER_MINUTE": "1000",
-            "AUTHORIZE_RATE_LIMIT_PER_MINUTE": "1000",
-            **(extra or {}),
-        }
-        self.logs = [workdir / f"gateway-{index}.log" for index in range(len(ports))]
-        self.processes = [
-            subprocess.Popen(
-                [require_env("GATEWAY_BINARY"), "serve"], env={**environment, "PORT": str(port)},
-                stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-            for port, log in zip(self.ports, self.logs)
-        ]
-        try:
-            for url, process, log in zip(self.urls, self.processes, self.logs):
-                self.wait_ready(url, process, log)
-        except BaseException:
-            self.stop()
-            raise
-
-    @staticmethod
-    def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"the gateway exited:\n{log.read_text()[-3000:]}"
-            try:
-                ready = httpx.get(f"{url}/readyz", timeout=3)
-                if ready.status_code == 200 and ready.json().get("identity_provider", {}).get("status") == "available":
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"{url} did not become ready with its identity provider available:\n{log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        subprocess.run(["psql", require_env("TEST_DATABASE_URL"), "-qc", f"DROP DATABASE IF EXISTS {self.database}"], timeout=60)
+def oidc_environment(provider: Provider) -> dict[str, str]:
+    return {
+        "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": provider.issuer, "OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+    }
 
 
 # MARK: Fixtures
@@ -160,7 +91,7 @@ def lemonldap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Provid
     print(f"\n[oidc] LemonLDAP::NG at {provider.issuer} in {time.monotonic() - started:.1f} s")
     gateways = None
     try:
-        gateways = GatewayProcesses(provider, workdir, ports)
+        gateways = GatewayProcesses(oidc_environment(provider), workdir, ports)
         yield provider, gateways
     finally:
         if gateways is not None:
@@ -217,13 +148,6 @@ def lemon_browser() -> Iterator[LemonBrowser]:
     browser.close()
 
 
-def desktop_client() -> OAuth2Client:
-    return OAuth2Client(
-        client_id="desktop", redirect_uri=f"http://127.0.0.1:{free_port()}/callback", code_challenge_method="S256",
-        scope="gateway", token_endpoint_auth_method="none", timeout=HTTP_TIMEOUT,
-    )
-
-
 def metadata_of(gateway_url: str) -> dict:
     return httpx.get(f"{gateway_url}/.well-known/oauth-authorization-server", timeout=HTTP_TIMEOUT).json()
 
@@ -276,26 +200,6 @@ def test_a_wrong_password_gets_no_code(lemonldap, lemon_browser) -> None:
         assert refused.status_code != 302 or "/oauth/oidc/callback" not in refused.headers.get("location", "")
     finally:
         client.close()
-
-
-def run_gatewayctl(*arguments: str, config_dir: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [require_env("GATEWAYCTL_BINARY"), *arguments, "--config-dir", str(config_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-    )
-
-
-def read_until(process: subprocess.Popen[str], pattern: str, output: list[str]) -> re.Match[str]:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    pytest.fail(f"gatewayctl did not print {pattern!r}:\n{''.join(output)}")
 
 
 def gatewayctl_login(gateway_url: str, config_dir: Path, user: str, browser: LemonBrowser) -> str:
@@ -412,7 +316,7 @@ def mock_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pr
     provider = start_provider("oidc-mock.sh", workdir / "idp", str(port))
     gateways = None
     try:
-        gateways = GatewayProcesses(provider, workdir, [free_port()])
+        gateways = GatewayProcesses(oidc_environment(provider), workdir, [free_port()])
         yield provider, gateways, port
     finally:
         if gateways is not None:

@@ -17,7 +17,9 @@ public struct DemoConnector: FormConnector {
 
     public static let maximumDisplayNameLength = 64
 
-    public var fields: [SignInField] {
+    public var page: SignInPage { .fields(fields, notice: "Demo sign-in: this gateway does not check who you are.") }
+
+    var fields: [SignInField] {
         var fields = [
             SignInField(
                 name: "display_name", label: "Display name", kind: .text, autocomplete: "nickname",
@@ -28,8 +30,6 @@ public struct DemoConnector: FormConnector {
         }
         return fields
     }
-
-    public var notice: String? { "Demo sign-in: this gateway does not check who you are." }
 
     public func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
         guard settings.signInEnabled else { throw .disabled }

@@ -83,11 +83,36 @@ public struct SignInField: Sendable, Equatable {
     }
 }
 
+/// What a form connector puts inside the gateway's sign-in form.
+public enum SignInPage: Sendable, Equatable {
+    /// Inputs the person fills in, and a line under the form (demo).
+    case fields([SignInField], notice: String?)
+    /// The connector's own markup and script, which sign the person in at the provider and
+    /// submit the form with the result in a hidden field (Firebase).
+    case script(SignInScript)
+}
+
+public struct SignInScript: Sendable, Equatable {
+    /// HTML placed in the form, already escaped by the connector.
+    public let markup: String
+    /// The script's path on the gateway (never inline: the page's policy forbids it).
+    public let scriptPath: String
+    /// The hidden field the script fills before it submits the form.
+    public let resultField: String
+    /// Extra Content-Security-Policy sources for this page only, by directive.
+    public let contentSecurityPolicy: [String: [String]]
+
+    public init(markup: String, scriptPath: String, resultField: String, contentSecurityPolicy: [String: [String]]) {
+        self.markup = markup
+        self.scriptPath = scriptPath
+        self.resultField = resultField
+        self.contentSecurityPolicy = contentSecurityPolicy
+    }
+}
+
 public protocol FormConnector: ConnectorDescription {
-    /// The inputs the sign-in form asks for, in order.
-    var fields: [SignInField] { get }
-    /// A line under the form (e.g. that demo sign-in checks nothing), or nil.
-    var notice: String? { get }
+    /// What the sign-in form shows.
+    var page: SignInPage { get }
     func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson
 }
 

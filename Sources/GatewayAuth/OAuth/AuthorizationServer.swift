@@ -334,13 +334,22 @@ public struct AuthorizationServer: Sendable {
 
     /// Records the signed-in person's approval or denial; false when the code is unknown or used.
     public func decideDevice(userCode: String, user: User, approve: Bool) async throws -> Bool {
+        try await decide(userCode: userCode, status: approve ? .approved : .denied, userID: user.id)
+    }
+
+    /// The person at the verification page refuses the code; nobody needs to sign in for that.
+    public func denyDevice(userCode: String) async throws -> Bool {
+        try await decide(userCode: userCode, status: .denied, userID: nil)
+    }
+
+    func decide(userCode: String, status: DeviceGrant.Status, userID: String?) async throws -> Bool {
         guard let deviceKey = try await ephemeral.take("usercode:\(Self.normalizeUserCode(userCode))"),
             let raw = try await ephemeral.get(deviceKey)
         else { return false }
         var grant = try Self.decode(DeviceGrant.self, raw)
         guard grant.status == .pending else { return false }
-        grant.status = approve ? .approved : .denied
-        grant.userID = user.id
+        grant.status = status
+        grant.userID = userID
         return try await ephemeral.replace(deviceKey, try Self.encode(grant))
     }
 

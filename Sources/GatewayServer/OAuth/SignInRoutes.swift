@@ -97,26 +97,51 @@ struct SignInRoutes: Sendable {
         _ form: any FormConnector, requestID: String, client: OAuthClient, redirectURI: String, browser: String, error: String?
     ) -> Response {
         let csrf = formTokens.token(forBrowser: browser)
+        let (inputs, allow, notice, sources) = Self.parts(of: form.page, allow: "Sign in and allow")
         let body = """
             <h1>Sign in to this gateway</h1>
             <p><strong>\(HTML.escape(client.name))</strong> wants to use your account on \
             <code>\(HTML.escape(base))</code>.</p>
             \(alert(error))
-            <form method="post" action="/oauth/authorize">
+            <form method="post" action="/oauth/authorize" id="sign-in-form">
             <input type="hidden" name="request" value="\(HTML.escape(requestID))">
             <input type="hidden" name="csrf" value="\(HTML.escape(csrf))">
-            \(Self.inputs(form.fields))
-            <button type="submit" name="action" value="allow">Sign in and allow</button>
+            \(inputs)
+            \(allow)
             <button type="submit" name="action" value="deny" class="secondary" formnovalidate>Cancel</button>
             </form>
-            \(form.notice.map { #"<p class="muted">\#(HTML.escape($0))</p>"# } ?? "")
+            \(notice)
             """
         var response = HTML.page(
             title: "Sign in", body: body, nonProduction: nonProduction, status: error == nil ? .ok : .badRequest,
-            formTargets: [Self.origin(of: redirectURI)].compactMap { $0 })
+            formTargets: [Self.origin(of: redirectURI)].compactMap { $0 }, extraSources: sources)
         response.setCookie(csrfCookie(csrf))
         response.setCookie(browserCookie(browser))
         return response
+    }
+
+    /// The form's inputs, its allow button (none for a script, which submits by itself), the
+    /// line under it and the page's extra policy sources.
+    static func parts(of page: SignInPage, allow label: String) -> (String, String, String, [String: [String]]) {
+        switch page {
+        case .fields(let fields, let notice):
+            return (
+                inputs(fields), #"<button type="submit" name="action" value="allow">\#(HTML.escape(label))</button>"#,
+                notice.map { #"<p class="muted">\#(HTML.escape($0))</p>"# } ?? "", [:]
+            )
+        case .script(let script):
+            var sources = script.contentSecurityPolicy
+            sources["script-src", default: []].insert("'self'", at: 0)
+            sources["connect-src", default: []].insert("'self'", at: 0)
+            return (
+                """
+                <input type="hidden" name="\(HTML.escape(script.resultField))" value="">
+                \(script.markup)
+                <script type="module" src="\(HTML.escape(script.scriptPath))"></script>
+                """,
+                "", "", sources
+            )
+        }
     }
 
     static func inputs(_ fields: [SignInField]) -> String {
@@ -163,7 +188,14 @@ struct SignInRoutes: Sendable {
         guard let action = form["action"], action == "allow" || action == "deny" else {
             return deviceApprovalPage(browser: browser, userCode: userCode, pending: pending, error: nil, status: .ok)
         }
-        let purpose = PendingSignIn.Purpose.device(userCode: userCode, approve: action == "allow")
+        if action == "deny" {
+            // Refusing a code needs no sign-in.
+            guard try await server.denyDevice(userCode: userCode) else { return unknownDeviceCode(browser: browser, userCode: userCode) }
+            return HTML.page(
+                title: "Device denied", body: "<h1>Device denied</h1><p>The device was denied. You can close this page.</p>",
+                nonProduction: nonProduction)
+        }
+        let purpose = PendingSignIn.Purpose.device(userCode: userCode, approve: true)
         switch connector {
         case .form(let formConnector):
             let attempt = try await identify(formConnector, request, context, form: form, browser: browser) { message in
@@ -232,10 +264,15 @@ struct SignInRoutes: Sendable {
             let ago = minutes == 0 ? "less than a minute ago" : minutes == 1 ? "1 minute ago" : "\(minutes) minutes ago"
             return " at <time datetime=\"\(Self.timestamp(date))\">\(Self.timestamp(date))</time> (\(ago))"
         } ?? ""
-        let (fields, allow) =
+        let (fields, allow, sources): (String, String, [String: [String]]) =
             switch connector {
-            case .form(let form): (Self.inputs(form.fields), "Sign in and allow")
-            case .redirect(let redirect): ("", "Continue with \(HTML.escape(redirect.providerName)) and allow")
+            case .form(let form):
+                { let parts = Self.parts(of: form.page, allow: "Sign in and allow"); return (parts.0, parts.1, parts.3) }()
+            case .redirect(let redirect):
+                (
+                    "", #"<button type="submit" name="action" value="allow">Continue with \#(HTML.escape(redirect.providerName)) and allow</button>"#,
+                    [:]
+                )
             }
         let body = """
             <h1>Connect a device</h1>
@@ -243,15 +280,16 @@ struct SignInRoutes: Sendable {
             <code>\(HTML.escape(base))</code>. Allow it only if you started this sign-in yourself and the terminal shows \
             the code <code>\(HTML.escape(pending.userCode))</code>.</p>
             \(alert(error))
-            <form method="post" action="/device">
+            <form method="post" action="/device" id="sign-in-form">
             <input type="hidden" name="csrf" value="\(HTML.escape(csrf))">
             <input type="hidden" name="user_code" value="\(HTML.escape(userCode))">
             \(fields)
-            <button type="submit" name="action" value="allow">\(allow)</button>
+            \(allow)
             <button type="submit" name="action" value="deny" class="secondary" formnovalidate>Deny</button>
             </form>
             """
-        var response = HTML.page(title: "Connect a device", body: body, nonProduction: nonProduction, status: status)
+        var response = HTML.page(
+            title: "Connect a device", body: body, nonProduction: nonProduction, status: status, extraSources: sources)
         response.setCookie(csrfCookie(csrf))
         response.setCookie(browserCookie(browser))
         return response

@@ -11,7 +11,8 @@ enum HTML {
     /// A whole page. `formTargets` are the extra origins a form submission may end up at (the
     /// OAuth redirect), which browsers check against `form-action` even across redirects.
     static func page(
-        title: String, body: String, nonProduction: Bool, status: HTTPResponse.Status = .ok, formTargets: [String] = []
+        title: String, body: String, nonProduction: Bool, status: HTTPResponse.Status = .ok, formTargets: [String] = [],
+        extraSources: [String: [String]] = [:]
     ) -> Response {
         let html = """
             <!doctype html>
@@ -30,16 +31,21 @@ enum HTML {
             </body>
             </html>
             """
-        var headers = securityHeaders(formTargets: formTargets)
+        var headers = securityHeaders(formTargets: formTargets, extraSources: extraSources)
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func securityHeaders(formTargets: [String] = []) -> HTTPFields {
+    /// The strict policy of every gateway page; `extraSources` widens single directives for one
+    /// page only (a sign-in provider's script, API and frame origins).
+    static func securityHeaders(formTargets: [String] = [], extraSources: [String: [String]] = [:]) -> HTTPFields {
         let formAction = (["'self'"] + formTargets).joined(separator: " ")
+        var directives = "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(formAction); frame-ancestors 'none'; base-uri 'none'"
+        for (directive, sources) in extraSources.sorted(by: { $0.key < $1.key }) where !sources.isEmpty {
+            directives += "; \(directive) \(sources.joined(separator: " "))"
+        }
         return [
-            .contentSecurityPolicy:
-                "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(formAction); frame-ancestors 'none'; base-uri 'none'",
+            .contentSecurityPolicy: directives,
             .cacheControl: "no-store",
             .init("X-Content-Type-Options")!: "nosniff",
             .init("Referrer-Policy")!: "no-referrer",

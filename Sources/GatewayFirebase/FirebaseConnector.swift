@@ -1,0 +1,77 @@
+import Foundation
+import GatewayAuth
+import GatewayConfig
+import Logging
+
+/// `AUTH_MODE=firebase`: a form connector whose page signs the person in with Firebase
+/// Authentication in the browser (Google through the SDK's popup, email and password through
+/// Identity Toolkit's REST call) and posts the resulting ID token, which the gateway verifies
+/// (`FirebaseTokenVerifier`) before it finishes the sign-in as in every other mode.
+public struct FirebaseConnector: FormConnector {
+    public let mode = AuthMode.firebase
+    public let isNonProduction = false
+    /// The pinned Firebase JS SDK (modular build) the page loads from gstatic.
+    public static let sdkVersion = "10.12.2"
+    public static let scriptPath = "/assets/web/firebase-sign-in.js"
+
+    let settings: FirebaseSettings
+    /// `FIREBASE_AUTH_EMULATOR_HOST`: where the page sends email/password sign-ins instead of
+    /// Google (Firebase's own SDKs follow the same variable); tokens are verified as always.
+    let emulatorHost: String?
+    public let certificates: FirebaseCertificates
+    let verifier: FirebaseTokenVerifier
+
+    public init(settings: FirebaseSettings, logger: Logger) {
+        self.settings = settings
+        self.emulatorHost = settings.authEmulatorHost
+        self.certificates = FirebaseCertificates(url: settings.certificatesURL, logger: logger)
+        self.verifier = FirebaseTokenVerifier(settings: settings, certificates: certificates)
+    }
+
+    public func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
+        guard let token = submission.fields["id_token"], !token.isEmpty, token.utf8.count <= 16 * 1024 else {
+            throw .refused("Sign in with one of the methods above first.")
+        }
+        return try await verifier.person(from: token)
+    }
+
+    public var page: SignInPage {
+        let providers = Set(settings.signInProviders)
+        let configuration: [String: Any] = [
+            "apiKey": settings.apiKey, "authDomain": settings.authDomain, "projectId": settings.projectID,
+            "tenantId": settings.tenantID ?? NSNull(), "emulatorHost": emulatorHost ?? NSNull(), "sdkVersion": Self.sdkVersion,
+            "providers": settings.signInProviders,
+        ]
+        let json = (try? JSONSerialization.data(withJSONObject: configuration, options: .sortedKeys)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        var markup = #"<div id="firebase-sign-in" data-settings="\#(Self.escape(json))">"#
+        if providers.contains("google") {
+            markup += #"<button type="button" id="firebase-google">Continue with Google</button>"#
+        }
+        if providers.contains("password") {
+            markup += """
+                <label for="firebase-email">Email</label>
+                <input id="firebase-email" type="email" autocomplete="username">
+                <label for="firebase-password">Password</label>
+                <input id="firebase-password" type="password" autocomplete="current-password">
+                <button type="button" id="firebase-password-sign-in">Sign in with email</button>
+                """
+        }
+        markup += #"<p class="error" id="firebase-error" role="alert" hidden></p>"#
+        markup += "<noscript><p class=\"error\">Firebase sign-in needs JavaScript.</p></noscript></div>"
+        let identityToolkit = emulatorHost.map { "http://\($0)" } ?? "https://identitytoolkit.googleapis.com"
+        return .script(
+            SignInScript(
+                markup: markup, scriptPath: Self.scriptPath, resultField: "id_token",
+                contentSecurityPolicy: [
+                    "script-src": ["https://www.gstatic.com", "https://apis.google.com"],
+                    "connect-src": [identityToolkit, "https://securetoken.googleapis.com", "https://www.googleapis.com"],
+                    "frame-src": ["https://\(settings.authDomain)"],
+                ]))
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "'", with: "&#39;")
+    }
+}
