@@ -177,7 +177,7 @@ def gatewayctl_login(gateway_url: str, config_dir: Path, id_token: str) -> str:
             httpx.get(answer.headers["location"], timeout=HTTP_TIMEOUT)
         finally:
             browser.close()
-        rest, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=60)
         output.append(rest)
         assert process.returncode == 0, "".join(output)
         return "".join(output)
