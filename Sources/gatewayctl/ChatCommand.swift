@@ -40,6 +40,32 @@ final class ChatPrinter: Sendable {
     let echoInput: Bool
     private let streamed = Locked<[String: String]>([:])
     private let agentName = Locked("agent")
+    /// Notices that arrived while a reply was streaming: printed once it ends, so they never
+    /// split the reply's line.
+    private let heldNotices = Locked<[String]>([])
+
+    /// Prints a notice now, or after the reply being streamed.
+    private func notice(_ text: String) {
+        let held = streamed.withLockedValue { !$0.isEmpty }
+        if held { heldNotices.withLockedValue { $0.append(text) } } else { Terminal.line(text) }
+    }
+
+    /// Ends a streamed reply's line, then prints what was held back meanwhile.
+    private func endReplyLine(_ needsNewline: Bool) {
+        if needsNewline { Terminal.write("\n") }
+        guard streamed.withLockedValue({ $0.isEmpty }) else { return }
+        for text in heldNotices.withLockedValue({ notices in defer { notices = [] }; return notices }) { Terminal.line(text) }
+    }
+
+    /// A final notice (the chat ends): breaks an unfinished reply line first.
+    private func finalNotice(_ text: String) {
+        let unfinished = streamed.withLockedValue { values in
+            defer { values = [:] }
+            return values.values.contains { !$0.hasSuffix("\n") }
+        }
+        endReplyLine(unfinished)
+        Terminal.line(text)
+    }
 
     init(json: Bool, echoInput: Bool) {
         self.json = json
@@ -66,27 +92,27 @@ final class ChatPrinter: Sendable {
         case .done(let message):
             let already = streamed.withLockedValue { $0.removeValue(forKey: message.replyTo ?? "") }
             if let already {
-                Terminal.write(already.hasSuffix("\n") ? "" : "\n")
+                endReplyLine(!already.hasSuffix("\n"))
             } else {
                 Terminal.line("\(agentName.get()): \(message.text)")
             }
         case .replyError(let replyTo, let error):
-            if streamed.withLockedValue({ $0.removeValue(forKey: replyTo) }) != nil { Terminal.write("\n") }
+            endReplyLine(streamed.withLockedValue({ $0.removeValue(forKey: replyTo) }) != nil)
             Terminal.line("(the agent could not answer: \(error))")
         case .hostStatus(let online):
-            Terminal.line(online ? "(host is back online)" : "(host went offline: messages wait until it is back)")
+            notice(online ? "(host is back online)" : "(host went offline: messages wait until it is back)")
         case .connected:
             break
         case .reconnecting(let reason, let retryIn):
-            Terminal.line("(connection lost: \(reason); reconnecting in \(Int((retryIn / .seconds(1)).rounded(.up)))s)")
+            notice("(connection lost: \(reason); reconnecting in \(Int((retryIn / .seconds(1)).rounded(.up)))s)")
         case .reset:
-            Terminal.line("(some events were lost while away; the chat continues)")
+            notice("(some events were lost while away; the chat continues)")
         case .shareRevoked:
-            Terminal.line("share revoked: the owner revoked your access to \(agentName.get()); this chat has ended")
+            finalNotice("share revoked: the owner revoked your access to \(agentName.get()); this chat has ended")
         case .sessionClosed(let reason):
-            Terminal.line("session closed (\(reason.replacingOccurrences(of: "_", with: " ")))")
+            finalNotice("session closed (\(reason.replacingOccurrences(of: "_", with: " ")))")
         case .replyTimedOut:
-            Terminal.line("(no reply in time; giving up)")
+            finalNotice("(no reply in time; giving up)")
         }
     }
 

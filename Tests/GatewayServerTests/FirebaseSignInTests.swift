@@ -17,27 +17,11 @@ struct FirebaseSignInTests {
         _ google: TestFirebase, environment overrides: [String: String] = [:], logs: CapturedLogs = CapturedLogs(),
         _ body: @Sendable (OAuthTestClient) async throws -> Void
     ) async throws {
-        var environment = serveEnvironment(
-            port: 8080, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
-        environment["REDIS_KEY_PREFIX"] = "test:\(UUID().uuidString):"
-        environment.merge([
+        let environment = [
             "AUTH_MODE": "firebase", "FIREBASE_PROJECT_ID": google.projectID, "FIREBASE_API_KEY": "test-api-key",
             "FIREBASE_AUTH_DOMAIN": "\(google.projectID).firebaseapp.com", "FIREBASE_CERTIFICATES_URL": google.certificatesURL,
-        ]) { $1 }
-        environment.merge(overrides) { $1 }
-        let configuration = try GatewayConfiguration.load(mode: .serve, environment: environment)
-        let app = try await GatewayServer.Gateway.makeApplication(configuration: configuration, logger: logs.logger()) { router, services in
-            router.get("/test/users/count") { _, _ in
-                String(try await services.store.database.execute("SELECT count(*) AS n FROM users").first?.int64("n") ?? -1)
-            }
-        }
-        try await app.test(.live) { client in
-            try await body(OAuthTestClient(base: "http://127.0.0.1:\(client.port!)"))
-        }
-    }
-
-    func users(_ client: OAuthTestClient) async throws -> Int {
-        Int(try await client.request(.GET, "/test/users/count").body) ?? -1
+        ]
+        try await withCountingGateway(environment: environment.merging(overrides) { $1 }, logs: logs, body)
     }
 
     @Test func thePageLoadsTheSignInScriptUnderAWidenedPolicyForThatPageOnly() async throws {
@@ -92,7 +76,7 @@ struct FirebaseSignInTests {
                 #expect(refused.body.contains(reason), "\(refused.body)")
                 #expect(refused.location == nil)
             }
-            #expect(try await users(client) == 0, "a refused token created a user")
+            #expect(try await client.userCount() == 0, "a refused token created a user")
             let (accepted, verifier) = try await attempt(try google.token(google.claims(uid: "uid-1")))
             #expect(accepted.status == 302, "\(accepted.body)")
             let code = try #require(OAuthTestClient.queryItems(accepted.location ?? "")["code"])

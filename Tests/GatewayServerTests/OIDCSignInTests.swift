@@ -18,34 +18,20 @@ struct OIDCSignInTests {
         let client: OAuthTestClient
         let base: String
 
-        /// Users in the store (a refused sign-in must create none).
-        func userCount() async throws -> Int {
-            Int(try await client.request(.GET, "/test/users/count").body) ?? -1
-        }
+        func userCount() async throws -> Int { try await client.userCount() }
     }
 
     func withOIDCGateway(
         _ provider: TestOpenIDProvider, environment overrides: [String: String] = [:], logs: CapturedLogs = CapturedLogs(),
         _ body: @Sendable (Gateway) async throws -> Void
     ) async throws {
-        var environment = serveEnvironment(
-            port: 8080, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
-        environment["REDIS_KEY_PREFIX"] = "test:\(UUID().uuidString):"
-        environment["AUTH_MODE"] = "oidc"
-        environment["OIDC_ISSUER_URL"] = provider.issuer
-        environment["OIDC_CLIENT_ID"] = provider.behaviour.clientID
+        var environment = [
+            "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": provider.issuer, "OIDC_CLIENT_ID": provider.behaviour.clientID,
+            "OIDC_PROVIDER_NAME": "Test provider",
+        ]
         environment["OIDC_CLIENT_SECRET"] = provider.behaviour.clientSecret
-        environment["OIDC_PROVIDER_NAME"] = "Test provider"
-        environment.merge(overrides) { $1 }
-        let configuration = try GatewayConfiguration.load(mode: .serve, environment: environment)
-        let app = try await GatewayServer.Gateway.makeApplication(configuration: configuration, logger: logs.logger()) { router, services in
-            router.get("/test/users/count") { _, _ in
-                String(try await services.store.database.execute("SELECT count(*) AS n FROM users").first?.int64("n") ?? -1)
-            }
-        }
-        try await app.test(.live) { client in
-            let base = "http://127.0.0.1:\(client.port!)"
-            try await body(Gateway(client: OAuthTestClient(base: base), base: base))
+        try await withCountingGateway(environment: environment.merging(overrides) { $1 }, logs: logs) { client in
+            try await body(Gateway(client: client, base: client.base))
         }
     }
 

@@ -3,6 +3,8 @@ import Foundation
 import GatewayConfig
 import GatewayTestSupport
 import GatewayServer
+import Hummingbird
+import HummingbirdTesting
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -60,4 +62,32 @@ func serveEnvironment(port: Int, databaseURL: String, redisURL: String) -> [Stri
         "PORT": String(port), "PUBLIC_BASE_URL": "http://localhost:\(port)", "JWT_SIGNING_KEY": testSigningKey,
         "REDIS_URL": redisURL, "DATABASE_URL": databaseURL, "AUTH_MODE": "demo",
     ]
+}
+
+/// A live `gateway serve` (the shared Redis, a fresh database) with `overrides` on top, and one
+/// test route, `/test/users/count`, so a test can check that a refused sign-in created nobody.
+func withCountingGateway(
+    environment overrides: [String: String], logs: CapturedLogs = CapturedLogs(),
+    _ body: @Sendable (OAuthTestClient) async throws -> Void
+) async throws {
+    var environment = serveEnvironment(
+        port: 8080, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
+    environment["REDIS_KEY_PREFIX"] = "test:\(UUID().uuidString):"
+    environment.merge(overrides) { $1 }
+    let configuration = try GatewayConfiguration.load(mode: .serve, environment: environment)
+    let app = try await Gateway.makeApplication(configuration: configuration, logger: logs.logger()) { router, services in
+        router.get("/test/users/count") { _, _ in
+            String(try await services.store.database.execute("SELECT count(*) AS n FROM users").first?.int64("n") ?? -1)
+        }
+    }
+    try await app.test(.live) { client in
+        try await body(OAuthTestClient(base: "http://127.0.0.1:\(client.port!)"))
+    }
+}
+
+extension OAuthTestClient {
+    /// Users in the store of a gateway started by `withCountingGateway`.
+    func userCount() async throws -> Int {
+        Int(try await request(.GET, "/test/users/count").body) ?? -1
+    }
 }

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -131,3 +132,49 @@ def read_until(process: subprocess.Popen[str], pattern: str, output: list[str]) 
         if match:
             return match
     pytest.fail(f"gatewayctl did not print {pattern!r}:\n{''.join(output)}")
+
+
+def guest_chats_through_an_invite(owner_config: Path, sign_in: Callable, signed_in_as: str) -> None:
+    """The owner (logged in with gatewayctl in `owner_config`) hosts an echo agent and shares it;
+    a guest opens the invite in headless Chromium, signs in with `sign_in(driver)` on whatever
+    page the sign-in mode shows, accepts, and chats until the agent's reply arrives."""
+    from selenium.webdriver.common.keys import Keys
+
+    from test_web_browser import launch_chromium, visible, wait
+
+    agent = f"echo-{uuid.uuid4().hex[:6]}"
+    host = run_gatewayctl("host", "--agent", agent, config_dir=owner_config)
+    driver, end = launch_chromium("1100,800")
+    try:
+        read_until(host, r"connected", [])
+        shared = subprocess.run(
+            [require_env("GATEWAYCTL_BINARY"), "share", agent, "--json", "--config-dir", str(owner_config)],
+            capture_output=True, text=True, timeout=WAIT, check=True,
+        )
+        driver.get(re.search(r'"invite_url"\s*:\s*"([^"]+)"', shared.stdout).group(1))
+        wait(driver, visible("#sign-in"), "the sign-in button on the invite page").click()
+        sign_in(driver)
+        accept = wait(driver, visible("#accept-invite"), "the invite, signed in, with its accept button")
+        wait(driver, lambda d: signed_in_as in d.find_element("id", "account").text, "the signed-in name")
+        assert not any(element.is_displayed() for element in driver.find_elements("css selector", "#demo-banner")), (
+            "no non-production banner outside demo mode"
+        )
+        accept.click()
+        wait(driver, lambda d: "/app/chat/" in d.current_url, "the chat page")
+        wait(driver, lambda d: d.find_element("id", "host-status").text == "Host online", "the host to be online")
+        text = f"hello through the invite {uuid.uuid4().hex[:6]}"
+        box = driver.find_element("id", "message-input")
+        box.send_keys(text)
+        box.send_keys(Keys.ENTER)
+        wait(
+            driver,
+            lambda d: any(text in e.text for e in d.find_elements("css selector", "#messages .message.agent[data-id]")),
+            "the agent's reply",
+        )
+    finally:
+        end()
+        host.terminate()
+        try:
+            host.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            host.kill()

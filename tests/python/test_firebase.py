@@ -14,8 +14,6 @@ implementation of Firebase ID token checks, PyPI's firebase-admin.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from authlib.common.security import generate_token
 
 from conftest import HTTP_TIMEOUT, find_form
 from firebase_standin import FirebaseStandIn
-from gateways import GatewayProcesses, desktop_client, free_port, read_until, require_env, run_gatewayctl
+from gateways import GatewayProcesses, desktop_client, free_port, guest_chats_through_an_invite, read_until, run_gatewayctl
 
 PROJECT_ID = "gateway-firebase-test"
 API_KEY = "test-api-key-" + uuid.uuid4().hex[:8]
@@ -179,7 +177,7 @@ def gatewayctl_login(gateway_url: str, config_dir: Path, id_token: str) -> str:
             httpx.get(answer.headers["location"], timeout=HTTP_TIMEOUT)
         finally:
             browser.close()
-        rest, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=60)
         output.append(rest)
         assert process.returncode == 0, "".join(output)
         return "".join(output)
@@ -227,44 +225,17 @@ def test_a_guest_signs_in_on_the_page_in_chromium_accepts_and_chats(firebase, tm
     Chromium, signs in with email and password on the Firebase page, accepts and chats."""
     from selenium.webdriver.common.keys import Keys
 
-    from test_web_browser import launch_chromium, visible, wait
+    from test_web_browser import visible, wait
 
     standin, gateways = firebase
     standin.users["grace@example.com"] = ("hopper-1906", "uid-grace", True)
     owner = tmp_path / "owner"
     gatewayctl_login(gateways.public_url, owner, standin.token(standin.claims(uid="owner", name="Owen Owner")))
-    agent = f"echo-{uuid.uuid4().hex[:6]}"
-    host = run_gatewayctl("host", "--agent", agent, config_dir=owner)
-    driver, end = launch_chromium("1100,800")
-    try:
-        read_until(host, r"connected", [])
-        shared = subprocess.run(
-            [require_env("GATEWAYCTL_BINARY"), "share", agent, "--json", "--config-dir", str(owner)],
-            capture_output=True, text=True, timeout=30, check=True,
-        )
-        driver.get(re.search(r'"invite_url"\s*:\s*"([^"]+)"', shared.stdout).group(1))
-        wait(driver, visible("#sign-in"), "the sign-in button on the invite page").click()
+
+    def sign_in_with_email(driver) -> None:  # noqa: ANN001
         wait(driver, visible("#firebase-email"), "the Firebase sign-in page").send_keys("grace@example.com")
         password = driver.find_element("id", "firebase-password")
         password.send_keys("hopper-1906")
         password.send_keys(Keys.ENTER)
-        accept = wait(driver, visible("#accept-invite"), "the invite, signed in, with its accept button")
-        accept.click()
-        wait(driver, lambda d: "/app/chat/" in d.current_url, "the chat page")
-        wait(driver, lambda d: d.find_element("id", "host-status").text == "Host online", "the host to be online")
-        text = f"hello from grace {uuid.uuid4().hex[:6]}"
-        box = driver.find_element("id", "message-input")
-        box.send_keys(text)
-        box.send_keys(Keys.ENTER)
-        wait(
-            driver,
-            lambda d: any(text in e.text for e in d.find_elements("css selector", "#messages .message.agent[data-id]")),
-            "the agent's reply",
-        )
-    finally:
-        end()
-        host.terminate()
-        try:
-            host.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            host.kill()
+
+    guest_chats_through_an_invite(owner, sign_in_with_email, signed_in_as="grace@example.com")

@@ -16,11 +16,9 @@ own provider (Tests/GatewayServerTests/OIDCSignInTests.swift).
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ import pytest
 from authlib.common.security import generate_token
 
 from conftest import HTTP_TIMEOUT, find_form, parse_forms
-from gateways import WAIT, GatewayProcesses, desktop_client, free_port, read_until, require_env, run_gatewayctl
+from gateways import WAIT, GatewayProcesses, desktop_client, free_port, guest_chats_through_an_invite, read_until, run_gatewayctl
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "gateway-test"
@@ -259,51 +257,19 @@ def test_the_web_app_in_chromium_signs_in_at_lemonldap_accepts_and_chats(lemonld
     Chromium, signs in on LemonLDAP's real login page, accepts and chats."""
     from selenium.webdriver.common.keys import Keys
 
-    from test_web_browser import launch_chromium, visible, wait
+    from test_web_browser import visible, wait
 
     _, gateways = lemonldap
     owner = tmp_path / "owner"
     gatewayctl_login(gateways.public_url, owner, "rtyler", lemon_browser)
-    agent = f"echo-{uuid.uuid4().hex[:6]}"
-    host = run_gatewayctl("host", "--agent", agent, config_dir=owner)
-    driver, end = launch_chromium("1100,800")
-    try:
-        read_until(host, r"connected", [])
-        shared = subprocess.run(
-            [require_env("GATEWAYCTL_BINARY"), "share", agent, "--json", "--config-dir", str(owner)],
-            capture_output=True, text=True, timeout=WAIT, check=True,
-        )
-        invite_url = re.search(r'"invite_url"\s*:\s*"([^"]+)"', shared.stdout).group(1)
-        driver.get(invite_url)
-        wait(driver, visible("#sign-in"), "the sign-in button on the invite page").click()
-        user = wait(driver, visible("input[name=user]"), "LemonLDAP's login form")
-        user.send_keys("dwho")
-        driver.find_element("css selector", "input[name=password]").send_keys("dwho")
-        driver.find_element("css selector", "input[name=password]").send_keys(Keys.ENTER)
-        accept = wait(driver, visible("#accept-invite"), "the invite, signed in, with its accept button")
-        wait(driver, lambda d: "Doctor Who" in d.find_element("id", "account").text, "the signed-in name")
-        assert driver.find_elements("css selector", "#demo-banner, .banner") == [] or not any(
-            element.is_displayed() for element in driver.find_elements("css selector", "#demo-banner")
-        ), "no non-production banner in oidc mode"
-        accept.click()
-        wait(driver, lambda d: "/app/chat/" in d.current_url, "the chat page")
-        wait(driver, lambda d: d.find_element("id", "host-status").text == "Host online", "the host to be online")
-        text = f"hello from dwho {uuid.uuid4().hex[:6]}"
-        box = driver.find_element("id", "message-input")
-        box.send_keys(text)
-        box.send_keys(Keys.ENTER)
-        wait(
-            driver,
-            lambda d: any(text in e.text for e in d.find_elements("css selector", "#messages .message.agent[data-id]")),
-            "the agent's reply",
-        )
-    finally:
-        end()
-        host.terminate()
-        try:
-            host.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            host.kill()
+
+    def sign_in_at_lemonldap(driver) -> None:  # noqa: ANN001
+        wait(driver, visible("input[name=user]"), "LemonLDAP's login form").send_keys("dwho")
+        password = driver.find_element("css selector", "input[name=password]")
+        password.send_keys("dwho")
+        password.send_keys(Keys.ENTER)
+
+    guest_chats_through_an_invite(owner, sign_in_at_lemonldap, signed_in_as="Doctor Who")
 
 
 # MARK: oidc-provider-mock
