@@ -49,7 +49,8 @@ struct OAuthRoutes: Sendable {
             "revocation_endpoint_auth_methods_supported": ["none"],
             "scopes_supported": AuthorizationServer.supportedScopes,
             "authorization_response_iss_parameter_supported": true,
-            "service_documentation": "\(base)/docs/auth.md",
+            // The landing page: it links the API description and the docs (a path that resolves).
+            "service_documentation": "\(base)/",
         ]
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return Response(
