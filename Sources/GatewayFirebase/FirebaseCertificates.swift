@@ -80,22 +80,14 @@ public actor FirebaseCertificates {
             }
             guard !parsed.isEmpty else { throw CertificatesUnavailable(reason: "the certificate document holds no RSA certificate") }
             keys = parsed
-            expiresAt = .now + (Self.maxAge(response.headers.first(name: "Cache-Control")) ?? Self.defaultLifetime)
+            let maxAge = CacheControl.maxAge(response.headers.first(name: "Cache-Control")).flatMap { $0 > .zero ? $0 : nil }
+            expiresAt = .now + (maxAge ?? Self.defaultLifetime)
             logger.debug("firebase certificates fetched", metadata: ["event": "firebase.certificates", "keys": "\(parsed.count)"])
         } catch {
             logger.warning(
                 "firebase certificates unavailable", metadata: ["event": "firebase.certificates_failed", "error": "\(error)"])
             throw error
         }
-    }
-
-    static func maxAge(_ cacheControl: String?) -> Duration? {
-        guard let cacheControl else { return nil }
-        for directive in cacheControl.split(separator: ",") {
-            let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = Int(parts[1]), seconds > 0 { return .seconds(seconds) }
-        }
-        return nil
     }
 }
 

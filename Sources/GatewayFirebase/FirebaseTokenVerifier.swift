@@ -43,7 +43,7 @@ public struct FirebaseTokenVerifier: Sendable {
             throw .refused("The sign-in token could not be verified (bad signature or malformed claims).")
         }
         try check(claims, now: now)
-        let name = [claims.name, claims.email].compactMap { $0 }.map(Self.displayable).first { !$0.isEmpty } ?? claims.sub
+        let name = [claims.name, claims.email].compactMap { $0 }.map(SignedInPerson.displayable).first { !$0.isEmpty } ?? claims.sub
         return SignedInPerson(identity: Identity(provider: "firebase:\(settings.projectID)", subject: claims.sub), displayName: name)
     }
 
@@ -91,12 +91,6 @@ public struct FirebaseTokenVerifier: Sendable {
             let header = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw .refused("The sign-in token is not a valid token.") }
         return header
-    }
-
-    /// Trimmed, without control characters, at most 64 characters.
-    static func displayable(_ text: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }))
-        return String(cleaned.trimmingCharacters(in: .whitespacesAndNewlines).prefix(64))
     }
 }
 

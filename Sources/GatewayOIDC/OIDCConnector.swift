@@ -155,13 +155,7 @@ public struct OIDCConnector: RedirectConnector {
             }
         }
         let candidates = [claims[settings.nameClaim]?.string, claims[settings.usernameClaim]?.string, email, subject]
-        let name = candidates.compactMap { $0.map(Self.displayable) }.first { !$0.isEmpty } ?? subject
+        let name = candidates.compactMap { $0.map(SignedInPerson.displayable) }.first { !$0.isEmpty } ?? subject
         return SignedInPerson(identity: Identity(provider: "oidc:\(issuer)", subject: subject), displayName: name)
-    }
-
-    /// Trimmed, without control characters, at most 64 characters.
-    static func displayable(_ text: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }))
-        return String(cleaned.trimmingCharacters(in: .whitespacesAndNewlines).prefix(64))
     }
 }

@@ -184,7 +184,7 @@ public actor OIDCProvider {
         let response = try await http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: Self.maximumDocumentBytes)
         guard response.status == .ok else { throw OIDCProviderError("\(url) answered \(response.status.code)") }
-        return (Data(buffer: body), Self.maxAge(response.headers.first(name: "Cache-Control")))
+        return (Data(buffer: body), CacheControl.maxAge(response.headers.first(name: "Cache-Control")))
     }
 
     /// POST a form; returns the status and the body (errors are in the body too).
@@ -208,15 +208,6 @@ public actor OIDCProvider {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
-    }
-
-    static func maxAge(_ cacheControl: String?) -> Duration? {
-        guard let cacheControl else { return nil }
-        for directive in cacheControl.split(separator: ",") {
-            let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = Int(parts[1]) { return .seconds(seconds) }
-        }
-        return nil
     }
 
     /// An error as an operator can read it, without request details that could hold secrets.

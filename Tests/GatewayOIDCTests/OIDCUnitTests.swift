@@ -26,9 +26,9 @@ struct OIDCUnitTests {
     }
 
     @Test func cacheLifetimeComesFromMaxAge() {
-        #expect(OIDCProvider.maxAge("public, max-age=3600, must-revalidate") == .seconds(3600))
-        #expect(OIDCProvider.maxAge("no-cache") == nil)
-        #expect(OIDCProvider.maxAge(nil) == nil)
+        #expect(CacheControl.maxAge("public, max-age=3600, must-revalidate") == .seconds(3600))
+        #expect(CacheControl.maxAge("no-cache") == nil)
+        #expect(CacheControl.maxAge(nil) == nil)
     }
 
     @Test func timesAreCheckedWithTheConfiguredLeeway() throws {

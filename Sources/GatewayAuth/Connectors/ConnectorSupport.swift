@@ -1,0 +1,22 @@
+/// Small pieces the network connectors (GatewayOIDC, GatewayFirebase) share.
+extension SignedInPerson {
+    /// A name from a provider's claims as the gateway shows it: without control characters,
+    /// trimmed, at most 64 characters.
+    public static func displayable(_ text: String) -> String {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }))
+        return String(cleaned.trimmingCharacters(in: .whitespacesAndNewlines).prefix(64))
+    }
+}
+
+/// `Cache-Control` of a provider's key document.
+public enum CacheControl {
+    /// The `max-age` directive, or nil when there is none.
+    public static func maxAge(_ header: String?) -> Duration? {
+        guard let header else { return nil }
+        for directive in header.split(separator: ",") {
+            let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = Int(parts[1]) { return .seconds(seconds) }
+        }
+        return nil
+    }
+}
