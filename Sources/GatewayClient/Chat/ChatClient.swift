@@ -66,6 +66,8 @@ public struct ChatClient: Sendable {
         let events = Task {
             do {
                 for try await update in stream.updates() {
+                    // Cancelled because the chat is ending: the stream's end is ours, not news.
+                    if Task.isCancelled { return }
                     if let ending = await Self.handle(update, output: output, replies: replies) {
                         await replies.end(ending)
                         conversation.cancel()
