@@ -16,7 +16,7 @@ func measureRedisFloor(url: String, warmUp: Int = 200, messages: Int, timeout: D
     let client = try RedisClient(configuration: configuration, logger: logger)
     let subscriber = try RedisSubscriber(configuration: configuration, logger: logger)
     let channel = "bench:floor:\(UUID().uuidString)"
-    try await subscriber.subscribe([channel])  // applied when run() connects, before `.connected`
+    try await subscriber.subscribe([channel]) // applied when run() connects, before `.connected`
 
     // Receive times (minus send times) from the consumer; -1 announces the connection.
     let (received, receivedContinuation) = AsyncStream.makeStream(of: Int64.self)

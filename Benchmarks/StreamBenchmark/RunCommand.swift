@@ -381,7 +381,9 @@ struct RunCommand: AsyncParsableCommand {
             cpu: usage)
         say(
             "    " + Self.describe(summary) + "; \(samples.count)/\(result.expected) deliveries; "
-                + String(format: "appends/s achieved %.0f (planned %.0f); POST p99 %@; ", sending.rate, 1e9 / Double(interval.nanos), milliseconds(sending.postP99))
+                + String(
+                    format: "appends/s achieved %.0f (planned %.0f); POST p99 %@; ", sending.rate, 1e9 / Double(interval.nanos),
+                    milliseconds(sending.postP99))
                 + "disconnected \(result.disconnected); " + usage.description)
         return result
     }
@@ -497,7 +499,8 @@ struct RunCommand: AsyncParsableCommand {
 
     static func describe(_ summary: LatencySummary?) -> String {
         guard let summary else { return "n/a" }
-        return "p50 \(milliseconds(summary.p50))  p99 \(milliseconds(summary.p99))  p999 \(milliseconds(summary.p999))  max \(milliseconds(summary.max))"
+        return
+            "p50 \(milliseconds(summary.p50))  p99 \(milliseconds(summary.p99))  p999 \(milliseconds(summary.p999))  max \(milliseconds(summary.max))"
     }
 
     static func tail(of path: String, lines: Int) -> String {
@@ -511,7 +514,8 @@ struct RunCommand: AsyncParsableCommand {
         #else
         let mode = "release build"
         #endif
-        let cpu = readProcFile("/proc/cpuinfo")?
+        let cpu =
+            readProcFile("/proc/cpuinfo")?
             .split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
         let date = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withFullDate])

@@ -259,13 +259,13 @@ func openSubscribers(
     count: Int, concurrency: Int, group: any EventLoopGroup, port: Int, ledger: DeliveryLedger,
     timeout: Duration = .seconds(15), path: @escaping @Sendable (Int) -> String
 ) async throws -> [SSESubscriber] {
-    try await withThrowingTaskGroup(of: (Int, SSESubscriber).self) { group_ in
+    try await withThrowingTaskGroup(of: (Int, SSESubscriber).self) { taskGroup in
         var opened = [SSESubscriber?](repeating: nil, count: count)
         var next = 0
         func launch() {
             let index = next
             next += 1
-            group_.addTask {
+            taskGroup.addTask {
                 let subscriber = try await SSESubscriber.connect(
                     group: group, host: "127.0.0.1", port: port, path: path(index), ledger: ledger)
                 guard await subscriber.waitUntilOpen(timeout: timeout) else {
@@ -278,14 +278,14 @@ func openSubscribers(
         }
         while next < min(concurrency, count) { launch() }
         do {
-            while let (index, subscriber) = try await group_.next() {
+            while let (index, subscriber) = try await taskGroup.next() {
                 opened[index] = subscriber
                 if next < count { launch() }
             }
         } catch {
-            group_.cancelAll()
-            while !group_.isEmpty {
-                if let result = try? await group_.next() { opened[result.0] = result.1 }
+            taskGroup.cancelAll()
+            while !taskGroup.isEmpty {
+                if let result = try? await taskGroup.next() { opened[result.0] = result.1 }
             }
             await closeAll(opened.compactMap { $0 })
             throw error

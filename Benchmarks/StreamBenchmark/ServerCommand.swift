@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import GatewayConfig
 import GatewayEvents
 import GatewayServer
 import Hummingbird
 import Logging
 import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The gateway under test, in its own process so its memory can be read alone: the real
 /// application (`Gateway.makeApplication`, Redis event bus) plus two bench routes.
@@ -47,7 +48,7 @@ struct ServerCommand: AsyncParsableCommand {
             "PORT": String(port),
             "BIND_ADDRESS": "127.0.0.1",
             "PUBLIC_BASE_URL": "http://127.0.0.1:\(port)",
-            "JWT_SIGNING_KEY": Data(keyBytes).base64EncodedString(),  // 48 base64 characters
+            "JWT_SIGNING_KEY": Data(keyBytes).base64EncodedString(), // 48 base64 characters
             "REDIS_URL": redisURL,
             "REDIS_KEY_PREFIX": keyPrefix,
             "DATABASE_URL": "sqlite::memory:",

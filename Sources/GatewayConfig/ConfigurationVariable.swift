@@ -101,7 +101,8 @@ extension ConfigurationVariable {
         "Token endpoint requests allowed per minute across all clients.")
     public static let trustedProxyHops = ConfigurationVariable(
         "TRUSTED_PROXY_HOPS", .optional, default: "0", example: "1",
-        "How many reverse proxies in front of the gateway append to X-Forwarded-For (1 on Railway, Render, Fly); 0 uses the socket address.")
+        "How many reverse proxies in front of the gateway append to X-Forwarded-For (1 on Railway, Render, Fly); 0 uses the socket address."
+    )
     public static let sseHeartbeatInterval = ConfigurationVariable(
         "SSE_HEARTBEAT_INTERVAL", .optional, default: "15s", example: "15s",
         "How often an idle event stream sends a heartbeat comment (proxies close idle requests).")
@@ -119,13 +120,15 @@ extension ConfigurationVariable {
         "Bytes of events kept per stream (k, m or g suffix for KiB, MiB, GiB); the oldest are trimmed past it.")
     public static let httpIdleTimeout = ConfigurationVariable(
         "HTTP_IDLE_TIMEOUT", .optional, default: "30s", example: "30s",
-        "A connection that has not sent a complete request head (or stalls mid-body) for this long is closed; open event streams are exempt.")
+        "A connection that has not sent a complete request head (or stalls mid-body) for this long is closed; open event streams are exempt."
+    )
     public static let authorizeRateLimit = ConfigurationVariable(
         "AUTHORIZE_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
         "Sign-in requests started (/oauth/authorize, /oauth/device_authorization) per client IP per minute.")
     public static let authorizeGlobalRateLimit = ConfigurationVariable(
         "AUTHORIZE_GLOBAL_RATE_LIMIT_PER_MINUTE", .optional, default: "600", example: "600",
-        "Sign-in requests started per minute across all clients; with their 10-minute lifetime this bounds pending requests to ten times it.")
+        "Sign-in requests started per minute across all clients; with their 10-minute lifetime this bounds pending requests to ten times it."
+    )
     public static let userCodeFailureLimit = ConfigurationVariable(
         "DEVICE_CODE_FAILURES_PER_MINUTE", .optional, default: "5", example: "5",
         "Wrong device user codes a client IP may enter per minute before it must wait (RFC 8628 section 5.1).")
@@ -178,7 +181,8 @@ extension ConfigurationVariable {
         "Where Firebase ID token signing certificates are fetched; anything but Google's URL is for tests and logs a warning.")
     public static let firebaseAuthEmulatorHost = ConfigurationVariable(
         "FIREBASE_AUTH_EMULATOR_HOST", .optional, example: "127.0.0.1:9099",
-        "Local development only: the sign-in page sends email/password sign-ins to this host instead of Google (tokens are still verified); logs a warning.")
+        "Local development only: the sign-in page sends email/password sign-ins to this host instead of Google (tokens are still verified); logs a warning."
+    )
     public static let oidcIssuerURL = ConfigurationVariable(
         "OIDC_ISSUER_URL", .requiredWithAuthMode(.oidc), example: "https://accounts.example.com",
         "OpenID Connect issuer; its discovery document and JWKS are fetched from it.")

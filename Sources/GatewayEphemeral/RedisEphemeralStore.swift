@@ -38,7 +38,8 @@ public struct RedisEphemeralStore: EphemeralStore {
 
     /// Token bucket evaluated atomically in Redis with the server's clock, so replicas with
     /// skewed clocks still share one bucket fairly.
-    static let tokenBucket = RedisScript("""
+    static let tokenBucket = RedisScript(
+        """
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
         local capacity = tonumber(ARGV[1])
@@ -73,7 +74,8 @@ public struct RedisEphemeralStore: EphemeralStore {
 
 extension RedisEphemeralStore {
     /// A sorted set of holders scored by expiry (Redis server time), pruned on every call.
-    static let acquireLeaseScript = RedisScript("""
+    static let acquireLeaseScript = RedisScript(
+        """
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
         local ttl = tonumber(ARGV[3])

@@ -52,7 +52,12 @@ public final class EventSubscription: AsyncSequence, Sendable {
         func markOverflowed() { lock.withLock { overflowed = true } }
         var isOverflowed: Bool { lock.withLock { overflowed } }
         /// True the first time only.
-        func markCancelled() -> Bool { lock.withLock { defer { cancelled = true }; return !cancelled } }
+        func markCancelled() -> Bool {
+            lock.withLock {
+                defer { cancelled = true }
+                return !cancelled
+            }
+        }
     }
 
     init(stream: StreamName, signals: AsyncStream<EventSignal>, onCancel: @escaping @Sendable () -> Void) {

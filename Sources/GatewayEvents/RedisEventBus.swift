@@ -56,7 +56,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
 
     // MARK: Streams
 
-    static let appendScript = RedisScript("""
+    static let appendScript = RedisScript(
+        """
         local epoch = redis.call('GET', KEYS[2])
         if not epoch then
             epoch = ARGV[1]
@@ -103,7 +104,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
 
     /// Reads epoch, last offset and (when the epoch matches) entries after the position in one
     /// atomic step, creating the epoch when the stream has none.
-    static let readScript = RedisScript("""
+    static let readScript = RedisScript(
+        """
         local epoch = redis.call('GET', KEYS[2])
         if not epoch then
             epoch = ARGV[1]
@@ -180,7 +182,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
     // MARK: Presence
 
     /// KEYS: subject's connection set, index. ARGV: connection, ttl ms, subject, channel.
-    static let onlineScript = RedisScript("""
+    static let onlineScript = RedisScript(
+        """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local expiry = now + tonumber(ARGV[2])
@@ -196,7 +199,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
 
     /// Removes a connection (ARGV[1]) or, with ARGV[1] empty, only expired ones; announces
     /// offline once when nothing live is left and the subject was announced online.
-    static let offlineScript = RedisScript("""
+    static let offlineScript = RedisScript(
+        """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
@@ -214,13 +218,15 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
         return 0
         """)
 
-    static let isOnlineScript = RedisScript("""
+    static let isOnlineScript = RedisScript(
+        """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
         """)
 
-    static let expiredSubjectsScript = RedisScript("""
+    static let expiredSubjectsScript = RedisScript(
+        """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
@@ -240,7 +246,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
 
     private func settle(_ subject: String, removing connection: String) async throws -> Bool {
         let reply = try await redis.eval(
-            Self.offlineScript, keys: [presenceKey(subject), presenceIndex, presenceSequenceKey], arguments: [connection, subject, presenceChannel])
+            Self.offlineScript, keys: [presenceKey(subject), presenceIndex, presenceSequenceKey],
+            arguments: [connection, subject, presenceChannel])
         return reply.int == 1
     }
 
@@ -328,7 +335,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
             } else if let wire = try? JSONDecoder().decode(WireEvent.self, from: Data(payload.readableBytesView)),
                 let stream = StreamName(wire.s)
             {
-                fanout.publish(StreamEvent(stream: stream, position: StreamPosition(epoch: wire.e, offset: wire.o), type: wire.t, data: wire.d))
+                fanout.publish(
+                    StreamEvent(stream: stream, position: StreamPosition(epoch: wire.e, offset: wire.o), type: wire.t, data: wire.d))
             }
         case .patternMessage:
             break

@@ -5,7 +5,9 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible {
     /// Letters, digits and `:_-.`, at most 200 characters: safe inside Redis keys and channels.
     public init?(_ rawValue: String) {
         guard !rawValue.isEmpty, rawValue.count <= 200,
-            rawValue.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || ":_-.".unicodeScalars.contains($0)) })
+            rawValue.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || ":_-.".unicodeScalars.contains($0))
+            })
         else { return nil }
         self.rawValue = rawValue
     }

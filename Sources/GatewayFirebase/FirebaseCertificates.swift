@@ -72,7 +72,9 @@ public actor FirebaseCertificates {
             request.headers.add(name: "Accept", value: "application/json")
             let response = try await http.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .ok else { throw CertificatesUnavailable(reason: "the certificate document answered \(response.status.code)") }
+            guard response.status == .ok else {
+                throw CertificatesUnavailable(reason: "the certificate document answered \(response.status.code)")
+            }
             let document = try JSONDecoder().decode([String: String].self, from: Data(buffer: body))
             var parsed: [String: Insecure.RSA.PublicKey] = [:]
             for (kid, pem) in document {

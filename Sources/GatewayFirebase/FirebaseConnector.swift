@@ -42,7 +42,9 @@ public struct FirebaseConnector: FormConnector {
             "tenantId": settings.tenantID ?? NSNull(), "emulatorHost": emulatorHost ?? NSNull(), "sdkVersion": Self.sdkVersion,
             "providers": settings.signInProviders,
         ]
-        let json = (try? JSONSerialization.data(withJSONObject: configuration, options: .sortedKeys)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let json =
+            (try? JSONSerialization.data(withJSONObject: configuration, options: .sortedKeys)).map { String(decoding: $0, as: UTF8.self) }
+            ?? "{}"
         var markup = #"<div id="firebase-sign-in" data-settings="\#(Self.escape(json))">"#
         if providers.contains("google") {
             markup += #"<button type="button" id="firebase-google">Continue with Google</button>"#

@@ -66,7 +66,8 @@ public struct FirebaseTokenVerifier: Sendable {
         }
         let tenant = claims.firebase?.tenant
         guard tenant == settings.tenantID else {
-            throw .refused(tenant == nil ? "Sign in through this gateway's Identity Platform tenant." : "The sign-in token belongs to another tenant.")
+            throw .refused(
+                tenant == nil ? "Sign in through this gateway's Identity Platform tenant." : "The sign-in token belongs to another tenant.")
         }
         let provider = claims.firebase?.signInProvider ?? ""
         guard provider != "anonymous" else { throw .refused("Anonymous sign-in is not accepted on this gateway.") }

@@ -89,7 +89,9 @@ public struct OIDCConnector: RedirectConnector {
     }
 
     /// The token request on the back channel, with the configured client authentication.
-    func exchange(code: String, verifier: String, metadata: ProviderMetadata) async throws(SignInError) -> (idToken: String, accessToken: String?) {
+    func exchange(code: String, verifier: String, metadata: ProviderMetadata) async throws(SignInError) -> (
+        idToken: String, accessToken: String?
+    ) {
         var form = [
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("code_verifier", verifier),
         ]
@@ -117,7 +119,8 @@ public struct OIDCConnector: RedirectConnector {
 
     /// Claims the ID token lacks are read from userinfo, whose `sub` must be the same person.
     func addUserinfo(to claims: inout Claims, accessToken: String?, metadata: ProviderMetadata) async throws(SignInError) {
-        let wanted = [settings.nameClaim, settings.usernameClaim, settings.emailClaim]
+        let wanted =
+            [settings.nameClaim, settings.usernameClaim, settings.emailClaim]
             + (settings.allowedGroups.isEmpty ? [] : [settings.groupsClaim])
         guard wanted.contains(where: { claims[$0] == nil }), let endpoint = metadata.userinfoEndpoint, let accessToken else { return }
         let info: [String: JSONValue]
@@ -126,7 +129,8 @@ public struct OIDCConnector: RedirectConnector {
             info = try JSONDecoder().decode([String: JSONValue].self, from: data)
         } catch {
             // The ID token alone still identifies the person; policy checks below see what is there.
-            logger.notice("userinfo unavailable", metadata: ["event": "oidc.userinfo_failed", "error": .string(OIDCProvider.describe(error))])
+            logger.notice(
+                "userinfo unavailable", metadata: ["event": "oidc.userinfo_failed", "error": .string(OIDCProvider.describe(error))])
             return
         }
         guard info["sub"]?.string == claims["sub"]?.string else {

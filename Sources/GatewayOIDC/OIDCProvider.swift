@@ -110,7 +110,8 @@ public actor OIDCProvider {
             let reason = Self.describe(error)
             if lastError != reason {
                 logger.warning(
-                    "identity provider unreachable; retrying", metadata: ["event": "oidc.unreachable", "issuer": .string(issuer), "error": .string(reason)])
+                    "identity provider unreachable; retrying",
+                    metadata: ["event": "oidc.unreachable", "issuer": .string(issuer), "error": .string(reason)])
             }
             lastError = reason
             throw error
@@ -154,7 +155,8 @@ public actor OIDCProvider {
             keysLifetime = min(max(maxAge ?? .seconds(3600), .seconds(60)), .seconds(24 * 3600))
             logger.debug("identity provider keys fetched", metadata: ["event": "oidc.jwks", "keys": "\(keys.count)"])
         } catch {
-            logger.warning("identity provider keys unavailable", metadata: ["event": "oidc.jwks_failed", "error": .string(Self.describe(error))])
+            logger.warning(
+                "identity provider keys unavailable", metadata: ["event": "oidc.jwks_failed", "error": .string(Self.describe(error))])
             throw .providerUnavailable("The identity provider's signing keys cannot be fetched right now.")
         }
     }

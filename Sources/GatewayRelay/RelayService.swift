@@ -100,7 +100,9 @@ public struct RelayService: Sendable {
 
     public func renameDevice(userID: String, id: String, name: String?) async throws -> DeviceView {
         let name = try Self.validatedName(name, field: "name")
-        guard let device = try await store.renameDevice(id: id, ownerID: userID, name: name) else { throw RelayError.notFound("device not found") }
+        guard let device = try await store.renameDevice(id: id, ownerID: userID, name: name) else {
+            throw RelayError.notFound("device not found")
+        }
         return try await view(device)
     }
 
@@ -185,8 +187,10 @@ public struct RelayService: Sendable {
         guard Self.isValidIdentifier(key) else { throw RelayError.invalid("agent keys are 1-64 letters, digits, '-' or '_'") }
         let name = try Self.validatedName(name, field: "name")
         let description = try Self.withoutControlCharacters(
-            String((description ?? "").prefix(2000)).replacingOccurrences(of: "\r\n", with: "\n"), field: "description", allowingLineBreaks: true)
-        let capabilities = try Array((capabilities ?? []).prefix(32).map { try Self.withoutControlCharacters(String($0.prefix(64)), field: "capabilities") })
+            String((description ?? "").prefix(2000)).replacingOccurrences(of: "\r\n", with: "\n"), field: "description",
+            allowingLineBreaks: true)
+        let capabilities = try Array(
+            (capabilities ?? []).prefix(32).map { try Self.withoutControlCharacters(String($0.prefix(64)), field: "capabilities") })
         let (agent, created) = try await store.publishAgent(
             deviceID: device.id, ownerID: userID, key: key, name: name, description: description, capabilities: capabilities)
         return (try await view(agent, for: userID), created)
@@ -225,7 +229,8 @@ public struct RelayService: Sendable {
         return AgentView(
             id: agent.id, deviceID: agent.deviceID, key: agent.key, name: agent.name, description: agent.description,
             capabilities: agent.capabilities, ownerID: agent.ownerID, ownerName: owner?.displayName ?? "",
-            access: agent.ownerID == userID ? "owner" : "guest", shareID: shareID, hostOnline: try await bus.isOnline(agent.deviceInstanceID))
+            access: agent.ownerID == userID ? "owner" : "guest", shareID: shareID,
+            hostOnline: try await bus.isOnline(agent.deviceInstanceID))
     }
 
     // MARK: Shares
@@ -248,8 +253,10 @@ public struct RelayService: Sendable {
             throw RelayError.invalid("expires_in must be between 60 seconds and 365 days")
         }
         if let maxUses, !(1...10_000).contains(maxUses) { throw RelayError.invalid("max_uses must be between 1 and 10000") }
-        let label = try label.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100)) }.flatMap { $0.isEmpty ? nil : $0 }
-            .map { try Self.withoutControlCharacters($0, field: "label") }
+        let label = try label.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(100)) }.flatMap {
+            $0.isEmpty ? nil : $0
+        }
+        .map { try Self.withoutControlCharacters($0, field: "label") }
         let code = Self.makeCode()
         let share = try await store.createShare(
             agentID: agent.id, ownerID: userID, codeHash: Self.hash(code), label: label,
@@ -263,7 +270,8 @@ public struct RelayService: Sendable {
         var views: [ShareView] = []
         for share in try await store.shares(ownerID: userID) {
             let guests = try await store.guests(shareID: share.id).map {
-                GuestView(userID: $0.grant.guestID, displayName: $0.displayName, acceptedAt: $0.grant.createdAt, left: $0.grant.leftAt != nil)
+                GuestView(
+                    userID: $0.grant.guestID, displayName: $0.displayName, acceptedAt: $0.grant.createdAt, left: $0.grant.leftAt != nil)
             }
             views.append(ShareView(share, agentName: try await store.agent(id: share.agentID)?.name ?? "", guests: guests))
         }
@@ -273,7 +281,9 @@ public struct RelayService: Sendable {
     /// Revokes at once: the grant stops working on every replica (checked per request), open
     /// session streams get `share.revoked` and end, the host device and the guests are told.
     public func revokeShare(userID: String, shareID: String) async throws -> ShareView {
-        guard let existing = try await store.share(id: shareID), existing.ownerID == userID else { throw RelayError.notFound("share not found") }
+        guard let existing = try await store.share(id: shareID), existing.ownerID == userID else {
+            throw RelayError.notFound("share not found")
+        }
         guard let (share, guests, sessions) = try await store.revokeShare(id: shareID, ownerID: userID) else {
             return ShareView(existing, agentName: try await store.agent(id: existing.agentID)?.name ?? "", guests: nil)
         }
@@ -334,7 +344,9 @@ public struct RelayService: Sendable {
     }
 
     public func leaveShare(userID: String, shareID: String) async throws {
-        guard let closed = try await store.leaveShare(shareID: shareID, guestID: userID) else { throw RelayError.notFound("share not found") }
+        guard let closed = try await store.leaveShare(shareID: shareID, guestID: userID) else {
+            throw RelayError.notFound("share not found")
+        }
         for session in closed { try await announceClosed(session, reason: "left_share") }
     }
 
@@ -481,7 +493,8 @@ public struct RelayService: Sendable {
             if created { try await append(stream, RelayEvent.replyDone, ["session_id": session.id, "message": message]) }
             return message
         case .error:
-            try await append(stream, RelayEvent.replyError, ["session_id": session.id, "reply_to": replyTo ?? "", "error": String(text.prefix(2000))])
+            try await append(
+                stream, RelayEvent.replyError, ["session_id": session.id, "reply_to": replyTo ?? "", "error": String(text.prefix(2000))])
             return nil
         }
     }

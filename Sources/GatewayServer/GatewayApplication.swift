@@ -72,9 +72,10 @@ public enum Gateway {
                 redis: redis.client, receiverConfiguration: redis.client.configuration, prefix: configuration.redisKeyPrefix,
                 retention: retention, logger: logger)
             bus = redisBus
-            checks.append(DependencyCheck(name: "events") {
-                guard await redisBus.isReceiving else { throw EventReceiverDown() }
-            })
+            checks.append(
+                DependencyCheck(name: "events") {
+                    guard await redisBus.isReceiving else { throw EventReceiverDown() }
+                })
         } else {
             ephemeral = MemoryEphemeralStore()
             bus = MemoryEventBus(retention: retention)
@@ -87,10 +88,11 @@ public enum Gateway {
             identityProvider = { await Self.report(oidc) }
         }
         if case .form(let form) = connector, let firebase = form as? FirebaseConnector {
-            services.append(BackgroundService(name: "firebase certificates") {
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-                await firebase.certificates.shutdown()
-            })
+            services.append(
+                BackgroundService(name: "firebase certificates") {
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                    await firebase.certificates.shutdown()
+                })
         }
         let readiness = Readiness(checks: checks, metrics: metrics, identityProvider: identityProvider)
         var streamSettings = EventStreamSettings()
@@ -143,7 +145,8 @@ public enum Gateway {
                     WebDependencyStatus(name: name, isUp: check.status == "up", latencyMilliseconds: check.latencyMs)
                 }
                 if let provider = report.identityProvider {
-                    statuses.append(WebDependencyStatus(name: "identity_provider", isUp: provider.status == "available", latencyMilliseconds: 0))
+                    statuses.append(
+                        WebDependencyStatus(name: "identity_provider", isUp: provider.status == "available", latencyMilliseconds: 0))
                 }
                 return statuses
             }

@@ -12,142 +12,150 @@ public struct Migration: Sendable {
 public enum Schema {
     /// Append only: a published migration is never edited, a change is a new version.
     public static let migrations: [Migration] = [
-        Migration(version: 1, name: "users", statements: [
-            """
-            CREATE TABLE users (
-                id TEXT PRIMARY KEY,
-                display_name TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                last_seen_at BIGINT NOT NULL
-            )
-            """,
-        ]),
-        Migration(version: 2, name: "identities and refresh tokens", statements: [
-            """
-            CREATE TABLE identities (
-                provider TEXT NOT NULL,
-                subject TEXT NOT NULL,
-                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                created_at BIGINT NOT NULL,
-                PRIMARY KEY (provider, subject)
-            )
-            """,
-            "CREATE INDEX identities_user ON identities (user_id)",
-            """
-            CREATE TABLE refresh_token_families (
-                id TEXT PRIMARY KEY,
-                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                client_id TEXT NOT NULL,
-                scope TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                revoked_at BIGINT,
-                revoked_reason TEXT
-            )
-            """,
-            "CREATE INDEX refresh_token_families_user ON refresh_token_families (user_id)",
-            """
-            CREATE TABLE refresh_tokens (
-                token_hash TEXT PRIMARY KEY,
-                family_id TEXT NOT NULL REFERENCES refresh_token_families(id) ON DELETE CASCADE,
-                created_at BIGINT NOT NULL,
-                expires_at BIGINT NOT NULL,
-                used_at BIGINT
-            )
-            """,
-            "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
-        ]),
-        Migration(version: 3, name: "devices, agents, shares, sessions, messages", statements: [
-            """
-            CREATE TABLE devices (
-                id TEXT PRIMARY KEY,
-                owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                name TEXT NOT NULL,
-                platform TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                updated_at BIGINT NOT NULL
-            )
-            """,
-            "CREATE INDEX devices_owner ON devices (owner_id)",
-            """
-            CREATE TABLE agents (
-                id TEXT PRIMARY KEY,
-                device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
-                agent_key TEXT NOT NULL,
-                owner_id TEXT NOT NULL,
-                name TEXT NOT NULL,
-                description TEXT NOT NULL,
-                capabilities TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                updated_at BIGINT NOT NULL,
-                UNIQUE (device_id, agent_key)
-            )
-            """,
-            "CREATE INDEX agents_owner ON agents (owner_id)",
-            """
-            CREATE TABLE shares (
-                id TEXT PRIMARY KEY,
-                agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
-                owner_id TEXT NOT NULL,
-                code_hash TEXT NOT NULL UNIQUE,
-                label TEXT,
-                expires_at BIGINT,
-                max_uses BIGINT,
-                use_count BIGINT NOT NULL DEFAULT 0,
-                created_at BIGINT NOT NULL,
-                revoked_at BIGINT
-            )
-            """,
-            "CREATE INDEX shares_owner ON shares (owner_id)",
-            "CREATE INDEX shares_agent ON shares (agent_id)",
-            """
-            CREATE TABLE grants (
-                share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
-                guest_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                agent_id TEXT NOT NULL,
-                created_at BIGINT NOT NULL,
-                left_at BIGINT,
-                PRIMARY KEY (share_id, guest_id)
-            )
-            """,
-            "CREATE INDEX grants_guest ON grants (guest_id)",
-            """
-            CREATE TABLE sessions (
-                id TEXT PRIMARY KEY,
-                agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
-                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                share_id TEXT,
-                created_at BIGINT NOT NULL,
-                closed_at BIGINT
-            )
-            """,
-            "CREATE INDEX sessions_user ON sessions (user_id)",
-            "CREATE INDEX sessions_agent ON sessions (agent_id)",
-            """
-            CREATE TABLE messages (
-                id TEXT PRIMARY KEY,
-                session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-                role TEXT NOT NULL,
-                author_id TEXT,
-                reply_to TEXT,
-                text TEXT NOT NULL,
-                idempotency_key TEXT,
-                created_at BIGINT NOT NULL,
-                UNIQUE (session_id, idempotency_key)
-            )
-            """,
-            "CREATE INDEX messages_session ON messages (session_id, created_at)",
-        ]),
+        Migration(
+            version: 1, name: "users",
+            statements: [
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    display_name TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL
+                )
+                """
+            ]),
+        Migration(
+            version: 2, name: "identities and refresh tokens",
+            statements: [
+                """
+                CREATE TABLE identities (
+                    provider TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (provider, subject)
+                )
+                """,
+                "CREATE INDEX identities_user ON identities (user_id)",
+                """
+                CREATE TABLE refresh_token_families (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    client_id TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT,
+                    revoked_reason TEXT
+                )
+                """,
+                "CREATE INDEX refresh_token_families_user ON refresh_token_families (user_id)",
+                """
+                CREATE TABLE refresh_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    family_id TEXT NOT NULL REFERENCES refresh_token_families(id) ON DELETE CASCADE,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    used_at BIGINT
+                )
+                """,
+                "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
+            ]),
+        Migration(
+            version: 3, name: "devices, agents, shares, sessions, messages",
+            statements: [
+                """
+                CREATE TABLE devices (
+                    id TEXT PRIMARY KEY,
+                    owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    platform TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX devices_owner ON devices (owner_id)",
+                """
+                CREATE TABLE agents (
+                    id TEXT PRIMARY KEY,
+                    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                    agent_key TEXT NOT NULL,
+                    owner_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    description TEXT NOT NULL,
+                    capabilities TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    UNIQUE (device_id, agent_key)
+                )
+                """,
+                "CREATE INDEX agents_owner ON agents (owner_id)",
+                """
+                CREATE TABLE shares (
+                    id TEXT PRIMARY KEY,
+                    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+                    owner_id TEXT NOT NULL,
+                    code_hash TEXT NOT NULL UNIQUE,
+                    label TEXT,
+                    expires_at BIGINT,
+                    max_uses BIGINT,
+                    use_count BIGINT NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX shares_owner ON shares (owner_id)",
+                "CREATE INDEX shares_agent ON shares (agent_id)",
+                """
+                CREATE TABLE grants (
+                    share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+                    guest_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    agent_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    left_at BIGINT,
+                    PRIMARY KEY (share_id, guest_id)
+                )
+                """,
+                "CREATE INDEX grants_guest ON grants (guest_id)",
+                """
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY,
+                    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    share_id TEXT,
+                    created_at BIGINT NOT NULL,
+                    closed_at BIGINT
+                )
+                """,
+                "CREATE INDEX sessions_user ON sessions (user_id)",
+                "CREATE INDEX sessions_agent ON sessions (agent_id)",
+                """
+                CREATE TABLE messages (
+                    id TEXT PRIMARY KEY,
+                    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                    role TEXT NOT NULL,
+                    author_id TEXT,
+                    reply_to TEXT,
+                    text TEXT NOT NULL,
+                    idempotency_key TEXT,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (session_id, idempotency_key)
+                )
+                """,
+                "CREATE INDEX messages_session ON messages (session_id, created_at)",
+            ]),
         // A device id is chosen by its client and becomes free again when the device is deleted,
         // so its event stream and presence are named by an id that is never reused. Existing
         // devices keep their streams (their instance id is their device id); every later
         // registration gets a random one.
-        Migration(version: 4, name: "device instance ids", statements: [
-            "ALTER TABLE devices ADD COLUMN instance_id TEXT",
-            "UPDATE devices SET instance_id = id",
-            "CREATE UNIQUE INDEX devices_instance ON devices (instance_id)",
-            "ALTER TABLE agents ADD COLUMN device_instance_id TEXT",
-            "UPDATE agents SET device_instance_id = device_id",
-        ]),
+        Migration(
+            version: 4, name: "device instance ids",
+            statements: [
+                "ALTER TABLE devices ADD COLUMN instance_id TEXT",
+                "UPDATE devices SET instance_id = id",
+                "CREATE UNIQUE INDEX devices_instance ON devices (instance_id)",
+                "ALTER TABLE agents ADD COLUMN device_instance_id TEXT",
+                "UPDATE agents SET device_instance_id = device_id",
+            ]),
     ]
 }
 
@@ -166,7 +174,8 @@ public struct Migrator: Sendable {
     public func migrate(_ migrations: [Migration] = Schema.migrations) async throws -> [Int] {
         let logger = self.logger
         return try await database.withMigrationLock { executor in
-            try await executor.execute("""
+            try await executor.execute(
+                """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version BIGINT PRIMARY KEY,
                     name TEXT NOT NULL,
@@ -188,7 +197,9 @@ public struct Migrator: Sendable {
                 } catch {
                     throw StoreError.migrationFailed(version: migration.version, reason: "\(error)")
                 }
-                logger.info("migration applied", metadata: ["event": "store.migration_applied", "version": "\(migration.version)", "name": "\(migration.name)"])
+                logger.info(
+                    "migration applied",
+                    metadata: ["event": "store.migration_applied", "version": "\(migration.version)", "name": "\(migration.name)"])
                 appliedNow.append(migration.version)
             }
             return appliedNow

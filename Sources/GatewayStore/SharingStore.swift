@@ -116,7 +116,8 @@ extension GatewayStore {
         }
     }
 
-    static let agentColumns = "id, device_id, device_instance_id, agent_key, owner_id, name, description, capabilities, created_at, updated_at"
+    static let agentColumns =
+        "id, device_id, device_instance_id, agent_key, owner_id, name, description, capabilities, created_at, updated_at"
 
     public func agent(id: String) async throws -> Agent? {
         try await database.execute("SELECT \(Self.agentColumns) FROM agents WHERE id = $1", .text(id)).first.map(Self.agent(from:))
@@ -239,7 +240,8 @@ extension GatewayStore {
             let open = try await executor.execute(
                 "SELECT \(Self.sessionColumns) FROM sessions WHERE share_id = $1 AND closed_at IS NULL", .text(id)
             ).map(Self.session(from:))
-            try await executor.execute("UPDATE sessions SET closed_at = $1 WHERE share_id = $2 AND closed_at IS NULL", SQLValue(now), .text(id))
+            try await executor.execute(
+                "UPDATE sessions SET closed_at = $1 WHERE share_id = $2 AND closed_at IS NULL", SQLValue(now), .text(id))
             return (share, guests, open)
         }
     }

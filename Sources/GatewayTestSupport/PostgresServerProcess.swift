@@ -15,7 +15,8 @@ public final class PostgresServerProcess: Sendable {
             ProcessInfo.processInfo.environment["PG_BIN"], "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
         ].compactMap { $0 }
         guard let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }) else {
-            throw MissingTestServiceError(description: "Postgres binaries (initdb, pg_ctl) not found; run `bash scripts/test.sh`, which installs them")
+            throw MissingTestServiceError(
+                description: "Postgres binaries (initdb, pg_ctl) not found; run `bash scripts/test.sh`, which installs them")
         }
         binDirectory = bin
         port = try freeLoopbackPort()
@@ -28,10 +29,12 @@ public final class PostgresServerProcess: Sendable {
     }
 
     public func start() async throws {
-        try await runAsPostgres("pg_ctl", [
-            "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "30",
-            "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start",
-        ])
+        try await runAsPostgres(
+            "pg_ctl",
+            [
+                "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "30",
+                "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+            ])
     }
 
     public func stop() async throws {

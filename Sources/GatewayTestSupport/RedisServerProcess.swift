@@ -195,10 +195,12 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     private func terminate(signal: Int32) async {
-        guard let process = lock.withLock({ () -> ChildProcess? in
-            defer { self.process = nil }
-            return self.process
-        }) else { return }
+        guard
+            let process = lock.withLock({ () -> ChildProcess? in
+                defer { self.process = nil }
+                return self.process
+            })
+        else { return }
         process.send(signal)
         // Poll instead of blocking in waitpid() so no thread is tied up.
         let deadline = Date().addingTimeInterval(10)
@@ -219,7 +221,6 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard let log = try? String(contentsOf: logFile, encoding: .utf8) else { return "(no log)" }
         return log.split(separator: "\n").suffix(15).joined(separator: "\n")
     }
-
 
     /// A random port below the ephemeral range that can currently be bound on 127.0.0.1.
     private static func pickFreePort() throws -> Int {
@@ -261,4 +262,3 @@ public final class RedisServerProcess: @unchecked Sendable {
         return bound == 0
     }
 }
-

@@ -100,7 +100,10 @@ public final class TestFirebase: Sendable {
             let document = Dictionary(uniqueKeysWithValues: keys.map { ($0.kid, $0.certificatePEM) })
             return Response(
                 status: .ok,
-                headers: [.contentType: "application/json; charset=UTF-8", .cacheControl: "public, max-age=\(maxAge), must-revalidate, no-transform"],
+                headers: [
+                    .contentType: "application/json; charset=UTF-8",
+                    .cacheControl: "public, max-age=\(maxAge), must-revalidate, no-transform",
+                ],
                 body: .init(byteBuffer: ByteBuffer(data: try JSONSerialization.data(withJSONObject: document, options: .sortedKeys))))
         }
     }
@@ -142,6 +145,8 @@ public final class TestFirebase: Sendable {
             notValidAfter: now + 86400 * 2, issuer: name, subject: name, signatureAlgorithm: .sha256WithRSAEncryption,
             extensions: Certificate.Extensions(), issuerPrivateKey: certificateKey)
         let pem = try certificate.serializeAsPEM().pemString
-        return Key(kid: Insecure.SHA1.hash(data: Data(pem.utf8)).map { String(format: "%02x", $0) }.joined(), privateKey: privateKey, certificatePEM: pem)
+        return Key(
+            kid: Insecure.SHA1.hash(data: Data(pem.utf8)).map { String(format: "%02x", $0) }.joined(), privateKey: privateKey,
+            certificatePEM: pem)
     }
 }

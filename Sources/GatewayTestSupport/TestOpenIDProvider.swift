@@ -188,7 +188,8 @@ public final class TestOpenIDProvider: Sendable {
         case .absent: break
         case .other(let other): parameters.append(("iss", other))
         }
-        let location = redirect + (redirect.contains("?") ? "&" : "?") + parameters.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
+        let location =
+            redirect + (redirect.contains("?") ? "&" : "?") + parameters.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
         return Response(status: .found, headers: [.location: location])
     }
 

@@ -28,19 +28,19 @@ public enum RESPValue: Sendable {
 extension RESPValue: Equatable {
     public static func == (lhs: RESPValue, rhs: RESPValue) -> Bool {
         switch (lhs, rhs) {
-        case let (.simpleString(l), .simpleString(r)): l == r
-        case let (.error(l), .error(r)): l == r
-        case let (.integer(l), .integer(r)): l == r
-        case let (.bulkString(l), .bulkString(r)): l == r
+        case (.simpleString(let l), .simpleString(let r)): l == r
+        case (.error(let l), .error(let r)): l == r
+        case (.integer(let l), .integer(let r)): l == r
+        case (.bulkString(let l), .bulkString(let r)): l == r
         case (.null, .null): true
-        case let (.array(l), .array(r)): l == r
-        case let (.map(l), .map(r)): l.elementsEqual(r) { $0.key == $1.key && $0.value == $1.value }
-        case let (.set(l), .set(r)): l == r
-        case let (.double(l), .double(r)): l == r || (l.isNaN && r.isNaN)
-        case let (.boolean(l), .boolean(r)): l == r
-        case let (.bigNumber(l), .bigNumber(r)): l == r
-        case let (.verbatimString(lf, lt), .verbatimString(rf, rt)): lf == rf && lt == rt
-        case let (.push(l), .push(r)): l == r
+        case (.array(let l), .array(let r)): l == r
+        case (.map(let l), .map(let r)): l.elementsEqual(r) { $0.key == $1.key && $0.value == $1.value }
+        case (.set(let l), .set(let r)): l == r
+        case (.double(let l), .double(let r)): l == r || (l.isNaN && r.isNaN)
+        case (.boolean(let l), .boolean(let r)): l == r
+        case (.bigNumber(let l), .bigNumber(let r)): l == r
+        case (.verbatimString(let lf, let lt), .verbatimString(let rf, let rt)): lf == rf && lt == rt
+        case (.push(let l), .push(let r)): l == r
         default: false
         }
     }

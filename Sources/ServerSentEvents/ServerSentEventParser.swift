@@ -122,7 +122,7 @@ public struct ServerSentEventParser: Sendable {
             if matched == 3 {
                 self.bomBytesMatched = nil
             } else if index == count {
-                self.bomBytesMatched = matched  // Undecided until more bytes arrive.
+                self.bomBytesMatched = matched // Undecided until more bytes arrive.
                 return .success(items)
             } else {
                 // Not a BOM after all: the matched bytes are ordinary line content.
@@ -134,7 +134,7 @@ public struct ServerSentEventParser: Sendable {
         if self.pendingCR, index < count {
             self.pendingCR = false
             if chunk[index] == ASCII.lf {
-                index += 1  // Second half of a CRLF split across chunks: not another line.
+                index += 1 // Second half of a CRLF split across chunks: not another line.
             }
         }
 
@@ -204,7 +204,7 @@ public struct ServerSentEventParser: Sendable {
         let nameEnd = colon ?? line.endIndex
         var valueStart = colon.map { $0 + 1 } ?? line.endIndex
         if valueStart < line.endIndex, line[valueStart] == ASCII.space {
-            valueStart += 1  // Exactly one leading space is syntax, not content.
+            valueStart += 1 // Exactly one leading space is syntax, not content.
         }
         let value = UnsafeBufferPointer(rebasing: line[valueStart...])
 
@@ -237,7 +237,7 @@ public struct ServerSentEventParser: Sendable {
                 self.blockRetry = milliseconds
             }
         default:
-            break  // Unknown fields are ignored, per spec.
+            break // Unknown fields are ignored, per spec.
         }
         return nil
     }

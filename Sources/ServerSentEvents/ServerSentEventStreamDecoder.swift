@@ -69,7 +69,7 @@ public struct ServerSentEventStreamDecoder<Base: AsyncSequence>: AsyncSequence w
             do {
                 return try await self.base.next()
             } catch {
-                self.finished = true  // A failed base iterator is not resumed.
+                self.finished = true // A failed base iterator is not resumed.
                 throw error
             }
         }

@@ -66,7 +66,10 @@ struct Variables: ParsableCommand {
         let secret: Bool
 
         enum CodingKeys: String, CodingKey {
-            case name, required, authMode = "auth_mode", defaultValue = "default", example, description, secret
+            case name, required
+            case authMode = "auth_mode"
+            case defaultValue = "default"
+            case example, description, secret
         }
 
         init(_ variable: ConfigurationVariable) {
@@ -123,7 +126,8 @@ func launch(mode: RunMode, options: RunOptions) async throws {
         throw ExitCode(configurationErrorExitCode)
     }
     if options.checkConfig {
-        print("""
+        print(
+            """
             configuration OK
               mode: \(configuration.mode.rawValue)
               public base URL: \(configuration.publicBaseURL)

@@ -54,7 +54,10 @@ final class ChatPrinter: Sendable {
     private func endReplyLine(_ needsNewline: Bool) {
         if needsNewline { Terminal.write("\n") }
         guard streamed.withLockedValue({ $0.isEmpty }) else { return }
-        for text in heldNotices.withLockedValue({ notices in defer { notices = [] }; return notices }) { Terminal.line(text) }
+        for text in heldNotices.withLockedValue({ notices in
+            defer { notices = [] }
+            return notices
+        }) { Terminal.line(text) }
     }
 
     /// A final notice (the chat ends): breaks an unfinished reply line first.
@@ -120,7 +123,10 @@ final class ChatPrinter: Sendable {
         var object: [String: Any]
         switch output {
         case .opened(let session, let agent):
-            object = ["type": "session.opened", "session_id": session.id, "agent_id": agent.id, "agent_name": agent.name, "host_online": session.hostOnline]
+            object = [
+                "type": "session.opened", "session_id": session.id, "agent_id": agent.id, "agent_name": agent.name,
+                "host_online": session.hostOnline,
+            ]
         case .sent(let message, let hostOnline, let queued):
             object = ["type": "message.sent", "message_id": message.id, "text": message.text, "host_online": hostOnline, "queued": queued]
         case .delta(let replyTo, let index, let text):

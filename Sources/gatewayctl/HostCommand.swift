@@ -125,7 +125,8 @@ final class HostStatusDisplay: Sendable {
             case .registered(let deviceID, let agents):
                 state.device = deviceID
                 state.agents = agents.map(\.key)
-                message = "device \(deviceID) registered at \(gateway); agents: \(agents.map { "\($0.key) (id \($0.id))" }.joined(separator: ", "))"
+                message =
+                    "device \(deviceID) registered at \(gateway); agents: \(agents.map { "\($0.key) (id \($0.id))" }.joined(separator: ", "))"
             case .connected:
                 state.connection = "connected"
                 message = "connected: device \(state.device) is online, hosting \(state.agents.joined(separator: ", "))"

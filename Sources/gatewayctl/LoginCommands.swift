@@ -52,7 +52,8 @@ struct Login: AsyncParsableCommand {
             try directory.saveCredentials(credentials)
             if let previous, previous.refreshToken != credentials.refreshToken { try? await OAuthClient.revoke(previous) }
             let me = try await GatewayAPI(directory: directory).me().value
-            Terminal.line("Signed in to \(credentials.gatewayURL) as \(me.displayName)\(me.nonProduction ? " (demo mode: not for production)" : "")")
+            Terminal.line(
+                "Signed in to \(credentials.gatewayURL) as \(me.displayName)\(me.nonProduction ? " (demo mode: not for production)" : "")")
         }
     }
 }

@@ -121,14 +121,17 @@ struct ConfigurationTests {
     }
 
     @Test func firebaseAndOIDCSetsAreRequiredInTheirModes() {
-        #expect(Set(serve(overriding: ["AUTH_MODE": "firebase"]).map(\.variable))
-            == ["FIREBASE_PROJECT_ID", "FIREBASE_API_KEY", "FIREBASE_AUTH_DOMAIN"])
-        #expect(Set(serve(overriding: ["AUTH_MODE": "oidc"]).map(\.variable))
-            == ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID"], "without a secret the gateway is a public client")
-        #expect(serve(overriding: [
-            "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw",
-            "OIDC_CLIENT_SECRET": "s",
-        ]).isEmpty)
+        #expect(
+            Set(serve(overriding: ["AUTH_MODE": "firebase"]).map(\.variable))
+                == ["FIREBASE_PROJECT_ID", "FIREBASE_API_KEY", "FIREBASE_AUTH_DOMAIN"])
+        #expect(
+            Set(serve(overriding: ["AUTH_MODE": "oidc"]).map(\.variable))
+                == ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID"], "without a secret the gateway is a public client")
+        #expect(
+            serve(overriding: [
+                "AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gw",
+                "OIDC_CLIENT_SECRET": "s",
+            ]).isEmpty)
     }
 
     @Test func devModeNeedsNothing() throws {
@@ -144,8 +147,10 @@ struct ConfigurationTests {
     }
 
     @Test func sqliteURLs() throws {
-        for (raw, path) in [("sqlite:/var/data/g.db", "/var/data/g.db"), ("sqlite:///var/g.db", "/var/g.db"),
-                            ("sqlite:rel.db", "rel.db"), ("sqlite::memory:", ":memory:")] {
+        for (raw, path) in [
+            ("sqlite:/var/data/g.db", "/var/data/g.db"), ("sqlite:///var/g.db", "/var/g.db"),
+            ("sqlite:rel.db", "rel.db"), ("sqlite::memory:", ":memory:"),
+        ] {
             let config = try GatewayConfiguration.load(
                 mode: .serve, environment: Self.validServe.merging(["DATABASE_URL": raw]) { $1 })
             #expect(config.database == .sqlite(path: path))
@@ -169,7 +174,8 @@ struct ConfigurationTests {
     }
 
     @Test func dotEnvParsing() {
-        let parsed = DotEnv.parse("""
+        let parsed = DotEnv.parse(
+            """
             # comment
             export A=1
             B = "two words"
@@ -215,11 +221,15 @@ struct ConfigurationTests {
         }
         let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
         #expect(SigningKeyPolicy.rejection(for: hex) == nil)
-        for unlucky in ["ab12TODOcd34ef56gh78ij90kl12mn34op56qr78st90uv12wx34yz56AB78",
-                        "Qm9xxxxZ2F0ZXdheS1rZXktcmFuZG9tLWJ5dGVzLWhlcmUtMTIzNDU2Nzg5MA"] {
+        for unlucky in [
+            "ab12TODOcd34ef56gh78ij90kl12mn34op56qr78st90uv12wx34yz56AB78",
+            "Qm9xxxxZ2F0ZXdheS1rZXktcmFuZG9tLWJ5dGVzLWhlcmUtMTIzNDU2Nzg5MA",
+        ] {
             #expect(SigningKeyPolicy.rejection(for: unlucky) == nil, "\(unlucky)")
         }
-        for phrase in ["your-secret-key-here-please-change-it", "change-me-to-a-long-random-secret-key", "secretsecretsecretsecretsecretsecret"] {
+        for phrase in [
+            "your-secret-key-here-please-change-it", "change-me-to-a-long-random-secret-key", "secretsecretsecretsecretsecretsecret",
+        ] {
             #expect(SigningKeyPolicy.rejection(for: phrase) != nil, "\(phrase)")
         }
     }

@@ -14,10 +14,11 @@ struct DocumentationTests {
         let readme = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let section = try #require(readme.components(separatedBy: "## Configuration").dropFirst().first)
             .components(separatedBy: "\n## ").first!
-        let documented = Set(section.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("| `") else { return nil }
-            return line.dropFirst(3).split(separator: "`").first.map(String.init)
-        })
+        let documented = Set(
+            section.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("| `") else { return nil }
+                return line.dropFirst(3).split(separator: "`").first.map(String.init)
+            })
         #expect(documented == Set(ConfigurationVariable.all.map(\.name)))
     }
 }

@@ -208,7 +208,9 @@ enum TestBrowser {
         {
             var request = HTTPClientRequest(url: url)
             request.method = method
-            if !cookies.isEmpty { request.headers.add(name: "Cookie", value: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")) }
+            if !cookies.isEmpty {
+                request.headers.add(name: "Cookie", value: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))
+            }
             if let form {
                 request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
                 request.body = .bytes(ByteBuffer(bytes: HTTPTransport.form(form)))
@@ -226,7 +228,9 @@ enum TestBrowser {
         let regex = try NSRegularExpression(pattern: #"<input type="hidden" name="([^"]+)" value="([^"]*)">"#)
         var form: [(String, String)] = []
         for match in regex.matches(in: page.body, range: NSRange(page.body.startIndex..., in: page.body)) {
-            form.append((String(page.body[Range(match.range(at: 1), in: page.body)!]), String(page.body[Range(match.range(at: 2), in: page.body)!])))
+            form.append(
+                (String(page.body[Range(match.range(at: 1), in: page.body)!]), String(page.body[Range(match.range(at: 2), in: page.body)!]))
+            )
         }
         return try await request(.POST, postURL, form: form.filter { hidden in !fields.contains { $0.0 == hidden.0 } } + fields)
     }

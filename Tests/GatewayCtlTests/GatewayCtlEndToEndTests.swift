@@ -93,7 +93,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: guest + "/credentials.json"))
         let reuse = try await HTTPTransport.send(
             .POST, guestTokens.tokenEndpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")],
-            body: HTTPTransport.form([("grant_type", "refresh_token"), ("refresh_token", guestTokens.refreshToken), ("client_id", "gatewayctl")]))
+            body: HTTPTransport.form([
+                ("grant_type", "refresh_token"), ("refresh_token", guestTokens.refreshToken), ("client_id", "gatewayctl"),
+            ]))
         #expect(reuse.status == 400 && reuse.text.contains("invalid_grant"), "\(reuse.text)")
         let signedOut = try await ctl(["agents"], configDir: guest)
         #expect(signedOut.status == ExitStatus.signedOut && signedOut.output.contains("run gatewayctl login"), "\(signedOut.output)")
@@ -101,7 +103,9 @@ import Testing
         // SIGTERM ends the host with status 0.
         host.signal(SIGTERM)
         #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
-        print("gatewayctl timings: login \(loginTime), guest chat with a 0.4 s command \(chatTime), revoke to open chat notified \(revokeTime)")
+        print(
+            "gatewayctl timings: login \(loginTime), guest chat with a 0.4 s command \(chatTime), revoke to open chat notified \(revokeTime)"
+        )
     }
 
     /// Resume: a message sent while the host is down waits in the device stream and is answered
@@ -126,8 +130,11 @@ import Testing
             let chat = try await ctl(arguments, configDir: root + "/guest", input: "hi\n")
             #expect(chat.status == 0, "\(chat.output)")
             // Text output drops the controls; JSON output escapes them (\u001b), which a terminal shows as text.
-            #expect(chat.output.contains(arguments.contains("--json") ? #"\u001b]0;owned"# : "]0;owned]52;c;aGk=[2J31mplaintext\tend"), "\(chat.output)")
-            #expect(!chat.output.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{9B}" || $0 == "\r" }, "\(arguments)")
+            #expect(
+                chat.output.contains(arguments.contains("--json") ? #"\u001b]0;owned"# : "]0;owned]52;c;aGk=[2J31mplaintext\tend"),
+                "\(chat.output)")
+            #expect(
+                !chat.output.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{9B}" || $0 == "\r" }, "\(arguments)")
         }
     }
 
@@ -259,7 +266,8 @@ import Testing
         #expect(await login.waitFor("Waiting for approval"), "\(login.output)")
         let words = login.output.split(whereSeparator: \.isWhitespace).map(String.init)
         let verification = try #require(words.first { $0.hasSuffix("/device") }, "\(login.output)")
-        let userCode = try #require(words.first { $0.range(of: "^[A-Z]{4}-[A-Z]{4}$", options: .regularExpression) != nil }, "\(login.output)")
+        let userCode = try #require(
+            words.first { $0.range(of: "^[A-Z]{4}-[A-Z]{4}$", options: .regularExpression) != nil }, "\(login.output)")
         let approved = try await TestBrowser.submitForm(
             pageURL: verification, postURL: verification,
             fields: [("user_code", userCode), ("display_name", "Dana"), ("action", "allow")])

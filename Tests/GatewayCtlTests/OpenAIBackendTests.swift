@@ -7,44 +7,44 @@ import Testing
 /// POST /v1/chat/completions with `stream: true` chunks in that API's SSE format, a pause between
 /// each, and records every request it got.
 private let standInServer = #"""
-import json, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import json, sys, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-port, log = int(sys.argv[1]), sys.argv[2]
-PIECES = ["Hel", "lo", " wor", "ld", "!"]
+    port, log = int(sys.argv[1]), sys.argv[2]
+    PIECES = ["Hel", "lo", " wor", "ld", "!"]
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args): pass
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        with open(log, "a") as f:
-            f.write(json.dumps({"path": self.path, "auth": self.headers.get("Authorization"), "body": body}) + "\n")
-        if self.path != "/v1/chat/completions" or body.get("model") != "stand-in-model":
-            payload = json.dumps({"error": {"message": "model not found", "type": "invalid_request_error"}}).encode()
-            self.send_response(404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args): pass
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            with open(log, "a") as f:
+                f.write(json.dumps({"path": self.path, "auth": self.headers.get("Authorization"), "body": body}) + "\n")
+            if self.path != "/v1/chat/completions" or body.get("model") != "stand-in-model":
+                payload = json.dumps({"error": {"message": "model not found", "type": "invalid_request_error"}}).encode()
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(payload)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        first = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
-        self.wfile.write(("data: " + json.dumps(first) + "\n\n").encode())
-        for piece in PIECES:
-            chunk = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-            self.wfile.write(("data: " + json.dumps(chunk) + "\n\n").encode())
+            first = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+            self.wfile.write(("data: " + json.dumps(first) + "\n\n").encode())
+            for piece in PIECES:
+                chunk = {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                self.wfile.write(("data: " + json.dumps(chunk) + "\n\n").encode())
+                self.wfile.flush()
+                time.sleep(0.15)
+            self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
-            time.sleep(0.15)
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
-        self.close_connection = True
+            self.close_connection = True
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
-"""#
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    """#
 
 @Suite(.serialized) struct OpenAIBackendTests {
     @Test func streamedCompletionChunksBecomeReplyDeltasInOrder() async throws {
@@ -71,7 +71,9 @@ ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
         #expect(await host.waitFor("connected"), "\(host.output)")
 
         let chat = try await ctl(["chat", "llm", "--json"], configDir: owner, input: "Say hello\nAgain\n")
-        #expect(chat.status == 0, "\(chat.output)\nhost: \(host.output)\nserver: \((try? String(contentsOfFile: root + "/server.out", encoding: .utf8)) ?? "")")
+        #expect(
+            chat.status == 0,
+            "\(chat.output)\nhost: \(host.output)\nserver: \((try? String(contentsOfFile: root + "/server.out", encoding: .utf8)) ?? "")")
         let events = jsonLines(chat.output)
         let replies = events.filter { $0["type"] as? String == "reply.done" }
         #expect(replies.map { $0["text"] as? String } == ["Hello world!", "Hello world!"], "\(chat.output)")

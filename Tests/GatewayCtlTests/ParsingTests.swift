@@ -70,7 +70,8 @@ import Testing
             Problem(type: "urn:agent-gateway:problem:share-revoked", title: "Access revoked", status: 403, detail: "gone"))
         #expect(revoked.exitCode == ExitStatus.accessGone && revoked.description == "share revoked: gone")
         let expired = GatewayClientError.problem(
-            Problem(type: "urn:agent-gateway:problem:invite-expired", title: "Invite expired", status: 410, detail: "this invite has expired"))
+            Problem(
+                type: "urn:agent-gateway:problem:invite-expired", title: "Invite expired", status: 410, detail: "this invite has expired"))
         #expect(expired.exitCode == ExitStatus.accessGone && expired.description.hasPrefix("invite expired"))
         #expect(GatewayClientError.signedOut(gateway: "https://gw").description == "not signed in: run gatewayctl login https://gw")
         #expect(GatewayClientError.unreachable(url: "https://gw", reason: "connection refused").exitCode == ExitStatus.unreachable)

@@ -91,7 +91,8 @@ struct EventBusContractTests {
         try await withBus(kind) { bus in
             for index in 1...7 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
             let head = try await bus.head(of: stream)
-            guard case .events(let page, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 2), limit: 3) else {
+            guard case .events(let page, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 2), limit: 3)
+            else {
                 Issue.record("expected events")
                 return
             }
@@ -111,14 +112,18 @@ struct EventBusContractTests {
         try await withBus(kind, retention: StreamRetention(maximumLength: 3)) { bus in
             for index in 1...6 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
             let head = try await bus.head(of: stream)
-            #expect(try await bus.read(stream, after: StreamPosition(epoch: "otherepoch", offset: 2), limit: 10)
-                == .reset(reason: .epochChanged, head: head))
-            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 99), limit: 10)
-                == .reset(reason: .unknownPosition, head: head))
+            #expect(
+                try await bus.read(stream, after: StreamPosition(epoch: "otherepoch", offset: 2), limit: 10)
+                    == .reset(reason: .epochChanged, head: head))
+            #expect(
+                try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 99), limit: 10)
+                    == .reset(reason: .unknownPosition, head: head))
             // Offsets 1...3 were trimmed: after 1, event 2 is gone.
-            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 1), limit: 10)
-                == .reset(reason: .trimmed, head: head))
-            guard case .events(let kept, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 3), limit: 10) else {
+            #expect(
+                try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 1), limit: 10)
+                    == .reset(reason: .trimmed, head: head))
+            guard case .events(let kept, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 3), limit: 10)
+            else {
                 Issue.record("expected events")
                 return
             }
@@ -132,33 +137,38 @@ struct EventBusContractTests {
     @Test(arguments: BusKind.allCases)
     func historyIsBoundedByBytes(kind: BusKind) async throws {
         try await withBus(kind, retention: StreamRetention(maximumLength: 1000, maximumBytes: 1000)) { bus in
-            let big = String(repeating: "x", count: 299)  // 300 bytes with its type "t"
+            let big = String(repeating: "x", count: 299) // 300 bytes with its type "t"
             for _ in 1...5 { _ = try await bus.append(to: stream, type: "t", data: big) }
             let head = try await bus.head(of: stream)
             #expect(head.offset == 5)
-            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 1), limit: 10)
-                == .reset(reason: .trimmed, head: head))
-            guard case .events(let kept, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 2), limit: 10) else {
+            #expect(
+                try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 1), limit: 10)
+                    == .reset(reason: .trimmed, head: head))
+            guard case .events(let kept, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 2), limit: 10)
+            else {
                 Issue.record("expected the newest three events (900 bytes) to be kept")
                 return
             }
             #expect(kept.map(\.position.offset) == [3, 4, 5])
             // One event larger than the whole budget replaces everything, and stays.
             let huge = try await bus.append(to: stream, type: "t", data: String(repeating: "y", count: 5000))
-            guard case .events(let last, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 5), limit: 10) else {
+            guard case .events(let last, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 5), limit: 10)
+            else {
                 Issue.record("expected the oversized newest event to be kept")
                 return
             }
             #expect(last == [huge])
             // Small events arrive again and the budget applies to them as before.
             for index in 1...3 { _ = try await bus.append(to: stream, type: "t", data: "\(index)") }
-            guard case .events(let after, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 6), limit: 10) else {
+            guard case .events(let after, _) = try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 6), limit: 10)
+            else {
                 Issue.record("expected the small events after the oversized one")
                 return
             }
             #expect(after.map(\.data) == ["1", "2", "3"])
-            #expect(try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 5), limit: 10)
-                == .reset(reason: .trimmed, head: try await bus.head(of: stream)))
+            #expect(
+                try await bus.read(stream, after: StreamPosition(epoch: head.epoch, offset: 5), limit: 10)
+                    == .reset(reason: .trimmed, head: try await bus.head(of: stream)))
         }
     }
 

@@ -54,8 +54,11 @@ struct RedisEventBusTests {
             let subscription = try await bus.subscribe(stream)
             var iterator = subscription.makeAsyncIterator()
             _ = try await bus.append(to: stream, type: "t", data: "before")
-            #expect(await next(&iterator) == .event(StreamEvent(
-                stream: stream, position: try await bus.head(of: stream), type: "t", data: "before")))
+            #expect(
+                await next(&iterator)
+                    == .event(
+                        StreamEvent(
+                            stream: stream, position: try await bus.head(of: stream), type: "t", data: "before")))
 
             try await server.restart()
             // The receiver reconnects and reports a gap; then live events flow again.

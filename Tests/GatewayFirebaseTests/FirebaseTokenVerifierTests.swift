@@ -105,7 +105,10 @@ struct FirebaseTokenVerifierTests {
             unverified["email_verified"] = .bool(false)
             await refused(verifier, try google.token(unverified), because: "Verify your email")
         }
-        try await withVerifier({ $0.tenantID = "tenant-1"; $0.allowedEmailDomains = ["example.com"] }) { google, verifier, _ in
+        try await withVerifier({
+            $0.tenantID = "tenant-1"
+            $0.allowedEmailDomains = ["example.com"]
+        }) { google, verifier, _ in
             _ = try await verifier.person(from: try google.token(google.claims(), tenant: "tenant-1"))
             await refused(verifier, try google.token(google.claims()), because: "tenant")
             var elsewhere = google.claims()
@@ -127,7 +130,9 @@ struct FirebaseTokenVerifierTests {
             try google.rotate()
             _ = try await verifier.person(from: try google.token(google.claims()))
             #expect(google.fetches == 2)
-            for _ in 0..<5 { await refused(verifier, try google.token(google.claims(), kid: "random-\(UUID())"), because: "does not publish") }
+            for _ in 0..<5 {
+                await refused(verifier, try google.token(google.claims(), kid: "random-\(UUID())"), because: "does not publish")
+            }
             #expect(google.fetches == 2, "made-up key ids within a minute fetch nothing")
 
             // The endpoint fails: cached keys still work while they are valid.

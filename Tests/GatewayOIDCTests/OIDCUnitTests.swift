@@ -7,7 +7,8 @@ import Testing
 @Suite("OpenID Connect pieces")
 struct OIDCUnitTests {
     @Test func theDiscoveryURLDropsATrailingSlashOnly() {
-        #expect(ProviderMetadata.discoveryURL(issuer: "https://id.example.com") == "https://id.example.com/.well-known/openid-configuration")
+        #expect(
+            ProviderMetadata.discoveryURL(issuer: "https://id.example.com") == "https://id.example.com/.well-known/openid-configuration")
         #expect(
             ProviderMetadata.discoveryURL(issuer: "https://auth.example.com/application/o/gateway/")
                 == "https://auth.example.com/application/o/gateway/.well-known/openid-configuration")
@@ -32,7 +33,9 @@ struct OIDCUnitTests {
     }
 
     @Test func timesAreCheckedWithTheConfiguredLeeway() throws {
-        let verifier = IDTokenVerifier(provider: try OIDCProvider(issuer: "https://id.example.com", caPEM: nil, logger: .init(label: "t")), clientID: "gw", leeway: .seconds(60))
+        let verifier = IDTokenVerifier(
+            provider: try OIDCProvider(issuer: "https://id.example.com", caPEM: nil, logger: .init(label: "t")), clientID: "gw",
+            leeway: .seconds(60))
         let now = Date(timeIntervalSince1970: 1_000_000)
         func claims(exp: Double, iat: Double) -> Claims {
             Claims([
@@ -40,10 +43,18 @@ struct OIDCUnitTests {
                 "exp": .number(exp), "iat": .number(iat),
             ])
         }
-        #expect(throws: Never.self) { try verifier.check(claims(exp: 1_000_000 - 30, iat: 999_000), issuer: "https://id.example.com", nonce: "n", now: now) }
-        #expect(throws: SignInError.self) { try verifier.check(claims(exp: 1_000_000 - 61, iat: 999_000), issuer: "https://id.example.com", nonce: "n", now: now) }
-        #expect(throws: Never.self) { try verifier.check(claims(exp: 1_000_300, iat: 1_000_000 + 59), issuer: "https://id.example.com", nonce: "n", now: now) }
-        #expect(throws: SignInError.self) { try verifier.check(claims(exp: 1_000_300, iat: 1_000_000 + 61), issuer: "https://id.example.com", nonce: "n", now: now) }
+        #expect(throws: Never.self) {
+            try verifier.check(claims(exp: 1_000_000 - 30, iat: 999_000), issuer: "https://id.example.com", nonce: "n", now: now)
+        }
+        #expect(throws: SignInError.self) {
+            try verifier.check(claims(exp: 1_000_000 - 61, iat: 999_000), issuer: "https://id.example.com", nonce: "n", now: now)
+        }
+        #expect(throws: Never.self) {
+            try verifier.check(claims(exp: 1_000_300, iat: 1_000_000 + 59), issuer: "https://id.example.com", nonce: "n", now: now)
+        }
+        #expect(throws: SignInError.self) {
+            try verifier.check(claims(exp: 1_000_300, iat: 1_000_000 + 61), issuer: "https://id.example.com", nonce: "n", now: now)
+        }
     }
 
     @Test func claimValuesAreReadLeniently() {

@@ -27,7 +27,8 @@ struct AuthorizationMatrixTests {
         let mallory = try await APITestClient.signIn("Mallory", at: base)
         let deviceID = "alice-\(UUID().uuidString.prefix(8))"
         try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "A", "platform": "linux"])
-        let agentID = try #require(try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
+        let agentID = try #require(
+            try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
         let share = try await alice.call(.POST, "/v1/agents/\(agentID)/shares", [:])
         let shareID = try #require((share.json["share"] as? [String: Any])?["id"] as? String)
         let code = try #require(share.json["code"] as? String)

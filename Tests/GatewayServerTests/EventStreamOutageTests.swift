@@ -19,9 +19,10 @@ struct EventStreamOutageTests {
             // /readyz reports the outage meanwhile is checked by the process tests, which hold
             // Redis down long enough to look.)
             try await redis.restart()
-            #expect(await eventually(timeout: .seconds(15), every: .milliseconds(50)) {
-                (try? await httpGet("\(base)/readyz").status) == 200
-            }, "/readyz did not return to 200")
+            #expect(
+                await eventually(timeout: .seconds(15), every: .milliseconds(50)) {
+                    (try? await httpGet("\(base)/readyz").status) == 200
+                }, "/readyz did not return to 200")
 
             // Events appended once Redis is back reach the open stream. History was lost with the
             // restart, so the stream first says `reset` (never silence), then delivers them.

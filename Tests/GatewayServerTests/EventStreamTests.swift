@@ -1,8 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import GatewayConfig
 import GatewayEvents
 import GatewayServer
@@ -13,6 +10,10 @@ import Logging
 import NIOCore
 import ServerSentEvents
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Test-only routes over the real stream engine: GET streams a named stream, POST appends.
 @Sendable func mountStreamTestRoutes(_ router: Router<GatewayRequestContext>, _ services: GatewayServices) {
@@ -86,7 +87,9 @@ struct EventStreamTests {
             #expect(await connection.waitFor { $0.events(ofType: "test.event").count == 3 })
             #expect(connection.events(ofType: "test.event").map(\.id) == ids)
             #expect(connection.events(ofType: "test.event").map(\.data) == [#"{"n":1}"#, #"{"n":2}"#, #"{"n":3}"#])
-            #expect(connection.items.first == .event(ServerSentEvent(retry: 2000)) || connection.items.contains { $0.event?.event == "stream.open" })
+            #expect(
+                connection.items.first == .event(ServerSentEvent(retry: 2000))
+                    || connection.items.contains { $0.event?.event == "stream.open" })
             await connection.close()
         }
     }
@@ -97,7 +100,8 @@ struct EventStreamTests {
             var ids: [String] = []
             for index in 1...6 { ids.append(try await append(base, "session:resume", "\(index)")) }
             for viaQuery in [false, true] {
-                let connection = try await SSETestConnection.open("\(base)/test/streams/session:resume", lastEventID: ids[2], viaQuery: viaQuery)
+                let connection = try await SSETestConnection.open(
+                    "\(base)/test/streams/session:resume", lastEventID: ids[2], viaQuery: viaQuery)
                 #expect(await connection.waitFor { $0.events(ofType: "test.event").count >= 3 })
                 try await Task.sleep(for: .milliseconds(100))
                 #expect(connection.events(ofType: "test.event").map(\.data) == ["4", "5", "6"])
@@ -200,7 +204,8 @@ struct EventStreamTests {
             #expect(await eventually(timeout: .seconds(5), every: .milliseconds(20)) { Self.openStreams(metrics) == 5 })
             for socket in sockets { socket.close() }
             #expect(await eventually(timeout: .seconds(2), every: .milliseconds(20)) { Self.openStreams(metrics) == 0 })
-            #expect(String(decoding: metrics.render(), as: UTF8.self).contains(#"gateway_event_streams_ended_total{reason="client_gone"} 5"#))
+            #expect(
+                String(decoding: metrics.render(), as: UTF8.self).contains(#"gateway_event_streams_ended_total{reason="client_gone"} 5"#))
         }
     }
 

@@ -80,9 +80,13 @@ struct FirebaseSignInTests {
             let (accepted, verifier) = try await attempt(try google.token(google.claims(uid: "uid-1")))
             #expect(accepted.status == 302, "\(accepted.body)")
             let code = try #require(OAuthTestClient.queryItems(accepted.location ?? "")["code"])
-            let tokens = try await client.request(.POST, "/oauth/token", form: [
-                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop", "code_verifier": verifier,
-            ]).json
+            let tokens = try await client.request(
+                .POST, "/oauth/token",
+                form: [
+                    "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop",
+                    "code_verifier": verifier,
+                ]
+            ).json
             let access = try #require(tokens["access_token"] as? String, "\(tokens)")
             let me = try await client.request(.GET, "/v1/me", headers: [("Authorization", "Bearer \(access)")]).json
             #expect(me["display_name"] as? String == "Fire Base")
@@ -107,10 +111,12 @@ struct FirebaseSignInTests {
                 let decided = try await client.request(.POST, "/device", form: form)
                 #expect(decided.status == 200, "\(decided.body)")
                 #expect(decided.body.contains(approve ? "Device connected" : "Device denied"))
-                let poll = try await client.request(.POST, "/oauth/token", form: [
-                    "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": started.json["device_code"] as! String,
-                    "client_id": "gatewayctl",
-                ])
+                let poll = try await client.request(
+                    .POST, "/oauth/token",
+                    form: [
+                        "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": started.json["device_code"] as! String,
+                        "client_id": "gatewayctl",
+                    ])
                 #expect(poll.status == (approve ? 200 : 400), "\(poll.body)")
             }
         }

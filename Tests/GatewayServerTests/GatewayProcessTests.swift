@@ -74,7 +74,8 @@ struct GatewayProcessTests {
         let started = ContinuousClock.now
         let gateway = try GatewayProcess(environment: environment)
         defer { gateway.kill() }
-        #expect(await eventually(timeout: .seconds(30), every: .milliseconds(10)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
+        #expect(
+            await eventually(timeout: .seconds(30), every: .milliseconds(10)) { await readyStatus(port: port) == 200 }, "\(gateway.output)")
         let startup = ContinuousClock.now - started
         #expect(gateway.output.contains(#""oidc_callback_url":"http://localhost:\#(port)/oauth/oidc/callback""#), "\(gateway.output)")
         #expect(await gateway.waitForOutput(containing: "oidc.unreachable", timeout: .seconds(10)), "\(gateway.output)")
@@ -160,7 +161,10 @@ struct GatewayProcessTests {
         #expect(await bobOnOne.waitFor { !$0.events(ofType: "stream.open").isEmpty })
         let posted = try await bob.call(.POST, "/v1/sessions/\(outcome.sessionID)/messages", ["text": "count to five"])
         let messageID = try #require((posted.json["message"] as? [String: Any])?["id"] as? String)
-        #expect(await deviceOnOne.waitFor { $0.payloads("message.created").contains { ($0["message"] as? [String: Any])?["id"] as? String == messageID } })
+        #expect(
+            await deviceOnOne.waitFor {
+                $0.payloads("message.created").contains { ($0["message"] as? [String: Any])?["id"] as? String == messageID }
+            })
         func reply(_ device: APITestClient, _ body: [String: Any]) async throws -> Int {
             try await device.call(.POST, "/v1/devices/\(outcome.deviceID)/sessions/\(outcome.sessionID)/replies", body).status
         }
@@ -179,7 +183,8 @@ struct GatewayProcessTests {
         #expect(deviceOnTwo.status == 200)
         #expect(deviceOnTwo.events.filter { $0.event == "message.created" }.isEmpty, "nothing is redelivered to the device")
         for index in 3..<5 {
-            #expect(try await reply(alice.on(two), ["kind": "delta", "reply_to": messageID, "index": index, "text": "\(index + 1) "]) == 202)
+            #expect(
+                try await reply(alice.on(two), ["kind": "delta", "reply_to": messageID, "index": index, "text": "\(index + 1) "]) == 202)
         }
         #expect(try await reply(alice.on(two), ["kind": "done", "reply_to": messageID, "text": "1 2 3 4 5"]) == 202)
 
@@ -235,11 +240,12 @@ struct GatewayProcessTests {
         try await stop()
         let stopped = ContinuousClock.now
         var body = ""
-        #expect(await eventually(timeout: .seconds(2)) {
-            guard let result = try? await httpGet("http://127.0.0.1:\(port)/readyz") else { return false }
-            body = result.body
-            return result.status == 503
-        })
+        #expect(
+            await eventually(timeout: .seconds(2)) {
+                guard let result = try? await httpGet("http://127.0.0.1:\(port)/readyz") else { return false }
+                body = result.body
+                return result.status == 503
+            })
         #expect(ContinuousClock.now - stopped < .seconds(2.5))
         #expect(body.contains(#""\#(dependency)":{"#) && body.contains("down"), "\(body)")
 

@@ -60,10 +60,12 @@ struct OAuthFlowTests {
             #expect(query["iss"] == "http://localhost:8080")
             let code = try #require(query["code"])
 
-            let tokens = try await client.request(.POST, "/oauth/token", form: [
-                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop",
-                "code_verifier": verifier,
-            ])
+            let tokens = try await client.request(
+                .POST, "/oauth/token",
+                form: [
+                    "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop",
+                    "code_verifier": verifier,
+                ])
             #expect(tokens.status == 200, "\(tokens.body)")
             #expect(tokens.headers.first(name: "Cache-Control") == "no-store")
             let access = try #require(tokens.json["access_token"] as? String)
@@ -77,9 +79,11 @@ struct OAuthFlowTests {
             #expect(me.json["auth_mode"] as? String == "demo")
             #expect(me.json["non_production"] as? Bool == true)
 
-            let rotated = try await client.request(.POST, "/oauth/token", form: [
-                "grant_type": "refresh_token", "refresh_token": refresh, "client_id": "desktop",
-            ])
+            let rotated = try await client.request(
+                .POST, "/oauth/token",
+                form: [
+                    "grant_type": "refresh_token", "refresh_token": refresh, "client_id": "desktop",
+                ])
             #expect(rotated.status == 200, "\(rotated.body)")
             let newRefresh = try #require(rotated.json["refresh_token"] as? String)
             #expect(newRefresh != refresh)
@@ -108,7 +112,8 @@ struct OAuthFlowTests {
 
     @Test func deviceGrantEndToEnd() async throws {
         try await withLiveGateway { client in
-            let start = try await client.request(.POST, "/oauth/device_authorization", form: ["client_id": "gatewayctl", "scope": "gateway"])
+            let start = try await client.request(
+                .POST, "/oauth/device_authorization", form: ["client_id": "gatewayctl", "scope": "gateway"])
             #expect(start.status == 200, "\(start.body)")
             let deviceCode = try #require(start.json["device_code"] as? String)
             let userCode = try #require(start.json["user_code"] as? String)

@@ -10,7 +10,8 @@ struct OAuthNegativeTests {
     func code(_ client: OAuthTestClient, clientID: String = "desktop") async throws -> (code: String, redirect: String, verifier: String) {
         let redirect = "http://127.0.0.1:\(Int.random(in: 20000...60000))/cb"
         let verifier = OAuthTestClient.makeVerifier()
-        let reply = try await client.signIn(at: client.authorizeURL(clientID: clientID, redirectURI: redirect, verifier: verifier), displayName: "N")
+        let reply = try await client.signIn(
+            at: client.authorizeURL(clientID: clientID, redirectURI: redirect, verifier: verifier), displayName: "N")
         return (try #require(OAuthTestClient.queryItems(reply.location ?? "")["code"]), redirect, verifier)
     }
 
@@ -61,9 +62,11 @@ struct OAuthNegativeTests {
             #expect(first.status == 200)
             let second = try await redeem(client, grant.code, redirect: grant.redirect, verifier: grant.verifier)
             #expect(second.json["error"] as? String == "invalid_grant")
-            let refresh = try await client.request(.POST, "/oauth/token", form: [
-                "grant_type": "refresh_token", "refresh_token": first.json["refresh_token"] as? String ?? "", "client_id": "desktop",
-            ])
+            let refresh = try await client.request(
+                .POST, "/oauth/token",
+                form: [
+                    "grant_type": "refresh_token", "refresh_token": first.json["refresh_token"] as? String ?? "", "client_id": "desktop",
+                ])
             #expect(refresh.json["error"] as? String == "invalid_grant")
         }
     }
@@ -118,7 +121,8 @@ struct OAuthNegativeTests {
             let tokens = try await client.signInForTokens(displayName: "R")
             let original = try #require(tokens["refresh_token"] as? String)
             func refresh(_ token: String) async throws -> OAuthTestClient.Reply {
-                try await client.request(.POST, "/oauth/token", form: ["grant_type": "refresh_token", "refresh_token": token, "client_id": "desktop"])
+                try await client.request(
+                    .POST, "/oauth/token", form: ["grant_type": "refresh_token", "refresh_token": token, "client_id": "desktop"])
             }
             let rotated = try await refresh(original)
             let current = try #require(rotated.json["refresh_token"] as? String)
@@ -155,7 +159,8 @@ struct OAuthNegativeTests {
         try await withLiveGateway { client in
             let grant = try await client.request(.POST, "/oauth/token", form: ["grant_type": "password", "client_id": "desktop"])
             #expect(grant.json["error"] as? String == "unsupported_grant_type")
-            let unknown = try await client.request(.POST, "/oauth/token", form: ["grant_type": "refresh_token", "client_id": "nope", "refresh_token": "x"])
+            let unknown = try await client.request(
+                .POST, "/oauth/token", form: ["grant_type": "refresh_token", "client_id": "nope", "refresh_token": "x"])
             #expect(unknown.status == 401)
             #expect(unknown.json["error"] as? String == "invalid_client")
             let web = try await client.request(.POST, "/oauth/device_authorization", form: ["client_id": "web"])
@@ -229,11 +234,13 @@ struct OAuthNegativeTests {
         try await withLiveGateway(environment: ["SIGNIN_RATE_LIMIT_PER_MINUTE": "2"]) { client in
             for _ in 0..<2 {
                 let ok = try await client.signIn(
-                    at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()), displayName: "L")
+                    at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()),
+                    displayName: "L")
                 #expect(ok.status == 302)
             }
             let limited = try await client.signIn(
-                at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()), displayName: "L")
+                at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()), displayName: "L"
+            )
             #expect(limited.status == 429)
             #expect(Int(limited.headers.first(name: "Retry-After") ?? "") ?? 0 >= 1)
         }
@@ -243,7 +250,8 @@ struct OAuthNegativeTests {
         try await withLiveGateway(environment: ["TOKEN_RATE_LIMIT_PER_MINUTE": "3"]) { client in
             var statuses: [Int] = []
             for _ in 0..<4 {
-                statuses.append(try await client.request(.POST, "/oauth/token", form: ["grant_type": "password", "client_id": "desktop"]).status)
+                statuses.append(
+                    try await client.request(.POST, "/oauth/token", form: ["grant_type": "password", "client_id": "desktop"]).status)
             }
             #expect(statuses == [400, 400, 400, 429])
         }
@@ -252,7 +260,8 @@ struct OAuthNegativeTests {
     @Test func demoSignInSwitchedOffShowsAClearPage() async throws {
         try await withLiveGateway(environment: ["DEMO_SIGNIN_ENABLED": "false"]) { client in
             let reply = try await client.signIn(
-                at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()), displayName: "Off")
+                at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()),
+                displayName: "Off")
             #expect(reply.status == 403)
             #expect(reply.location == nil)
             #expect(reply.body.contains("switched off"))
@@ -263,11 +272,13 @@ struct OAuthNegativeTests {
         try await withLiveGateway(environment: ["DEMO_PASSCODE": "open sesame"]) { client in
             let redirect = "http://127.0.0.1:6000/cb"
             let wrong = try await client.signIn(
-                at: client.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()), displayName: "P", passcode: "nope")
+                at: client.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()), displayName: "P", passcode: "nope"
+            )
             #expect(wrong.status == 400)
             #expect(wrong.body.contains("passcode is not right"))
             let right = try await client.signIn(
-                at: client.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()), displayName: "P", passcode: "open sesame")
+                at: client.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()), displayName: "P",
+                passcode: "open sesame")
             #expect(right.status == 302)
         }
     }

@@ -124,11 +124,15 @@ final class OAuthTestClient: @unchecked Sendable {
     func signInForTokens(displayName: String, clientID: String = "desktop") async throws -> [String: Any] {
         let redirect = "http://127.0.0.1:\(Int.random(in: 20000...60000))/callback"
         let verifier = Self.makeVerifier()
-        let reply = try await signIn(at: authorizeURL(clientID: clientID, redirectURI: redirect, verifier: verifier), displayName: displayName)
+        let reply = try await signIn(
+            at: authorizeURL(clientID: clientID, redirectURI: redirect, verifier: verifier), displayName: displayName)
         let code = Self.queryItems(reply.location ?? "")["code"] ?? ""
-        return try await request(.POST, "/oauth/token", form: [
-            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": clientID,
-            "code_verifier": verifier,
-        ]).json
+        return try await request(
+            .POST, "/oauth/token",
+            form: [
+                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": clientID,
+                "code_verifier": verifier,
+            ]
+        ).json
     }
 }

@@ -38,7 +38,8 @@ struct OIDCSignInTests {
     /// Follows the sign-in as a browser would: authorize at the gateway, the provider (which
     /// approves at once), back to the gateway's callback. Returns the callback's reply.
     func signIn(_ gateway: Gateway, redirect: String, verifier: String, state: String = "st-123") async throws -> OAuthTestClient.Reply {
-        let start = try await gateway.client.request(.GET, gateway.client.authorizeURL(redirectURI: redirect, verifier: verifier, state: state))
+        let start = try await gateway.client.request(
+            .GET, gateway.client.authorizeURL(redirectURI: redirect, verifier: verifier, state: state))
         #expect(start.status == 302, "authorize should go straight to the provider: \(start.status) \(start.body)")
         let upstream = try #require(start.location)
         let approved = try await gateway.client.request(.GET, upstream)
@@ -49,9 +50,13 @@ struct OIDCSignInTests {
     }
 
     func tokens(_ gateway: Gateway, code: String, redirect: String, verifier: String) async throws -> [String: Any] {
-        try await gateway.client.request(.POST, "/oauth/token", form: [
-            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop", "code_verifier": verifier,
-        ]).json
+        try await gateway.client.request(
+            .POST, "/oauth/token",
+            form: [
+                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop",
+                "code_verifier": verifier,
+            ]
+        ).json
     }
 
     @Test func aDesktopClientSignsInThroughTheProviderWithNoChangeOnItsSide() async throws {
@@ -80,9 +85,11 @@ struct OIDCSignInTests {
             // The same person again is the same user; nothing upstream is in cookies or logs.
             let again = try await signIn(gateway, redirect: redirect, verifier: verifier)
             let second = try await tokens(
-                gateway, code: try #require(OAuthTestClient.queryItems(again.location ?? "")["code"]), redirect: redirect, verifier: verifier)
+                gateway, code: try #require(OAuthTestClient.queryItems(again.location ?? "")["code"]), redirect: redirect,
+                verifier: verifier)
             let meAgain = try await gateway.client.request(
-                .GET, "/v1/me", headers: [("Authorization", "Bearer \(second["access_token"] as? String ?? "")")]).json
+                .GET, "/v1/me", headers: [("Authorization", "Bearer \(second["access_token"] as? String ?? "")")]
+            ).json
             #expect(meAgain["id"] as? String == userID)
             #expect(try await gateway.userCount() == 1)
             #expect(!logs.text.contains("at-alice"), "the provider's access token was logged")
@@ -101,11 +108,12 @@ struct OIDCSignInTests {
 
     /// client_secret_post and a public client (no secret, PKCE only) work as the default does;
     /// a wrong secret is the provider's refusal, shown as such.
-    @Test(arguments: [
-        ("client_secret_post", ["OIDC_CLIENT_AUTH_METHOD": "client_secret_post"], "test-secret" as String?, 302),
-        ("public client", ["OIDC_CLIENT_SECRET": ""], nil, 302),
-        ("wrong secret", ["OIDC_CLIENT_SECRET": "not-the-secret"], "test-secret", 403),
-    ] as [(String, [String: String], String?, Int)])
+    @Test(
+        arguments: [
+            ("client_secret_post", ["OIDC_CLIENT_AUTH_METHOD": "client_secret_post"], "test-secret" as String?, 302),
+            ("public client", ["OIDC_CLIENT_SECRET": ""], nil, 302),
+            ("wrong secret", ["OIDC_CLIENT_SECRET": "not-the-secret"], "test-secret", 403),
+        ] as [(String, [String: String], String?, Int)])
     func clientAuthentication(_ name: String, _ environment: [String: String], _ providerSecret: String?, _ status: Int) async throws {
         let provider = try TestOpenIDProvider()
         provider.behaviour.clientSecret = providerSecret
@@ -123,7 +131,12 @@ struct OIDCSignInTests {
         let second = try TestOpenIDProvider()
         try await first.start()
         try await second.start()
-        defer { Task { await first.stop(); await second.stop() } }
+        defer {
+            Task {
+                await first.stop()
+                await second.stop()
+            }
+        }
         var ids: [String] = []
         for provider in [first, second] {
             try await withOIDCGateway(provider) { gateway in
@@ -141,23 +154,71 @@ struct OIDCSignInTests {
     }
 
     /// Every wrong answer of a provider is refused with a page that says why, before any user exists.
-    @Test(arguments: [
-        ("wrong iss", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["iss"] = .string("https://evil.example.com") }, "another identity provider"),
-        ("other audience", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["aud"] = .string("someone-else") }, "another application"),
-        ("extra audience", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["aud"] = .strings(["gateway", "someone-else"]) }, "other applications"),
-        ("wrong azp", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["azp"] = .string("someone-else") }, "azp"),
-        ("wrong nonce", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["nonce"] = .string("not-this-one") }, "nonce"),
-        ("no nonce", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["nonce"] = .absent }, "nonce"),
-        ("expired", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["exp"] = .number(Date().timeIntervalSince1970 - 120) }, "expired"),
-        ("issued in the future", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["iat"] = .number(Date().timeIntervalSince1970 + 600) }, "future"),
-        ("alg none", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.algorithm = .none; b.signingAlgorithms = ["RS256", "none"] }, "algorithm"),
-        ("HS256 with the client secret", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.algorithm = .hs256(secret: "test-secret"); b.signingAlgorithms = ["RS256", "HS256"] }, "algorithm"),
-        ("unknown kid", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.kid = "made-up" }, "key it does not publish"),
-        ("iss response parameter of another issuer", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.responseIssuer = .other("https://evil.example.com") }, "another identity provider"),
-        ("iss response parameter missing though promised", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.responseIssuer = .absent }, "does not name"),
-        ("userinfo of someone else", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["name"] = .absent; b.userinfo["sub"] = .string("mallory") }, "another person"),
-        ("provider refuses", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.authorizationError = "server_error" }, "server_error"),
-    ] as [(String, @Sendable (inout TestOpenIDProvider.Behaviour) -> Void, String)])
+    @Test(
+        arguments: [
+            (
+                "wrong iss",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["iss"] = .string("https://evil.example.com") },
+                "another identity provider"
+            ),
+            (
+                "other audience", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["aud"] = .string("someone-else") },
+                "another application"
+            ),
+            (
+                "extra audience",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["aud"] = .strings(["gateway", "someone-else"]) },
+                "other applications"
+            ),
+            ("wrong azp", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["azp"] = .string("someone-else") }, "azp"),
+            ("wrong nonce", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["nonce"] = .string("not-this-one") }, "nonce"),
+            ("no nonce", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["nonce"] = .absent }, "nonce"),
+            (
+                "expired",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["exp"] = .number(Date().timeIntervalSince1970 - 120) },
+                "expired"
+            ),
+            (
+                "issued in the future",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.idToken["iat"] = .number(Date().timeIntervalSince1970 + 600) },
+                "future"
+            ),
+            (
+                "alg none",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in
+                    b.algorithm = .none
+                    b.signingAlgorithms = ["RS256", "none"]
+                }, "algorithm"
+            ),
+            (
+                "HS256 with the client secret",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in
+                    b.algorithm = .hs256(secret: "test-secret")
+                    b.signingAlgorithms = ["RS256", "HS256"]
+                }, "algorithm"
+            ),
+            ("unknown kid", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.kid = "made-up" }, "key it does not publish"),
+            (
+                "iss response parameter of another issuer",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.responseIssuer = .other("https://evil.example.com") },
+                "another identity provider"
+            ),
+            (
+                "iss response parameter missing though promised",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.responseIssuer = .absent }, "does not name"
+            ),
+            (
+                "userinfo of someone else",
+                { @Sendable (b: inout TestOpenIDProvider.Behaviour) in
+                    b.idToken["name"] = .absent
+                    b.userinfo["sub"] = .string("mallory")
+                }, "another person"
+            ),
+            (
+                "provider refuses", { @Sendable (b: inout TestOpenIDProvider.Behaviour) in b.authorizationError = "server_error" },
+                "server_error"
+            ),
+        ] as [(String, @Sendable (inout TestOpenIDProvider.Behaviour) -> Void, String)])
     func aWrongAnswerIsRefusedAndCreatesNoUser(
         _ name: String, _ misbehave: @Sendable (inout TestOpenIDProvider.Behaviour) -> Void, _ reason: String
     ) async throws {
@@ -211,7 +272,9 @@ struct OIDCSignInTests {
             back = try await signIn(gateway, redirect: redirect, verifier: OAuthTestClient.makeVerifier())
             #expect(back.status == 302 && OAuthTestClient.queryItems(back.location ?? "")["code"] != nil, "\(back.body)")
         }
-        try await withOIDCGateway(provider, environment: ["OIDC_ALLOWED_EMAIL_DOMAINS": "example.com", "OIDC_ALLOW_UNVERIFIED_EMAIL": "true"]) { gateway in
+        try await withOIDCGateway(
+            provider, environment: ["OIDC_ALLOWED_EMAIL_DOMAINS": "example.com", "OIDC_ALLOW_UNVERIFIED_EMAIL": "true"]
+        ) { gateway in
             provider.behaviour.idToken = ["email_verified": .absent]
             let back = try await signIn(gateway, redirect: "http://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier())
             #expect(back.status == 302, "OIDC_ALLOW_UNVERIFIED_EMAIL lets an issuer without email_verified through: \(back.body)")
@@ -254,10 +317,11 @@ struct OIDCSignInTests {
             #expect(page.body.contains("Identity provider unreachable"))
             try await provider.start()
             // Discovery retries with backoff (1, 2, 4, … s); a sign-in also tries once itself.
-            #expect(await eventually(timeout: .seconds(30)) {
-                ((try? await gateway.client.request(.GET, "/readyz").json["identity_provider"]) as? [String: Any])?["status"] as? String
-                    == "available"
-            })
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    ((try? await gateway.client.request(.GET, "/readyz").json["identity_provider"]) as? [String: Any])?["status"] as? String
+                        == "available"
+                })
             #expect(try await signIn(gateway, redirect: "http://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier()).status == 302)
         }
     }
@@ -300,10 +364,12 @@ struct OIDCSignInTests {
             let done = try await gateway.client.request(
                 .GET, try #require(approved.location).replacingOccurrences(of: "http://localhost:8080", with: gateway.base))
             #expect(done.status == 200 && done.body.contains("Device connected"), "\(done.body)")
-            let tokens = try await gateway.client.request(.POST, "/oauth/token", form: [
-                "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": started.json["device_code"] as! String,
-                "client_id": "gatewayctl",
-            ])
+            let tokens = try await gateway.client.request(
+                .POST, "/oauth/token",
+                form: [
+                    "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": started.json["device_code"] as! String,
+                    "client_id": "gatewayctl",
+                ])
             #expect(tokens.status == 200, "\(tokens.body)")
         }
     }

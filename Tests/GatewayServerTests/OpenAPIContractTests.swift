@@ -49,7 +49,7 @@ struct OpenAPIContractTests {
         var inPaths = false
         var inGlobalSecurity = false
         var currentPath: String?
-        var current: Int?  // index of the operation whose block is being read
+        var current: Int? // index of the operation whose block is being read
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if isBlankOrComment(line) { continue }
             let indent = indentation(of: line)

@@ -16,19 +16,25 @@ struct SecretLoggingTests {
                 passcode: passcode)
             let code = OAuthTestClient.queryItems(reply.location ?? "")["code"] ?? ""
             secrets.add(code, verifier, "opaque-state-value")
-            let tokens = try await client.request(.POST, "/oauth/token", form: [
-                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop", "code_verifier": verifier,
-            ]).json
+            let tokens = try await client.request(
+                .POST, "/oauth/token",
+                form: [
+                    "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": "desktop",
+                    "code_verifier": verifier,
+                ]
+            ).json
             let access = tokens["access_token"] as? String ?? ""
             let refresh = tokens["refresh_token"] as? String ?? ""
             secrets.add(access, refresh)
             _ = try await client.request(.GET, "/v1/me", headers: [("Authorization", "Bearer \(access)")])
             _ = try await client.request(.GET, "/v1/me", headers: [("Authorization", "Bearer \(access)x")])
             let rotated = try await client.request(
-                .POST, "/oauth/token", form: ["grant_type": "refresh_token", "refresh_token": refresh, "client_id": "desktop"]).json
+                .POST, "/oauth/token", form: ["grant_type": "refresh_token", "refresh_token": refresh, "client_id": "desktop"]
+            ).json
             secrets.add(rotated["refresh_token"] as? String ?? "", rotated["access_token"] as? String ?? "")
             // Reuse (logged as a warning) and revocation.
-            _ = try await client.request(.POST, "/oauth/token", form: ["grant_type": "refresh_token", "refresh_token": refresh, "client_id": "desktop"])
+            _ = try await client.request(
+                .POST, "/oauth/token", form: ["grant_type": "refresh_token", "refresh_token": refresh, "client_id": "desktop"])
             _ = try await client.request(.POST, "/oauth/revoke", form: ["token": rotated["refresh_token"] as? String ?? ""])
             // Device grant.
             let device = try await client.request(.POST, "/oauth/device_authorization", form: ["client_id": "gatewayctl"]).json
@@ -42,9 +48,12 @@ struct SecretLoggingTests {
             form["display_name"] = "Logger"
             form["passcode"] = passcode
             _ = try await client.request(.POST, "/device", form: form)
-            let deviceTokens = try await client.request(.POST, "/oauth/token", form: [
-                "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": deviceCode, "client_id": "gatewayctl",
-            ]).json
+            let deviceTokens = try await client.request(
+                .POST, "/oauth/token",
+                form: [
+                    "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": deviceCode, "client_id": "gatewayctl",
+                ]
+            ).json
             secrets.add(deviceTokens["access_token"] as? String ?? "", deviceTokens["refresh_token"] as? String ?? "")
         }
         let text = logs.text

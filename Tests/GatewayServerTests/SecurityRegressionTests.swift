@@ -21,7 +21,8 @@ struct SecurityRegressionTests {
             let deviceID = "laptop-\(UUID().uuidString.prefix(6))"
             #expect(try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "A", "platform": "linux"]).status == 201)
             let aliceStream = try await alice.stream("/v1/devices/\(deviceID)/events")
-            let agentID = try #require(try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
+            let agentID = try #require(
+                try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
             let code = try #require(try await alice.call(.POST, "/v1/agents/\(agentID)/shares", [:]).json["code"] as? String)
             #expect(try await bob.call(.POST, "/v1/invites/\(code)/accept").status == 201)
             // A guest learns the host's device id from the agent.
@@ -148,7 +149,8 @@ struct SecurityRegressionTests {
             let bob = try await APITestClient.signIn("Bob", at: base)
             let deviceID = "host-\(UUID().uuidString.prefix(6))"
             try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "A", "platform": "linux"])
-            let agentID = try #require(try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
+            let agentID = try #require(
+                try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
             let code = try #require(try await alice.call(.POST, "/v1/agents/\(agentID)/shares", [:]).json["code"] as? String)
             try await bob.call(.POST, "/v1/invites/\(code)/accept")
 
@@ -160,7 +162,8 @@ struct SecurityRegressionTests {
             let third = try await bob.call(.POST, "/v1/sessions", ["agent_id": agentID])
             #expect(third.status == 429)
             #expect(third.json["limit"] as? String == "SESSION_RATE_LIMIT_PER_MINUTE")
-            #expect(try await alice.call(.POST, "/v1/sessions", ["agent_id": agentID]).status == 201, "another user has a budget of their own")
+            #expect(
+                try await alice.call(.POST, "/v1/sessions", ["agent_id": agentID]).status == 201, "another user has a budget of their own")
 
             // Reply bytes per device: 600 bytes pass, 600 more do not; nothing is appended then.
             let replies = "/v1/devices/\(deviceID)/sessions/\(session)/replies"
@@ -198,12 +201,16 @@ struct SecurityRegressionTests {
             // Closing a stream gives its place back.
             await bobStreams[0].close()
             var reopened: SSETestConnection?
-            #expect(await eventually(timeout: .seconds(5)) {
-                guard let attempt = try? await bob.stream("/v1/events") else { return false }
-                if attempt.status == 200 { reopened = attempt; return true }
-                await attempt.close()
-                return false
-            })
+            #expect(
+                await eventually(timeout: .seconds(5)) {
+                    guard let attempt = try? await bob.stream("/v1/events") else { return false }
+                    if attempt.status == 200 {
+                        reopened = attempt
+                        return true
+                    }
+                    await attempt.close()
+                    return false
+                })
             for connection in [sessionStream, device, secondDevice, bobStreams[1], overStreams] { await connection.close() }
             await reopened?.close()
         }
@@ -287,10 +294,15 @@ struct SecurityRegressionTests {
                 #expect(reply.problemType == "urn:agent-gateway:problem:unsupported-media-type")
             }
             #expect(try await alice.call(.GET, "/v1/devices").array.isEmpty, "no device was created")
-            #expect(try await rawCall(alice, .PUT, "/v1/devices/\(deviceID)", body: #"{"name":"ok"}"#, contentType: "application/json; charset=utf-8").status == 201)
-            let agentID = try #require(try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
+            #expect(
+                try await rawCall(
+                    alice, .PUT, "/v1/devices/\(deviceID)", body: #"{"name":"ok"}"#, contentType: "application/json; charset=utf-8"
+                ).status == 201)
+            let agentID = try #require(
+                try await alice.call(.PUT, "/v1/devices/\(deviceID)/agents/echo", ["name": "Echo"]).json["id"] as? String)
             let session = try #require(try await alice.call(.POST, "/v1/sessions", ["agent_id": agentID]).json["id"] as? String)
-            let posted = try await rawCall(alice, .POST, "/v1/sessions/\(session)/messages", body: #"{"text":"hi"}"#, contentType: "text/plain")
+            let posted = try await rawCall(
+                alice, .POST, "/v1/sessions/\(session)/messages", body: #"{"text":"hi"}"#, contentType: "text/plain")
             #expect(posted.status == 415)
             #expect((try await alice.call(.GET, "/v1/sessions/\(session)/messages").json["messages"] as? [Any])?.isEmpty == true)
         }
@@ -306,7 +318,8 @@ struct SecurityRegressionTests {
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         return APITestClient.Reply(
-            status: Int(response.status.code), body: String(buffer: try await response.body.collect(upTo: 1 << 20)), headers: response.headers)
+            status: Int(response.status.code), body: String(buffer: try await response.body.collect(upTo: 1 << 20)),
+            headers: response.headers)
     }
 
     /// `form-action` admits exactly the redirect's origin, whatever the case of its scheme.
@@ -355,7 +368,8 @@ struct SecurityRegressionTests {
             #expect(try await client.request(.POST, "/oauth/authorize", form: form).status == 403)
             // Another browser's real token.
             let other = OAuthTestClient(base: client.base)
-            let otherPage = try await other.request(.GET, other.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()))
+            let otherPage = try await other.request(
+                .GET, other.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()))
             let otherToken = try #require(OAuthTestClient.hiddenInputs(otherPage.body)["csrf"])
             client.setCookie("gw_csrf", otherToken)
             form["csrf"] = otherToken
@@ -385,8 +399,13 @@ struct SecurityRegressionTests {
             #expect(confirm.body.contains("<strong>gatewayctl</strong> asked at <time"), "\(confirm.body)")
             #expect(confirm.body.contains("less than a minute ago"))
             #expect(confirm.body.contains(userCode))
-            let poll = ["grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": start.json["device_code"] as! String, "client_id": "gatewayctl"]
-            #expect(try await client.request(.POST, "/oauth/token", form: poll).json["error"] as? String == "authorization_pending", "looking up approved nothing")
+            let poll = [
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": start.json["device_code"] as! String,
+                "client_id": "gatewayctl",
+            ]
+            #expect(
+                try await client.request(.POST, "/oauth/token", form: poll).json["error"] as? String == "authorization_pending",
+                "looking up approved nothing")
             let complete = try await client.request(.GET, "/device?user_code=\(userCode)")
             #expect(complete.body.contains("<strong>gatewayctl</strong> asked at <time"))
         }

@@ -54,23 +54,29 @@ struct SharedChatScenario {
         #expect(await sessionStream.waitFor { !$0.events(ofType: "stream.open").isEmpty })
 
         // B chats; the device receives the message and streams a reply back.
-        let posted = try await bob.call(.POST, "/v1/sessions/\(sessionID)/messages", ["text": "hello there"], headers: [("Idempotency-Key", "m-1")])
+        let posted = try await bob.call(
+            .POST, "/v1/sessions/\(sessionID)/messages", ["text": "hello there"], headers: [("Idempotency-Key", "m-1")])
         #expect(posted.status == 201, "\(posted.body)")
         #expect(posted.json["host_online"] as? Bool == true)
-        let retried = try await bob.call(.POST, "/v1/sessions/\(sessionID)/messages", ["text": "hello there"], headers: [("Idempotency-Key", "m-1")])
+        let retried = try await bob.call(
+            .POST, "/v1/sessions/\(sessionID)/messages", ["text": "hello there"], headers: [("Idempotency-Key", "m-1")])
         #expect(retried.status == 200)
         let messageID = try #require((posted.json["message"] as? [String: Any])?["id"] as? String)
         #expect((retried.json["message"] as? [String: Any])?["id"] as? String == messageID)
 
         #expect(await deviceStream.waitFor { $0.events(ofType: "message.created").count == 1 }, "the device got the message once")
         for (index, word) in ["hello ", "there"].enumerated() {
-            #expect(try await alice.call(
-                .POST, "/v1/devices/\(deviceID)/sessions/\(sessionID)/replies",
-                ["kind": "delta", "reply_to": messageID, "index": index, "text": word]).status == 202)
+            #expect(
+                try await alice.call(
+                    .POST, "/v1/devices/\(deviceID)/sessions/\(sessionID)/replies",
+                    ["kind": "delta", "reply_to": messageID, "index": index, "text": word]
+                ).status == 202)
         }
-        #expect(try await alice.call(
-            .POST, "/v1/devices/\(deviceID)/sessions/\(sessionID)/replies",
-            ["kind": "done", "reply_to": messageID, "text": "hello there"]).status == 202)
+        #expect(
+            try await alice.call(
+                .POST, "/v1/devices/\(deviceID)/sessions/\(sessionID)/replies",
+                ["kind": "done", "reply_to": messageID, "text": "hello there"]
+            ).status == 202)
         #expect(await sessionStream.waitFor { !$0.events(ofType: "reply.done").isEmpty })
         #expect(sessionStream.payloads("reply.delta").map { $0["text"] as? String } == ["hello ", "there"])
         #expect(sessionStream.payloads("message.created").count == 1)
@@ -79,13 +85,15 @@ struct SharedChatScenario {
 
         // The device goes away and comes back: B's notifications say so.
         await deviceStream.close()
-        #expect(await bobNotifications.waitFor(timeout: .seconds(5)) {
-            $0.payloads("host.status").contains { $0["agent_id"] as? String == agentID && $0["online"] as? Bool == false }
-        }, "B sees the host go offline")
+        #expect(
+            await bobNotifications.waitFor(timeout: .seconds(5)) {
+                $0.payloads("host.status").contains { $0["agent_id"] as? String == agentID && $0["online"] as? Bool == false }
+            }, "B sees the host go offline")
         deviceStream = try await alice.stream("/v1/devices/\(deviceID)/events", lastEventID: deviceStream.lastEventID)
-        #expect(await bobNotifications.waitFor(timeout: .seconds(5)) {
-            $0.payloads("host.status").contains { $0["agent_id"] as? String == agentID && $0["online"] as? Bool == true }
-        }, "B sees the host come back")
+        #expect(
+            await bobNotifications.waitFor(timeout: .seconds(5)) {
+                $0.payloads("host.status").contains { $0["agent_id"] as? String == agentID && $0["online"] as? Bool == true }
+            }, "B sees the host come back")
         await deviceStream.close()
         await bobNotifications.close()
         await sessionStream.close()
@@ -99,8 +107,9 @@ struct SharedChatScenario {
         #expect(await sessionStream.waitFor { !$0.events(ofType: "stream.open").isEmpty })
         let revokedAt = ContinuousClock.now
         #expect(try await outcome.alice.call(.DELETE, "/v1/shares/\(outcome.shareID)").status == 200)
-        #expect(await sessionStream.waitFor(timeout: revocationDeadline) { !$0.events(ofType: "share.revoked").isEmpty },
-                "B is told within \(revocationDeadline)")
+        #expect(
+            await sessionStream.waitFor(timeout: revocationDeadline) { !$0.events(ofType: "share.revoked").isEmpty },
+            "B is told within \(revocationDeadline)")
         #expect(ContinuousClock.now - revokedAt < revocationDeadline + .milliseconds(100))
         #expect(await sessionStream.waitFor(timeout: .seconds(2)) { $0.isFinished }, "the stream ends")
         let refused = try await bob.call(.POST, "/v1/sessions/\(outcome.sessionID)/messages", ["text": "still there?"])

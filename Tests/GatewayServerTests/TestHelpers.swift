@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayConfig
-import GatewayTestSupport
 import GatewayServer
+import GatewayTestSupport
 import Hummingbird
 import HummingbirdTesting
 import Logging

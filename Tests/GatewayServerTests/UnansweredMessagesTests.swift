@@ -48,7 +48,8 @@ struct UnansweredMessagesTests {
 
             // A stored answer removes its message; a delta or an error does not.
             try await alice.call(
-                .POST, "/v1/devices/\(deviceID)/sessions/\(bobSession)/replies", ["kind": "delta", "reply_to": ids[1], "index": 0, "text": "par"])
+                .POST, "/v1/devices/\(deviceID)/sessions/\(bobSession)/replies",
+                ["kind": "delta", "reply_to": ids[1], "index": 0, "text": "par"])
             try await alice.call(
                 .POST, "/v1/devices/\(deviceID)/sessions/\(bobSession)/replies", ["kind": "error", "reply_to": ids[0], "text": "busy"])
             try await alice.call(

@@ -1,8 +1,9 @@
 import Foundation
 import GatewayConfig
-@testable import GatewayStore
 import Logging
 import Testing
+
+@testable import GatewayStore
 
 /// The same cases run against every backend.
 @Suite("Store contract")

@@ -83,7 +83,9 @@ struct WebPagesTests {
             #expect(page.body.contains("Demo mode — not for production."))
             // dev: the store is embedded SQLite and there is no Redis; the checks ran for real.
             #expect(page.body.contains(#"data-check="redis""#) && page.body.contains("embedded"))
-            #expect(page.body.contains(#"<li class="check up" data-check="store"><span class="label">Store</span> <span class="state">ready</span>"#))
+            #expect(
+                page.body.contains(
+                    #"<li class="check up" data-check="store"><span class="label">Store</span> <span class="state">ready</span>"#))
             #expect(page.body.contains("SQLite, embedded"))
             #expect(page.body.contains(#"<span class="label">Sign-in</span> <span class="state">demo</span>"#))
             #expect(page.body.contains(#"href="/app""#) && page.body.contains(#"href="/openapi.yaml""#))
@@ -181,8 +183,12 @@ struct WebPagesTests {
             expectAppSecurityHeaders(page, "/")
             #expect(!page.body.contains("demo-banner") && !page.body.contains("not for production"))
             #expect(page.body.contains(#"value="https://prod.example.test""#))
-            #expect(page.body.contains(#"<li class="check down" data-check="redis"><span class="label">Redis</span> <span class="state">unavailable</span>"#))
-            #expect(page.body.contains(#"<li class="check up" data-check="store"><span class="label">Store</span> <span class="state">ready</span>"#))
+            #expect(
+                page.body.contains(
+                    #"<li class="check down" data-check="redis"><span class="label">Redis</span> <span class="state">unavailable</span>"#))
+            #expect(
+                page.body.contains(
+                    #"<li class="check up" data-check="store"><span class="label">Store</span> <span class="state">ready</span>"#))
             #expect(page.body.contains(#"<span class="state">oidc</span>"#))
             let shell = try await fetch("\(base)/invite/xyz")
             #expect(shell.status == 200 && !shell.body.contains("demo-banner"))

@@ -136,16 +136,16 @@ import Testing
     }
 
     @Test(arguments: [
-        "?what\r\n",  // unknown type byte
-        ":12a\r\n",  // bad integer
-        "$3\r\nabcd\r\n",  // payload longer than declared
-        "*-2\r\n",  // negative count
-        "$-1x\r\n",  // bad length
-        "#x\r\n",  // bad boolean
-        ",abc\r\n",  // bad double
-        "+OK\n",  // LF without CR
-        "_x\r\n",  // bad null
-        "=2\r\nab\r\n",  // verbatim without format
+        "?what\r\n", // unknown type byte
+        ":12a\r\n", // bad integer
+        "$3\r\nabcd\r\n", // payload longer than declared
+        "*-2\r\n", // negative count
+        "$-1x\r\n", // bad length
+        "#x\r\n", // bad boolean
+        ",abc\r\n", // bad double
+        "+OK\n", // LF without CR
+        "_x\r\n", // bad null
+        "=2\r\nab\r\n", // verbatim without format
     ])
     func malformedInputIsRejected(input: String) throws {
         #expect(throws: RESPParsingError.self) { try parseAll(input) }

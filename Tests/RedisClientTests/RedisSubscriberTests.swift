@@ -165,7 +165,7 @@ import Testing
                 #expect(await subscriber.isConnected == false)
                 // Changes while disconnected are remembered and applied on reconnect.
                 try await subscriber.subscribe(["d"])
-                try await Task.sleep(for: .milliseconds(800))  // several failed attempts with backoff
+                try await Task.sleep(for: .milliseconds(800)) // several failed attempts with backoff
                 try await server.start()
                 #expect(try await events.next(timeout: .seconds(5)) == .reconnected)
                 try await withClient(configuration) { publisher throws in

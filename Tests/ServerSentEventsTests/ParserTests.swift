@@ -13,17 +13,20 @@ import Testing
         var parser = ServerSentEventParser()
         #expect(try parse(": test stream\n\n", parser: &parser) == [.comment("test stream")])
 
-        #expect(try parse("data: first event\nid: 1\n\n", parser: &parser)
-            == [.event(ServerSentEvent(id: "1", data: "first event"))])
+        #expect(
+            try parse("data: first event\nid: 1\n\n", parser: &parser)
+                == [.event(ServerSentEvent(id: "1", data: "first event"))])
         #expect(parser.lastEventID == "1")
 
-        #expect(try parse("data:second event\nid\n\n", parser: &parser)
-            == [.event(ServerSentEvent(id: "", data: "second event"))])
+        #expect(
+            try parse("data:second event\nid\n\n", parser: &parser)
+                == [.event(ServerSentEvent(id: "", data: "second event"))])
         #expect(parser.lastEventID == "")
 
         // Only one leading space is removed.
-        #expect(try parse("data:  third event\n\n", parser: &parser)
-            == [.event(ServerSentEvent(data: " third event"))])
+        #expect(
+            try parse("data:  third event\n\n", parser: &parser)
+                == [.event(ServerSentEvent(data: " third event"))])
         #expect(parser.lastEventID == "")
     }
 
@@ -39,11 +42,12 @@ import Testing
 
     @Test func namedEvents() throws {
         let items = try parse("event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n")
-        #expect(events(items) == [
-            ServerSentEvent(event: "add", data: "73857293"),
-            ServerSentEvent(event: "remove", data: "2153"),
-            ServerSentEvent(event: "add", data: "113411"),
-        ])
+        #expect(
+            events(items) == [
+                ServerSentEvent(event: "add", data: "73857293"),
+                ServerSentEvent(event: "remove", data: "2153"),
+                ServerSentEvent(event: "add", data: "113411"),
+            ])
     }
 }
 
@@ -58,10 +62,10 @@ import Testing
         // If the split CRLF counted twice, "a" would be dispatched on its own.
         var items = try parser.feed(Array("data: a\r".utf8))
         items += try parser.feed(Array("\ndata: b\r".utf8))
-        items += try parser.feed([UInt8]())  // An empty chunk must not forget the pending CR.
+        items += try parser.feed([UInt8]()) // An empty chunk must not forget the pending CR.
         items += try parser.feed(Array("\n".utf8))
         #expect(items.isEmpty)
-        items += try parser.feed(Array("\r".utf8))  // The blank line.
+        items += try parser.feed(Array("\r".utf8)) // The blank line.
         #expect(items == [.event(ServerSentEvent(data: "a\nb"))])
         items += try parser.feed(Array("\ndata: c\n\n".utf8))
         #expect(items == [.event(ServerSentEvent(data: "a\nb")), .event(ServerSentEvent(data: "c"))])
@@ -110,10 +114,11 @@ import Testing
 
     @Test func commentsAreSurfacedAndDoNotBreakEvents() throws {
         let items = try parse(": heartbeat\n\n:no space\n:  two spaces\n:\ndata: a\n: inside\ndata: b\n\n")
-        #expect(items == [
-            .comment("heartbeat"), .comment("no space"), .comment(" two spaces"), .comment(""),
-            .comment("inside"), .event(ServerSentEvent(data: "a\nb")),
-        ])
+        #expect(
+            items == [
+                .comment("heartbeat"), .comment("no space"), .comment(" two spaces"), .comment(""),
+                .comment("inside"), .event(ServerSentEvent(data: "a\nb")),
+            ])
     }
 
     @Test func fieldWithoutColonHasEmptyValue() throws {
@@ -135,9 +140,10 @@ import Testing
 
     @Test func eventTypeDoesNotLeakIntoNextEvent() throws {
         let items = try parse("event: a\ndata: 1\n\ndata: 2\n\nevent: b\n\ndata: 3\n\n")
-        #expect(events(items) == [
-            ServerSentEvent(event: "a", data: "1"), ServerSentEvent(data: "2"), ServerSentEvent(data: "3"),
-        ])
+        #expect(
+            events(items) == [
+                ServerSentEvent(event: "a", data: "1"), ServerSentEvent(data: "2"), ServerSentEvent(data: "3"),
+            ])
     }
 
     @Test func lastEventIDPersistsUntilChanged() throws {
@@ -221,7 +227,7 @@ import Testing
 @Suite struct LimitTests {
     @Test func lineAtTheLimitIsAccepted() throws {
         var parser = ServerSentEventParser(maximumLineLength: 16)
-        let items = try parse("data: 0123456789\n\n", parser: &parser)  // 16 bytes
+        let items = try parse("data: 0123456789\n\n", parser: &parser) // 16 bytes
         #expect(events(items) == [ServerSentEvent(data: "0123456789")])
     }
 

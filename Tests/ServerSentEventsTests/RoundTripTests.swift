@@ -43,7 +43,8 @@ import Testing
         case 2:
             return .retryHint(Int.random(in: 0...100_000, using: &rng))
         default:
-            let id = Bool.random(using: &rng)
+            let id =
+                Bool.random(using: &rng)
                 ? Self.randomText(&rng, maxPieces: 3, lineBreaks: false, allowNUL: false) : nil
             var event: String? = nil
             if Bool.random(using: &rng) {

@@ -6,7 +6,8 @@ import GatewayEphemeral
 /// replica through the ephemeral store.
 public struct AbuseLimiter: Sendable {
     public enum Action: String, Sendable {
-        case signIn = "signin", token
+        case signIn = "signin"
+        case token
         /// Starting a sign-in: `/oauth/authorize` and `/oauth/device_authorization` park a
         /// pending request for 10 minutes, so together they share one bucket.
         case authorize

@@ -114,7 +114,9 @@ public struct AuthorizationServer: Sendable {
     // MARK: Authorization endpoint
 
     /// Validates `/oauth/authorize` parameters and parks the request while the person signs in.
-    public func beginAuthorization(_ parameters: [String: String]) async throws -> (requestID: String, request: AuthorizationRequest, client: OAuthClient) {
+    public func beginAuthorization(_ parameters: [String: String]) async throws -> (
+        requestID: String, request: AuthorizationRequest, client: OAuthClient
+    ) {
         guard let client = clients.client(parameters["client_id"]) else {
             throw AuthorizeFailure.errorPage("Unknown client. The application that sent you here is not registered with this gateway.")
         }
@@ -254,7 +256,8 @@ public struct AuthorizationServer: Sendable {
             newExpiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
         switch rotation {
         case .rotated(let grant):
-            let access = try await tokens.issue(subject: grant.userID, clientID: client.id, scope: grant.scope.split(separator: " ").map(String.init))
+            let access = try await tokens.issue(
+                subject: grant.userID, clientID: client.id, scope: grant.scope.split(separator: " ").map(String.init))
             return TokenResponse(
                 accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn, refreshToken: next, scope: grant.scope)
         case .reuseDetected:
@@ -273,9 +276,11 @@ public struct AuthorizationServer: Sendable {
             tokenHash: OpaqueToken.hash(refreshToken), userID: userID, clientID: clientID, scope: scope,
             expiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
         let access = try await tokens.issue(subject: userID, clientID: clientID, scope: scope.split(separator: " ").map(String.init))
-        logger.info("tokens issued", metadata: ["event": "oauth.tokens_issued", "client_id": .string(clientID), "user_id": .string(userID)])
+        logger.info(
+            "tokens issued", metadata: ["event": "oauth.tokens_issued", "client_id": .string(clientID), "user_id": .string(userID)])
         return (
-            TokenResponse(accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn, refreshToken: refreshToken, scope: scope),
+            TokenResponse(
+                accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn, refreshToken: refreshToken, scope: scope),
             grant.familyID
         )
     }
@@ -297,7 +302,9 @@ public struct AuthorizationServer: Sendable {
 
     // MARK: Device authorization grant (RFC 8628)
 
-    public func startDeviceAuthorization(_ form: [String: String], verificationURI: String) async throws(OAuthError) -> DeviceAuthorizationResponse {
+    public func startDeviceAuthorization(_ form: [String: String], verificationURI: String) async throws(OAuthError)
+        -> DeviceAuthorizationResponse
+    {
         let client = try requireClient(form)
         guard client.allowsDeviceGrant else { throw OAuthError.unauthorizedClient("\(client.id) may not use the device grant") }
         guard let scope = Self.normalizedScope(form["scope"]) else {

@@ -23,9 +23,15 @@ public struct OAuthClientRegistry: Sendable {
         self.publicBaseURL = publicBaseURL
         self.allowlist = Set(allowlist)
         let all = [
-            OAuthClient(id: "desktop", name: "Desktop app", allowsLoopbackRedirects: true, allowsGatewayPageRedirects: false, allowsDeviceGrant: true),
-            OAuthClient(id: "gatewayctl", name: "gatewayctl", allowsLoopbackRedirects: true, allowsGatewayPageRedirects: false, allowsDeviceGrant: true),
-            OAuthClient(id: "web", name: "Gateway web app", allowsLoopbackRedirects: false, allowsGatewayPageRedirects: true, allowsDeviceGrant: false),
+            OAuthClient(
+                id: "desktop", name: "Desktop app", allowsLoopbackRedirects: true, allowsGatewayPageRedirects: false,
+                allowsDeviceGrant: true),
+            OAuthClient(
+                id: "gatewayctl", name: "gatewayctl", allowsLoopbackRedirects: true, allowsGatewayPageRedirects: false,
+                allowsDeviceGrant: true),
+            OAuthClient(
+                id: "web", name: "Gateway web app", allowsLoopbackRedirects: false, allowsGatewayPageRedirects: true,
+                allowsDeviceGrant: false),
         ]
         self.clients = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
     }

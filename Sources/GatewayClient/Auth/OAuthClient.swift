@@ -93,11 +93,13 @@ public struct OAuthClient: Sendable {
     public func authorizationRequest(redirectURI: String) -> AuthorizationRequest {
         let verifier = PKCE.makeVerifier()
         let state = PKCE.base64URL(PKCE.randomBytes(16))
-        let url = HTTPTransport.url(metadata.authorizationEndpoint, query: [
-            ("response_type", "code"), ("client_id", Self.clientID), ("redirect_uri", redirectURI),
-            ("code_challenge", PKCE.challenge(for: verifier)), ("code_challenge_method", "S256"), ("state", state),
-            ("scope", "gateway"),
-        ])
+        let url = HTTPTransport.url(
+            metadata.authorizationEndpoint,
+            query: [
+                ("response_type", "code"), ("client_id", Self.clientID), ("redirect_uri", redirectURI),
+                ("code_challenge", PKCE.challenge(for: verifier)), ("code_challenge_method", "S256"), ("state", state),
+                ("scope", "gateway"),
+            ])
         return AuthorizationRequest(url: url, redirectURI: redirectURI, state: state, verifier: verifier)
     }
 
@@ -112,7 +114,8 @@ public struct OAuthClient: Sendable {
             throw GatewayClientError.oauth(error: "invalid_issuer", description: "the sign-in answer came from another server")
         }
         if let error = callback["error"] {
-            throw GatewayClientError.oauth(error: error, description: callback["error_description"] ?? (error == "access_denied" ? "sign-in was cancelled" : nil))
+            throw GatewayClientError.oauth(
+                error: error, description: callback["error_description"] ?? (error == "access_denied" ? "sign-in was cancelled" : nil))
         }
         guard let code = callback["code"], !code.isEmpty else {
             throw GatewayClientError.oauth(error: "invalid_request", description: "the sign-in answer carried no code")

@@ -33,9 +33,14 @@ public struct StoredCredentials: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case gatewayURL = "gateway_url", issuer, tokenEndpoint = "token_endpoint"
-        case revocationEndpoint = "revocation_endpoint", clientID = "client_id", accessToken = "access_token"
-        case refreshToken = "refresh_token", expiresAt = "expires_at"
+        case gatewayURL = "gateway_url"
+        case issuer
+        case tokenEndpoint = "token_endpoint"
+        case revocationEndpoint = "revocation_endpoint"
+        case clientID = "client_id"
+        case accessToken = "access_token"
+        case refreshToken = "refresh_token"
+        case expiresAt = "expires_at"
     }
 }
 
@@ -173,7 +178,9 @@ public enum DeviceIdentity {
     /// Device ids and agent keys: 1-64 ASCII letters, digits, `-` or `_`.
     public static func isValidKey(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.count <= 64
-            && value.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F }
+            && value.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F
+            }
     }
 
     /// This machine's name for the device list.

@@ -140,7 +140,9 @@ public struct ChatClient: Sendable {
         }
         switch event.event {
         case "reply.delta":
-            if let delta = event.payload(EventPayload.ReplyDelta.self) { output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text)) }
+            if let delta = event.payload(EventPayload.ReplyDelta.self) {
+                output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text))
+            }
         case "reply.done":
             if let done = event.payload(EventPayload.ReplyDone.self) {
                 output(.done(message: done.message))

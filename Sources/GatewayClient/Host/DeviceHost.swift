@@ -170,7 +170,7 @@ public actor DeviceHost {
         case "reset":
             report(.reset(reason: event.payload(EventPayload.Reason.self)?.reason ?? "unknown"))
         default:
-            break  // stream.open and event types this version does not know
+            break // stream.open and event types this version does not know
         }
     }
 

@@ -163,7 +163,8 @@ struct RelayRoutes: Sendable {
         v1.get("shares") { request, _ in try APIJSON.response(try await relay.outgoingShares(userID: try await user(request))) }
         v1.get("shares/incoming") { request, _ in try APIJSON.response(try await relay.incomingShares(userID: try await user(request))) }
         v1.delete("shares/:shareID") { request, context in
-            try APIJSON.response(try await relay.revokeShare(userID: try await user(request), shareID: try context.parameters.require("shareID")))
+            try APIJSON.response(
+                try await relay.revokeShare(userID: try await user(request), shareID: try context.parameters.require("shareID")))
         }
         v1.delete("shares/:shareID/grant") { request, context in
             try await relay.leaveShare(userID: try await user(request), shareID: try context.parameters.require("shareID"))
@@ -194,7 +195,9 @@ struct RelayRoutes: Sendable {
         }
         v1.get("sessions/:sessionID/messages") { request, context in
             try APIJSON.response(
-                MessageList(messages: try await relay.messages(userID: try await user(request), sessionID: try context.parameters.require("sessionID"))))
+                MessageList(
+                    messages: try await relay.messages(
+                        userID: try await user(request), sessionID: try context.parameters.require("sessionID"))))
         }
         v1.post("sessions/:sessionID/messages") { request, context in
             let userID = try await user(request)
@@ -216,7 +219,8 @@ struct RelayRoutes: Sendable {
         // The caller's notifications
         v1.get("events") { request, context in
             let userID = try await user(request)
-            return streams.response(RelayStreams.user(userID), request: request, context: context, hooks: try await leasedHooks(userID: userID))
+            return streams.response(
+                RelayStreams.user(userID), request: request, context: context, hooks: try await leasedHooks(userID: userID))
         }
     }
 

@@ -20,10 +20,11 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendab
             }
         }
         tasks.append(Task { settle(await Result(catching: operation)) })
-        tasks.append(Task {
-            try? await Task.sleep(for: limit)
-            settle(.failure(DeadlineExceeded(limit: limit)))
-        })
+        tasks.append(
+            Task {
+                try? await Task.sleep(for: limit)
+                settle(.failure(DeadlineExceeded(limit: limit)))
+            })
     }
 }
 

@@ -92,8 +92,11 @@ public struct Readiness: Sendable {
                     let elapsed = ContinuousClock.now - start
                     metrics.recordDependency(check.name, operation: "readiness", duration: elapsed, succeeded: failure == nil)
                     let latency = (elapsed.milliseconds * 100).rounded() / 100
-                    return (check.name, ReadinessReport.Check(
-                        status: failure == nil ? "up" : "down", latencyMs: latency, error: failure.map(Self.describe)))
+                    return (
+                        check.name,
+                        ReadinessReport.Check(
+                            status: failure == nil ? "up" : "down", latencyMs: latency, error: failure.map(Self.describe))
+                    )
                 }
             }
             return await group.reduce(into: [String: ReadinessReport.Check]()) { $0[$1.0] = $1.1 }

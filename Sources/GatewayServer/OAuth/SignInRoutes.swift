@@ -87,7 +87,8 @@ struct SignInRoutes: Sendable {
             return try await declined(.authorization(requestID: requestID), browser: browser)
         }
         let attempt = try await identify(formConnector, request, context, form: form, browser: browser) { message in
-            signInPage(formConnector, requestID: requestID, client: client, redirectURI: pending.redirectURI, browser: browser, error: message)
+            signInPage(
+                formConnector, requestID: requestID, client: client, redirectURI: pending.redirectURI, browser: browser, error: message)
         }
         guard case .person(let person) = attempt else { return attempt.page! }
         return try await finish(person, .authorization(requestID: requestID), browser: browser)
@@ -216,7 +217,8 @@ struct SignInRoutes: Sendable {
 
     /// Finds the pending device authorization of a user code, counting wrong codes per address
     /// (RFC 8628 section 5.1) and refusing an address that entered too many, before any lookup.
-    func lookUpDevice(_ request: Request, _ context: GatewayRequestContext, browser: String, userCode: String) async throws -> DeviceLookup {
+    func lookUpDevice(_ request: Request, _ context: GatewayRequestContext, browser: String, userCode: String) async throws -> DeviceLookup
+    {
         let address = clientIP(request, context)
         do {
             try await limiter.checkUserCodeGuessing(clientIP: address)
@@ -259,18 +261,23 @@ struct SignInRoutes: Sendable {
         browser: String, userCode: String, pending: PendingDeviceAuthorization, error: String?, status: HTTPResponse.Status
     ) -> Response {
         let csrf = formTokens.token(forBrowser: browser)
-        let asked = pending.requestedAt.map { date in
-            let minutes = max(0, Int(Date().timeIntervalSince(date) / 60))
-            let ago = minutes == 0 ? "less than a minute ago" : minutes == 1 ? "1 minute ago" : "\(minutes) minutes ago"
-            return " at <time datetime=\"\(Self.timestamp(date))\">\(Self.timestamp(date))</time> (\(ago))"
-        } ?? ""
+        let asked =
+            pending.requestedAt.map { date in
+                let minutes = max(0, Int(Date().timeIntervalSince(date) / 60))
+                let ago = minutes == 0 ? "less than a minute ago" : minutes == 1 ? "1 minute ago" : "\(minutes) minutes ago"
+                return " at <time datetime=\"\(Self.timestamp(date))\">\(Self.timestamp(date))</time> (\(ago))"
+            } ?? ""
         let (fields, allow, sources): (String, String, [String: [String]]) =
             switch connector {
             case .form(let form):
-                { let parts = Self.parts(of: form.page, allow: "Sign in and allow"); return (parts.0, parts.1, parts.3) }()
+                {
+                    let parts = Self.parts(of: form.page, allow: "Sign in and allow")
+                    return (parts.0, parts.1, parts.3)
+                }()
             case .redirect(let redirect):
                 (
-                    "", #"<button type="submit" name="action" value="allow">Continue with \#(HTML.escape(redirect.providerName)) and allow</button>"#,
+                    "",
+                    #"<button type="submit" name="action" value="allow">Continue with \#(HTML.escape(redirect.providerName)) and allow</button>"#,
                     [:]
                 )
             }
@@ -343,7 +350,8 @@ struct SignInRoutes: Sendable {
             return try await declined(pending.purpose, browser: browser)
         } catch {
             logger.notice(
-                "sign-in refused", metadata: ["event": "auth.signin_refused", "auth_mode": .string(connector.mode.rawValue), "reason": "\(error)"])
+                "sign-in refused",
+                metadata: ["event": "auth.signin_refused", "auth_mode": .string(connector.mode.rawValue), "reason": "\(error)"])
             return signInFailurePage(error)
         }
         return try await finish(person, pending.purpose, browser: browser)
@@ -439,7 +447,8 @@ struct SignInRoutes: Sendable {
         case .disabled:
             return HTML.page(
                 title: "Sign-in is switched off",
-                body: "<h1>Sign-in is switched off</h1><p>The operator of this gateway has turned demo sign-in off. Ask them to turn it back on (DEMO_SIGNIN_ENABLED) or to configure a production sign-in mode.</p>",
+                body:
+                    "<h1>Sign-in is switched off</h1><p>The operator of this gateway has turned demo sign-in off. Ask them to turn it back on (DEMO_SIGNIN_ENABLED) or to configure a production sign-in mode.</p>",
                 nonProduction: nonProduction, status: .forbidden)
         case .refused(let message):
             return errorPage(message, status: .forbidden)

@@ -255,7 +255,10 @@ struct StreamTimers {
     private let periodic: RepeatedTask?
     private let lifetime: Scheduled<Void>
 
-    init(on eventLoop: any EventLoop, settings: EventStreamSettings, periodic interval: Duration?, inputs: AsyncStream<StreamInput>.Continuation) {
+    init(
+        on eventLoop: any EventLoop, settings: EventStreamSettings, periodic interval: Duration?,
+        inputs: AsyncStream<StreamInput>.Continuation
+    ) {
         let heartbeatInterval = TimeAmount(settings.heartbeatInterval)
         heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: heartbeatInterval, delay: heartbeatInterval) { _ in
             inputs.yield(.heartbeat)

@@ -40,7 +40,8 @@ enum HTML {
     /// page only (a sign-in provider's script, API and frame origins).
     static func securityHeaders(formTargets: [String] = [], extraSources: [String: [String]] = [:]) -> HTTPFields {
         let formAction = (["'self'"] + formTargets).joined(separator: " ")
-        var directives = "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(formAction); frame-ancestors 'none'; base-uri 'none'"
+        var directives =
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(formAction); frame-ancestors 'none'; base-uri 'none'"
         for (directive, sources) in extraSources.sorted(by: { $0.key < $1.key }) where !sources.isEmpty {
             directives += "; \(directive) \(sources.joined(separator: " "))"
         }
