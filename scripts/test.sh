@@ -4,7 +4,8 @@
 #     tests' identity provider, scripts/idp/lemonldap.sh) with apt-get when missing,
 #   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
 #   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them,
-#   - fails on compiler warnings in the project's own code,
+#   - fails on formatting findings (swift format lint --strict) and on compiler warnings in the
+#     project's own code,
 #   - checks the container image in a Debian 12 root filesystem (scripts/check-image.sh),
 #   - stops exactly the processes it started.
 # Extra arguments go to `swift test` (e.g. `--filter Config`).
@@ -79,6 +80,12 @@ redis-cli -p "$REDIS_PORT" ping >/dev/null
 
 export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+
+# Formatting (.swift-format) with the formatter that ships with the toolchain: cheap, so it runs
+# before the build and a formatting slip fails in seconds. `swift format -i -r -p Sources Tests
+# Benchmarks` fixes what it reports.
+log "checking formatting (swift format lint --strict)"
+swift format lint --strict --recursive --parallel Sources Tests Benchmarks Package.swift
 
 log "building"
 swift build --build-tests 2>&1 | tee "$WORK/build.log"
