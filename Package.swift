@@ -12,6 +12,10 @@ let package = Package(
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "gatewayctl", targets: ["gatewayctl"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        // For desktop apps written in Swift: the wire types, and the client (sign-in, API, streams,
+        // hosting agents behind any `AgentBackend`).
+        .library(name: "GatewayProtocol", targets: ["GatewayProtocol"]),
+        .library(name: "GatewayClient", targets: ["GatewayClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -30,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.15.0"),
     ],
     targets: [
+        // The wire protocol: every request, response and event type of the API, shared by the
+        // server, the client and the tests (Foundation only).
+        .target(name: "GatewayProtocol", dependencies: [], swiftSettings: swiftSettings),
         // Typed configuration built from the environment; no dependencies so it is cheap to test.
         .target(
             name: "GatewayConfig",
@@ -77,7 +84,8 @@ let package = Package(
         .target(
             name: "GatewayEvents",
             dependencies: [
-                "RedisClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                "GatewayProtocol", "RedisClient", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -85,7 +93,7 @@ let package = Package(
         .target(
             name: "GatewayRelay",
             dependencies: [
-                "GatewayStore", "GatewayEvents", "GatewayEphemeral", .product(name: "Logging", package: "swift-log"),
+                "GatewayProtocol", "GatewayStore", "GatewayEvents", "GatewayEphemeral", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -95,6 +103,7 @@ let package = Package(
             name: "GatewayAuth",
             dependencies: [
                 "GatewayConfig",
+                "GatewayProtocol",
                 "GatewayStore",
                 "GatewayEphemeral",
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -158,6 +167,7 @@ let package = Package(
             name: "GatewayServer",
             dependencies: [
                 "GatewayConfig",
+                "GatewayProtocol",
                 "GatewayWeb",
                 "RedisClient",
                 "GatewayStore",
@@ -176,12 +186,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Client side of the protocol (discovery, OAuth sign-in, token storage, API, event streams),
-        // used by gatewayctl.
+        // Client side of the protocol (discovery, OAuth sign-in, token storage, API, event streams,
+        // the device host loop), used by gatewayctl and exported for desktop apps.
         .target(
             name: "GatewayClient",
             dependencies: [
-                "ServerSentEvents", "ProcessSpawning",
+                "GatewayProtocol", "ServerSentEvents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -191,11 +201,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // gatewayctl's agent backends: echo, a shell command per message, an OpenAI-compatible model.
+        .target(
+            name: "GatewayAgentBackends",
+            dependencies: [
+                "GatewayClient", "ProcessSpawning", "ServerSentEvents",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Reference desktop-side client.
         .executableTarget(
             name: "gatewayctl",
             dependencies: [
-                "GatewayClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "GatewayClient", "GatewayAgentBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -226,6 +246,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "GatewayProtocolTests", dependencies: ["GatewayProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayFirebaseTests",
@@ -256,7 +277,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayAuthTests",
-            dependencies: ["GatewayAuth", "GatewayTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["GatewayAuth", "GatewayProtocol", "GatewayTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayConfig", "GatewayTestSupport"],
@@ -276,6 +297,7 @@ let package = Package(
             name: "GatewayServerTests",
             dependencies: [
                 "GatewayServer",
+                "GatewayProtocol",
                 "GatewayStore",
                 "GatewayConfig",
                 "GatewayEvents",
@@ -293,7 +315,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCtlTests",
             dependencies: [
-                "GatewayClient", "GatewayTestSupport", "RedisClient",
+                "GatewayClient", "GatewayAgentBackends", "GatewayProtocol", "GatewayTestSupport", "RedisClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

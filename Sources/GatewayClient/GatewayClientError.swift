@@ -1,3 +1,5 @@
+import GatewayProtocol
+
 /// Everything that can go wrong talking to a gateway, each with a one-line description for people
 /// and an exit status for scripts (see docs/gatewayctl.md).
 public enum GatewayClientError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -6,7 +8,7 @@ public enum GatewayClientError: Error, CustomStringConvertible, Sendable, Equata
     /// No stored sign-in, or it is no longer accepted (refresh token expired or revoked).
     case signedOut(gateway: String?)
     /// The API answered with an RFC 9457 problem.
-    case problem(Problem)
+    case problem(ProblemDetails)
     /// The OAuth server answered with an RFC 6749 error.
     case oauth(error: String, description: String?)
     /// Something the gateway sent could not be understood.

@@ -1,3 +1,5 @@
+import GatewayProtocol
+
 /// The name of an event stream, e.g. `session:7f3c…`, `device:…`, `user:…`.
 public struct StreamName: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
@@ -67,14 +69,8 @@ public struct StreamEvent: Sendable, Equatable {
 
 /// What reading after a position found.
 public enum CatchUp: Sendable, Equatable {
-    public enum ResetReason: String, Sendable {
-        /// The stream's history was lost; the position belongs to an older epoch.
-        case epochChanged = "epoch_changed"
-        /// The events after the position were trimmed away (length or age limit).
-        case trimmed
-        /// The position is ahead of the stream (it never existed here).
-        case unknownPosition = "unknown_position"
-    }
+    /// The reasons are the wire protocol's: they reach clients as the `reset` event's `reason`.
+    public typealias ResetReason = GatewayProtocol.ResetReason
 
     /// The events after the position (at most the limit asked for) and the stream's head.
     case events([StreamEvent], head: StreamPosition)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GatewayEphemeral
 import GatewayEvents
+import GatewayProtocol
 import GatewayStore
 import Logging
 
@@ -111,12 +112,12 @@ public struct RelayService: Sendable {
         guard let device = try await store.device(id: id), device.ownerID == userID,
             let closed = try await store.deleteDevice(id: id, ownerID: userID)
         else { throw RelayError.notFound("device not found") }
-        for session in closed { try await announceClosed(session, reason: "device_deleted") }
+        for session in closed { try await announceClosed(session, reason: .deviceDeleted) }
         // Ends the deleted registration's open streams; the id may be registered again, but
         // under a new instance id whose stream starts empty.
-        try await append(RelayStreams.device(device), RelayEvent.deviceDeleted, ["device_id": id])
+        try await append(RelayStreams.device(device), DeviceDeletedEvent(deviceID: id))
         for agent in agents {
-            try await append(RelayStreams.user(userID), RelayEvent.agentUnpublished, ["agent_id": agent.id, "device_id": id])
+            try await append(RelayStreams.user(userID), AgentUnpublishedEvent(agentID: agent.id, deviceID: id))
         }
     }
 
@@ -166,15 +167,15 @@ public struct RelayService: Sendable {
 
     func announceHostStatus(instanceID: String, online: Bool) async throws {
         guard let device = try await store.device(instanceID: instanceID) else { return }
-        try await append(RelayStreams.user(device.ownerID), RelayEvent.deviceStatus, ["device_id": device.id, "online": online])
+        try await append(RelayStreams.user(device.ownerID), DeviceStatusEvent(deviceID: device.id, online: online))
         let agents = try await store.agents(deviceID: device.id)
         for guestID in try await store.guestIDs(deviceID: device.id) {
             for agent in agents {
-                try await append(RelayStreams.user(guestID), RelayEvent.hostStatus, ["agent_id": agent.id, "online": online])
+                try await append(RelayStreams.user(guestID), HostStatusEvent(agentID: agent.id, online: online))
             }
         }
         for session in try await store.openSessions(deviceID: device.id) {
-            try await append(RelayStreams.session(session.id), RelayEvent.hostStatus, ["agent_id": session.agentID, "online": online])
+            try await append(RelayStreams.session(session.id), HostStatusEvent(agentID: session.agentID, online: online))
         }
     }
 
@@ -201,8 +202,8 @@ public struct RelayService: Sendable {
         guard let (agent, open) = try await store.unpublishAgent(deviceID: device.id, key: key) else {
             throw RelayError.notFound("agent not found")
         }
-        for session in open { try await announceClosed(session, reason: "agent_unpublished") }
-        try await append(RelayStreams.device(device), RelayEvent.agentUnpublished, ["agent_id": agent.id, "key": agent.key])
+        for session in open { try await announceClosed(session, reason: .agentUnpublished) }
+        try await append(RelayStreams.device(device), AgentUnpublishedEvent(agentID: agent.id, key: agent.key))
     }
 
     /// The caller's own agents and the agents shared with them.
@@ -229,7 +230,7 @@ public struct RelayService: Sendable {
         return AgentView(
             id: agent.id, deviceID: agent.deviceID, key: agent.key, name: agent.name, description: agent.description,
             capabilities: agent.capabilities, ownerID: agent.ownerID, ownerName: owner?.displayName ?? "",
-            access: agent.ownerID == userID ? "owner" : "guest", shareID: shareID,
+            access: agent.ownerID == userID ? .owner : .guest, shareID: shareID,
             hostOnline: try await bus.isOnline(agent.deviceInstanceID))
     }
 
@@ -262,7 +263,7 @@ public struct RelayService: Sendable {
             agentID: agent.id, ownerID: userID, codeHash: Self.hash(code), label: label,
             expiresAt: expiresInSeconds.map { Date().addingTimeInterval(Double($0)) }, maxUses: maxUses)
         let view = ShareView(share, agentName: agent.name, guests: [])
-        try await append(RelayStreams.user(userID), RelayEvent.shareCreated, ["share": view])
+        try await append(RelayStreams.user(userID), ShareCreatedEvent(share: view))
         return CreatedShare(share: view, code: code, inviteURL: "\(publicBaseURL)/invite/\(code)")
     }
 
@@ -287,15 +288,17 @@ public struct RelayService: Sendable {
         guard let (share, guests, sessions) = try await store.revokeShare(id: shareID, ownerID: userID) else {
             return ShareView(existing, agentName: try await store.agent(id: existing.agentID)?.name ?? "", guests: nil)
         }
-        let payload: [String: any Sendable] = ["share_id": share.id, "agent_id": share.agentID]
+        let revoked = ShareRevokedEvent(shareID: share.id, agentID: share.agentID)
         for session in sessions {
-            try await append(RelayStreams.session(session.id), RelayEvent.shareRevoked, payload.merging(["session_id": session.id]) { $1 })
+            var event = revoked
+            event.sessionID = session.id
+            try await append(RelayStreams.session(session.id), event)
         }
-        for guest in guests { try await append(RelayStreams.user(guest), RelayEvent.shareRevoked, payload) }
+        for guest in guests { try await append(RelayStreams.user(guest), revoked) }
         if let agent = try await store.agent(id: share.agentID) {
-            try await append(
-                RelayStreams.device(of: agent), RelayEvent.shareRevoked,
-                payload.merging(["session_ids": sessions.map(\.id)]) { $1 })
+            var event = revoked
+            event.sessionIDs = sessions.map(\.id)
+            try await append(RelayStreams.device(of: agent), event)
         }
         logger.info("share revoked", metadata: ["event": "share.revoked", "share_id": .string(share.id), "sessions": "\(sessions.count)"])
         return ShareView(share, agentName: try await store.agent(id: share.agentID)?.name ?? "", guests: nil)
@@ -308,7 +311,7 @@ public struct RelayService: Sendable {
         let owner = try await store.user(id: share.ownerID)
         return InvitePreview(
             agentName: agent.name, agentDescription: agent.description, ownerName: owner?.displayName ?? "",
-            status: ShareView(share, agentName: agent.name, guests: nil).status, expiresAt: share.expiresAt)
+            status: ShareStatus(share), expiresAt: share.expiresAt)
     }
 
     public func acceptInvite(userID: String, code: String) async throws -> AcceptedInvite {
@@ -318,8 +321,9 @@ public struct RelayService: Sendable {
             if newly {
                 let guest = try await store.user(id: userID)
                 try await append(
-                    RelayStreams.user(share.ownerID), RelayEvent.shareAccepted,
-                    ["share_id": share.id, "agent_id": agent.id, "guest": ["id": userID, "display_name": guest?.displayName ?? ""]])
+                    RelayStreams.user(share.ownerID),
+                    ShareAcceptedEvent(
+                        shareID: share.id, agentID: agent.id, guest: UserRef(id: userID, displayName: guest?.displayName ?? "")))
             }
             return AcceptedInvite(
                 share: ShareView(share, agentName: agent.name, guests: nil), agent: try await view(agent, for: userID, shareID: share.id),
@@ -347,7 +351,7 @@ public struct RelayService: Sendable {
         guard let closed = try await store.leaveShare(shareID: shareID, guestID: userID) else {
             throw RelayError.notFound("share not found")
         }
-        for session in closed { try await announceClosed(session, reason: "left_share") }
+        for session in closed { try await announceClosed(session, reason: .leftShare) }
     }
 
     // MARK: Sessions
@@ -361,11 +365,10 @@ public struct RelayService: Sendable {
         let session = try await store.createSession(agentID: agent.id, userID: userID, shareID: shareID)
         let user = try await store.user(id: userID)
         try await append(
-            RelayStreams.device(of: agent), RelayEvent.sessionCreated,
-            [
-                "session_id": session.id, "agent_id": agent.id, "agent_key": agent.key,
-                "user": ["id": userID, "display_name": user?.displayName ?? ""],
-            ])
+            RelayStreams.device(of: agent),
+            SessionCreatedEvent(
+                sessionID: session.id, agentID: agent.id, agentKey: agent.key,
+                user: UserRef(id: userID, displayName: user?.displayName ?? "")))
         return try await view(session, agent: agent)
     }
 
@@ -401,7 +404,7 @@ public struct RelayService: Sendable {
 
     public func closeSession(userID: String, id: String) async throws {
         let (session, _) = try await usableSession(userID: userID, id: id)
-        if try await store.closeSession(id: session.id) { try await announceClosed(session, reason: "closed_by_user") }
+        if try await store.closeSession(id: session.id) { try await announceClosed(session, reason: .closedByUser) }
     }
 
     func view(_ session: ChatSession, agent: Agent) async throws -> SessionView {
@@ -411,11 +414,11 @@ public struct RelayService: Sendable {
             streamPosition: try await bus.head(of: RelayStreams.session(session.id)).description)
     }
 
-    func announceClosed(_ session: ChatSession, reason: String) async throws {
-        let payload: [String: any Sendable] = ["session_id": session.id, "reason": reason]
-        try await append(RelayStreams.session(session.id), RelayEvent.sessionClosed, payload)
+    func announceClosed(_ session: ChatSession, reason: SessionCloseReason) async throws {
+        let closed = SessionClosedEvent(sessionID: session.id, reason: reason)
+        try await append(RelayStreams.session(session.id), closed)
         if let agent = try await store.agent(id: session.agentID) {
-            try await append(RelayStreams.device(of: agent), RelayEvent.sessionClosed, payload)
+            try await append(RelayStreams.device(of: agent), closed)
         }
     }
 
@@ -434,38 +437,36 @@ public struct RelayService: Sendable {
         let (message, created) = try await store.addMessage(
             sessionID: session.id, role: .user, authorID: userID, replyTo: nil, text: text, idempotencyKey: idempotencyKey)
         let online = try await bus.isOnline(agent.deviceInstanceID)
+        let view = MessageView(message)
         if created {
             let user = try await store.user(id: userID)
-            try await append(RelayStreams.session(session.id), RelayEvent.messageCreated, ["session_id": session.id, "message": message])
+            try await append(RelayStreams.session(session.id), MessageCreatedEvent(sessionID: session.id, message: view))
             try await append(
-                RelayStreams.device(of: agent), RelayEvent.messageCreated,
-                [
-                    "session_id": session.id, "agent_id": agent.id, "agent_key": agent.key, "message": message,
-                    "user": ["id": userID, "display_name": user?.displayName ?? ""],
-                ])
+                RelayStreams.device(of: agent),
+                MessageCreatedEvent(
+                    sessionID: session.id, message: view, agentID: agent.id, agentKey: agent.key,
+                    user: UserRef(id: userID, displayName: user?.displayName ?? "")))
         }
-        return PostedMessage(message: message, hostOnline: online, queued: !online, created: created)
+        return PostedMessage(message: view, hostOnline: online, queued: !online, created: created)
     }
 
-    public func messages(userID: String, sessionID: String) async throws -> [Message] {
+    public func messages(userID: String, sessionID: String) async throws -> [MessageView] {
         let (session, _) = try await usableSession(userID: userID, id: sessionID)
-        return try await store.messages(sessionID: session.id)
+        return try await store.messages(sessionID: session.id).map(MessageView.init)
     }
 
     /// What the caller's own device still has to answer (see `SharingStore.unansweredMessages`).
-    public func unansweredMessages(userID: String, deviceID: String) async throws -> [UnansweredMessageView] {
+    public func unansweredMessages(userID: String, deviceID: String) async throws -> [MessageCreatedEvent] {
         let device = try await ownDevice(userID: userID, id: deviceID)
-        return try await store.unansweredMessages(deviceID: device.id).map(UnansweredMessageView.init)
+        return try await store.unansweredMessages(deviceID: device.id).map(MessageCreatedEvent.init)
     }
-
-    public enum ReplyKind: String, Sendable { case delta, done, error }
 
     /// A hosting device answers: deltas stream to the guest, `done` stores the full reply,
     /// `error` reports a failure. Only the device hosting the session's agent may answer, and
     /// not once the session is closed or its share revoked.
     public func postReply(
         userID: String, deviceID: String, sessionID: String, kind: ReplyKind, replyTo: String?, text: String?, index: Int?
-    ) async throws -> Message? {
+    ) async throws -> MessageView? {
         let device = try await ownDevice(userID: userID, id: deviceID)
         guard let session = try await store.session(id: sessionID), let agent = try await store.agent(id: session.agentID),
             agent.deviceID == device.id
@@ -483,18 +484,17 @@ public struct RelayService: Sendable {
         let stream = RelayStreams.session(session.id)
         switch kind {
         case .delta:
-            try await append(
-                stream, RelayEvent.replyDelta, ["session_id": session.id, "reply_to": replyTo ?? "", "index": index ?? 0, "text": text])
+            try await append(stream, ReplyDeltaEvent(sessionID: session.id, replyTo: replyTo ?? "", index: index ?? 0, text: text))
             return nil
         case .done:
             let (message, created) = try await store.addMessage(
                 sessionID: session.id, role: .agent, authorID: nil, replyTo: replyTo, text: text,
                 idempotencyKey: replyTo.map { "reply:\($0)" })
-            if created { try await append(stream, RelayEvent.replyDone, ["session_id": session.id, "message": message]) }
-            return message
+            let view = MessageView(message)
+            if created { try await append(stream, ReplyDoneEvent(sessionID: session.id, message: view)) }
+            return view
         case .error:
-            try await append(
-                stream, RelayEvent.replyError, ["session_id": session.id, "reply_to": replyTo ?? "", "error": String(text.prefix(2000))])
+            try await append(stream, ReplyErrorEvent(sessionID: session.id, replyTo: replyTo ?? "", error: String(text.prefix(2000))))
             return nil
         }
     }
@@ -532,8 +532,8 @@ public struct RelayService: Sendable {
 
     // MARK: Streams
 
-    func append(_ stream: StreamName, _ type: String, _ payload: [String: any Sendable]) async throws {
-        _ = try await bus.append(to: stream, type: type, data: JSONPayload.encode(payload))
+    func append<Payload: EventPayload>(_ stream: StreamName, _ payload: Payload) async throws {
+        _ = try await bus.append(to: stream, type: Payload.eventType.rawValue, data: try WireJSON.string(payload))
     }
 }
 
@@ -552,30 +552,5 @@ public struct StreamLease: Sendable {
 
     public func release() async {
         for key in keys { try? await ephemeral.releaseLease(key, holder: holder) }
-    }
-}
-
-/// Encodes event payloads: dictionaries of strings, numbers, booleans, arrays, nested
-/// dictionaries and Encodable values (messages, views).
-enum JSONPayload {
-    static func encode(_ payload: [String: any Sendable]) -> String {
-        "{" + payload.keys.sorted().map { "\(quote($0)):\(value(payload[$0]!))" }.joined(separator: ",") + "}"
-    }
-
-    static func value(_ value: any Sendable) -> String {
-        switch value {
-        case let string as String: return quote(string)
-        case let bool as Bool: return bool ? "true" : "false"
-        case let int as Int: return String(int)
-        case let strings as [String]: return "[" + strings.map(quote).joined(separator: ",") + "]"
-        case let dictionary as [String: any Sendable]: return encode(dictionary)
-        case let dictionary as [String: String]: return encode(dictionary)
-        case let encodable as any Encodable: return (try? String(decoding: RelayJSON.encoder().encode(encodable), as: UTF8.self)) ?? "null"
-        default: return "null"
-        }
-    }
-
-    static func quote(_ string: String) -> String {
-        (try? String(decoding: JSONEncoder().encode(string), as: UTF8.self)) ?? "\"\""
     }
 }

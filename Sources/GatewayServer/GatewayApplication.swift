@@ -5,6 +5,7 @@ import GatewayEphemeral
 import GatewayEvents
 import GatewayFirebase
 import GatewayOIDC
+import GatewayProtocol
 import GatewayRelay
 import GatewayStore
 import GatewayWeb
@@ -22,121 +23,65 @@ public enum Gateway {
         configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
         extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)? = nil
     ) async throws -> some ApplicationProtocol {
-        let (router, services, store) = try await assemble(
-            configuration: configuration, logger: logger, metrics: metrics, extraRoutes: extraRoutes)
+        let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: logger, metrics: metrics)
+        let router = buildRouter(dependencies, extraRoutes: extraRoutes)
         var app = Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.httpIdleTimeout))),
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: nil),
-            services: services,
+            services: dependencies.services,
             onServerRunning: { channel in
                 logStarted(configuration: configuration, listen: channel.localAddress?.description ?? "?", logger: logger)
             },
             logger: logger)
         app.beforeServerStarts {
-            try await migrate(store: store, logger: logger)
+            try await migrate(store: dependencies.store, logger: logger)
         }
         return app
     }
 
     /// Every route the application serves, as `METHOD /path/{parameter}` (the OpenAPI document
-    /// is checked against this list).
+    /// is checked against this list). The routes are built over in-process dependencies (an
+    /// in-memory SQLite store, no Redis), so listing them never touches the configured database.
     public static func routeList(configuration: GatewayConfiguration) async throws -> [String] {
-        let (router, _, store) = try await assemble(
-            configuration: configuration, logger: Logger(label: "routes"), metrics: GatewayMetrics(), extraRoutes: nil)
-        let runner = Task { await store.database.run() }
+        var offline = configuration
+        offline.database = .sqlite(path: ":memory:")
+        offline.redisURL = nil
+        let dependencies = try await GatewayDependencies.make(
+            configuration: offline, logger: Logger(label: "routes"), metrics: GatewayMetrics())
+        let routes = buildRouter(dependencies).routes.map { "\($0.method.rawValue) \($0.path)" }
+        let runner = Task { await dependencies.store.database.run() }
         runner.cancel()
         await runner.value
-        return router.routes.map { "\($0.method.rawValue) \($0.path)" }
+        return routes
     }
 
-    /// Dependencies, services and routes, shared by the application and the route list.
-    static func assemble(
-        configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics,
-        extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)?
-    ) async throws -> (Router<GatewayRequestContext>, [any Service], GatewayStore) {
-        let store = try await GatewayStore.open(configuration.database, logger: logger)
-        var checks = [DependencyCheck(name: "store") { try await store.ping() }]
-        var services: [any Service] = [BackgroundService(name: "store") { await store.database.run() }]
-        let ephemeral: any EphemeralStore
-        let bus: any EventBus
-        let retention = StreamRetention(
-            maximumLength: configuration.streams.historyLength, maximumBytes: configuration.streams.historyMaxBytes,
-            timeToLive: configuration.streams.historyTTL)
-        if let redisURL = configuration.redisURL {
-            let redis = try RedisDependency(url: redisURL, logger: logger)
-            checks.insert(DependencyCheck(name: "redis") { try await redis.ping() }, at: 0)
-            services.append(BackgroundService(name: "redis") { await redis.run() })
-            ephemeral = RedisEphemeralStore(redis: redis.client, prefix: configuration.redisKeyPrefix)
-            let redisBus = try RedisEventBus(
-                redis: redis.client, receiverConfiguration: redis.client.configuration, prefix: configuration.redisKeyPrefix,
-                retention: retention, logger: logger)
-            bus = redisBus
-            checks.append(
-                DependencyCheck(name: "events") {
-                    guard await redisBus.isReceiving else { throw EventReceiverDown() }
-                })
-        } else {
-            ephemeral = MemoryEphemeralStore()
-            bus = MemoryEventBus(retention: retention)
-        }
-        services.append(BackgroundService(name: "events") { await bus.run() })
-        let connector = try makeConnector(configuration, logger: logger)
-        var identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)?
-        if case .redirect(let redirect) = connector, let oidc = redirect as? OIDCConnector {
-            services.append(IdentityProviderService(provider: oidc.provider))
-            identityProvider = { await Self.report(oidc) }
-        }
-        if case .form(let form) = connector, let firebase = form as? FirebaseConnector {
-            services.append(
-                BackgroundService(name: "firebase certificates") {
-                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-                    await firebase.certificates.shutdown()
-                })
-        }
-        let readiness = Readiness(checks: checks, metrics: metrics, identityProvider: identityProvider)
-        var streamSettings = EventStreamSettings()
-        streamSettings.heartbeatInterval = configuration.streams.heartbeatInterval
-        streamSettings.maximumLifetime = configuration.streams.maximumLifetime
-        let streams = EventStreamResponder(bus: bus, settings: streamSettings, metrics: metrics, logger: logger)
-
-        let tokens = try await AccessTokenService(
-            keyMaterial: configuration.signingKey.bytes, issuer: configuration.publicBaseURL,
-            audience: configuration.publicBaseURL, lifetime: configuration.auth.accessTokenTTL)
-        let authorizationServer = AuthorizationServer(
-            issuer: configuration.publicBaseURL,
-            clients: OAuthClientRegistry(publicBaseURL: configuration.publicBaseURL, allowlist: configuration.oauthRedirectAllowlist),
-            tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
-
-        var relayLimits = RelayLimits()
-        relayLimits.messagesPerMinute = configuration.limits.messagesPerMinute
-        relayLimits.sessionsPerMinute = configuration.limits.sessionsPerMinute
-        relayLimits.repliesPerMinute = configuration.limits.repliesPerMinute
-        relayLimits.replyBytesPerMinute = configuration.limits.replyBytesPerMinute
-        relayLimits.streamsPerUser = configuration.limits.streamsPerUser
-        relayLimits.streamsPerDevice = configuration.limits.streamsPerDevice
-        let relay = RelayService(
-            store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, limits: relayLimits,
-            logger: logger)
-        services.append(BackgroundService(name: "presence") { await relay.runPresenceFanOut() })
-
+    /// The routes and middleware over already-built dependencies: no I/O, nothing started.
+    /// Every `/v1` route is in one group behind `BearerAuthenticationMiddleware`.
+    public static func buildRouter(
+        _ dependencies: GatewayDependencies,
+        extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)? = nil
+    ) -> Router<GatewayRequestContext> {
+        let configuration = dependencies.configuration
+        let readiness = dependencies.readiness
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: RequestObservationMiddleware(metrics: metrics))
+        router.add(middleware: RequestObservationMiddleware(metrics: dependencies.metrics))
         router.add(middleware: AllowListCORSMiddleware(allowed: Set(configuration.corsAllowedOrigins)))
         router.add(middleware: ProblemMiddleware())
-        HealthRoutes(readiness: readiness, metrics: metrics).register(on: router)
+        HealthRoutes(readiness: readiness, metrics: dependencies.metrics).register(on: router)
         OpenAPIDocument.register(on: router)
-        let limiter = AbuseLimiter(ephemeral: ephemeral, settings: configuration.auth)
-        OAuthRoutes(server: authorizationServer, limiter: limiter, configuration: configuration).register(on: router)
+        let limiter = AbuseLimiter(ephemeral: dependencies.ephemeral, settings: configuration.auth)
+        OAuthRoutes(server: dependencies.authorizationServer, limiter: limiter, configuration: configuration).register(on: router)
         SignInRoutes(
-            server: authorizationServer, connector: connector, pendingSignIns: PendingSignIns(ephemeral: ephemeral), limiter: limiter,
-            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: store, configuration: configuration,
-            logger: logger
+            server: dependencies.authorizationServer, connector: dependencies.connector,
+            pendingSignIns: PendingSignIns(ephemeral: dependencies.ephemeral), limiter: limiter,
+            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: dependencies.store,
+            configuration: configuration, logger: dependencies.logger
         ).register(on: router)
         WebApp(
             settings: WebAppSettings(
                 publicBaseURL: configuration.publicBaseURL, authMode: configuration.authMode.rawValue,
-                nonProduction: connector.isNonProduction, storeKind: configuration.storeKind,
+                nonProduction: dependencies.connector.isNonProduction, storeKind: configuration.storeKind,
                 usesRedis: configuration.redisURL != nil, version: GatewayVersion.current,
                 identityProviderCallbackURL: configuration.authMode == .oidc ? configuration.publicBaseURL + OIDCConnector.callback : nil),
             readiness: {
@@ -151,15 +96,16 @@ public enum Gateway {
                 return statuses
             }
         ).register(on: router)
-        MeRoutes(authentication: BearerAuthentication(tokens: tokens), store: store, authMode: configuration.authMode)
-            .register(on: router)
-        RelayRoutes(relay: relay, authentication: BearerAuthentication(tokens: tokens), streams: streams).register(on: router)
+        let v1 = router.group("v1").add(
+            middleware: BearerAuthenticationMiddleware(authentication: BearerAuthentication(tokens: dependencies.tokens)))
+        MeRoutes(store: dependencies.store, authMode: configuration.authMode).register(on: v1)
+        RelayRoutes(relay: dependencies.relay, streams: dependencies.streams).register(on: v1)
         extraRoutes?(
             router,
             GatewayServices(
-                configuration: configuration, store: store, ephemeral: ephemeral, bus: bus, tokens: tokens, streams: streams,
-                metrics: metrics, logger: logger))
-        return (router, services, store)
+                configuration: configuration, store: dependencies.store, ephemeral: dependencies.ephemeral, bus: dependencies.bus,
+                tokens: dependencies.tokens, streams: dependencies.streams, metrics: dependencies.metrics, logger: dependencies.logger))
+        return router
     }
 
     /// Runs until SIGTERM or SIGINT, then drains: stop accepting, finish in-flight requests,
@@ -256,6 +202,98 @@ public enum Gateway {
                 "JWT_SIGNING_KEY not set: generated a key for this process; tokens stop working when it restarts",
                 metadata: ["event": "gateway.generated_signing_key"])
         }
+    }
+}
+
+/// Everything the routes are built from: the opened store, Redis or its in-process stand-ins,
+/// the domain services over them, and the background services the application runs.
+public struct GatewayDependencies: Sendable {
+    public let configuration: GatewayConfiguration
+    public let store: GatewayStore
+    public let ephemeral: any EphemeralStore
+    public let bus: any EventBus
+    let readiness: Readiness
+    let streams: EventStreamResponder
+    public let tokens: AccessTokenService
+    let authorizationServer: AuthorizationServer
+    let connector: SignInConnector
+    let relay: RelayService
+    public let metrics: GatewayMetrics
+    public let logger: Logger
+    /// Run by the application: store, Redis, event bus, presence, identity provider.
+    let services: [any Service]
+
+    /// Opens the store and Redis clients (they connect when their services run) and builds the
+    /// domain services over them.
+    public static func make(configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics) async throws -> Self {
+        let store = try await GatewayStore.open(configuration.database, logger: logger)
+        var checks = [DependencyCheck(name: "store") { try await store.ping() }]
+        var services: [any Service] = [BackgroundService(name: "store") { await store.database.run() }]
+        let ephemeral: any EphemeralStore
+        let bus: any EventBus
+        let retention = StreamRetention(
+            maximumLength: configuration.streams.historyLength, maximumBytes: configuration.streams.historyMaxBytes,
+            timeToLive: configuration.streams.historyTTL)
+        if let redisURL = configuration.redisURL {
+            let redis = try RedisDependency(url: redisURL, logger: logger)
+            checks.insert(DependencyCheck(name: "redis") { try await redis.ping() }, at: 0)
+            services.append(BackgroundService(name: "redis") { await redis.run() })
+            ephemeral = RedisEphemeralStore(redis: redis.client, prefix: configuration.redisKeyPrefix)
+            let redisBus = try RedisEventBus(
+                redis: redis.client, receiverConfiguration: redis.client.configuration, prefix: configuration.redisKeyPrefix,
+                retention: retention, logger: logger)
+            bus = redisBus
+            checks.append(
+                DependencyCheck(name: "events") {
+                    guard await redisBus.isReceiving else { throw EventReceiverDown() }
+                })
+        } else {
+            ephemeral = MemoryEphemeralStore()
+            bus = MemoryEventBus(retention: retention)
+        }
+        services.append(BackgroundService(name: "events") { await bus.run() })
+        let connector = try Gateway.makeConnector(configuration, logger: logger)
+        var identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)?
+        if case .redirect(let redirect) = connector, let oidc = redirect as? OIDCConnector {
+            services.append(IdentityProviderService(provider: oidc.provider))
+            identityProvider = { await Gateway.report(oidc) }
+        }
+        if case .form(let form) = connector, let firebase = form as? FirebaseConnector {
+            services.append(
+                BackgroundService(name: "firebase certificates") {
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                    await firebase.certificates.shutdown()
+                })
+        }
+        let readiness = Readiness(checks: checks, metrics: metrics, identityProvider: identityProvider)
+        var streamSettings = EventStreamSettings()
+        streamSettings.heartbeatInterval = configuration.streams.heartbeatInterval
+        streamSettings.maximumLifetime = configuration.streams.maximumLifetime
+        let streams = EventStreamResponder(bus: bus, settings: streamSettings, metrics: metrics, logger: logger)
+
+        let tokens = try await AccessTokenService(
+            keyMaterial: configuration.signingKey.bytes, issuer: configuration.publicBaseURL,
+            audience: configuration.publicBaseURL, lifetime: configuration.auth.accessTokenTTL)
+        let authorizationServer = AuthorizationServer(
+            issuer: configuration.publicBaseURL,
+            clients: OAuthClientRegistry(publicBaseURL: configuration.publicBaseURL, allowlist: configuration.oauthRedirectAllowlist),
+            tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
+
+        var relayLimits = RelayLimits()
+        relayLimits.messagesPerMinute = configuration.limits.messagesPerMinute
+        relayLimits.sessionsPerMinute = configuration.limits.sessionsPerMinute
+        relayLimits.repliesPerMinute = configuration.limits.repliesPerMinute
+        relayLimits.replyBytesPerMinute = configuration.limits.replyBytesPerMinute
+        relayLimits.streamsPerUser = configuration.limits.streamsPerUser
+        relayLimits.streamsPerDevice = configuration.limits.streamsPerDevice
+        let relay = RelayService(
+            store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, limits: relayLimits,
+            logger: logger)
+        services.append(BackgroundService(name: "presence") { await relay.runPresenceFanOut() })
+        return GatewayDependencies(
+            configuration: configuration, store: store, ephemeral: ephemeral, bus: bus, readiness: readiness, streams: streams,
+            tokens: tokens, authorizationServer: authorizationServer, connector: connector, relay: relay, metrics: metrics,
+            logger: logger, services: services)
     }
 }
 

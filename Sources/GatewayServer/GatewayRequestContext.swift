@@ -1,3 +1,4 @@
+import GatewayAuth
 import Hummingbird
 import NIOCore
 
@@ -7,10 +8,23 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     public let remoteAddress: SocketAddress?
     /// The connection, so a long-lived response notices at once when the client goes away.
     public let channel: any Channel
+    /// The verified access token of a `/v1` request, put here by `BearerAuthenticationMiddleware`.
+    public var caller: AccessTokenClaims?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
         self.channel = source.channel
+        self.caller = nil
     }
+
+    /// The signed-in caller. Only `/v1` routes have one: the group's middleware refuses requests
+    /// without a valid token before any handler runs.
+    func requireCaller() throws -> AccessTokenClaims {
+        guard let caller else { throw Problem.invalidToken("send an access token as Authorization: Bearer <token>") }
+        return caller
+    }
+
+    /// The signed-in caller's user id.
+    func callerID() throws -> String { try requireCaller().subject }
 }

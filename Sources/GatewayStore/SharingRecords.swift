@@ -2,7 +2,7 @@ import Foundation
 
 /// A desktop (or `gatewayctl host`) that hosts agents. Its id is chosen by the client and
 /// stable across restarts, so registering is idempotent.
-public struct Device: Sendable, Equatable, Codable {
+public struct Device: Sendable, Equatable {
     public let id: String
     /// One per registration of `id`, never reused: it names the device's event stream and
     /// presence, so a later registration of the same id cannot read what an earlier one was sent.
@@ -13,16 +13,9 @@ public struct Device: Sendable, Equatable, Codable {
     public let createdAt: Date
     public var updatedAt: Date
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, platform
-        case instanceID = "instance_id"
-        case ownerID = "owner_id"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 }
 
-public struct Agent: Sendable, Equatable, Codable {
+public struct Agent: Sendable, Equatable {
     public let id: String
     public let deviceID: String
     /// The hosting device's `Device.instanceID` (its stream and presence).
@@ -36,18 +29,10 @@ public struct Agent: Sendable, Equatable, Codable {
     public let createdAt: Date
     public var updatedAt: Date
 
-    enum CodingKeys: String, CodingKey {
-        case id, key, name, description, capabilities
-        case deviceID = "device_id"
-        case deviceInstanceID = "device_instance_id"
-        case ownerID = "owner_id"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 }
 
 /// An invite to use an agent. The code itself is shown once, at creation; only its hash is kept.
-public struct Share: Sendable, Equatable, Codable {
+public struct Share: Sendable, Equatable {
     public let id: String
     public let agentID: String
     public let ownerID: String
@@ -58,37 +43,20 @@ public struct Share: Sendable, Equatable, Codable {
     public let createdAt: Date
     public var revokedAt: Date?
 
-    enum CodingKeys: String, CodingKey {
-        case id, label
-        case agentID = "agent_id"
-        case ownerID = "owner_id"
-        case expiresAt = "expires_at"
-        case maxUses = "max_uses"
-        case useCount = "use_count"
-        case createdAt = "created_at"
-        case revokedAt = "revoked_at"
-    }
 }
 
 /// A guest's accepted invite.
-public struct Grant: Sendable, Equatable, Codable {
+public struct Grant: Sendable, Equatable {
     public let shareID: String
     public let guestID: String
     public let agentID: String
     public let createdAt: Date
     public var leftAt: Date?
 
-    enum CodingKeys: String, CodingKey {
-        case shareID = "share_id"
-        case guestID = "guest_id"
-        case agentID = "agent_id"
-        case createdAt = "created_at"
-        case leftAt = "left_at"
-    }
 }
 
 /// A chat between one user and one agent.
-public struct ChatSession: Sendable, Equatable, Codable {
+public struct ChatSession: Sendable, Equatable {
     public let id: String
     public let agentID: String
     public let userID: String
@@ -97,18 +65,10 @@ public struct ChatSession: Sendable, Equatable, Codable {
     public let createdAt: Date
     public var closedAt: Date?
 
-    enum CodingKeys: String, CodingKey {
-        case id
-        case agentID = "agent_id"
-        case userID = "user_id"
-        case shareID = "share_id"
-        case createdAt = "created_at"
-        case closedAt = "closed_at"
-    }
 }
 
-public struct Message: Sendable, Equatable, Codable {
-    public enum Role: String, Sendable, Codable { case user, agent }
+public struct Message: Sendable, Equatable {
+    public enum Role: String, Sendable { case user, agent }
     public let id: String
     public let sessionID: String
     public let role: Role
@@ -118,13 +78,6 @@ public struct Message: Sendable, Equatable, Codable {
     public let text: String
     public let createdAt: Date
 
-    enum CodingKeys: String, CodingKey {
-        case id, role, text
-        case sessionID = "session_id"
-        case authorID = "author_id"
-        case replyTo = "reply_to"
-        case createdAt = "created_at"
-    }
 }
 
 /// A user message that the hosting device has not answered yet, with what the device needs to

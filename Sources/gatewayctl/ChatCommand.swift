@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayClient
+import GatewayProtocol
 
 struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,7 +81,7 @@ final class ChatPrinter: Sendable {
         switch output {
         case .opened(let session, let agent):
             agentName.set(agent.name)
-            let owner = agent.access == "owner" ? "your agent" : "shared by \(agent.ownerName)"
+            let owner = agent.access == .owner ? "your agent" : "shared by \(agent.ownerName)"
             Terminal.line("Chatting with \(agent.name) (\(owner)); host \(session.hostOnline ? "online" : "offline"). End with Ctrl-D.")
         case .sent(let message, _, let queued):
             if echoInput { Terminal.line("you: \(message.text)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GatewayClient
+import GatewayProtocol
 
 @main
 struct GatewayCtlCommand: AsyncParsableCommand {

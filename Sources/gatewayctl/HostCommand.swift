@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import GatewayAgentBackends
 import GatewayClient
+import GatewayProtocol
 import UnixSignals
 
 struct Host: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GatewayClient
+import GatewayProtocol
 
 struct Agents: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List your agents and the agents shared with you.")
@@ -14,7 +15,7 @@ struct Agents: AsyncParsableCommand {
             if agents.value.isEmpty { return Terminal.line("No agents yet: host one with gatewayctl host --agent NAME") }
             Terminal.table(
                 ["KEY", "NAME", "ACCESS", "OWNER", "HOST", "ID"],
-                agents.value.map { [$0.key, $0.name, $0.access, $0.ownerName, $0.hostOnline ? "online" : "offline", $0.id] })
+                agents.value.map { [$0.key, $0.name, $0.access.rawValue, $0.ownerName, $0.hostOnline ? "online" : "offline", $0.id] })
         }
     }
 }
@@ -32,7 +33,7 @@ struct Devices: AsyncParsableCommand {
             if devices.value.isEmpty { return Terminal.line("No devices yet: gatewayctl host registers this machine") }
             Terminal.table(
                 ["ID", "NAME", "PLATFORM", "STATUS", "UPDATED"],
-                devices.value.map { [$0.id, $0.name, $0.platform, $0.online ? "online" : "offline", $0.updatedAt] })
+                devices.value.map { [$0.id, $0.name, $0.platform, $0.online ? "online" : "offline", rfc3339($0.updatedAt)] })
         }
     }
 }

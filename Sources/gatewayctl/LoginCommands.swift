@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import GatewayAgentBackends
 import GatewayClient
+import GatewayProtocol
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,8 +32,8 @@ struct Login: AsyncParsableCommand {
             let credentials: StoredCredentials
             if deviceCode {
                 let authorization = try await client.startDeviceAuthorization()
-                Terminal.line("To sign in, open \(authorization.verificationUri) and enter the code \(authorization.userCode)")
-                if let complete = authorization.verificationUriComplete { Terminal.line("(or open \(complete))") }
+                Terminal.line("To sign in, open \(authorization.verificationURI) and enter the code \(authorization.userCode)")
+                Terminal.line("(or open \(authorization.verificationURIComplete))")
                 Terminal.line("Waiting for approval…")
                 credentials = try await client.pollDeviceAuthorization(authorization)
             } else {

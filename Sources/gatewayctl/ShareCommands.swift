@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayClient
+import GatewayProtocol
 
 struct Share: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create an invite to one of your agents and print its URL.")
@@ -24,18 +25,18 @@ struct Share: AsyncParsableCommand {
         try await runReportingErrors {
             let seconds = try expiresIn.map(DurationText.seconds)
             let api = try common.api()
-            let agent = try await api.findAgent(agent, access: "owner")
+            let agent = try await api.findAgent(agent, access: .owner)
             let created = try await api.createShare(
-                agentID: agent.id, body: RequestBodies.Share(label: label, expiresIn: seconds, maxUses: maxUses))
+                agentID: agent.id, body: ShareBody(label: label, expiresIn: seconds, maxUses: maxUses))
             if output.json {
                 // The share's own fields, plus the invite code and URL (shown only now).
                 let object = (try? JSONSerialization.jsonObject(with: created.raw)) as? [String: Any] ?? [:]
                 var flattened = object["share"] as? [String: Any] ?? [:]
                 flattened["code"] = created.value.code
-                flattened["invite_url"] = created.value.inviteUrl
+                flattened["invite_url"] = created.value.inviteURL
                 return Terminal.json(object: flattened)
             }
-            Terminal.line(created.value.inviteUrl)
+            Terminal.line(created.value.inviteURL)
             if Terminal.isTTY {
                 var details = ["share \(created.value.share.id) for \(agent.name)"]
                 if let expires = created.value.share.expiresAt { details.append("expires \(expires)") }
@@ -66,8 +67,8 @@ struct Shares: AsyncParsableCommand {
                 ["ID", "AGENT", "STATUS", "USES", "EXPIRES", "GUESTS"],
                 shares.value.map { share in
                     [
-                        share.id, share.agentName, share.status, "\(share.useCount)\(share.maxUses.map { "/\($0)" } ?? "")",
-                        share.expiresAt ?? "never", (share.guests ?? []).map(\.displayName).joined(separator: ","),
+                        share.id, share.agentName, share.status.rawValue, "\(share.useCount)\(share.maxUses.map { "/\($0)" } ?? "")",
+                        share.expiresAt.map(rfc3339) ?? "never", (share.guests ?? []).map(\.displayName).joined(separator: ","),
                     ]
                 })
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import GatewayAgentBackends
 import GatewayClient
+import GatewayProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -101,4 +103,22 @@ enum Terminal {
                     .trimmingCharacters(in: .whitespaces))
         }
     }
+}
+
+/// The lines of this process's stdin, read on a thread of its own (stdin may be a terminal or a
+/// pipe; either way reading blocks). Finishes at end of file.
+func standardInputLines() -> AsyncStream<String> {
+    let (stream, continuation) = AsyncStream<String>.makeStream()
+    Thread {
+        while let line = readLine(strippingNewline: true) {
+            continuation.yield(line)
+        }
+        continuation.finish()
+    }.start()
+    return stream
+}
+
+/// A date as the API writes it (RFC 3339, UTC), for tables and messages.
+func rfc3339(_ date: Date) -> String {
+    ISO8601DateFormatter().string(from: date)
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatewayAuth
+import GatewayProtocol
 import Testing
 
 /// Access tokens are the gateway's bearer credentials: these tests pin the wire format,

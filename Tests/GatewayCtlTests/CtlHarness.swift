@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayAgentBackends
 import GatewayClient
 import GatewayTestSupport
 import NIOCore

@@ -1,7 +1,9 @@
 import Foundation
+import GatewayProtocol
 import GatewayTestSupport
 import Testing
 
+@testable import GatewayAgentBackends
 @testable import GatewayClient
 
 @Suite struct AgentSpecTests {
@@ -67,10 +69,10 @@ import Testing
 
     @Test func errorsHaveOneLineAndTheDocumentedStatus() {
         let revoked = GatewayClientError.problem(
-            Problem(type: "urn:agent-gateway:problem:share-revoked", title: "Access revoked", status: 403, detail: "gone"))
+            ProblemDetails(type: "urn:agent-gateway:problem:share-revoked", title: "Access revoked", status: 403, detail: "gone"))
         #expect(revoked.exitCode == ExitStatus.accessGone && revoked.description == "share revoked: gone")
         let expired = GatewayClientError.problem(
-            Problem(
+            ProblemDetails(
                 type: "urn:agent-gateway:problem:invite-expired", title: "Invite expired", status: 410, detail: "this invite has expired"))
         #expect(expired.exitCode == ExitStatus.accessGone && expired.description.hasPrefix("invite expired"))
         #expect(GatewayClientError.signedOut(gateway: "https://gw").description == "not signed in: run gatewayctl login https://gw")

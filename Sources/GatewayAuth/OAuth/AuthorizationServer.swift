@@ -1,6 +1,7 @@
 import Foundation
 import GatewayConfig
 import GatewayEphemeral
+import GatewayProtocol
 import GatewayStore
 import Logging
 
@@ -41,40 +42,6 @@ public struct PendingDeviceAuthorization: Sendable {
     /// The code as the terminal shows it (XXXX-XXXX).
     public let userCode: String
     public let requestedAt: Date?
-}
-
-public struct TokenResponse: Sendable, Codable, Equatable {
-    public let accessToken: String
-    public let tokenType: String
-    public let expiresIn: Int
-    public let refreshToken: String
-    public let scope: String
-
-    enum CodingKeys: String, CodingKey {
-        case accessToken = "access_token"
-        case tokenType = "token_type"
-        case expiresIn = "expires_in"
-        case refreshToken = "refresh_token"
-        case scope
-    }
-}
-
-public struct DeviceAuthorizationResponse: Sendable, Codable, Equatable {
-    public let deviceCode: String
-    public let userCode: String
-    public let verificationURI: String
-    public let verificationURIComplete: String
-    public let expiresIn: Int
-    public let interval: Int
-
-    enum CodingKeys: String, CodingKey {
-        case deviceCode = "device_code"
-        case userCode = "user_code"
-        case verificationURI = "verification_uri"
-        case verificationURIComplete = "verification_uri_complete"
-        case expiresIn = "expires_in"
-        case interval
-    }
 }
 
 /// The OAuth 2.1 authorization server's logic, independent of HTTP: handlers parse requests

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayProtocol
 import JWTKit
 
 /// Issues and verifies the gateway's OAuth access tokens: JWTs signed with EdDSA (Ed25519).

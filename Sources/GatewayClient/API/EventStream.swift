@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayProtocol
 import NIOCore
 import ServerSentEvents
 
@@ -153,4 +154,9 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
     func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         try lock.withLock { try body(&value) }
     }
+}
+
+extension ServerSentEvent {
+    /// The event as the protocol's typed value (`.unknown` for types this version does not know).
+    public var gatewayEvent: GatewayEvent { GatewayEvent(type: event ?? "message", data: data) }
 }

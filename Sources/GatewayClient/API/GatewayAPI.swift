@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayProtocol
 import NIOCore
 import NIOHTTP1
 
@@ -67,7 +68,7 @@ public actor GatewayAPI {
     public func send(
         _ method: HTTPMethod, _ path: String, body: (any Encodable & Sendable)? = nil, headers: [(String, String)] = []
     ) async throws -> HTTPTransport.Response {
-        let data = try body.map { try APICoding.encoder.encode($0) }
+        let data = try body.map { try WireJSON.encoder().encode($0) }
         var token = try await accessToken()
         for attempt in 0..<2 {
             var allHeaders = headers + [("Authorization", "Bearer \(token)"), ("Accept", "application/json")]
@@ -91,7 +92,7 @@ public actor GatewayAPI {
         let response = try await send(method, path, body: body, headers: headers)
         guard (200..<300).contains(response.status) else { throw GatewayClientError.problem(response.problem) }
         do {
-            return Answer(value: try APICoding.decoder.decode(T.self, from: response.body), raw: response.body, status: response.status)
+            return Answer(value: try WireJSON.decoder().decode(T.self, from: response.body), raw: response.body, status: response.status)
         } catch {
             throw GatewayClientError.invalidResponse("\(method) \(path) answered with an unexpected body")
         }
@@ -131,7 +132,7 @@ public actor GatewayAPI {
     public func incomingShares() async throws -> Answer<[ShareView]> { try await call([ShareView].self, .GET, "/v1/shares/incoming") }
 
     public func registerDevice(id: String, name: String, platform: String) async throws -> Answer<DeviceView> {
-        try await call(DeviceView.self, .PUT, "/v1/devices/\(id)", body: RequestBodies.Device(name: name, platform: platform))
+        try await call(DeviceView.self, .PUT, "/v1/devices/\(id)", body: DeviceBody(name: name, platform: platform))
     }
 
     public func publishAgent(deviceID: String, key: String, name: String, description: String, capabilities: [String])
@@ -139,10 +140,10 @@ public actor GatewayAPI {
     {
         try await call(
             AgentView.self, .PUT, "/v1/devices/\(deviceID)/agents/\(key)",
-            body: RequestBodies.Agent(name: name, description: description, capabilities: capabilities))
+            body: AgentBody(name: name, description: description, capabilities: capabilities))
     }
 
-    public func createShare(agentID: String, body: RequestBodies.Share) async throws -> Answer<CreatedShare> {
+    public func createShare(agentID: String, body: ShareBody) async throws -> Answer<CreatedShare> {
         try await call(CreatedShare.self, .POST, "/v1/agents/\(Self.escape(agentID))/shares", body: body)
     }
 
@@ -155,27 +156,26 @@ public actor GatewayAPI {
     }
 
     public func openSession(agentID: String) async throws -> Answer<SessionView> {
-        try await call(SessionView.self, .POST, "/v1/sessions", body: RequestBodies.Session(agentId: agentID))
+        try await call(SessionView.self, .POST, "/v1/sessions", body: SessionBody(agentID: agentID))
     }
 
     public func postMessage(sessionID: String, text: String, idempotencyKey: String) async throws -> Answer<PostedMessage> {
         try await call(
             PostedMessage.self, .POST, "/v1/sessions/\(Self.escape(sessionID))/messages",
-            body: RequestBodies.MessageBody(text: text), headers: [("Idempotency-Key", idempotencyKey)])
+            body: MessageBody(text: text), headers: [("Idempotency-Key", idempotencyKey)])
     }
 
     /// User messages in this device's open sessions that have no stored reply, oldest first.
-    func unansweredMessages(deviceID: String) async throws -> [EventPayload.MessageCreated] {
-        try await call(EventPayload.UnansweredMessages.self, .GET, "/v1/devices/\(Self.escape(deviceID))/unanswered").value.messages
+    func unansweredMessages(deviceID: String) async throws -> [MessageCreatedEvent] {
+        try await call(UnansweredMessageList.self, .GET, "/v1/devices/\(Self.escape(deviceID))/unanswered").value.messages
     }
 
-    /// `kind` is `delta`, `done` or `error`.
-    public func postReply(deviceID: String, sessionID: String, kind: String, replyTo: String, text: String, index: Int? = nil)
+    public func postReply(deviceID: String, sessionID: String, kind: ReplyKind, replyTo: String, text: String, index: Int? = nil)
         async throws
     {
         let response = try await send(
             .POST, "/v1/devices/\(deviceID)/sessions/\(Self.escape(sessionID))/replies",
-            body: RequestBodies.Reply(kind: kind, replyTo: replyTo, text: text, index: index))
+            body: ReplyBody(kind: kind, replyTo: replyTo, text: text, index: index))
         guard (200..<300).contains(response.status) else { throw GatewayClientError.problem(response.problem) }
     }
 
@@ -187,16 +187,15 @@ public actor GatewayAPI {
 
     // MARK: Finding things by name
 
-    /// The agent called `reference` (its id, key or name), among those of `access` (`owner`,
-    /// `guest`, or nil for both).
-    public func findAgent(_ reference: String, access: String? = nil) async throws -> AgentView {
+    /// The agent called `reference` (its id, key or name), among those of `access` (nil for both).
+    public func findAgent(_ reference: String, access: AgentAccess? = nil) async throws -> AgentView {
         let agents = try await agents().value.filter { access == nil || $0.access == access }
         for matches in [
             agents.filter { $0.id == reference }, agents.filter { $0.key == reference },
             agents.filter { $0.name == reference }, agents.filter { $0.name.lowercased() == reference.lowercased() },
         ] where !matches.isEmpty {
             if matches.count == 1 { return matches[0] }
-            let choices = matches.map { "\($0.id) (\($0.name), \($0.access == "owner" ? "yours" : "from \($0.ownerName)"))" }
+            let choices = matches.map { "\($0.id) (\($0.name), \($0.access == .owner ? "yours" : "from \($0.ownerName)"))" }
             throw GatewayClientError.usage("\"\(reference)\" names several agents; use an id: \(choices.joined(separator: ", "))")
         }
         let known = agents.map(\.key).joined(separator: ", ")

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayProtocol
 import NIOCore
 import NIOHTTP1
 
@@ -14,10 +15,10 @@ public enum HTTPTransport {
         public var text: String { String(decoding: body, as: UTF8.self) }
 
         /// The RFC 9457 problem in the body, or one made from the status.
-        public var problem: Problem {
-            if let problem = try? APICoding.decoder.decode(Problem.self, from: body) { return problem }
+        public var problem: ProblemDetails {
+            if let problem = try? WireJSON.decoder().decode(ProblemDetails.self, from: body) { return problem }
             let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
-            return Problem(type: "urn:agent-gateway:problem:http-\(status)", title: reason, status: status)
+            return ProblemDetails(type: ProblemDetails.typePrefix + "http-\(status)", title: reason, status: status)
         }
     }
 
@@ -54,7 +55,7 @@ public enum HTTPTransport {
     }
 
     /// Starts a request and returns the response head with its body still streaming.
-    static func open(_ request: HTTPClientRequest, url: String) async throws -> HTTPClientResponse {
+    package static func open(_ request: HTTPClientRequest, url: String) async throws -> HTTPClientResponse {
         var request = request
         request.headers.replaceOrAdd(name: "User-Agent", value: userAgent)
         do {

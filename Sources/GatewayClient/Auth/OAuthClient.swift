@@ -1,26 +1,6 @@
 import Crypto
 import Foundation
-
-/// RFC 8414 authorization server metadata: everything a client needs, found from the gateway URL.
-public struct AuthorizationServerMetadata: Codable, Sendable {
-    public var issuer: String
-    public var authorizationEndpoint: String
-    public var tokenEndpoint: String
-    public var revocationEndpoint: String
-    public var deviceAuthorizationEndpoint: String?
-}
-
-/// A token endpoint answer.
-struct TokenResponse: Decodable, Sendable {
-    var accessToken: String
-    var refreshToken: String
-    var expiresIn: Int
-}
-
-struct OAuthErrorBody: Decodable, Sendable {
-    var error: String
-    var errorDescription: String?
-}
+import GatewayProtocol
 
 /// PKCE (RFC 7636) with S256.
 public enum PKCE {
@@ -73,7 +53,7 @@ public struct OAuthClient: Sendable {
                 "\(url) has no OAuth metadata (HTTP \(response.status) for /.well-known/oauth-authorization-server); is it a gateway?")
         }
         do {
-            let metadata = try APICoding.decoder.decode(AuthorizationServerMetadata.self, from: response.body)
+            let metadata = try WireJSON.decoder().decode(AuthorizationServerMetadata.self, from: response.body)
             return OAuthClient(gatewayURL: url, metadata: metadata)
         } catch {
             throw GatewayClientError.invalidResponse("the OAuth metadata of \(url) could not be read")
@@ -128,14 +108,7 @@ public struct OAuthClient: Sendable {
 
     // MARK: Device grant (RFC 8628)
 
-    public struct DeviceAuthorization: Decodable, Sendable {
-        public var deviceCode: String
-        public var userCode: String
-        public var verificationUri: String
-        public var verificationUriComplete: String?
-        public var expiresIn: Int
-        public var interval: Int?
-    }
+    public typealias DeviceAuthorization = DeviceAuthorizationResponse
 
     public func startDeviceAuthorization() async throws -> DeviceAuthorization {
         guard let endpoint = metadata.deviceAuthorizationEndpoint else {
@@ -146,7 +119,7 @@ public struct OAuthClient: Sendable {
             body: HTTPTransport.form([("client_id", Self.clientID), ("scope", "gateway")]))
         guard response.status == 200 else { throw Self.oauthError(response) }
         do {
-            return try APICoding.decoder.decode(DeviceAuthorization.self, from: response.body)
+            return try WireJSON.decoder().decode(DeviceAuthorization.self, from: response.body)
         } catch {
             throw GatewayClientError.invalidResponse("the device authorization answer could not be read")
         }
@@ -154,7 +127,7 @@ public struct OAuthClient: Sendable {
 
     /// Polls the token endpoint until the person approved (or denied, or the code expired).
     public func pollDeviceAuthorization(_ authorization: DeviceAuthorization) async throws -> StoredCredentials {
-        var interval = max(authorization.interval ?? 5, 1)
+        var interval = max(authorization.interval, 1)
         let deadline = ContinuousClock.now + .seconds(authorization.expiresIn)
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .seconds(interval))
@@ -203,7 +176,7 @@ public struct OAuthClient: Sendable {
         let response = try await HTTPTransport.send(
             .POST, endpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: HTTPTransport.form(fields))
         guard response.status == 200 else { throw oauthError(response) }
-        guard let tokens = try? APICoding.decoder.decode(TokenResponse.self, from: response.body) else {
+        guard let tokens = try? WireJSON.decoder().decode(TokenResponse.self, from: response.body) else {
             throw GatewayClientError.invalidResponse("the token answer could not be read")
         }
         return StoredCredentials(
@@ -213,7 +186,7 @@ public struct OAuthClient: Sendable {
     }
 
     static func oauthError(_ response: HTTPTransport.Response) -> GatewayClientError {
-        if let body = try? APICoding.decoder.decode(OAuthErrorBody.self, from: response.body) {
+        if let body = try? WireJSON.decoder().decode(OAuthErrorResponse.self, from: response.body) {
             return .oauth(error: body.error, description: body.errorDescription)
         }
         return .oauth(error: "http_\(response.status)", description: response.problem.detail)

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 import ServerSentEvents
 
 /// A terminal chat with one agent: opens a session, follows its event stream (resuming after
@@ -6,9 +7,9 @@ import ServerSentEvents
 public struct ChatClient: Sendable {
     public enum Output: Sendable {
         case opened(session: SessionView, agent: AgentView)
-        case sent(message: Message, hostOnline: Bool, queued: Bool)
+        case sent(message: MessageView, hostOnline: Bool, queued: Bool)
         case delta(replyTo: String, index: Int, text: String)
-        case done(message: Message)
+        case done(message: MessageView)
         case replyError(replyTo: String, error: String)
         case hostStatus(online: Bool)
         case connected
@@ -44,10 +45,10 @@ public struct ChatClient: Sendable {
             return try await api.findAgent(reference)
         } catch GatewayClientError.notFound(let what) {
             let incoming = (try? await api.incomingShares().value) ?? []
-            if incoming.contains(where: { ($0.agentName == reference || $0.agentId == reference) && $0.status == "revoked" }) {
+            if incoming.contains(where: { ($0.agentName == reference || $0.agentID == reference) && $0.status == .revoked }) {
                 throw GatewayClientError.problem(
-                    Problem(
-                        type: "urn:agent-gateway:problem:share-revoked", title: "Access revoked", status: 403,
+                    ProblemDetails(
+                        type: ProblemDetails.typePrefix + "share-revoked", title: "Access revoked", status: 403,
                         detail: "the owner revoked your access to \(reference)"))
             }
             throw GatewayClientError.notFound(what)
@@ -138,32 +139,25 @@ public struct ChatClient: Sendable {
             return nil
         case .event(let value): event = value
         }
-        switch event.event {
-        case "reply.delta":
-            if let delta = event.payload(EventPayload.ReplyDelta.self) {
-                output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text))
-            }
-        case "reply.done":
-            if let done = event.payload(EventPayload.ReplyDone.self) {
-                output(.done(message: done.message))
-                if let replyTo = done.message.replyTo { await replies.replied(replyTo) }
-            }
-        case "reply.error":
-            if let failure = event.payload(EventPayload.ReplyError.self) {
-                output(.replyError(replyTo: failure.replyTo, error: failure.error))
-                await replies.replied(failure.replyTo)
-            }
-        case "host.status":
-            if let status = event.payload(EventPayload.HostStatus.self) { output(.hostStatus(online: status.online)) }
-        case "reset":
-            output(.reset(reason: event.payload(EventPayload.Reason.self)?.reason ?? "unknown"))
-        case "share.revoked":
+        switch event.gatewayEvent {
+        case .replyDelta(let delta):
+            output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text))
+        case .replyDone(let done):
+            output(.done(message: done.message))
+            if let replyTo = done.message.replyTo { await replies.replied(replyTo) }
+        case .replyError(let failure):
+            output(.replyError(replyTo: failure.replyTo, error: failure.error))
+            await replies.replied(failure.replyTo)
+        case .hostStatus(let status):
+            output(.hostStatus(online: status.online))
+        case .reset(let reset):
+            output(.reset(reason: reset.reason.rawValue))
+        case .shareRevoked:
             output(.shareRevoked)
             return .shareRevoked
-        case "session.closed":
-            let reason = event.payload(EventPayload.Reason.self)?.reason ?? "closed"
-            output(.sessionClosed(reason: reason))
-            return .sessionClosed(reason: reason)
+        case .sessionClosed(let closed):
+            output(.sessionClosed(reason: closed.reason.rawValue))
+            return .sessionClosed(reason: closed.reason.rawValue)
         default:
             break
         }

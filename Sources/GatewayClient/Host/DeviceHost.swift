@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 import ServerSentEvents
 
 /// Hosts agents on this machine: registers the device, publishes its agents, keeps the device
@@ -146,31 +147,26 @@ public actor DeviceHost {
     // MARK: Events
 
     private func handle(_ event: ServerSentEvent) {
-        switch event.event {
-        case "session.created":
-            guard let created = event.payload(EventPayload.SessionCreated.self) else { return }
-            openSessions.insert(created.sessionId)
-            sessionUsers[created.sessionId] = created.user.displayName
-            report(.sessionOpened(sessionID: created.sessionId, agent: created.agentKey, user: created.user.displayName))
-        case "message.created":
-            guard let created = event.payload(EventPayload.MessageCreated.self), created.message.role == "user" else { return }
+        switch event.gatewayEvent {
+        case .sessionCreated(let created):
+            openSessions.insert(created.sessionID)
+            sessionUsers[created.sessionID] = created.user.displayName
+            report(.sessionOpened(sessionID: created.sessionID, agent: created.agentKey, user: created.user.displayName))
+        case .messageCreated(let created) where created.message.role == .user:
             enqueue(created)
-        case "session.closed":
-            guard let closed = event.payload(EventPayload.Reason.self) else { return }
-            guard let sessionID = closed.sessionId else { return }
-            endSession(sessionID)
-            report(.sessionClosed(sessionID: sessionID, reason: closed.reason))
-        case "share.revoked":
-            guard let revoked = event.payload(EventPayload.ShareRevoked.self) else { return }
-            let sessions = revoked.sessionIds ?? []
+        case .sessionClosed(let closed):
+            endSession(closed.sessionID)
+            report(.sessionClosed(sessionID: closed.sessionID, reason: closed.reason.rawValue))
+        case .shareRevoked(let revoked):
+            let sessions = revoked.sessionIDs ?? []
             for session in sessions { endSession(session) }
-            report(.shareRevoked(shareID: revoked.shareId, sessions: sessions.count))
-        case "agent.unpublished":
-            report(.agentUnpublished(key: event.payload(EventPayload.AgentUnpublished.self)?.key ?? "?"))
-        case "reset":
-            report(.reset(reason: event.payload(EventPayload.Reason.self)?.reason ?? "unknown"))
+            report(.shareRevoked(shareID: revoked.shareID, sessions: sessions.count))
+        case .agentUnpublished(let unpublished):
+            report(.agentUnpublished(key: unpublished.key ?? "?"))
+        case .reset(let reset):
+            report(.reset(reason: reset.reason.rawValue))
         default:
-            break // stream.open and event types this version does not know
+            break // stream.open, and event types this version does not know
         }
     }
 
@@ -184,9 +180,9 @@ public actor DeviceHost {
         }
     }
 
-    private func enqueue(_ created: EventPayload.MessageCreated) {
+    private func enqueue(_ created: MessageCreatedEvent) {
         guard takenMessages.insert(created.message.id).inserted else { return }
-        let sessionID = created.sessionId
+        let sessionID = created.sessionID
         let user = created.user?.displayName ?? sessionUsers[sessionID] ?? "someone"
         openSessions.insert(sessionID)
         guard let key = created.agentKey, let agent = agents[key] else {
@@ -194,7 +190,7 @@ public actor DeviceHost {
             report(.replyFailed(sessionID: sessionID, agent: created.agentKey ?? "?", error: "not hosted here (hosting \(known))"))
             Task { [api, deviceID] in
                 try? await api.postReply(
-                    deviceID: deviceID, sessionID: sessionID, kind: "error", replyTo: created.message.id,
+                    deviceID: deviceID, sessionID: sessionID, kind: .error, replyTo: created.message.id,
                     text: "this agent is not running on its host right now")
             }
             return
@@ -215,8 +211,8 @@ public actor DeviceHost {
         let started = ContinuousClock.now
         var index = 0
         var text = ""
-        let post = { (kind: String, body: String, index: Int?) in
-            try await self.posting(retrying: kind != "delta") {
+        let post = { (kind: ReplyKind, body: String, index: Int?) in
+            try await self.posting(retrying: kind != .delta) {
                 try await self.api.postReply(
                     deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body,
                     index: index)
@@ -226,7 +222,7 @@ public actor DeviceHost {
             for try await piece in agent.backend.reply(to: request) {
                 text += piece
                 do {
-                    try await post("delta", piece, index)
+                    try await post(.delta, piece, index)
                 } catch let error as GatewayClientError where error.isTransient {
                     // Deltas are not stored: a lost one is made good by the final reply.
                 }
@@ -235,7 +231,7 @@ public actor DeviceHost {
             try Task.checkCancellation()
             var final = text
             while final.last?.isNewline == true { final.removeLast() }
-            try await post("done", String(final.utf8.prefix(256 * 1024)) ?? final, nil)
+            try await post(.done, String(final.utf8.prefix(256 * 1024)) ?? final, nil)
             messagesAnswered += 1
             report(.replied(sessionID: request.sessionID, agent: agent.key, characters: final.count, duration: .now - started))
         } catch {
@@ -248,7 +244,7 @@ public actor DeviceHost {
             }
             let message = String(describing: error)
             report(.replyFailed(sessionID: request.sessionID, agent: agent.key, error: message))
-            try? await post("error", message, nil)
+            try? await post(.error, message, nil)
         }
     }
 

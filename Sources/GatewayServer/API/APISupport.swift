@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 import GatewayRelay
 import Hummingbird
 
@@ -73,7 +74,7 @@ enum APIJSON {
             throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "strings must not contain NUL characters")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            return try WireJSON.decoder().decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
             throw Problem("invalid-request", title: "Invalid request", status: 400, detail: describe(error))
         }
@@ -84,6 +85,9 @@ enum APIJSON {
         case .keyNotFound(let key, _): return "missing field \(key.stringValue)"
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            // A value of the right type that is not allowed, e.g. an unknown `kind`.
+            return "\(context.codingPath.map(\.stringValue).joined(separator: ".")) \(context.debugDescription)"
         case .dataCorrupted: return "the body is not valid JSON"
         @unknown default: return "the body could not be read"
         }
@@ -92,7 +96,7 @@ enum APIJSON {
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(data: try RelayJSON.encoder().encode(value))))
+            body: .init(byteBuffer: ByteBuffer(data: try WireJSON.encoder().encode(value))))
     }
 
     static func noContent() -> Response {

@@ -21,3 +21,16 @@ struct BearerAuthentication: Sendable {
         }
     }
 }
+
+/// Authentication as structure: the `/v1` route group runs every request through this, so a
+/// handler cannot forget to check the token; handlers read the caller from the context.
+struct BearerAuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let authentication: BearerAuthentication
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.caller = try await authentication.claims(for: request)
+        return try await next(request, context)
+    }
+}

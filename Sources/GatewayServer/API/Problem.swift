@@ -1,8 +1,9 @@
 import Foundation
+import GatewayProtocol
 import Hummingbird
 
 /// RFC 9457 problem details. `type` values are stable URNs clients may switch on.
-public struct Problem: Error, Sendable, Encodable {
+public struct Problem: Error, Sendable {
     public let type: String
     public let title: String
     public let statusCode: Int
@@ -18,9 +19,9 @@ public struct Problem: Error, Sendable, Encodable {
         self.detail = detail
     }
 
-    enum CodingKeys: String, CodingKey {
-        case type, title, detail, limit
-        case statusCode = "status"
+    /// The body: RFC 9457 problem details as the protocol defines them.
+    public var details: ProblemDetails {
+        ProblemDetails(type: type, title: title, status: statusCode, detail: detail, limit: limit)
     }
 
     static func invalidToken(_ detail: String) -> Problem {
@@ -37,8 +38,6 @@ extension Problem: HTTPResponseError {
         var fields = headers
         fields[.contentType] = "application/problem+json"
         fields[.cacheControl] = "no-store"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(self))))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: try WireJSON.encoder().encode(details))))
     }
 }

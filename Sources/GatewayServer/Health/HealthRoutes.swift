@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 import Hummingbird
 
 /// `/healthz` (liveness: no dependency calls), `/readyz` (Redis and store round trips) and

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 
 /// A dependency `/readyz` checks with one cheap round trip.
 public struct DependencyCheck: Sendable {
@@ -8,55 +9,6 @@ public struct DependencyCheck: Sendable {
     public init(name: String, probe: @escaping @Sendable () async throws -> Void) {
         self.name = name
         self.probe = probe
-    }
-}
-
-public struct ReadinessReport: Sendable, Encodable {
-    public struct Check: Sendable, Encodable {
-        public let status: String
-        public let latencyMs: Double
-        public let error: String?
-
-        enum CodingKeys: String, CodingKey {
-            case status
-            case latencyMs = "latency_ms"
-            case error
-        }
-    }
-
-    /// The OpenID Provider in oidc mode: reported, but never a reason to be unready (existing
-    /// users keep working while it is unreachable).
-    public struct IdentityProvider: Sendable, Encodable {
-        public let issuer: String
-        /// `available`, `discovering` or `unreachable`.
-        public let status: String
-        public let error: String?
-        /// What to register at the issuer as the redirect URI.
-        public let callbackURL: String
-
-        public init(issuer: String, status: String, error: String?, callbackURL: String) {
-            self.issuer = issuer
-            self.status = status
-            self.error = error
-            self.callbackURL = callbackURL
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case issuer, status, error
-            case callbackURL = "callback_url"
-        }
-    }
-
-    public let status: String
-    public let version: String
-    public let checks: [String: Check]
-    public let identityProvider: IdentityProvider?
-
-    public var isReady: Bool { status == "ready" }
-
-    enum CodingKeys: String, CodingKey {
-        case status, version, checks
-        case identityProvider = "identity_provider"
     }
 }
 

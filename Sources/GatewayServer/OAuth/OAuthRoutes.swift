@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAuth
 import GatewayConfig
+import GatewayProtocol
 import GatewayStore
 import Hummingbird
 import Logging
@@ -34,25 +35,17 @@ struct OAuthRoutes: Sendable {
     // MARK: Metadata (RFC 8414)
 
     func metadata() -> Response {
-        let document: [String: Any] = [
-            "issuer": base,
-            "authorization_endpoint": "\(base)/oauth/authorize",
-            "token_endpoint": "\(base)/oauth/token",
-            "revocation_endpoint": "\(base)/oauth/revoke",
-            "device_authorization_endpoint": "\(base)/oauth/device_authorization",
-            "jwks_uri": "\(base)/.well-known/jwks.json",
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "revocation_endpoint_auth_methods_supported": ["none"],
-            "scopes_supported": AuthorizationServer.supportedScopes,
-            "authorization_response_iss_parameter_supported": true,
+        let document = AuthorizationServerMetadata(
+            issuer: base, authorizationEndpoint: "\(base)/oauth/authorize", tokenEndpoint: "\(base)/oauth/token",
+            revocationEndpoint: "\(base)/oauth/revoke", deviceAuthorizationEndpoint: "\(base)/oauth/device_authorization",
+            jwksURI: "\(base)/.well-known/jwks.json", responseTypesSupported: ["code"], responseModesSupported: ["query"],
+            grantTypesSupported: ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
+            codeChallengeMethodsSupported: ["S256"], tokenEndpointAuthMethodsSupported: ["none"],
+            revocationEndpointAuthMethodsSupported: ["none"], scopesSupported: AuthorizationServer.supportedScopes,
+            authorizationResponseIssParameterSupported: true,
             // The landing page: it links the API description and the docs (a path that resolves).
-            "service_documentation": "\(base)/",
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            serviceDocumentation: "\(base)/")
+        let data = (try? WireJSON.encoder().encode(document)) ?? Data()
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
             body: .init(byteBuffer: ByteBuffer(data: data)))
@@ -66,7 +59,7 @@ struct OAuthRoutes: Sendable {
             guard let form = try await FormData.body(of: request) else {
                 throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
             }
-            return Self.json(.ok, try JSONEncoder().encode(try await server.token(form)))
+            return Self.json(.ok, try WireJSON.encoder().encode(try await server.token(form)))
         } catch let error as OAuthError {
             return Self.oauthError(error)
         }
@@ -91,14 +84,12 @@ struct OAuthRoutes: Sendable {
                 throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
             }
             let response = try await server.startDeviceAuthorization(form, verificationURI: "\(base)/device")
-            return Self.json(.ok, try JSONEncoder().encode(response))
+            return Self.json(.ok, try WireJSON.encoder().encode(response))
         } catch let error as OAuthError {
             return Self.oauthError(error)
         }
     }
 
-    /// `/device`: without a code, a form that asks for it; with one (the complete verification
-    /// URI), what asked and when, and the sign-in to approve it.
     // MARK: Helpers
 
     func clientIP(_ request: Request, _ context: GatewayRequestContext) -> String {
@@ -113,8 +104,8 @@ struct OAuthRoutes: Sendable {
 
     /// RFC 6749 section 5.2 error body.
     static func oauthError(_ error: OAuthError) -> Response {
-        let body = ["error": error.code, "error_description": error.message]
-        var response = json(.init(code: error.status), (try? JSONEncoder().encode(body)) ?? Data())
+        let body = OAuthErrorResponse(error: error.code, errorDescription: error.message)
+        var response = json(.init(code: error.status), (try? WireJSON.encoder().encode(body)) ?? Data())
         if let retry = error.retryAfterSeconds { response.headers[.retryAfter] = String(retry) }
         if error.status == 401 { response.headers[.wwwAuthenticate] = #"Basic realm="gateway""# }
         return response

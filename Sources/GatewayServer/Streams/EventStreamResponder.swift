@@ -1,5 +1,6 @@
 import Foundation
 import GatewayEvents
+import GatewayProtocol
 import Hummingbird
 import Logging
 import NIOCore
@@ -208,11 +209,13 @@ struct StreamSession {
             return try await catchUp(after: position, writer: &writer)
         case .some(.none):
             let head = try await bus.head(of: stream)
-            try await writeReset(reason: "unknown_position", head: head, writer: &writer)
+            try await writeReset(reason: .unknownPosition, head: head, writer: &writer)
             return head
         case .none:
             let head = try await bus.head(of: stream)
-            let event = ServerSentEvent(id: head.description, event: "stream.open", data: #"{"position":"\#(head)"}"#)
+            let event = try ServerSentEvent(
+                id: head.description, event: EventType.streamOpen.rawValue,
+                data: WireJSON.string(StreamOpenEvent(position: head.description)))
             try await writer.write(ByteBuffer(string: event.encoded()))
             return head
         }
@@ -224,7 +227,7 @@ struct StreamSession {
         while true {
             switch try await bus.read(stream, after: delivered, limit: settings.catchUpPageSize) {
             case .reset(let reason, let head):
-                try await writeReset(reason: reason.rawValue, head: head, writer: &writer)
+                try await writeReset(reason: reason, head: head, writer: &writer)
                 return head
             case .events(let events, let head):
                 for event in events {
@@ -242,8 +245,10 @@ struct StreamSession {
         try await writer.write(ByteBuffer(string: sse.encoded()))
     }
 
-    func writeReset(reason: String, head: StreamPosition, writer: inout any ResponseBodyWriter) async throws {
-        let event = ServerSentEvent(id: head.description, event: "reset", data: #"{"reason":"\#(reason)","position":"\#(head)"}"#)
+    func writeReset(reason: ResetReason, head: StreamPosition, writer: inout any ResponseBodyWriter) async throws {
+        let event = try ServerSentEvent(
+            id: head.description, event: EventType.reset.rawValue,
+            data: WireJSON.string(ResetEvent(reason: reason, position: head.description)))
         try await writer.write(ByteBuffer(string: event.encoded()))
     }
 }

@@ -1,48 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayClient
 import NIOCore
 import ServerSentEvents
-
-/// One message for a local agent to answer.
-public struct ReplyRequest: Sendable {
-    public var sessionID: String
-    public var messageID: String
-    public var text: String
-    public var userName: String
-    public var agentKey: String
-
-    public init(sessionID: String, messageID: String, text: String, userName: String, agentKey: String) {
-        self.sessionID = sessionID
-        self.messageID = messageID
-        self.text = text
-        self.userName = userName
-        self.agentKey = agentKey
-    }
-}
-
-/// What answers messages for a hosted agent. The reply is a stream of text pieces, posted to the
-/// gateway as reply deltas as they come; the stream's end is the end of the reply, and an error
-/// thrown from it becomes a `reply.error`.
-public protocol AgentBackend: Sendable {
-    /// `echo`, `command` or `openai`: shown in status lines and published as a capability.
-    var kind: String { get }
-    func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error>
-    /// The session ended: forget anything kept for it.
-    func sessionEnded(_ sessionID: String) async
-}
-
-extension AgentBackend {
-    public func sessionEnded(_ sessionID: String) async {}
-}
-
-/// Errors a backend reports as the reply's error text.
-public struct AgentBackendError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-
-    public init(_ description: String) {
-        self.description = description
-    }
-}
 
 // MARK: - echo
 
@@ -157,10 +117,12 @@ public struct CommandBackend: AgentBackend {
 }
 
 /// Turns byte chunks into text without splitting a multi-byte UTF-8 character between two pieces.
-struct UTF8ChunkDecoder {
+package struct UTF8ChunkDecoder {
     private var pending: [UInt8] = []
 
-    mutating func decode(_ chunk: [UInt8]) -> String {
+    package init() {}
+
+    package mutating func decode(_ chunk: [UInt8]) -> String {
         pending.append(contentsOf: chunk)
         // Keep back an incomplete sequence at the end (at most 3 bytes).
         var cut = pending.count
@@ -182,7 +144,7 @@ struct UTF8ChunkDecoder {
         return text
     }
 
-    mutating func finish() -> String {
+    package mutating func finish() -> String {
         defer { pending = [] }
         return String(decoding: pending, as: UTF8.self)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayClient
 
 /// Which backend answers for a hosted agent.
 public enum BackendSpec: Equatable, Sendable {

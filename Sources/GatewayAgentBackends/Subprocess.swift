@@ -1,4 +1,5 @@
 import Foundation
+import GatewayClient
 import ProcessSpawning
 
 #if canImport(Glibc)
@@ -166,26 +167,4 @@ public struct SubprocessError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) {
         self.description = description
     }
-}
-
-/// write(2), named so it does not clash with methods called `write`.
-func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    Glibc.write(descriptor, buffer, count)
-    #else
-    Darwin.write(descriptor, buffer, count)
-    #endif
-}
-
-/// The lines of this process's stdin, read on a thread of its own (stdin may be a terminal or a
-/// pipe; either way reading blocks). Finishes at end of file.
-public func standardInputLines() -> AsyncStream<String> {
-    let (stream, continuation) = AsyncStream<String>.makeStream()
-    Thread {
-        while let line = readLine(strippingNewline: true) {
-            continuation.yield(line)
-        }
-        continuation.finish()
-    }.start()
-    return stream
 }
