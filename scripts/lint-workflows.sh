@@ -52,8 +52,9 @@ if ! venv_ready; then
       || die "python3 -m venv $VENV failed (on Debian and Ubuntu: apt-get install python3-venv)"
     PIP_DISABLE_PIP_VERSION_CHECK=1 timeout 600 "$VENV/bin/python" -m pip install -q "${PINS[@]}" \
       || die "could not install ${PINS[*]} (pip's error is above; the tools come from PyPI)"
-    [ -x "$VENV/bin/zizmor" ] && [ -x "$VENV/bin/check-jsonschema" ] \
-      || die "pip finished but $VENV/bin has no zizmor or check-jsonschema"
+    if [ ! -x "$VENV/bin/zizmor" ] || [ ! -x "$VENV/bin/check-jsonschema" ]; then
+      die "pip finished but $VENV/bin has no zizmor or check-jsonschema"
+    fi
     printf '%s' "${PINS[*]}" >"$STAMP"
   )
 fi
@@ -72,8 +73,9 @@ fi
 echo "lint-workflows: zizmor --offline on ${workflows[*]}"
 # --no-config: the findings depend on the workflows alone, not on a zizmor.yml somewhere or
 # ZIZMOR_CONFIG; exceptions are the ignore comments in the workflow files themselves.
+# RUST_BACKTRACE=0: a workflow zizmor cannot load is reported in a few lines, without a backtrace.
 zizmor_status=0
-"$VENV/bin/zizmor" --offline --no-config --no-progress --color=never --strict-collection \
+RUST_BACKTRACE=0 "$VENV/bin/zizmor" --offline --no-config --no-progress --color=never --strict-collection \
   "${workflows[@]}" || zizmor_status=$?
 if [ "$zizmor_status" -ne 0 ]; then
   status=1
