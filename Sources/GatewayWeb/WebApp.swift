@@ -45,8 +45,9 @@ public struct WebDependencyStatus: Sendable {
     }
 }
 
-/// The web app: the landing page (server-rendered), the app shell that app.js turns into the
-/// sign-in callback, invite, chat, agents, shares and devices pages, and the embedded assets.
+/// The web app: the landing page (server-rendered), the app shell that the app.js module (with
+/// the modules it imports) turns into the sign-in callback, invite, chat, agents, shares and
+/// devices pages, and the embedded assets.
 /// Every response carries `WebApp.contentSecurityPolicy`: no inline script or style, scripts,
 /// styles and connections only from the gateway itself, no framing.
 public struct WebApp: Sendable {
@@ -233,8 +234,7 @@ public struct WebApp: Sendable {
         <title>\(WebHTML.escape(title))</title>
         <link rel="icon" href="\(WebAssets.icon.versionedPath)" type="image/svg+xml">
         <link rel="stylesheet" href="\(WebAssets.stylesheet.versionedPath)">
-        <script src="\(WebAssets.sha256Fallback.versionedPath)" defer></script>
-        <script src="\(WebAssets.script.versionedPath)" defer></script>
+        <script type="module" src="\(WebAssets.script.versionedPath)"></script>
         </head>
         <body data-page="\(page)">
         <a class="skip" href="#main">Skip to content</a>

@@ -24,17 +24,37 @@ public struct WebAsset: Sendable {
 
 /// The web app's static files (Sources/GatewayWeb/Assets), served under `/assets/web/`.
 public enum WebAssets {
-    public static let script = WebAsset(name: "app.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.app_js)
+    /// The entry module: every page loads it with `<script type="module">`.
+    public static let script = javaScript("app.js", PackageResources.app_js)
     public static let stylesheet = WebAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css)
     /// SHA-256 in plain JavaScript for PKCE where `crypto.subtle` is missing (plain-http hosts
-    /// other than loopback are not a secure context).
-    public static let sha256Fallback = WebAsset(
-        name: "sha256.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.sha256_js)
+    /// other than loopback are not a secure context); a module that auth.js imports.
+    public static let sha256Fallback = javaScript("sha256.js", PackageResources.sha256_js)
     public static let icon = WebAsset(name: "icon.svg", contentType: "image/svg+xml", bytes: PackageResources.icon_svg)
     /// The script of AUTH_MODE=firebase's sign-in page.
-    public static let firebaseSignIn = WebAsset(
-        name: "firebase-sign-in.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.firebase_sign_in_js)
+    public static let firebaseSignIn = javaScript("firebase-sign-in.js", PackageResources.firebase_sign_in_js)
+
+    /// The modules `script` imports, directly or through one another. Imports are relative
+    /// (`./api.js`), so browsers ask for them without `?v=` and revalidate them with their ETags.
+    public static let modules: [WebAsset] = [
+        javaScript("agents.js", PackageResources.agents_js),
+        javaScript("api.js", PackageResources.api_js),
+        javaScript("auth.js", PackageResources.auth_js),
+        javaScript("chat.js", PackageResources.chat_js),
+        javaScript("devices.js", PackageResources.devices_js),
+        javaScript("dom.js", PackageResources.dom_js),
+        javaScript("invite.js", PackageResources.invite_js),
+        sha256Fallback,
+        javaScript("shares.js", PackageResources.shares_js),
+        javaScript("shell.js", PackageResources.shell_js),
+        javaScript("sse.js", PackageResources.sse_js),
+    ]
 
     public static let all: [String: WebAsset] = Dictionary(
-        uniqueKeysWithValues: [script, stylesheet, sha256Fallback, icon, firebaseSignIn].map { ($0.name, $0) })
+        uniqueKeysWithValues: ([script, stylesheet, icon, firebaseSignIn] + modules).map { ($0.name, $0) })
+
+    /// Browsers run a module only if it is served with a JavaScript MIME type.
+    static func javaScript(_ name: String, _ bytes: [UInt8]) -> WebAsset {
+        WebAsset(name: name, contentType: "text/javascript; charset=utf-8", bytes: bytes)
+    }
 }

@@ -100,7 +100,8 @@ struct WebPagesTests {
                 #expect(page.header("Content-Type") == "text/html; charset=utf-8", "\(path)")
                 expectAppSecurityHeaders(page, path)
                 expectNoInlineCode(page.body, path)
-                #expect(page.body.contains(#"<script src="\#(WebAssets.script.versionedPath)" defer></script>"#), "\(path)")
+                #expect(page.body.contains(#"<script type="module" src="\#(WebAssets.script.versionedPath)"></script>"#), "\(path)")
+                #expect(page.body.matches(of: /<script\b/).count == 1, "\(path): the entry module is the only script")
                 #expect(page.body.contains(#"<meta name="gateway-base-url" content="\#(Self.publicURL)">"#), "\(path)")
                 #expect(page.body.contains(#"id="demo-banner""#), "\(path)")
                 #expect(page.body.contains(#"<main id="main""#), "\(path)")
@@ -136,6 +137,39 @@ struct WebPagesTests {
                 #expect(changed.status == 200, "\(name)")
             }
             #expect(WebAssets.script.version != WebAssets.stylesheet.version)
+        }
+    }
+
+    /// app.js is a module that imports the others by relative URL (`./api.js`, resolved against
+    /// /assets/web/). Every module reachable from it must be embedded and served as JavaScript
+    /// (browsers run no module of another type, `nosniff` or not), and every module in
+    /// `WebAssets.modules` must be reachable.
+    @Test func theEntryModuleAndEveryModuleItImportsAreServedAsJavaScript() async throws {
+        try await withGateway { base in
+            for path in ["/", "/app"] {
+                let page = try await fetch(base + path)
+                #expect(page.body.contains(#"<script type="module" src="\#(WebAssets.script.versionedPath)"></script>"#), "\(path)")
+            }
+            let entry = try await fetch(base + WebAssets.script.versionedPath)
+            #expect(entry.status == 200 && entry.header("Content-Type") == "text/javascript; charset=utf-8")
+
+            var pending = [WebAssets.script.name]
+            var reached: Set<String> = [WebAssets.script.name]
+            while let name = pending.popLast() {
+                // Unversioned, as the browser asks for an imported module.
+                let module = try await fetch("\(base)/assets/web/\(name)")
+                #expect(module.status == 200, "\(name)")
+                #expect(module.header("Content-Type") == "text/javascript; charset=utf-8", "\(name)")
+                #expect(module.header("Cache-Control") == "no-cache", "\(name)")
+                expectAppSecurityHeaders(module, name)
+                // `import { a } from "./x.js"`, `import "./x.js"` and `import("./x.js")`.
+                for match in module.body.matches(of: #/\b(?:from|import)\s*\(?\s*["']\.\/([^"'\/]+)["']/#) {
+                    let imported = String(match.1)
+                    if reached.insert(imported).inserted { pending.append(imported) }
+                }
+            }
+            #expect(reached.count > 5, "\(reached.sorted())")
+            #expect(reached.subtracting([WebAssets.script.name]) == Set(WebAssets.modules.map(\.name)), "\(reached.sorted())")
         }
     }
 

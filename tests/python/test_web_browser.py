@@ -269,11 +269,12 @@ def test_landing_page_shows_the_gateway_url_and_the_demo_banner(gateway_url, chr
     chromium.find_element("css selector", 'button[data-copy="gateway-url"]').click()
     wait(chromium, lambda d: d.find_element("css selector", '[data-copy-status="gateway-url"]').text.strip(), "the copy confirmation")
     save(chromium, screenshots, "01-landing", capsys)
-    # The SHA-256 fallback for PKCE on plain-http LAN hosts agrees with Python's.
+    # The SHA-256 fallback for PKCE on plain-http LAN hosts (the module auth.js imports) agrees with Python's.
     for text in ["", "abc", "x" * 1000, "verifier-" + uuid.uuid4().hex]:
-        digest = chromium.execute_script(
-            "return Array.from(window.gatewaySHA256(new TextEncoder().encode(arguments[0])))"
-            ".map((b) => b.toString(16).padStart(2, '0')).join('')",
+        digest = chromium.execute_async_script(
+            "const [text, done] = arguments;"
+            "import('/assets/web/sha256.js').then(({ sha256 }) => done(Array.from(sha256(new TextEncoder().encode(text)))"
+            ".map((b) => b.toString(16).padStart(2, '0')).join('')));",
             text,
         )
         assert digest == hashlib.sha256(text.encode()).hexdigest(), text

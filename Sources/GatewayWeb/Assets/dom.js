@@ -1,0 +1,60 @@
+// Building the page: elements from data (text nodes only, never HTML), the page frame's title
+// and notices, status badges and copy buttons.
+
+/** h("button", {class: "x", onclick: f}, "text", child) */
+export function h(tag, attributes, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "text") element.textContent = value;
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+const main = () => document.getElementById("main");
+
+export function show(title, ...nodes) {
+  document.title = `${title} · Gateway`;
+  main().replaceChildren(h("h1", { id: "page-title" }, title), ...nodes);
+}
+
+export function notice(text, kind) {
+  return h("p", { class: `notice ${kind || ""}`, role: kind === "danger" ? "alert" : "status" }, text);
+}
+
+export function statusBadge(online, onText, offText) {
+  return h("span", { class: `status ${online ? "online" : "offline"}`, role: "status" }, online ? onText : offText);
+}
+
+export function setStatus(badge, online, onText, offText) {
+  badge.className = `status ${online ? "online" : "offline"}`;
+  badge.textContent = online ? onText : offText;
+}
+
+/** A read-only field with a copy button (the Gateway URL, invite links). */
+export function copyRow(id, label, value) {
+  const input = h("input", { id, type: "text", readonly: true, value, "aria-label": label });
+  const status = h("span", { class: "muted", role: "status", "aria-live": "polite" });
+  const button = h("button", { type: "button", class: "copy secondary", onclick: () => copy(input, status) }, "Copy");
+  return h("div", {}, h("div", { class: "copy-row" }, input, button), status);
+}
+
+export async function copy(input, status) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(input.value);
+    else {
+      input.select();
+      if (!document.execCommand("copy")) throw new Error("copy refused");
+    }
+    status.textContent = "Copied.";
+  } catch {
+    input.select();
+    status.textContent = "Press Ctrl+C (⌘C) to copy.";
+  }
+}
