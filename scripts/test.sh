@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real, throw-away services:
+#   - lints the GitHub Actions workflows (scripts/lint-workflows.sh),
 #   - installs redis-server, PostgreSQL, chromium, chromium-driver and LemonLDAP::NG (the OIDC
 #     tests' identity provider, scripts/idp/lemonldap.sh) with apt-get when missing,
 #   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
@@ -16,6 +17,12 @@ REPO="$(pwd)"
 log() { printf '\n==> %s\n' "$*"; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The GitHub Actions workflows: GitHub's workflow schema (check-jsonschema) and a security audit
+# (zizmor, offline). The first run fills .build/lint-venv from PyPI (about 10 s); later runs take
+# under a second.
+log "linting the workflows (scripts/lint-workflows.sh)"
+bash scripts/lint-workflows.sh
 
 pg_bin_dir() {
   for dir in /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/17/bin; do
