@@ -85,7 +85,7 @@ let package = Package(
             name: "GatewayEvents",
             dependencies: [
                 "GatewayProtocol", "RedisClient", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -204,6 +204,7 @@ let package = Package(
             dependencies: [
                 "GatewayProtocol", "ServerSentEvents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -219,6 +220,7 @@ let package = Package(
                 "GatewayClient", "ProcessSpawning", "ServerSentEvents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -227,6 +229,7 @@ let package = Package(
             name: "gatewayctl",
             dependencies: [
                 "GatewayClient", "GatewayAgentBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -238,6 +241,7 @@ let package = Package(
             name: "GatewayTestSupport",
             dependencies: [
                 "ProcessSpawning",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -247,7 +251,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         // posix_spawn with a clean signal mask and a reaper thread (gatewayctl's command backend and
         // the test support both start child processes).
-        .target(name: "ProcessSpawning", dependencies: [], swiftSettings: swiftSettings),
+        .target(
+            name: "ProcessSpawning", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "gateway",
             dependencies: [
@@ -281,7 +287,10 @@ let package = Package(
             name: "ServerSentEventsTests", dependencies: ["ServerSentEvents", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "GatewayEventsTests", dependencies: ["GatewayEvents", "RedisClient", "GatewayTestSupport"],
+            name: "GatewayEventsTests",
+            dependencies: [
+                "GatewayEvents", "RedisClient", "GatewayTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayEphemeralTests", dependencies: ["GatewayEphemeral", "RedisClient", "GatewayTestSupport"],
@@ -327,6 +336,7 @@ let package = Package(
             name: "GatewayCtlTests",
             dependencies: [
                 "GatewayClient", "GatewayAgentBackends", "GatewayProtocol", "GatewayTestSupport", "RedisClient",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

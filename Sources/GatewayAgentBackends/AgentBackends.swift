@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayClient
+import NIOConcurrencyHelpers
 import NIOCore
 import ServerSentEvents
 
@@ -157,13 +158,13 @@ package struct UTF8ChunkDecoder {
 /// `data: {…"choices":[{"delta":{"content":"…"}}]}` line becomes a reply delta; `data: [DONE]`
 /// ends the reply. The conversation of each session is kept in memory (the last 40 messages) and
 /// sent along, so the model sees the context.
-public final class OpenAIBackend: AgentBackend, @unchecked Sendable {
+public final class OpenAIBackend: AgentBackend, Sendable {
     public let baseURL: String
     public let model: String
     private let apiKey: String?
     private let systemPrompt: String?
-    private let lock = NSLock()
-    private var histories: [String: [[String: String]]] = [:]
+    /// Each session's conversation so far, by session id.
+    private let histories = NIOLockedValueBox([String: [[String: String]]]())
     public var kind: String { "openai" }
 
     public init(baseURL: String, model: String, apiKey: String?, systemPrompt: String? = nil) {
@@ -176,7 +177,7 @@ public final class OpenAIBackend: AgentBackend, @unchecked Sendable {
     }
 
     public func sessionEnded(_ sessionID: String) async {
-        lock.withLock { _ = histories.removeValue(forKey: sessionID) }
+        histories.withLockedValue { _ = $0.removeValue(forKey: sessionID) }
     }
 
     public func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
@@ -195,7 +196,7 @@ public final class OpenAIBackend: AgentBackend, @unchecked Sendable {
     }
 
     private func remember(_ sessionID: String, user: String, assistant: String) {
-        lock.withLock {
+        histories.withLockedValue { histories in
             var history = histories[sessionID] ?? []
             history.append(["role": "user", "content": user])
             history.append(["role": "assistant", "content": assistant])
@@ -208,7 +209,7 @@ public final class OpenAIBackend: AgentBackend, @unchecked Sendable {
     {
         var messages: [[String: String]] = []
         if let systemPrompt { messages.append(["role": "system", "content": systemPrompt]) }
-        messages += lock.withLock { histories[request.sessionID] ?? [] }
+        messages += histories.withLockedValue { $0[request.sessionID] ?? [] }
         messages.append(["role": "user", "content": request.text])
         let body: [String: any Sendable] = ["model": model, "stream": true, "messages": messages]
         let url = baseURL + "/chat/completions"

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayClient
+import NIOConcurrencyHelpers
 import ProcessSpawning
 
 #if canImport(Glibc)
@@ -11,12 +12,11 @@ import Darwin
 /// A child process started with posix_spawn (``CleanSpawn``, not Foundation's `Process`), with
 /// its stdin, stdout and stderr as pipes. Every blocking call (writing stdin, reading stdout and stderr, waitpid) runs
 /// on a thread of its own, never on a NIO event loop or Swift's cooperative pool.
-public final class Subprocess: @unchecked Sendable {
-    public let pid: pid_t
-    private let lock = NSLock()
-    private var exitStatus: Int32?
-    private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
-    private var stdinDescriptor: Int32
+public final class Subprocess: Sendable {
+    let child: SpawnedChild
+    /// Our end of the child's stdin; -1 once closed.
+    private let stdinDescriptor: NIOLockedValueBox<Int32>
+    public var pid: pid_t { child.pid }
     /// Chunks of stdout as the child writes them; finishes at EOF.
     public let standardOutput: AsyncStream<[UInt8]>
     /// Chunks of stderr as the child writes them; finishes at EOF.
@@ -42,7 +42,7 @@ public final class Subprocess: @unchecked Sendable {
             _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         }
 
-        let spawned = CleanSpawn.spawn(executable: executable, arguments: arguments, environment: environment, searchPath: true) {
+        let spawned = SpawnedChild.spawn(executable: executable, arguments: arguments, environment: environment, searchPath: true) {
             fileActions in
             posix_spawn_file_actions_adddup2(&fileActions, stdinPipe[0], 0)
             posix_spawn_file_actions_adddup2(&fileActions, stdoutPipe[1], 1)
@@ -52,23 +52,15 @@ public final class Subprocess: @unchecked Sendable {
             }
         }
         Self.closeAll([stdinPipe[0], stdoutPipe[1], stderrPipe[1]])
-        guard case .success(let pid) = spawned else {
+        switch spawned {
+        case .success(let child): self.child = child
+        case .failure(let error):
             Self.closeAll([stdinPipe[1], stdoutPipe[0], stderrPipe[0]])
-            if case .failure(let error) = spawned { throw SubprocessError(error.description) }
-            throw SubprocessError("cannot start \(executable)")
+            throw SubprocessError(error.description)
         }
-        self.pid = pid
-        self.stdinDescriptor = stdinPipe[1]
+        self.stdinDescriptor = NIOLockedValueBox(stdinPipe[1])
         self.standardOutput = Self.reader(stdoutPipe[0])
         self.standardError = Self.reader(stderrPipe[0])
-        CleanSpawn.reap(pid) { code in
-            let waiters = self.lock.withLock {
-                self.exitStatus = code
-                defer { self.exitWaiters = [] }
-                return self.exitWaiters
-            }
-            for waiter in waiters { waiter.resume(returning: code) }
-        }
     }
 
     /// Runs `command` with `/bin/sh -c`.
@@ -78,7 +70,7 @@ public final class Subprocess: @unchecked Sendable {
 
     /// Writes `bytes` to the child's stdin (on a thread of its own, since a pipe may block).
     public func write(_ bytes: [UInt8]) async throws {
-        let descriptor = lock.withLock { stdinDescriptor }
+        let descriptor = stdinDescriptor.withLockedValue { $0 }
         guard descriptor >= 0 else { throw SubprocessError("stdin is closed") }
         try await Self.onThread {
             var offset = 0
@@ -95,37 +87,23 @@ public final class Subprocess: @unchecked Sendable {
 
     /// Closes the child's stdin so it sees end of file.
     public func closeStandardInput() {
-        let descriptor = lock.withLock {
-            defer { stdinDescriptor = -1 }
-            return stdinDescriptor
+        let descriptor = stdinDescriptor.withLockedValue { descriptor in
+            defer { descriptor = -1 }
+            return descriptor
         }
         if descriptor >= 0 { close(descriptor) }
     }
 
     /// The exit status (128+signal when killed by a signal), or nil while running.
-    public var terminationStatus: Int32? { lock.withLock { exitStatus } }
+    public var terminationStatus: Int32? { child.terminationStatus }
 
     /// Waits for the child to exit and returns its status (128+signal when killed by a signal).
-    public func waitForExit() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let status: Int32? = lock.withLock {
-                if let exitStatus { return exitStatus }
-                exitWaiters.append(continuation)
-                return nil
-            }
-            if let status { continuation.resume(returning: status) }
-        }
-    }
+    public func waitForExit() async -> Int32 { await child.waitForExit() }
 
-    public func send(_ signal: Int32) {
-        lock.withLock {
-            if exitStatus == nil { _ = kill(pid, signal) }
-        }
-    }
+    public func send(_ signal: Int32) { child.send(signal) }
 
     deinit {
         closeStandardInput()
-        if exitStatus == nil { kill(pid, SIGKILL) }
     }
 
     // MARK: Helpers

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// What a live subscriber receives.
 public enum EventSignal: Sendable, Equatable {
@@ -41,24 +42,8 @@ public final class EventSubscription: AsyncSequence, Sendable {
 
     public let stream: StreamName
     let signals: AsyncStream<EventSignal>
-    private let state = LockedState()
+    private let state = NIOLockedValueBox((overflowed: false, cancelled: false))
     private let onCancel: @Sendable () -> Void
-
-    final class LockedState: @unchecked Sendable {
-        private let lock = NSLock()
-        private var overflowed = false
-        private var cancelled = false
-
-        func markOverflowed() { lock.withLock { overflowed = true } }
-        var isOverflowed: Bool { lock.withLock { overflowed } }
-        /// True the first time only.
-        func markCancelled() -> Bool {
-            lock.withLock {
-                defer { cancelled = true }
-                return !cancelled
-            }
-        }
-    }
 
     init(stream: StreamName, signals: AsyncStream<EventSignal>, onCancel: @escaping @Sendable () -> Void) {
         self.stream = stream
@@ -66,12 +51,17 @@ public final class EventSubscription: AsyncSequence, Sendable {
         self.onCancel = onCancel
     }
 
-    public var overflowed: Bool { state.isOverflowed }
+    public var overflowed: Bool { state.withLockedValue { $0.overflowed } }
 
-    func markOverflowed() { state.markOverflowed() }
+    func markOverflowed() { state.withLockedValue { $0.overflowed = true } }
 
     public func cancel() {
-        if state.markCancelled() { onCancel() }
+        // Only the first call ends the subscription.
+        let first = state.withLockedValue { state in
+            defer { state.cancelled = true }
+            return !state.cancelled
+        }
+        if first { onCancel() }
     }
 
     public func makeAsyncIterator() -> AsyncStream<EventSignal>.Iterator {
@@ -85,15 +75,18 @@ public final class EventSubscription: AsyncSequence, Sendable {
 
 /// In-process fan-out of events to the subscribers of this replica. One instance per bus; the
 /// Redis bus feeds it from its single pub/sub connection, the memory bus directly.
-final class LocalFanout: @unchecked Sendable {
-    private struct Subscriber {
+final class LocalFanout: Sendable {
+    private struct Subscriber: Sendable {
         let sink: EventSignalSink
         weak var subscription: EventSubscription?
     }
 
-    private let lock = NSLock()
-    private var subscribers: [StreamName: [UInt64: Subscriber]] = [:]
-    private var nextID: UInt64 = 0
+    private struct State {
+        var subscribers: [StreamName: [UInt64: Subscriber]] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
     let bufferLimit: Int
 
     init(bufferLimit: Int) {
@@ -120,26 +113,26 @@ final class LocalFanout: @unchecked Sendable {
         _ stream: StreamName, signals: AsyncStream<EventSignal>, sink: EventSignalSink,
         onLastRemoved: @escaping @Sendable (StreamName) -> Void
     ) -> (EventSubscription, isFirst: Bool) {
-        lock.withLock {
-            nextID += 1
-            let id = nextID
+        state.withLockedValue { state in
+            state.nextID += 1
+            let id = state.nextID
             let subscription = EventSubscription(stream: stream, signals: signals) { [weak self] in
                 guard let self else { return }
                 sink.finish()
                 if self.remove(stream, id: id) { onLastRemoved(stream) }
             }
-            let isFirst = subscribers[stream]?.isEmpty ?? true
-            subscribers[stream, default: [:]][id] = Subscriber(sink: sink, subscription: subscription)
+            let isFirst = state.subscribers[stream]?.isEmpty ?? true
+            state.subscribers[stream, default: [:]][id] = Subscriber(sink: sink, subscription: subscription)
             return (subscription, isFirst)
         }
     }
 
     /// Returns true when the stream has no local subscribers left.
     private func remove(_ stream: StreamName, id: UInt64) -> Bool {
-        lock.withLock {
-            subscribers[stream]?[id] = nil
-            if subscribers[stream]?.isEmpty ?? false {
-                subscribers[stream] = nil
+        state.withLockedValue { state in
+            state.subscribers[stream]?[id] = nil
+            if state.subscribers[stream]?.isEmpty ?? false {
+                state.subscribers[stream] = nil
                 return true
             }
             return false
@@ -147,20 +140,20 @@ final class LocalFanout: @unchecked Sendable {
     }
 
     func publish(_ event: StreamEvent) {
-        deliver(.event(event), to: lock.withLock { subscribers[event.stream].map { Array($0.values) } ?? [] })
+        deliver(.event(event), to: state.withLockedValue { $0.subscribers[event.stream].map { Array($0.values) } ?? [] })
     }
 
     /// Tells every subscriber of this replica to catch up.
     func broadcastGap() {
-        deliver(.gap, to: lock.withLock { subscribers.values.flatMap(\.values) })
+        deliver(.gap, to: state.withLockedValue { $0.subscribers.values.flatMap(\.values) })
     }
 
     var streams: [StreamName] {
-        lock.withLock { Array(subscribers.keys) }
+        state.withLockedValue { Array($0.subscribers.keys) }
     }
 
     var subscriberCount: Int {
-        lock.withLock { subscribers.values.reduce(0) { $0 + $1.count } }
+        state.withLockedValue { $0.subscribers.values.reduce(0) { $0 + $1.count } }
     }
 
     private func deliver(_ signal: EventSignal, to targets: [Subscriber]) {
@@ -193,26 +186,24 @@ public final class PresenceSubscription: AsyncSequence, Sendable {
 }
 
 /// Broadcasts presence changes to every local consumer.
-final class PresenceFanout: @unchecked Sendable {
-    private let lock = NSLock()
-    private var consumers: [UInt64: AsyncStream<PresenceChange>.Continuation] = [:]
-    private var nextID: UInt64 = 0
+final class PresenceFanout: Sendable {
+    private let consumers = NIOLockedValueBox((byID: [UInt64: AsyncStream<PresenceChange>.Continuation](), nextID: UInt64(0)))
 
     func add() -> PresenceSubscription {
         let (changes, continuation) = AsyncStream.makeStream(of: PresenceChange.self, bufferingPolicy: .bufferingNewest(10_000))
-        let id = lock.withLock {
-            nextID += 1
-            consumers[nextID] = continuation
-            return nextID
+        let id = consumers.withLockedValue { consumers in
+            consumers.nextID += 1
+            consumers.byID[consumers.nextID] = continuation
+            return consumers.nextID
         }
         return PresenceSubscription(changes: changes) { [weak self] in
             continuation.finish()
-            self?.lock.withLock { self?.consumers[id] = nil }
+            self?.consumers.withLockedValue { _ = $0.byID.removeValue(forKey: id) }
         }
     }
 
     func publish(_ change: PresenceChange) {
-        for continuation in lock.withLock({ Array(consumers.values) }) {
+        for continuation in consumers.withLockedValue({ Array($0.byID.values) }) {
             continuation.yield(change)
         }
     }

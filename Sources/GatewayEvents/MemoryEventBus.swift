@@ -1,17 +1,14 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Event streams in this process, for `gateway dev` and single-node use: same contract as the
 /// Redis bus, lost on restart (clients then get a `reset`, because the epoch is new).
-public final class MemoryEventBus: EventBus, @unchecked Sendable {
+public final class MemoryEventBus: EventBus, Sendable {
     public let kind = "in-process"
     private let retention: StreamRetention
     private let fanout: LocalFanout
     private let presenceFanout = PresenceFanout()
-    private let lock = NSLock()
-    private var streams: [StreamName: StoredStream] = [:]
-    private var presence: [String: [String: ContinuousClock.Instant]] = [:]
-    private var announcedOnline: Set<String> = []
-    private var presenceSequence: UInt64 = 0
+    private let state = NIOLockedValueBox(State())
 
     private struct StoredStream {
         let epoch: String
@@ -21,25 +18,51 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
         var lastAppend = ContinuousClock.now
     }
 
+    /// Everything mutable, behind one lock.
+    private struct State {
+        var streams: [StreamName: StoredStream] = [:]
+        var presence: [String: [String: ContinuousClock.Instant]] = [:]
+        var announcedOnline: Set<String> = []
+        var presenceSequence: UInt64 = 0
+
+        /// The stream, dropped first if it outlived its time to live, as Redis would expire it.
+        mutating func stored(_ name: StreamName, timeToLive: Duration) -> StoredStream {
+            if let stream = streams[name], ContinuousClock.now - stream.lastAppend < timeToLive {
+                return stream
+            }
+            let fresh = StoredStream(epoch: StreamPosition.makeEpoch())
+            streams[name] = fresh
+            return fresh
+        }
+
+        mutating func nextSequence() -> UInt64 {
+            presenceSequence += 1
+            return presenceSequence
+        }
+
+        func hasLiveConnection(_ subject: String) -> Bool {
+            let now = ContinuousClock.now
+            return presence[subject]?.values.contains { $0 > now } ?? false
+        }
+
+        /// When no live connection is left, forgets the subject; true if it had been announced
+        /// online (so exactly one offline change follows each online change).
+        mutating func settleOffline(_ subject: String) -> Bool {
+            guard !hasLiveConnection(subject) else { return false }
+            presence[subject] = nil
+            return announcedOnline.remove(subject) != nil
+        }
+    }
+
     public init(retention: StreamRetention = StreamRetention(), subscriberBufferLimit: Int = 1024) {
         self.retention = retention
         self.fanout = LocalFanout(bufferLimit: subscriberBufferLimit)
     }
 
-    /// The stream, dropped first if it outlived its time to live, as Redis would expire it.
-    private func stored(_ name: StreamName) -> StoredStream {
-        if let stream = streams[name], ContinuousClock.now - stream.lastAppend < retention.timeToLive {
-            return stream
-        }
-        let fresh = StoredStream(epoch: StreamPosition.makeEpoch())
-        streams[name] = fresh
-        return fresh
-    }
-
     public func append(to stream: StreamName, type: String, data: String) async throws -> StreamEvent {
         // Appending and publishing under one lock keeps live order equal to offset order.
-        lock.withLock {
-            var current = stored(stream)
+        state.withLockedValue { state in
+            var current = state.stored(stream, timeToLive: retention.timeToLive)
             let event = StreamEvent(
                 stream: stream, position: StreamPosition(epoch: current.epoch, offset: current.nextOffset), type: type, data: data)
             current.nextOffset += 1
@@ -54,22 +77,22 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
             }
             current.events.removeFirst(trimmed)
             current.lastAppend = .now
-            streams[stream] = current
+            state.streams[stream] = current
             fanout.publish(event)
             return event
         }
     }
 
     public func head(of stream: StreamName) async throws -> StreamPosition {
-        lock.withLock {
-            let current = stored(stream)
+        state.withLockedValue { state in
+            let current = state.stored(stream, timeToLive: retention.timeToLive)
             return StreamPosition(epoch: current.epoch, offset: current.nextOffset - 1)
         }
     }
 
     public func read(_ stream: StreamName, after position: StreamPosition, limit: Int) async throws -> CatchUp {
-        lock.withLock {
-            let current = stored(stream)
+        state.withLockedValue { state in
+            let current = state.stored(stream, timeToLive: retention.timeToLive)
             let head = StreamPosition(epoch: current.epoch, offset: current.nextOffset - 1)
             return Self.catchUp(
                 after: position, head: head, firstRetained: current.events.first?.position.offset,
@@ -99,43 +122,25 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
     }
 
     public func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
-        let sequence: UInt64? = lock.withLock {
-            presence[subject, default: [:]][connection] = .now + ttl
-            return announcedOnline.insert(subject).inserted ? nextSequence() : nil
+        let sequence: UInt64? = state.withLockedValue { state in
+            state.presence[subject, default: [:]][connection] = .now + ttl
+            return state.announcedOnline.insert(subject).inserted ? state.nextSequence() : nil
         }
         if let sequence { presenceFanout.publish(PresenceChange(subject: subject, isOnline: true, sequence: sequence)) }
         return sequence != nil
     }
 
     public func markOffline(_ subject: String, connection: String) async throws -> Bool {
-        let sequence: UInt64? = lock.withLock {
-            presence[subject]?[connection] = nil
-            return settleOffline(subject) ? nextSequence() : nil
+        let sequence: UInt64? = state.withLockedValue { state in
+            state.presence[subject]?[connection] = nil
+            return state.settleOffline(subject) ? state.nextSequence() : nil
         }
         if let sequence { presenceFanout.publish(PresenceChange(subject: subject, isOnline: false, sequence: sequence)) }
         return sequence != nil
     }
 
     public func isOnline(_ subject: String) async throws -> Bool {
-        lock.withLock { hasLiveConnection(subject) }
-    }
-
-    private func nextSequence() -> UInt64 {
-        presenceSequence += 1
-        return presenceSequence
-    }
-
-    private func hasLiveConnection(_ subject: String) -> Bool {
-        let now = ContinuousClock.now
-        return presence[subject]?.values.contains { $0 > now } ?? false
-    }
-
-    /// When no live connection is left, forgets the subject; true if it had been announced online
-    /// (so exactly one offline change follows each online change).
-    private func settleOffline(_ subject: String) -> Bool {
-        guard !hasLiveConnection(subject) else { return false }
-        presence[subject] = nil
-        return announcedOnline.remove(subject) != nil
+        state.withLockedValue { $0.hasLiveConnection(subject) }
     }
 
     public func presenceChanges() async -> PresenceSubscription {
@@ -148,10 +153,10 @@ public final class MemoryEventBus: EventBus, @unchecked Sendable {
     public func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
-            let expired: [PresenceChange] = lock.withLock {
-                let candidates = announcedOnline
-                return candidates.filter { settleOffline($0) }.map {
-                    PresenceChange(subject: $0, isOnline: false, sequence: nextSequence())
+            let expired: [PresenceChange] = state.withLockedValue { state in
+                let candidates = state.announcedOnline
+                return candidates.filter { state.settleOffline($0) }.map {
+                    PresenceChange(subject: $0, isOnline: false, sequence: state.nextSequence())
                 }
             }
             for change in expired {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RedisClient
 
@@ -12,7 +13,7 @@ import RedisClient
 /// and publishing are atomic (the pattern Centrifugo uses). Each replica holds ONE pub/sub
 /// connection, subscribed to the channels of the streams its clients watch, and fans events out
 /// in process; after that connection drops, every local subscriber is told to catch up.
-public final class RedisEventBus: EventBus, @unchecked Sendable {
+public final class RedisEventBus: EventBus, Sendable {
     public let kind = "redis"
     let redis: RedisClient
     let receiver: RedisSubscriber
@@ -23,7 +24,8 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
     let presenceFanout = PresenceFanout()
     let channels = ChannelSynchronizer()
     let presenceSweepInterval: Duration
-    private let receivingState = ReceivingState()
+    /// Whether the pub/sub receiver is connected (live delivery works).
+    private let receiving = NIOLockedValueBox(false)
 
     public init(
         redis: RedisClient, receiverConfiguration: RedisConfiguration, prefix: String = "gw:",
@@ -275,7 +277,7 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
     // MARK: Receiver
 
     public var isReceiving: Bool {
-        get async { receivingState.value }
+        get async { receiving.withLockedValue { $0 } }
     }
 
     struct WireEvent: Decodable {
@@ -314,18 +316,18 @@ public final class RedisEventBus: EventBus, @unchecked Sendable {
             await group.next()
             group.cancelAll()
         }
-        receivingState.set(false)
+        receiving.withLockedValue { $0 = false }
     }
 
     func handle(_ event: RedisSubscriptionEvent) {
         switch event {
         case .connected, .reconnected:
-            receivingState.set(true)
+            receiving.withLockedValue { $0 = true }
             // Anything published while we were not subscribed must be read from the streams.
             fanout.broadcastGap()
             logger.info("event receiver connected", metadata: ["event": "events.receiver_connected"])
         case .disconnected(let error):
-            receivingState.set(false)
+            receiving.withLockedValue { $0 = false }
             logger.warning("event receiver disconnected", metadata: ["event": "events.receiver_disconnected", "error": "\(error)"])
         case .message(let channel, let payload):
             if channel == presenceChannel {
@@ -370,11 +372,4 @@ actor ChannelSynchronizer {
             bus.logger.warning("channel subscription change failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
         }
     }
-}
-
-final class ReceivingState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var receiving = false
-    var value: Bool { lock.withLock { receiving } }
-    func set(_ value: Bool) { lock.withLock { receiving = value } }
 }

@@ -13,22 +13,19 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     }
 }
 
-/// A child process started with posix_spawn and reaped with a non-blocking waitpid.
+/// A child process started with posix_spawn and reaped by a thread of its own
+/// (ProcessSpawning's `SpawnedChild`), its output appended to a file.
 ///
 /// Not Foundation's `Process`, for two reasons seen in this suite: it passes on the spawning
 /// thread's signal mask (Swift concurrency's worker threads block almost every signal, so a
 /// server started from an async test never sees SIGTERM), and its exit detection can miss a
 /// child's exit under load, leaving `waitUntilExit()` hanging on a zombie. Here the child gets an
-/// empty mask and default dispositions, output goes to a file, and waiting polls without holding
-/// a thread.
-public final class ChildProcess: @unchecked Sendable {
-    public let pid: pid_t
-    /// When the child was spawned and when it exited, as seen by a dedicated reaper thread, so
-    /// the figures do not depend on how busy Swift's cooperative thread pool is.
-    public let startedAt: ContinuousClock.Instant
-    private let lock = NSLock()
-    private var exitStatus: Int32?
-    private var exitInstant: ContinuousClock.Instant?
+/// empty mask and default dispositions, output goes to a file, and waiting holds no thread.
+public final class ChildProcess: Sendable {
+    let child: SpawnedChild
+
+    public var pid: pid_t { child.pid }
+    public var startedAt: ContinuousClock.Instant { child.startedAt }
 
     /// - Parameters:
     ///   - environment: the whole environment, or nil to inherit this process's.
@@ -44,53 +41,29 @@ public final class ChildProcess: @unchecked Sendable {
             arguments = ["-c", #"cd "$0" && exec "$@""#, workingDirectory, executable] + arguments
             executable = "/bin/sh"
         }
-        startedAt = ContinuousClock.now
-        let spawned = CleanSpawn.spawn(executable: executable, arguments: arguments, environment: environment) { fileActions in
+        let spawned = SpawnedChild.spawn(executable: executable, arguments: arguments, environment: environment) { fileActions in
             posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_addopen(&fileActions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
             posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
         }
         switch spawned {
-        case .success(let pid): self.pid = pid
+        case .success(let child): self.child = child
         case .failure(let error): throw ChildProcessError("posix_spawn \(executable) failed: \(error)")
-        }
-        // A plain thread blocks in waitpid: it reaps the child the moment it exits.
-        CleanSpawn.reap(pid) { code in
-            let exitedAt = ContinuousClock.now
-            self.lock.withLock {
-                self.exitStatus = code
-                self.exitInstant = exitedAt
-            }
         }
     }
 
     /// The exit status (128+signal when killed by a signal), or nil while running.
-    public var terminationStatus: Int32? {
-        lock.withLock { exitStatus }
-    }
+    public var terminationStatus: Int32? { child.terminationStatus }
 
     /// How long the child ran, once it has exited.
-    public var runningTime: Duration? {
-        lock.withLock { exitInstant.map { $0 - startedAt } }
-    }
+    public var runningTime: Duration? { child.runningTime }
 
-    public var isRunning: Bool { terminationStatus == nil }
+    public var isRunning: Bool { child.isRunning }
 
-    public func send(_ signal: Int32) {
-        lock.withLock {
-            if exitStatus == nil { _ = kill(pid, signal) }
-        }
-    }
+    public func send(_ signal: Int32) { child.send(signal) }
 
     /// The exit status, or nil when still running after `timeout`.
-    public func waitForExit(timeout: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if let status = terminationStatus { return status }
-            if ContinuousClock.now >= deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-    }
+    public func waitForExit(timeout: Duration) async -> Int32? { await child.waitForExit(timeout: timeout) }
 
     /// SIGTERM, then SIGKILL if it has not exited after `grace`.
     public func stop(grace: Duration = .seconds(10)) async -> Int32? {
@@ -118,10 +91,6 @@ public final class ChildProcess: @unchecked Sendable {
             throw ChildProcessError("\(executable) \(arguments.joined(separator: " ")) exited \(status): \(output)")
         }
         return output
-    }
-
-    deinit {
-        if exitStatus == nil { kill(pid, SIGKILL) }
     }
 }
 

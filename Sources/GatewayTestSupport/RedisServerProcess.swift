@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -25,10 +26,10 @@ public struct RedisServerProcessError: Error, CustomStringConvertible {
 /// ports of the many client connections parallel tests open; if one is taken anyway, the first
 /// start moves to another port.
 ///
-/// Thread-safe; the state is guarded by a lock.
-public final class RedisServerProcess: @unchecked Sendable {
+/// Thread-safe; the mutable state is behind one lock.
+public final class RedisServerProcess: Sendable {
     /// The loopback port the server listens on. Fixed once `start()` has succeeded.
-    public var port: Int { lock.withLock { currentPort } }
+    public var port: Int { state.withLockedValue { $0.port } }
     /// Addresses passed to `--bind`.
     public let bindAddresses: [String]
     /// Extra command line arguments, e.g. `["--requirepass", "secret"]`.
@@ -53,10 +54,13 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let directory: URL
 
     private let executable: URL
-    private let lock = NSLock()
-    private var process: ChildProcess?
-    private var currentPort: Int
-    private var hasStarted = false
+    private let state: NIOLockedValueBox<State>
+
+    private struct State {
+        var process: ChildProcess?
+        var port: Int
+        var hasStarted = false
+    }
 
     /// `redis://127.0.0.1:<port>` (`rediss://` with TLS; no credentials).
     public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
@@ -76,7 +80,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.bindAddresses = bindAddresses
         self.extraArguments = arguments
         self.tls = tls
-        self.currentPort = try Self.pickFreePort()
+        self.state = NIOLockedValueBox(State(port: try Self.pickFreePort()))
         self.directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("redis-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -102,13 +106,13 @@ public final class RedisServerProcess: @unchecked Sendable {
     public func start() async throws {
         for _ in 0..<5 {
             guard try await launch() == .addressInUse else {
-                lock.withLock { hasStarted = true }
+                state.withLockedValue { $0.hasStarted = true }
                 return
             }
-            let mayMove = lock.withLock { !hasStarted }
+            let mayMove = state.withLockedValue { !$0.hasStarted }
             if mayMove {
                 let port = try Self.pickFreePort()
-                lock.withLock { currentPort = port }
+                state.withLockedValue { $0.port = port }
             } else {
                 // Restarting: clients expect the same port, so wait for it to be released.
                 try await Task.sleep(for: .milliseconds(200))
@@ -146,12 +150,12 @@ public final class RedisServerProcess: @unchecked Sendable {
                 "--protected-mode", "no",
             ] + extraArguments
 
-        let process = try lock.withLock {
-            guard self.process == nil else { throw RedisServerProcessError("redis-server on port \(port) already running") }
+        let process = try state.withLockedValue { state in
+            guard state.process == nil else { throw RedisServerProcessError("redis-server on port \(state.port) already running") }
             // Truncate the old log so readiness is judged on this run's output only.
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
             let process = try ChildProcess(executable: executable.path, arguments: arguments)
-            self.process = process
+            state.process = process
             return process
         }
 
@@ -159,7 +163,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         while Date() < deadline {
             let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
             if !process.isRunning {
-                lock.withLock { self.process = nil }
+                state.withLockedValue { $0.process = nil }
                 if log.contains("Address already in use") { return .addressInUse }
                 throw RedisServerProcessError("redis-server exited early:\n\(logTail())")
             }
@@ -196,9 +200,9 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     private func terminate(signal: Int32) async {
         guard
-            let process = lock.withLock({ () -> ChildProcess? in
-                defer { self.process = nil }
-                return self.process
+            let process = state.withLockedValue({ state -> ChildProcess? in
+                defer { state.process = nil }
+                return state.process
             })
         else { return }
         process.send(signal)
@@ -214,7 +218,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     deinit {
-        process?.send(SIGKILL)
+        state.withLockedValue { $0.process }?.send(SIGKILL)
     }
 
     private func logTail() -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatewayClient
 import GatewayProtocol
+import NIOConcurrencyHelpers
 
 struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,11 +40,11 @@ struct Chat: AsyncParsableCommand {
 final class ChatPrinter: Sendable {
     let json: Bool
     let echoInput: Bool
-    private let streamed = Locked<[String: String]>([:])
-    private let agentName = Locked("agent")
+    private let streamed = NIOLockedValueBox<[String: String]>([:])
+    private let agentName = NIOLockedValueBox("agent")
     /// Notices that arrived while a reply was streaming: printed once it ends, so they never
     /// split the reply's line.
-    private let heldNotices = Locked<[String]>([])
+    private let heldNotices = NIOLockedValueBox<[String]>([])
 
     /// Prints a notice now, or after the reply being streamed.
     private func notice(_ text: String) {
@@ -80,7 +81,7 @@ final class ChatPrinter: Sendable {
         if json { return showJSON(output) }
         switch output {
         case .opened(let session, let agent):
-            agentName.set(agent.name)
+            agentName.withLockedValue { $0 = agent.name }
             let owner = agent.access == .owner ? "your agent" : "shared by \(agent.ownerName)"
             Terminal.line("Chatting with \(agent.name) (\(owner)); host \(session.hostOnline ? "online" : "offline"). End with Ctrl-D.")
         case .sent(let message, _, let queued):
@@ -92,13 +93,13 @@ final class ChatPrinter: Sendable {
                 first = values[replyTo] == nil
                 values[replyTo, default: ""] += text
             }
-            Terminal.write((first ? "\(agentName.get()): " : "") + text)
+            Terminal.write((first ? "\(agentName.withLockedValue { $0 }): " : "") + text)
         case .done(let message):
             let already = streamed.withLockedValue { $0.removeValue(forKey: message.replyTo ?? "") }
             if let already {
                 endReplyLine(!already.hasSuffix("\n"))
             } else {
-                Terminal.line("\(agentName.get()): \(message.text)")
+                Terminal.line("\(agentName.withLockedValue { $0 }): \(message.text)")
             }
         case .replyError(let replyTo, let error):
             endReplyLine(streamed.withLockedValue({ $0.removeValue(forKey: replyTo) }) != nil)
@@ -112,7 +113,7 @@ final class ChatPrinter: Sendable {
         case .reset:
             notice("(some events were lost while away; the chat continues)")
         case .shareRevoked:
-            finalNotice("share revoked: the owner revoked your access to \(agentName.get()); this chat has ended")
+            finalNotice("share revoked: the owner revoked your access to \(agentName.withLockedValue { $0 }); this chat has ended")
         case .sessionClosed(let reason):
             finalNotice("session closed (\(reason.replacingOccurrences(of: "_", with: " ")))")
         case .replyTimedOut:

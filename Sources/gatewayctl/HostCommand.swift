@@ -3,6 +3,7 @@ import Foundation
 import GatewayAgentBackends
 import GatewayClient
 import GatewayProtocol
+import NIOConcurrencyHelpers
 import UnixSignals
 
 struct Host: AsyncParsableCommand {
@@ -113,7 +114,7 @@ final class HostStatusDisplay: Sendable {
         var sessions = Set<String>()
         var messages = 0
     }
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     init(gateway: String, live: Bool) {
         self.gateway = gateway

@@ -3,6 +3,7 @@ import Foundation
 import GatewayAgentBackends
 import GatewayClient
 import GatewayProtocol
+import NIOConcurrencyHelpers
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,16 +38,18 @@ struct Login: AsyncParsableCommand {
                 Terminal.line("Waiting for approval…")
                 credentials = try await client.pollDeviceAuthorization(authorization)
             } else {
-                let request = Locked<OAuthClient.AuthorizationRequest?>(nil)
+                let request = NIOLockedValueBox<OAuthClient.AuthorizationRequest?>(nil)
                 let callback = try await LoopbackRedirectReceiver.receive { redirectURI in
                     let authorization = client.authorizationRequest(redirectURI: redirectURI)
-                    request.set(authorization)
+                    request.withLockedValue { $0 = authorization }
                     Terminal.line("Open this URL in a browser to sign in:")
                     Terminal.line("  \(authorization.url)")
                     if !noBrowser { Browser.open(authorization.url) }
                     Terminal.line("Waiting for the browser on \(redirectURI)…")
                 }
-                guard let authorization = request.get() else { throw GatewayClientError.invalidResponse("no sign-in request") }
+                guard let authorization = request.withLockedValue({ $0 }) else {
+                    throw GatewayClientError.invalidResponse("no sign-in request")
+                }
                 credentials = try await client.completeAuthorization(authorization, callback: callback)
             }
             // The new sign-in replaces the stored one, which is revoked (best effort) rather than left valid.
@@ -120,18 +123,4 @@ enum Browser {
             _ = await process.waitForExit()
         }
     }
-}
-
-/// A value shared with a `@Sendable` closure.
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func get() -> Value { lock.withLock { value } }
-    func set(_ newValue: Value) { lock.withLock { value = newValue } }
-    func withLockedValue<T>(_ body: (inout Value) throws -> T) rethrows -> T { try lock.withLock { try body(&value) } }
 }

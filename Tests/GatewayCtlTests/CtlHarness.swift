@@ -3,6 +3,7 @@ import Foundation
 import GatewayAgentBackends
 import GatewayClient
 import GatewayTestSupport
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -35,11 +36,13 @@ func temporaryDirectory(_ label: String) throws -> String {
 }
 
 /// A live gateway for a test: `serve` on Redis and a fresh Postgres database, or `dev`.
-final class LiveGateway: @unchecked Sendable {
+final class LiveGateway: Sendable {
     let port: Int
     let environment: [String: String]
     let arguments: [String]
-    private(set) var process: GatewayProcess
+    /// Replaced when the test restarts the gateway.
+    private let current: NIOLockedValueBox<GatewayProcess>
+    var process: GatewayProcess { current.withLockedValue { $0 } }
 
     var url: String { "http://127.0.0.1:\(port)" }
 
@@ -69,7 +72,7 @@ final class LiveGateway: @unchecked Sendable {
         self.port = port
         self.arguments = arguments
         self.environment = environment
-        process = try GatewayProcess(arguments: arguments, environment: environment)
+        current = NIOLockedValueBox(try GatewayProcess(arguments: arguments, environment: environment))
         try await waitUntilServing()
     }
 
@@ -98,7 +101,8 @@ final class LiveGateway: @unchecked Sendable {
 
     /// Starts it again (after ``kill()``) on the same port with the same environment.
     func start() async throws {
-        process = try GatewayProcess(arguments: arguments, environment: environment)
+        let started = try GatewayProcess(arguments: arguments, environment: environment)
+        current.withLockedValue { $0 = started }
         try await waitUntilServing()
     }
 
@@ -108,7 +112,7 @@ final class LiveGateway: @unchecked Sendable {
 }
 
 /// A running gatewayctl: stdin is a pipe the test writes to; stdout and stderr are collected.
-final class Ctl: @unchecked Sendable {
+final class Ctl: Sendable {
     let arguments: [String]
     private let process: Subprocess
     private let collected = OutputBuffer()
@@ -170,14 +174,13 @@ final class Ctl: @unchecked Sendable {
     }
 }
 
-final class OutputBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = ""
+final class OutputBuffer: Sendable {
+    private let value = NIOLockedValueBox("")
 
-    var text: String { lock.withLock { value } }
+    var text: String { value.withLockedValue { $0 } }
 
     func append(_ text: String) {
-        lock.withLock { value += text }
+        value.withLockedValue { $0 += text }
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import GatewayEvents
 import GatewayTestSupport
 import Logging
+import NIOConcurrencyHelpers
 import RedisClient
 import Testing
 
@@ -61,6 +62,8 @@ func next(_ iterator: inout EventSubscription.AsyncIterator, timeout: Duration =
     return result
 }
 
+/// Carries a subscription's iterator into a task that races it against a timeout; the
+/// iterator is only ever used by one task at a time, which the compiler cannot see.
 final class IteratorBox: @unchecked Sendable {
     var iterator: EventSubscription.AsyncIterator
     init(_ iterator: EventSubscription.AsyncIterator) { self.iterator = iterator }
@@ -277,27 +280,25 @@ struct EventBusContractTests {
 }
 
 /// Collects what a sink is handed; refuses once `capacity` signals are held.
-final class SinkRecorder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [String] = []
-    private var isFinished = false
+final class SinkRecorder: Sendable {
+    private let state = NIOLockedValueBox((events: [String](), finished: false))
     let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
 
-    var data: [String] { lock.withLock { events } }
-    var finished: Bool { lock.withLock { isFinished } }
+    var data: [String] { state.withLockedValue { $0.events } }
+    var finished: Bool { state.withLockedValue { $0.finished } }
 
     var sink: EventSignalSink {
         EventSignalSink(
             deliver: { signal in
-                self.lock.withLock {
-                    guard self.events.count < self.capacity else { return false }
-                    if case .event(let event) = signal { self.events.append(event.data) }
+                self.state.withLockedValue { state in
+                    guard state.events.count < self.capacity else { return false }
+                    if case .event(let event) = signal { state.events.append(event.data) }
                     return true
                 }
             },
-            finish: { self.lock.withLock { self.isFinished = true } })
+            finish: { self.state.withLockedValue { $0.finished = true } })
     }
 }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatewayConfig
+import NIOConcurrencyHelpers
 import Testing
 
 /// Every refusal asserts the exact RFC 6749 error (or page) a client would see.
@@ -308,6 +309,10 @@ struct OAuthNegativeTests {
     }
 }
 
-final class TokenBox: @unchecked Sendable {
-    var value = ""
+final class TokenBox: Sendable {
+    private let stored = NIOLockedValueBox("")
+    var value: String {
+        get { stored.withLockedValue { $0 } }
+        set { stored.withLockedValue { $0 = newValue } }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Testing
 
 /// Runs every flow with logging at trace level and checks no secret reached the logs.
@@ -69,10 +70,9 @@ struct SecretLoggingTests {
     }
 }
 
-final class SecretsSeen: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
+final class SecretsSeen: Sendable {
+    private let stored = NIOLockedValueBox([String]())
 
-    func add(_ values: String...) { lock.withLock { stored += values } }
-    var values: [String] { lock.withLock { stored } }
+    func add(_ values: String...) { stored.withLockedValue { $0 += values } }
+    var values: [String] { stored.withLockedValue { $0 } }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import GatewayTestSupport
+import NIOConcurrencyHelpers
 import NIOCore
 import RedisClient
 import Testing
 
 /// Failure paths: restarts, timeouts, cancellation, authentication, unreachable servers, IPv6, TLS.
-@Suite struct RedisConnectionResilienceTests {
+@Suite(.serialized) struct RedisConnectionResilienceTests {
     static let protocols: [RESPProtocolVersion] = [.resp3, .resp2]
 
     // MARK: Restarts
@@ -330,12 +331,11 @@ import Testing
 }
 
 /// A thread-safe boolean for stopping background loops.
-final class ManagedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
+final class ManagedFlag: Sendable {
+    private let value = NIOLockedValueBox(false)
 
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
+    var isSet: Bool { value.withLockedValue { $0 } }
+    func set() { value.withLockedValue { $0 = true } }
 }
 
 /// A throw-away self-signed certificate for localhost/127.0.0.1, made with the openssl CLI.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RedisClient
@@ -125,10 +126,9 @@ final class ScriptedServer: Sendable {
 }
 
 /// Commands a ScriptedServer received, shared between its event loop and the test.
-final class CommandLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [[String]] = []
+final class CommandLog: Sendable {
+    private let storage = NIOLockedValueBox([[String]]())
 
-    var commands: [[String]] { lock.withLock { storage } }
-    func append(_ command: [String]) { lock.withLock { storage.append(command) } }
+    var commands: [[String]] { storage.withLockedValue { $0 } }
+    func append(_ command: [String]) { storage.withLockedValue { $0.append(command) } }
 }

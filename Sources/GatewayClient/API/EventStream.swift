@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import ServerSentEvents
 
@@ -104,8 +105,8 @@ public struct EventStream: Sendable {
         _ body: HTTPClientResponse.Body, lastEventID: inout String?, retryHint: inout Duration,
         _ continuation: AsyncThrowingStream<Update, any Error>.Continuation
     ) async throws {
-        let lastActivity = Locked(ContinuousClock.now)
-        let retryMilliseconds = Locked<Int?>(nil)
+        let lastActivity = NIOLockedValueBox(ContinuousClock.now)
+        let retryMilliseconds = NIOLockedValueBox<Int?>(nil)
         let idleTimeout = self.idleTimeout
         let (items, itemsContinuation) = AsyncThrowingStream<ServerSentEventParser.Item, any Error>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -113,9 +114,9 @@ public struct EventStream: Sendable {
                 do {
                     var parser = ServerSentEventParser()
                     for try await chunk in body {
-                        lastActivity.withLock { $0 = .now }
+                        lastActivity.withLockedValue { $0 = .now }
                         for item in try parser.feed(chunk) { itemsContinuation.yield(item) }
-                        if let retry = parser.retry { retryMilliseconds.withLock { $0 = retry } }
+                        if let retry = parser.retry { retryMilliseconds.withLockedValue { $0 = retry } }
                     }
                     itemsContinuation.finish()
                 } catch {
@@ -125,7 +126,7 @@ public struct EventStream: Sendable {
             group.addTask {
                 while true {
                     try await Task.sleep(for: .seconds(1))
-                    if ContinuousClock.now - lastActivity.withLock({ $0 }) > idleTimeout {
+                    if ContinuousClock.now - lastActivity.withLockedValue({ $0 }) > idleTimeout {
                         itemsContinuation.finish(throwing: IdleTimeout())
                         return
                     }
@@ -134,25 +135,11 @@ public struct EventStream: Sendable {
             defer { group.cancelAll() }
             for try await item in items {
                 guard case .event(let event) = item else { continue }
-                if let retry = retryMilliseconds.withLock({ $0 }) { retryHint = .milliseconds(min(max(retry, 100), 60_000)) }
+                if let retry = retryMilliseconds.withLockedValue({ $0 }) { retryHint = .milliseconds(min(max(retry, 100), 60_000)) }
                 if let id = event.id, !id.isEmpty { lastEventID = id }
                 continuation.yield(.event(event))
             }
         }
-    }
-}
-
-/// A value behind a lock, for state shared between tasks and threads.
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        try lock.withLock { try body(&value) }
     }
 }
 
