@@ -70,6 +70,7 @@ public enum Gateway {
         router.add(middleware: ProblemMiddleware())
         HealthRoutes(readiness: readiness, metrics: dependencies.metrics).register(on: router)
         OpenAPIDocument.register(on: router)
+        HTML.registerAssets(on: router)
         let limiter = AbuseLimiter(ephemeral: dependencies.ephemeral, settings: configuration.auth)
         OAuthRoutes(server: dependencies.authorizationServer, limiter: limiter, configuration: configuration).register(on: router)
         SignInRoutes(

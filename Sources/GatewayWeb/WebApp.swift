@@ -82,14 +82,7 @@ public struct WebApp: Sendable {
     // MARK: Responses
 
     static func securityHeaders(cacheControl: String) -> HTTPFields {
-        [
-            .contentSecurityPolicy: contentSecurityPolicy,
-            .cacheControl: cacheControl,
-            .init("X-Content-Type-Options")!: "nosniff",
-            // Invite codes and OAuth codes travel in these pages' URLs: never send them on.
-            .init("Referrer-Policy")!: "no-referrer",
-            .init("X-Frame-Options")!: "DENY",
-        ]
+        PageSecurity.headers(contentSecurityPolicy: contentSecurityPolicy, cacheControl: cacheControl)
     }
 
     static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {

@@ -25,11 +25,6 @@ struct OAuthRoutes: Sendable {
         router.post("/oauth/token") { request, context in try await token(request, context) }
         router.post("/oauth/revoke") { request, _ in try await revoke(request) }
         router.post("/oauth/device_authorization") { request, context in try await deviceAuthorization(request, context) }
-        router.get("/assets/gateway.css") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=3600"],
-                body: .init(byteBuffer: ByteBuffer(string: HTML.stylesheet)))
-        }
     }
 
     // MARK: Metadata (RFC 8414)

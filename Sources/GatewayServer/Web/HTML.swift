@@ -36,22 +36,25 @@ enum HTML {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    /// The strict policy of every gateway page; `extraSources` widens single directives for one
-    /// page only (a sign-in provider's script, API and frame origins).
+    /// The strict policy of every sign-in page (no script unless a connector's page brings one);
+    /// `extraSources` widens single directives for one page only (a sign-in provider's script,
+    /// API and frame origins).
     static func securityHeaders(formTargets: [String] = [], extraSources: [String: [String]] = [:]) -> HTTPFields {
-        let formAction = (["'self'"] + formTargets).joined(separator: " ")
-        var directives =
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(formAction); frame-ancestors 'none'; base-uri 'none'"
-        for (directive, sources) in extraSources.sorted(by: { $0.key < $1.key }) where !sources.isEmpty {
-            directives += "; \(directive) \(sources.joined(separator: " "))"
-        }
-        return [
-            .contentSecurityPolicy: directives,
-            .cacheControl: "no-store",
-            .init("X-Content-Type-Options")!: "nosniff",
-            .init("Referrer-Policy")!: "no-referrer",
-            .init("X-Frame-Options")!: "DENY",
+        var directives: [(String, [String])] = [
+            ("default-src", ["'none'"]), ("style-src", ["'self'"]), ("img-src", ["'self'"]),
+            ("form-action", ["'self'"] + formTargets), ("frame-ancestors", ["'none'"]), ("base-uri", ["'none'"]),
         ]
+        directives += extraSources.sorted(by: { $0.key < $1.key }).filter { !$0.value.isEmpty }.map { ($0.key, $0.value) }
+        return PageSecurity.headers(contentSecurityPolicy: PageSecurity.policy(directives), cacheControl: "no-store")
+    }
+
+    /// The sign-in pages' stylesheet, at `/assets/gateway.css`.
+    static func registerAssets(on router: Router<GatewayRequestContext>) {
+        router.get("/assets/gateway.css") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=3600"],
+                body: .init(byteBuffer: ByteBuffer(string: stylesheet)))
+        }
     }
 
     static let stylesheet = """

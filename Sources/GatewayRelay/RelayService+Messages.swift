@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+import GatewayEphemeral
+import GatewayEvents
+import GatewayProtocol
+import GatewayStore
+import Logging
+
+// Messages: a user posts, the hosting device replies; both reach the session and device streams.
+extension RelayService {
+    /// Stores the message, then puts it on the session stream and in the host's inbox. If the
+    /// host is offline it waits in the device stream's history (bounded by its length and age)
+    /// and is delivered when the device resumes from its last position.
+    public func postMessage(userID: String, sessionID: String, text: String?, idempotencyKey: String?) async throws -> PostedMessage {
+        let (session, agent) = try await usableSession(userID: userID, id: sessionID)
+        guard session.closedAt == nil else { throw RelayError.sessionClosed }
+        guard let text, !text.isEmpty else { throw RelayError.invalid("text must not be empty") }
+        guard text.utf8.count <= limits.maximumMessageBytes else { throw RelayError.tooLarge(limit: limits.maximumMessageBytes) }
+        if let key = idempotencyKey, !(1...200).contains(key.count) { throw RelayError.invalid("idempotency keys are 1-200 characters") }
+        try await takeBudget(.messages, key: "messages:user:\(userID)", perMinute: limits.messagesPerMinute)
+        let (message, created) = try await store.addMessage(
+            sessionID: session.id, role: .user, authorID: userID, replyTo: nil, text: text, idempotencyKey: idempotencyKey)
+        let online = try await bus.isOnline(agent.deviceInstanceID)
+        let view = MessageView(message)
+        if created {
+            let user = try await store.user(id: userID)
+            try await append(RelayStreams.session(session.id), MessageCreatedEvent(sessionID: session.id, message: view))
+            try await append(
+                RelayStreams.device(of: agent),
+                MessageCreatedEvent(
+                    sessionID: session.id, message: view, agentID: agent.id, agentKey: agent.key,
+                    user: UserRef(id: userID, displayName: user?.displayName ?? "")))
+        }
+        return PostedMessage(message: view, hostOnline: online, queued: !online, created: created)
+    }
+
+    public func messages(userID: String, sessionID: String) async throws -> [MessageView] {
+        let (session, _) = try await usableSession(userID: userID, id: sessionID)
+        return try await store.messages(sessionID: session.id).map(MessageView.init)
+    }
+
+    /// What the caller's own device still has to answer (see `SharingStore.unansweredMessages`).
+    public func unansweredMessages(userID: String, deviceID: String) async throws -> [MessageCreatedEvent] {
+        let device = try await ownDevice(userID: userID, id: deviceID)
+        return try await store.unansweredMessages(deviceID: device.id).map(MessageCreatedEvent.init)
+    }
+
+    /// A hosting device answers: deltas stream to the guest, `done` stores the full reply,
+    /// `error` reports a failure. Only the device hosting the session's agent may answer, and
+    /// not once the session is closed or its share revoked.
+    public func postReply(
+        userID: String, deviceID: String, sessionID: String, kind: ReplyKind, replyTo: String?, text: String?, index: Int?
+    ) async throws -> MessageView? {
+        let device = try await ownDevice(userID: userID, id: deviceID)
+        guard let session = try await store.session(id: sessionID), let agent = try await store.agent(id: session.agentID),
+            agent.deviceID == device.id
+        else { throw RelayError.notFound("session not found") }
+        if let shareID = session.shareID, let share = try await store.share(id: shareID), share.revokedAt != nil {
+            throw RelayError.shareRevoked
+        }
+        guard session.closedAt == nil else { throw RelayError.sessionClosed }
+        let text = text ?? ""
+        let maximumBytes = min(limits.maximumMessageBytes * 4, limits.replyBytesPerMinute)
+        guard text.utf8.count <= maximumBytes else { throw RelayError.tooLarge(limit: maximumBytes) }
+        try await takeBudget(.replies, key: "replies:device:\(device.instanceID)", perMinute: limits.repliesPerMinute)
+        try await takeBudget(
+            .replyBytes, key: "reply-bytes:device:\(device.instanceID)", cost: text.utf8.count, perMinute: limits.replyBytesPerMinute)
+        let stream = RelayStreams.session(session.id)
+        switch kind {
+        case .delta:
+            try await append(stream, ReplyDeltaEvent(sessionID: session.id, replyTo: replyTo ?? "", index: index ?? 0, text: text))
+            return nil
+        case .done:
+            let (message, created) = try await store.addMessage(
+                sessionID: session.id, role: .agent, authorID: nil, replyTo: replyTo, text: text,
+                idempotencyKey: replyTo.map { "reply:\($0)" })
+            let view = MessageView(message)
+            if created { try await append(stream, ReplyDoneEvent(sessionID: session.id, message: view)) }
+            return view
+        case .error:
+            try await append(stream, ReplyErrorEvent(sessionID: session.id, replyTo: replyTo ?? "", error: String(text.prefix(2000))))
+            return nil
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Crypto
+import Foundation
+import GatewayEphemeral
+import GatewayEvents
+import GatewayProtocol
+import GatewayStore
+import Logging
+
+// Chat sessions: opening, listing, reading and closing them.
+extension RelayService {
+    public func openSession(userID: String, agentID: String) async throws -> SessionView {
+        guard let access = try await store.access(userID: userID, agentID: agentID), let agent = try await store.agent(id: agentID) else {
+            throw RelayError.notFound("agent not found")
+        }
+        let shareID: String? = if case .guest(let id) = access { id } else { nil }
+        try await takeBudget(.sessions, key: "sessions:user:\(userID)", perMinute: limits.sessionsPerMinute)
+        let session = try await store.createSession(agentID: agent.id, userID: userID, shareID: shareID)
+        let user = try await store.user(id: userID)
+        try await append(
+            RelayStreams.device(of: agent),
+            SessionCreatedEvent(
+                sessionID: session.id, agentID: agent.id, agentKey: agent.key,
+                user: UserRef(id: userID, displayName: user?.displayName ?? "")))
+        return try await view(session, agent: agent)
+    }
+
+    public func sessions(userID: String) async throws -> [SessionView] {
+        var views: [SessionView] = []
+        for session in try await store.sessions(userID: userID) {
+            guard let agent = try await store.agent(id: session.agentID) else { continue }
+            views.append(try await view(session, agent: agent))
+        }
+        return views
+    }
+
+    /// The caller's session and its agent, checked against current access: a session under a
+    /// revoked or abandoned share is refused.
+    public func usableSession(userID: String, id: String) async throws -> (ChatSession, Agent) {
+        guard let session = try await store.session(id: id), session.userID == userID,
+            let agent = try await store.agent(id: session.agentID)
+        else { throw RelayError.notFound("session not found") }
+        if let shareID = session.shareID {
+            guard case .guest(let activeShare)? = try await store.access(userID: userID, agentID: agent.id), activeShare == shareID else {
+                throw RelayError.shareRevoked
+            }
+        } else if agent.ownerID != userID {
+            throw RelayError.notFound("session not found")
+        }
+        return (session, agent)
+    }
+
+    public func session(userID: String, id: String) async throws -> SessionView {
+        let (session, agent) = try await usableSession(userID: userID, id: id)
+        return try await view(session, agent: agent)
+    }
+
+    public func closeSession(userID: String, id: String) async throws {
+        let (session, _) = try await usableSession(userID: userID, id: id)
+        if try await store.closeSession(id: session.id) { try await announceClosed(session, reason: .closedByUser) }
+    }
+
+    func view(_ session: ChatSession, agent: Agent) async throws -> SessionView {
+        SessionView(
+            id: session.id, agentID: agent.id, agentName: agent.name, userID: session.userID, shareID: session.shareID,
+            createdAt: session.createdAt, closedAt: session.closedAt, hostOnline: try await bus.isOnline(agent.deviceInstanceID),
+            streamPosition: try await bus.head(of: RelayStreams.session(session.id)).description)
+    }
+
+    func announceClosed(_ session: ChatSession, reason: SessionCloseReason) async throws {
+        let closed = SessionClosedEvent(sessionID: session.id, reason: reason)
+        try await append(RelayStreams.session(session.id), closed)
+        if let agent = try await store.agent(id: session.agentID) {
+            try await append(RelayStreams.device(of: agent), closed)
+        }
+    }
+}
