@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 public struct MissingTestServiceError: Error, CustomStringConvertible {
     public let description: String
@@ -25,8 +26,21 @@ public enum TestEnvironment {
     public static func databaseURL() throws -> String { try value("TEST_DATABASE_URL") }
 }
 
-/// A TCP port nobody listens on right now (the kernel picks it).
+/// Ports `freeLoopbackPort` handed out in this process: tests running in parallel must never be
+/// given the same one (a second server on it would fail to bind while the first answers for it).
+private let handedOutPorts = NIOLockedValueBox(Set<Int>())
+
+/// A TCP port nobody listens on right now (the kernel picks it), and that no other caller in this
+/// process was given.
 public func freeLoopbackPort() throws -> Int {
+    for _ in 0..<100 {
+        let port = try kernelPickedLoopbackPort()
+        if handedOutPorts.withLockedValue({ $0.insert(port).inserted }) { return port }
+    }
+    throw MissingTestServiceError(description: "no free loopback port that was not handed out already")
+}
+
+private func kernelPickedLoopbackPort() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw MissingTestServiceError(description: "socket() failed") }
     defer { close(descriptor) }

@@ -67,14 +67,8 @@ public final class TestFirebase: Sendable {
     public func start() async throws {
         let router = Router()
         router.get(RouterPath(Self.certificatesPath)) { _, _ in try await self.certificates() }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        task.withLockedValue { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if (try? await TestOpenIDProvider.isListening(port: port)) == true { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TestOpenIDProvider.ProviderNotStarted()
+        let running = try await TestOpenIDProvider.serve(router, port: port)
+        task.withLockedValue { $0 = running }
     }
 
     public func stop() async {

@@ -116,13 +116,25 @@ public final class TestOpenIDProvider: Sendable {
         router.get("/authorize") { request, _ in self.authorize(request) }
         router.post("/token") { request, _ in try await self.token(request) }
         router.get("/userinfo") { request, _ in try self.userinfo(request) }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        task.withLockedValue { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        let running = try await Self.serve(router, port: port)
+        task.withLockedValue { $0 = running }
+    }
+
+    /// Runs `router` on 127.0.0.1:`port` and returns once this server (not just anyone) listens
+    /// there: a server that cannot bind never reports running, and start fails instead of
+    /// quietly talking to whatever else holds the port.
+    static func serve(_ router: Router<BasicRequestContext>, port: Int) async throws -> Task<Void, any Error> {
+        let listening = NIOLockedValueBox(false)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            onServerRunning: { _ in listening.withLockedValue { $0 = true } })
+        let running = Task { try await app.runService(gracefulShutdownSignals: []) }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if (try? await Self.isListening(port: port)) == true { return }
+            if listening.withLockedValue({ $0 }) { return running }
             try await Task.sleep(for: .milliseconds(20))
         }
+        running.cancel()
         throw ProviderNotStarted()
     }
 
@@ -313,17 +325,5 @@ public final class TestOpenIDProvider: Sendable {
             values[parts[0].removingPercentEncoding ?? parts[0]] = parts.count > 1 ? (parts[1].removingPercentEncoding ?? parts[1]) : ""
         }
         return values
-    }
-
-    static func isListening(port: Int) async throws -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 }

@@ -54,9 +54,12 @@ struct EphemeralStoreContractTests {
     @Test(arguments: EphemeralBackend.allCases)
     func entriesExpire(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
-            try await store.set("short", "v", ttl: .seconds(1))
+            // Long enough that a busy machine reads it back in time; expiry runs from when the
+            // store took it, which is before this call returned.
+            try await store.set("short", "v", ttl: .seconds(3))
+            let expires = ContinuousClock.now + .seconds(3)
             #expect(try await store.get("short") == "v")
-            try await Task.sleep(for: .milliseconds(1500))
+            try await Task.sleep(until: expires + .milliseconds(200))
             #expect(try await store.get("short") == nil)
             #expect(try await store.take("short") == nil)
             #expect(try await store.replace("short", "w") == false)
@@ -80,18 +83,21 @@ struct EphemeralStoreContractTests {
     @Test(arguments: EphemeralBackend.allCases)
     func tokenBucketAllowsBurstThenRefusesWithRetryAfter(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
-            let limit = RateLimit(capacity: 3, perMinute: 60)
+            // Slow refill (one token per 10 s), so the burst and the refusal hold on a busy machine.
+            let limit = RateLimit(capacity: 3, perMinute: 6)
             for _ in 0..<3 {
                 #expect(try await store.consume("ip:1", limit: limit).allowed)
             }
             let refused = try await store.consume("ip:1", limit: limit)
             #expect(!refused.allowed)
-            #expect(refused.retryAfter > .zero && refused.retryAfter <= .seconds(1))
+            #expect(refused.retryAfter > .zero && refused.retryAfter <= .seconds(10))
             // Buckets are independent per key.
             #expect(try await store.consume("ip:2", limit: limit).allowed)
-            // One token refills per second at 60/min.
-            try await Task.sleep(for: .milliseconds(1100))
-            #expect(try await store.consume("ip:1", limit: limit).allowed)
+            // Tokens refill with time: at 600/min one is back after 100 ms.
+            let fast = RateLimit(capacity: 1, perMinute: 600)
+            #expect(try await store.consume("fast", limit: fast).allowed)
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(try await store.consume("fast", limit: fast).allowed)
         }
     }
 
@@ -115,14 +121,17 @@ struct EphemeralStoreContractTests {
     func leasesCountHoldersUpToTheLimit(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             #expect(try await store.acquireLease("streams", holder: "a", limit: 2, ttl: .seconds(60)))
-            #expect(try await store.acquireLease("streams", holder: "b", limit: 2, ttl: .milliseconds(300)))
+            // b's lease is short, but long enough for the steps below on a busy machine; it runs
+            // from when the store took it, which is before this call returned.
+            #expect(try await store.acquireLease("streams", holder: "b", limit: 2, ttl: .seconds(2)))
+            let bExpires = ContinuousClock.now + .seconds(2)
             #expect(try await store.acquireLease("streams", holder: "c", limit: 2, ttl: .seconds(60)) == false)
             #expect(try await store.acquireLease("streams", holder: "a", limit: 2, ttl: .seconds(60)), "a holder renews its own")
             #expect(try await store.acquireLease("elsewhere", holder: "c", limit: 2, ttl: .seconds(60)), "leases are per key")
             try await store.releaseLease("streams", holder: "a")
             #expect(try await store.acquireLease("streams", holder: "c", limit: 2, ttl: .seconds(60)))
             #expect(try await store.acquireLease("streams", holder: "d", limit: 2, ttl: .seconds(60)) == false)
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(until: bExpires + .milliseconds(100))
             #expect(try await store.acquireLease("streams", holder: "d", limit: 2, ttl: .seconds(60)), "b expired")
         }
     }

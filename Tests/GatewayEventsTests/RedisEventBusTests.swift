@@ -7,7 +7,7 @@ import Testing
 
 /// What only the Redis bus must do: share streams between replicas, survive a Redis restart,
 /// and recognise lost history by its epoch.
-@Suite("Redis event bus across replicas and outages")
+@Suite("Redis event bus across replicas and outages", .serialized)
 struct RedisEventBusTests {
     let stream = StreamName("session:replicated")!
 

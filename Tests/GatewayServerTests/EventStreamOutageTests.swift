@@ -3,7 +3,7 @@ import GatewayTestSupport
 import RedisClient
 import Testing
 
-@Suite("Event streams through Redis outages")
+@Suite("Event streams through Redis outages", .serialized)
 struct EventStreamOutageTests {
     @Test func redisRestartAndFlushallDuringStreaming() async throws {
         let redis = try RedisServerProcess()
@@ -46,7 +46,7 @@ struct EventStreamOutageTests {
     }
 }
 
-@Suite("Event streams across replicas")
+@Suite("Event streams across replicas", .serialized)
 struct EventStreamReplicaTests {
     @Test func eventsAppendedThroughOneReplicaReachClientsOfAnotherAndResumeMovesBetweenThem() async throws {
         let shared = [

@@ -72,7 +72,7 @@ func append(_ base: String, _ stream: String, _ data: String) async throws -> St
     return String(buffer: try await response.body.collect(upTo: 1024))
 }
 
-@Suite("Server-Sent Event streams over HTTP")
+@Suite("Server-Sent Event streams over HTTP", .serialized)
 struct EventStreamTests {
     @Test(arguments: StreamBackend.allCases)
     func freshConnectAnnouncesThePositionThenDeliversLiveEvents(backend: StreamBackend) async throws {

@@ -316,12 +316,18 @@ struct OIDCSignInTests {
             #expect(page.status == 503)
             #expect(page.body.contains("Identity provider unreachable"))
             try await provider.start()
-            // Discovery retries with backoff (1, 2, 4, … s); a sign-in also tries once itself.
+            // Background discovery retries with backoff (1, 2, 4, … up to 60 s), so it may be in a
+            // long wait now; a sign-in does not wait for it: it tries discovery itself (at most
+            // every 2 s), so the next person to sign in gets through.
             #expect(
-                await eventually(timeout: .seconds(30)) {
-                    ((try? await gateway.client.request(.GET, "/readyz").json["identity_provider"]) as? [String: Any])?["status"] as? String
-                        == "available"
+                await eventually(timeout: .seconds(30), every: .seconds(2.5)) {
+                    let attempt = try? await gateway.client.request(
+                        .GET, gateway.client.authorizeURL(redirectURI: "http://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier())
+                    )
+                    return attempt?.status == 302
                 })
+            let status = (try await gateway.client.request(.GET, "/readyz").json["identity_provider"] as? [String: Any])?["status"]
+            #expect(status as? String == "available", "a successful discovery is what readiness reports")
             #expect(try await signIn(gateway, redirect: "http://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier()).status == 302)
         }
     }

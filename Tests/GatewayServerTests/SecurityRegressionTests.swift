@@ -8,7 +8,7 @@ import Testing
 /// Regressions of what an attacker could do before (docs/security.md): read a deleted device's
 /// history by registering its id again, and exhaust memory or guess codes through routes that
 /// had no bound. Each test fails on the code before the fix.
-@Suite("Security regressions")
+@Suite("Security regressions", .serialized)
 struct SecurityRegressionTests {
     // MARK: Confidentiality: device ids are reused, their streams are not
 
@@ -413,7 +413,7 @@ struct SecurityRegressionTests {
 }
 
 /// A bare TCP connection for sending partial requests.
-final class RawConnection: @unchecked Sendable {
+final class RawConnection: Sendable {
     let descriptor: Int32
 
     init(port: Int) throws {

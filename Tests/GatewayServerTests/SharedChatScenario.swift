@@ -123,7 +123,7 @@ struct SharedChatScenario {
     }
 }
 
-@Suite("Shared chat end to end")
+@Suite("Shared chat end to end", .serialized)
 struct SharedChatEmbeddedTests {
     @Test func onTheEmbeddedDefaults() async throws {
         try await withStreamingGateway(.memory) { base in
