@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "GatewayEvents",
             dependencies: [
-                "GatewayProtocol", "RedisClient", .product(name: "NIOCore", package: "swift-nio"),
+                "GatewayProtocol", "RedisClient", "ServerSentEvents", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -107,6 +107,7 @@ let package = Package(
                 "GatewayStore",
                 "GatewayEphemeral",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

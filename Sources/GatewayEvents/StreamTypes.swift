@@ -1,4 +1,6 @@
 import GatewayProtocol
+import NIOCore
+import ServerSentEvents
 
 /// The name of an event stream, e.g. `session:7f3c…`, `device:…`, `user:…`.
 public struct StreamName: Hashable, Sendable, CustomStringConvertible {
@@ -58,12 +60,23 @@ public struct StreamEvent: Sendable, Equatable {
     public let position: StreamPosition
     public let type: String
     public let data: String
+    /// The event's Server-Sent Events frame (`id:`, `event:`, `data:`), encoded once when the
+    /// event is made and shared by every subscriber it is written to: ByteBuffer is
+    /// copy-on-write, so a thousand subscribers write the same bytes without copying them.
+    public let frame: ByteBuffer
 
     public init(stream: StreamName, position: StreamPosition, type: String, data: String) {
         self.stream = stream
         self.position = position
         self.type = type
         self.data = data
+        var frame = ByteBuffer()
+        ServerSentEvent(id: position.description, event: type, data: data).write(into: &frame)
+        self.frame = frame
+    }
+
+    public static func == (lhs: StreamEvent, rhs: StreamEvent) -> Bool {
+        lhs.stream == rhs.stream && lhs.position == rhs.position && lhs.type == rhs.type && lhs.data == rhs.data
     }
 }
 

@@ -253,6 +253,19 @@ struct AccessTokenServiceTests {
         await expectRejected(issued.token, .wrongAudience, by: service)
     }
 
+    /// A token verified once is answered from memory until it expires; the memory never widens
+    /// what is accepted: a changed token is checked in full, an expired one is refused.
+    @Test func aVerifiedTokenIsRememberedOnlyUntilItExpires() async throws {
+        let service = try await makeService()
+        let issued = try await service.issue(subject: "u", clientID: "c", scope: [], now: Self.now)
+        #expect(try await service.verify(issued.token, now: Self.now) == issued.claims)
+        #expect(try await service.verify(issued.token, now: Self.now.addingTimeInterval(60)) == issued.claims)
+        var tampered = Array(issued.token)
+        tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"
+        await expectRejected(String(tampered), .invalidSignature, by: service)
+        await expectRejected(issued.token, .expired, by: service, at: Self.now.addingTimeInterval(900 + 5))
+    }
+
     @Test func expiredTokenIsRejected() async throws {
         let service = try await makeService()
         let issued = try await service.issue(

@@ -42,6 +42,8 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
 
     private let keys: JWTKeyCollection
     private let lifetimeSeconds: Int
+    /// Tokens already verified by this process (see `VerifiedTokenCache`).
+    let verified = VerifiedTokenCache(capacity: 50_000)
 
     public init(keyMaterial: [UInt8], issuer: String, audience: String, lifetime: Duration) async throws {
         guard keyMaterial.count >= Self.minimumKeyMaterialBytes else {
@@ -116,6 +118,9 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
     /// Order: shape → `alg` → `kid` → signature → payload shape → `iss` → `aud` → `exp`.
     /// Nothing from the payload is decoded before its signature has been checked.
     public func verify(_ token: String, now: Date = Date()) async throws(AccessTokenError) -> AccessTokenClaims {
+        let leeway = TimeInterval(Self.clockLeeway.components.seconds)
+        let cacheKey = VerifiedTokenCache.key(token)
+        if let claims = verified.claims(for: cacheKey, now: now, leeway: leeway) { return claims }
         let header = try Self.unverifiedHeader(of: token)
         guard header.alg == Self.algorithm else { throw .unsupportedAlgorithm }
         guard header.kid == keyID else { throw .unknownKey }
@@ -132,8 +137,8 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
 
         guard payload.issuer == issuer else { throw .wrongIssuer }
         guard payload.audience == audience else { throw .wrongAudience }
-        let leeway = TimeInterval(Self.clockLeeway.components.seconds)
         guard now.timeIntervalSince1970 < TimeInterval(payload.expiresAt) + leeway else { throw .expired }
+        verified.insert(cacheKey, claims: payload.claims, expiresAt: payload.expiresAt, now: now)
         return payload.claims
     }
 

@@ -177,7 +177,7 @@ struct StreamSession {
                 case .signal(.gap):
                     delivered = try await catchUp(after: delivered, writer: &writer)
                 case .heartbeat:
-                    try await writer.write(ByteBuffer(string: ServerSentEvent.comment("heartbeat")))
+                    try await writer.write(Self.heartbeat)
                 case .periodic:
                     await hooks.periodic?.action()
                 case .end(let reason):
@@ -197,6 +197,9 @@ struct StreamSession {
         }
         return ended
     }
+
+    /// The heartbeat comment every idle stream writes: encoded once for all of them.
+    static let heartbeat = ByteBuffer(string: ServerSentEvent.comment("heartbeat"))
 
     struct StreamClosedByHook: Error {
         let reason: StreamEnd
@@ -241,8 +244,7 @@ struct StreamSession {
     }
 
     func write(_ event: StreamEvent, to writer: inout any ResponseBodyWriter) async throws {
-        let sse = ServerSentEvent(id: event.position.description, event: event.type, data: event.data)
-        try await writer.write(ByteBuffer(string: sse.encoded()))
+        try await writer.write(event.frame)
     }
 
     func writeReset(reason: ResetReason, head: StreamPosition, writer: inout any ResponseBodyWriter) async throws {
