@@ -51,34 +51,34 @@ extension RelayService {
     public func postReply(
         userID: String, deviceID: String, sessionID: String, kind: ReplyKind, replyTo: String?, text: String?, index: Int?
     ) async throws -> MessageView? {
-        let device = try await ownDevice(userID: userID, id: deviceID)
-        guard let session = try await store.session(id: sessionID), let agent = try await store.agent(id: session.agentID),
-            agent.deviceID == device.id
-        else { throw RelayError.notFound("session not found") }
-        if let shareID = session.shareID, let share = try await store.share(id: shareID), share.revokedAt != nil {
-            throw RelayError.shareRevoked
+        guard let target = try await store.replyTarget(sessionID: sessionID, deviceID: deviceID, ownerID: userID) else {
+            // Which of the two it is only matters on this rare path: ask once more.
+            _ = try await ownDevice(userID: userID, id: deviceID)
+            throw RelayError.notFound("session not found")
         }
-        guard session.closedAt == nil else { throw RelayError.sessionClosed }
+        if target.shareRevoked { throw RelayError.shareRevoked }
+        guard !target.closed else { throw RelayError.sessionClosed }
         let text = text ?? ""
         let maximumBytes = min(limits.maximumMessageBytes * 4, limits.replyBytesPerMinute)
         guard text.utf8.count <= maximumBytes else { throw RelayError.tooLarge(limit: maximumBytes) }
-        try await takeBudget(.replies, key: "replies:device:\(device.instanceID)", perMinute: limits.repliesPerMinute)
+        try await takeBudget(.replies, key: "replies:device:\(target.deviceInstanceID)", perMinute: limits.repliesPerMinute)
         try await takeBudget(
-            .replyBytes, key: "reply-bytes:device:\(device.instanceID)", cost: text.utf8.count, perMinute: limits.replyBytesPerMinute)
-        let stream = RelayStreams.session(session.id)
+            .replyBytes, key: "reply-bytes:device:\(target.deviceInstanceID)", cost: text.utf8.count,
+            perMinute: limits.replyBytesPerMinute)
+        let stream = RelayStreams.session(target.sessionID)
         switch kind {
         case .delta:
-            try await append(stream, ReplyDeltaEvent(sessionID: session.id, replyTo: replyTo ?? "", index: index ?? 0, text: text))
+            try await append(stream, ReplyDeltaEvent(sessionID: target.sessionID, replyTo: replyTo ?? "", index: index ?? 0, text: text))
             return nil
         case .done:
             let (message, created) = try await store.addMessage(
-                sessionID: session.id, role: .agent, authorID: nil, replyTo: replyTo, text: text,
+                sessionID: target.sessionID, role: .agent, authorID: nil, replyTo: replyTo, text: text,
                 idempotencyKey: replyTo.map { "reply:\($0)" })
             let view = MessageView(message)
-            if created { try await append(stream, ReplyDoneEvent(sessionID: session.id, message: view)) }
+            if created { try await append(stream, ReplyDoneEvent(sessionID: target.sessionID, message: view)) }
             return view
         case .error:
-            try await append(stream, ReplyErrorEvent(sessionID: session.id, replyTo: replyTo ?? "", error: String(text.prefix(2000))))
+            try await append(stream, ReplyErrorEvent(sessionID: target.sessionID, replyTo: replyTo ?? "", error: String(text.prefix(2000))))
             return nil
         }
     }

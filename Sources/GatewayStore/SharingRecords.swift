@@ -80,6 +80,23 @@ public struct Message: Sendable, Equatable {
 
 }
 
+/// What a hosting device's reply in a session needs to know, read in one statement: the device
+/// registration it comes from, and whether the session and its share are still usable.
+public struct ReplyTarget: Sendable, Equatable {
+    public let deviceInstanceID: String
+    public let sessionID: String
+    public let closed: Bool
+    /// The session came through a share that has been revoked since.
+    public let shareRevoked: Bool
+
+    public init(deviceInstanceID: String, sessionID: String, closed: Bool, shareRevoked: Bool) {
+        self.deviceInstanceID = deviceInstanceID
+        self.sessionID = sessionID
+        self.closed = closed
+        self.shareRevoked = shareRevoked
+    }
+}
+
 /// A user message that the hosting device has not answered yet, with what the device needs to
 /// answer it (the same facts its `message.created` event carries).
 public struct UnansweredMessage: Sendable, Equatable {

@@ -331,6 +331,28 @@ extension GatewayStore {
 
     // MARK: Sessions and messages
 
+    /// The session `sessionID` as a reply target of device `deviceID` owned by `ownerID`: nil
+    /// unless the session is with an agent of that very device. One statement, so the hot path
+    /// of a streamed reply (a post per delta) costs one round trip, and revocation and closing
+    /// still apply at once because nothing is cached.
+    public func replyTarget(sessionID: String, deviceID: String, ownerID: String) async throws -> ReplyTarget? {
+        let rows = try await database.execute(
+            """
+            SELECT d.instance_id AS device_instance_id, s.id AS session_id, s.closed_at AS closed_at,
+                sh.revoked_at AS share_revoked_at
+            FROM sessions s
+            JOIN agents a ON a.id = s.agent_id
+            JOIN devices d ON d.id = a.device_id
+            LEFT JOIN shares sh ON sh.id = s.share_id
+            WHERE s.id = $1 AND d.id = $2 AND d.owner_id = $3
+            """, .text(sessionID), .text(deviceID), .text(ownerID))
+        return try rows.first.map { row in
+            ReplyTarget(
+                deviceInstanceID: try row.string("device_instance_id"), sessionID: try row.string("session_id"),
+                closed: row["closed_at"] != .null, shareRevoked: row["share_revoked_at"] != .null)
+        }
+    }
+
     static let sessionColumns = "id, agent_id, user_id, share_id, created_at, closed_at"
 
     public func createSession(agentID: String, userID: String, shareID: String?, now: Date = Date()) async throws -> ChatSession {

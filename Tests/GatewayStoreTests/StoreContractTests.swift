@@ -153,6 +153,19 @@ struct UnansweredMessagesStoreContractTests {
             #expect(pending.first?.agentID == agent.id)
             #expect(pending.first?.authorDisplayName == "Guest")
             #expect(try await store.unansweredMessages(deviceID: "other").map(\.message.text) == ["other device"])
+
+            // The same world as reply targets: one statement says whether the device may answer.
+            let laptop = try #require(try await store.device(id: "laptop"))
+            #expect(
+                try await store.replyTarget(sessionID: open.id, deviceID: "laptop", ownerID: owner.id)
+                    == ReplyTarget(deviceInstanceID: laptop.instanceID, sessionID: open.id, closed: false, shareRevoked: false))
+            #expect(try await store.replyTarget(sessionID: ofRevoked.id, deviceID: "laptop", ownerID: owner.id)?.shareRevoked == true)
+            #expect(try await store.replyTarget(sessionID: closed.id, deviceID: "laptop", ownerID: owner.id)?.closed == true)
+            #expect(
+                try await store.replyTarget(sessionID: elsewhere.id, deviceID: "laptop", ownerID: owner.id) == nil,
+                "a session with another device's agent")
+            #expect(try await store.replyTarget(sessionID: open.id, deviceID: "laptop", ownerID: guest.id) == nil, "not the owner")
+            #expect(try await store.replyTarget(sessionID: "nope", deviceID: "laptop", ownerID: owner.id) == nil)
         }
     }
 }
