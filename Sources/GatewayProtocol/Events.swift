@@ -330,7 +330,7 @@ public enum GatewayEvent: Sendable, Equatable {
 
     public init(type: String, data: String) {
         func decode<P: EventPayload>(_ payload: P.Type, _ wrap: (P) -> GatewayEvent) -> GatewayEvent {
-            guard let value = try? WireJSON.decoder().decode(P.self, from: Data(data.utf8)) else {
+            guard let value = try? WireJSON.sharedDecoder.decode(P.self, from: Data(data.utf8)) else {
                 return .unknown(type: type, data: data)
             }
             return wrap(value)

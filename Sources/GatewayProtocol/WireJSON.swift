@@ -22,9 +22,16 @@ public enum WireJSON {
         return decoder
     }
 
+    /// One configured encoder and decoder for the process, for hot paths (every streamed reply
+    /// delta is decoded once and encoded once): making a coder per call costs more than the
+    /// coding of a small value. They are never reconfigured; use `encoder()`/`decoder()` for a
+    /// copy to change.
+    public static let sharedEncoder = encoder()
+    public static let sharedDecoder = decoder()
+
     /// `value` as a JSON string.
     public static func string<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try encoder().encode(value), as: UTF8.self)
+        String(decoding: try sharedEncoder.encode(value), as: UTF8.self)
     }
 
     /// RFC 3339 with or without fractional seconds (other servers and proxies may add them).

@@ -68,7 +68,7 @@ public actor GatewayAPI {
     public func send(
         _ method: HTTPMethod, _ path: String, body: (any Encodable & Sendable)? = nil, headers: [(String, String)] = []
     ) async throws -> HTTPTransport.Response {
-        let data = try body.map { try WireJSON.encoder().encode($0) }
+        let data = try body.map { try WireJSON.sharedEncoder.encode($0) }
         var token = try await accessToken()
         for attempt in 0..<2 {
             var allHeaders = headers + [("Authorization", "Bearer \(token)"), ("Accept", "application/json")]
@@ -92,7 +92,8 @@ public actor GatewayAPI {
         let response = try await send(method, path, body: body, headers: headers)
         guard (200..<300).contains(response.status) else { throw GatewayClientError.problem(response.problem) }
         do {
-            return Answer(value: try WireJSON.decoder().decode(T.self, from: response.body), raw: response.body, status: response.status)
+            return Answer(
+                value: try WireJSON.sharedDecoder.decode(T.self, from: response.body), raw: response.body, status: response.status)
         } catch {
             throw GatewayClientError.invalidResponse("\(method) \(path) answered with an unexpected body")
         }

@@ -16,7 +16,7 @@ public enum HTTPTransport {
 
         /// The RFC 9457 problem in the body, or one made from the status.
         public var problem: ProblemDetails {
-            if let problem = try? WireJSON.decoder().decode(ProblemDetails.self, from: body) { return problem }
+            if let problem = try? WireJSON.sharedDecoder.decode(ProblemDetails.self, from: body) { return problem }
             let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
             return ProblemDetails(type: ProblemDetails.typePrefix + "http-\(status)", title: reason, status: status)
         }

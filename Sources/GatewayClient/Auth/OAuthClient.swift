@@ -53,7 +53,7 @@ public struct OAuthClient: Sendable {
                 "\(url) has no OAuth metadata (HTTP \(response.status) for /.well-known/oauth-authorization-server); is it a gateway?")
         }
         do {
-            let metadata = try WireJSON.decoder().decode(AuthorizationServerMetadata.self, from: response.body)
+            let metadata = try WireJSON.sharedDecoder.decode(AuthorizationServerMetadata.self, from: response.body)
             return OAuthClient(gatewayURL: url, metadata: metadata)
         } catch {
             throw GatewayClientError.invalidResponse("the OAuth metadata of \(url) could not be read")
@@ -119,7 +119,7 @@ public struct OAuthClient: Sendable {
             body: HTTPTransport.form([("client_id", Self.clientID), ("scope", "gateway")]))
         guard response.status == 200 else { throw Self.oauthError(response) }
         do {
-            return try WireJSON.decoder().decode(DeviceAuthorization.self, from: response.body)
+            return try WireJSON.sharedDecoder.decode(DeviceAuthorization.self, from: response.body)
         } catch {
             throw GatewayClientError.invalidResponse("the device authorization answer could not be read")
         }
@@ -176,7 +176,7 @@ public struct OAuthClient: Sendable {
         let response = try await HTTPTransport.send(
             .POST, endpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: HTTPTransport.form(fields))
         guard response.status == 200 else { throw oauthError(response) }
-        guard let tokens = try? WireJSON.decoder().decode(TokenResponse.self, from: response.body) else {
+        guard let tokens = try? WireJSON.sharedDecoder.decode(TokenResponse.self, from: response.body) else {
             throw GatewayClientError.invalidResponse("the token answer could not be read")
         }
         return StoredCredentials(
@@ -186,7 +186,7 @@ public struct OAuthClient: Sendable {
     }
 
     static func oauthError(_ response: HTTPTransport.Response) -> GatewayClientError {
-        if let body = try? WireJSON.decoder().decode(OAuthErrorResponse.self, from: response.body) {
+        if let body = try? WireJSON.sharedDecoder.decode(OAuthErrorResponse.self, from: response.body) {
             return .oauth(error: body.error, description: body.errorDescription)
         }
         return .oauth(error: "http_\(response.status)", description: response.problem.detail)

@@ -74,7 +74,7 @@ enum APIJSON {
             throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "strings must not contain NUL characters")
         }
         do {
-            return try WireJSON.decoder().decode(T.self, from: Data(buffer: buffer))
+            return try WireJSON.sharedDecoder.decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
             throw Problem("invalid-request", title: "Invalid request", status: 400, detail: describe(error))
         }
@@ -96,7 +96,7 @@ enum APIJSON {
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(data: try WireJSON.encoder().encode(value))))
+            body: .init(byteBuffer: ByteBuffer(data: try WireJSON.sharedEncoder.encode(value))))
     }
 
     static func noContent() -> Response {

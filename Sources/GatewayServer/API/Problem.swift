@@ -38,6 +38,7 @@ extension Problem: HTTPResponseError {
         var fields = headers
         fields[.contentType] = "application/problem+json"
         fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: try WireJSON.encoder().encode(details))))
+        return Response(
+            status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: try WireJSON.sharedEncoder.encode(details))))
     }
 }

@@ -40,7 +40,7 @@ struct OAuthRoutes: Sendable {
             authorizationResponseIssParameterSupported: true,
             // The landing page: it links the API description and the docs (a path that resolves).
             serviceDocumentation: "\(base)/")
-        let data = (try? WireJSON.encoder().encode(document)) ?? Data()
+        let data = (try? WireJSON.sharedEncoder.encode(document)) ?? Data()
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
             body: .init(byteBuffer: ByteBuffer(data: data)))
@@ -54,7 +54,7 @@ struct OAuthRoutes: Sendable {
             guard let form = try await FormData.body(of: request) else {
                 throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
             }
-            return Self.json(.ok, try WireJSON.encoder().encode(try await server.token(form)))
+            return Self.json(.ok, try WireJSON.sharedEncoder.encode(try await server.token(form)))
         } catch let error as OAuthError {
             return Self.oauthError(error)
         }
@@ -79,7 +79,7 @@ struct OAuthRoutes: Sendable {
                 throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
             }
             let response = try await server.startDeviceAuthorization(form, verificationURI: "\(base)/device")
-            return Self.json(.ok, try WireJSON.encoder().encode(response))
+            return Self.json(.ok, try WireJSON.sharedEncoder.encode(response))
         } catch let error as OAuthError {
             return Self.oauthError(error)
         }
@@ -100,7 +100,7 @@ struct OAuthRoutes: Sendable {
     /// RFC 6749 section 5.2 error body.
     static func oauthError(_ error: OAuthError) -> Response {
         let body = OAuthErrorResponse(error: error.code, errorDescription: error.message)
-        var response = json(.init(code: error.status), (try? WireJSON.encoder().encode(body)) ?? Data())
+        var response = json(.init(code: error.status), (try? WireJSON.sharedEncoder.encode(body)) ?? Data())
         if let retry = error.retryAfterSeconds { response.headers[.retryAfter] = String(retry) }
         if error.status == 401 { response.headers[.wwwAuthenticate] = #"Basic realm="gateway""# }
         return response
