@@ -25,6 +25,19 @@ public struct RateLimit: Sendable, Equatable {
     public static func perMinute(_ count: Int) -> RateLimit { RateLimit(capacity: count, perMinute: count) }
 }
 
+/// One bucket a request is counted against: `cost` tokens from the bucket named `key`.
+public struct Budget: Sendable, Equatable {
+    public let key: String
+    public let cost: Int
+    public let limit: RateLimit
+
+    public init(key: String, cost: Int = 1, limit: RateLimit) {
+        self.key = key
+        self.cost = cost
+        self.limit = limit
+    }
+}
+
 /// Short-lived keyed state that must be shared by every replica: one-time codes, pending
 /// authorizations, rate-limit buckets, idempotency keys. Two implementations: Redis (serve)
 /// and in-process (dev and single-node), run against the same contract tests.
@@ -42,6 +55,10 @@ public protocol EphemeralStore: Sendable {
     /// Takes `cost` tokens from the bucket named `key` (a byte budget takes one per byte); a
     /// refused request takes none.
     func consume(_ key: String, cost: Int, limit: RateLimit) async throws -> RateLimitDecision
+    /// Takes from several buckets at once, all or nothing (one round trip for a request that
+    /// counts against a count and a byte budget): when one refuses, none is touched, and the
+    /// answer names the first that refused.
+    func consume(_ budgets: [Budget]) async throws -> (decision: RateLimitDecision, refused: Int?)
 
     /// Counts `holder` among the holders of `key` until `ttl` passes, unless `limit` holders
     /// already hold it; holding it already renews it. Returns whether `holder` now holds it.

@@ -56,21 +56,27 @@ public actor MemoryEphemeralStore: EphemeralStore {
     }
 
     public func consume(_ key: String, cost: Int, limit: RateLimit) -> RateLimitDecision {
+        consume([Budget(key: key, cost: cost, limit: limit)]).decision
+    }
+
+    public func consume(_ budgets: [Budget]) -> (decision: RateLimitDecision, refused: Int?) {
         let now = clock.now
-        let perSecond = Double(limit.perMinute) / 60
-        let state = buckets[key] ?? (Double(limit.capacity), now)
-        let elapsed = now - state.stamp
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var tokens = min(Double(limit.capacity), state.tokens + max(0, seconds) * perSecond)
-        var decision = RateLimitDecision(allowed: true, retryAfter: .zero)
-        let cost = Double(max(1, cost))
-        if tokens >= cost {
-            tokens -= cost
-        } else {
-            decision = RateLimitDecision(allowed: false, retryAfter: .milliseconds(Int(((cost - tokens) / perSecond * 1000).rounded(.up))))
+        var refilled: [Double] = []
+        for (index, budget) in budgets.enumerated() {
+            let perSecond = Double(budget.limit.perMinute) / 60
+            let state = buckets[budget.key] ?? (Double(budget.limit.capacity), now)
+            let elapsed = now - state.stamp
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let tokens = min(Double(budget.limit.capacity), state.tokens + max(0, seconds) * perSecond)
+            let cost = Double(max(1, budget.cost))
+            guard tokens >= cost else {
+                let wait = Duration.milliseconds(Int(((cost - tokens) / perSecond * 1000).rounded(.up)))
+                return (RateLimitDecision(allowed: false, retryAfter: wait), index)
+            }
+            refilled.append(tokens - cost)
         }
-        buckets[key] = (tokens, now)
-        return decision
+        for (budget, tokens) in zip(budgets, refilled) { buckets[budget.key] = (tokens, now) }
+        return (RateLimitDecision(allowed: true, retryAfter: .zero), nil)
     }
 
     private func live(_ key: String) -> (value: String, expiresAt: ContinuousClock.Instant)? {

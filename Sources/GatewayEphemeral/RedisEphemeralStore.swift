@@ -36,39 +36,50 @@ public struct RedisEphemeralStore: EphemeralStore {
         _ = try await redis.del(prefix + key)
     }
 
-    /// Token bucket evaluated atomically in Redis with the server's clock, so replicas with
-    /// skewed clocks still share one bucket fairly.
-    static let tokenBucket = RedisScript(
+    /// Token buckets evaluated atomically in Redis with the server's clock, so replicas with
+    /// skewed clocks still share one bucket fairly. KEYS are the buckets; ARGV holds capacity,
+    /// per-minute rate and cost for each in turn. All or nothing: when one bucket cannot pay,
+    /// none is written, and the reply names it (1-based) with the wait.
+    static let tokenBuckets = RedisScript(
         """
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-        local capacity = tonumber(ARGV[1])
-        local per_ms = tonumber(ARGV[2]) / 60000
-        local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-        local tokens = tonumber(state[1]) or capacity
-        local stamp = tonumber(state[2]) or now
-        tokens = math.min(capacity, tokens + math.max(0, now - stamp) * per_ms)
-        local cost = tonumber(ARGV[3])
-        local allowed = 0
-        local wait = 0
-        if tokens >= cost then
-            tokens = tokens - cost
-            allowed = 1
-        else
-            wait = math.ceil((cost - tokens) / per_ms)
+        local remaining = {}
+        for i = 1, #KEYS do
+            local capacity = tonumber(ARGV[3 * i - 2])
+            local per_ms = tonumber(ARGV[3 * i - 1]) / 60000
+            local cost = tonumber(ARGV[3 * i])
+            local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+            local tokens = tonumber(state[1]) or capacity
+            local stamp = tonumber(state[2]) or now
+            tokens = math.min(capacity, tokens + math.max(0, now - stamp) * per_ms)
+            if tokens < cost then
+                return {0, math.ceil((cost - tokens) / per_ms), i}
+            end
+            remaining[i] = tokens - cost
         end
-        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
-        redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_ms) + 1000)
-        return {allowed, wait}
+        for i = 1, #KEYS do
+            local capacity = tonumber(ARGV[3 * i - 2])
+            local per_ms = tonumber(ARGV[3 * i - 1]) / 60000
+            redis.call('HSET', KEYS[i], 'tokens', tostring(remaining[i]), 'ts', now)
+            redis.call('PEXPIRE', KEYS[i], math.ceil(capacity / per_ms) + 1000)
+        end
+        return {1, 0, 0}
         """)
 
     public func consume(_ key: String, cost: Int, limit: RateLimit) async throws -> RateLimitDecision {
-        let reply = try await redis.eval(
-            Self.tokenBucket, keys: [prefix + "rl:" + key], arguments: [limit.capacity, limit.perMinute, max(1, cost)])
-        guard let values = reply.array, values.count == 2, let allowed = values[0].int, let wait = values[1].int else {
-            throw RedisError.unexpectedReply(command: "EVALSHA token-bucket", reply: "\(reply)")
+        try await consume([Budget(key: key, cost: cost, limit: limit)]).decision
+    }
+
+    public func consume(_ budgets: [Budget]) async throws -> (decision: RateLimitDecision, refused: Int?) {
+        let arguments = budgets.flatMap { [$0.limit.capacity, $0.limit.perMinute, max(1, $0.cost)] }
+        let reply = try await redis.eval(Self.tokenBuckets, keys: budgets.map { prefix + "rl:" + $0.key }, arguments: arguments)
+        guard let values = reply.array, values.count == 3, let allowed = values[0].int, let wait = values[1].int,
+            let index = values[2].int
+        else {
+            throw RedisError.unexpectedReply(command: "EVALSHA token-buckets", reply: "\(reply)")
         }
-        return RateLimitDecision(allowed: allowed == 1, retryAfter: .milliseconds(wait))
+        return (RateLimitDecision(allowed: allowed == 1, retryAfter: .milliseconds(wait)), allowed == 1 ? nil : index - 1)
     }
 }
 

@@ -61,10 +61,10 @@ extension RelayService {
         let text = text ?? ""
         let maximumBytes = min(limits.maximumMessageBytes * 4, limits.replyBytesPerMinute)
         guard text.utf8.count <= maximumBytes else { throw RelayError.tooLarge(limit: maximumBytes) }
-        try await takeBudget(.replies, key: "replies:device:\(target.deviceInstanceID)", perMinute: limits.repliesPerMinute)
-        try await takeBudget(
-            .replyBytes, key: "reply-bytes:device:\(target.deviceInstanceID)", cost: text.utf8.count,
-            perMinute: limits.replyBytesPerMinute)
+        try await takeBudgets([
+            (.replies, "replies:device:\(target.deviceInstanceID)", 1, limits.repliesPerMinute),
+            (.replyBytes, "reply-bytes:device:\(target.deviceInstanceID)", text.utf8.count, limits.replyBytesPerMinute),
+        ])
         let stream = RelayStreams.session(target.sessionID)
         switch kind {
         case .delta:

@@ -54,8 +54,16 @@ public struct RelayService: Sendable {
 
     /// Takes `cost` from a per-minute budget shared by every replica, or refuses naming the limit.
     func takeBudget(_ limit: UsageLimit, key: String, cost: Int = 1, perMinute: Int) async throws {
-        let decision = try await ephemeral.consume(key, cost: cost, limit: .perMinute(perMinute))
+        try await takeBudgets([(limit, key, cost, perMinute)])
+    }
+
+    /// Takes from several per-minute budgets in one round trip, all or nothing, or refuses naming
+    /// the first limit that was reached.
+    func takeBudgets(_ budgets: [(limit: UsageLimit, key: String, cost: Int, perMinute: Int)]) async throws {
+        let (decision, refused) = try await ephemeral.consume(
+            budgets.map { Budget(key: $0.key, cost: $0.cost, limit: .perMinute($0.perMinute)) })
         guard decision.allowed else {
+            let limit = refused.map { budgets[$0].limit } ?? budgets[0].limit
             throw RelayError.rateLimited(limit, retryAfterSeconds: max(1, Int(decision.retryAfter.components.seconds) + 1))
         }
     }

@@ -101,6 +101,26 @@ struct EphemeralStoreContractTests {
         }
     }
 
+    /// Several budgets in one call are all or nothing: a refusal names the first bucket that
+    /// could not pay and leaves every bucket as it was.
+    @Test(arguments: EphemeralBackend.allCases)
+    func severalBudgetsAreTakenAllOrNothing(backend: EphemeralBackend) async throws {
+        try await withEphemeralStore(backend) { store in
+            let slow = RateLimit(capacity: 5, perMinute: 1)
+            let requests = Budget(key: "requests", limit: slow)
+            let bytes = Budget(key: "bytes", cost: 3, limit: slow)
+            let first = try await store.consume([requests, bytes])
+            #expect(first.decision.allowed && first.refused == nil)
+            // bytes has 2 left: the next pair is refused at index 1, and requests keeps its 4.
+            let second = try await store.consume([requests, bytes])
+            #expect(!second.decision.allowed && second.refused == 1)
+            #expect(second.decision.retryAfter > .zero)
+            for _ in 0..<4 { #expect(try await store.consume("requests", limit: slow).allowed, "the refusal took nothing") }
+            #expect(try await store.consume("requests", limit: slow).allowed == false)
+            #expect(try await store.consume("bytes", cost: 2, limit: slow).allowed)
+        }
+    }
+
     /// A byte budget: one request takes as many tokens as it costs; a refused one takes none.
     @Test(arguments: EphemeralBackend.allCases)
     func weightedBudgetsTakeTheirCostAndRefusalsTakeNothing(backend: EphemeralBackend) async throws {
