@@ -16,14 +16,18 @@ func withFreshDatabase<T: Sendable>(
 ) async throws -> T {
     let logger = Logger(label: "test.store")
     let settings: DatabaseSettings
+    var directory: String?
     switch backend {
     case .sqliteMemory:
         settings = .sqlite(path: ":memory:")
     case .sqliteFile:
-        settings = .sqlite(path: NSTemporaryDirectory() + "gateway-test-\(UUID().uuidString)/gateway.sqlite")
+        directory = NSTemporaryDirectory() + "gateway-test-\(UUID().uuidString)"
+        settings = .sqlite(path: directory! + "/gateway.sqlite")
     case .postgres:
         settings = .postgres(try await createPostgresDatabase(logger: logger))
     }
+    // The file backend's directory is the test's own: nothing is left behind in the temp dir.
+    defer { if let directory { try? FileManager.default.removeItem(atPath: directory) } }
     let store = try await GatewayStore.open(settings, logger: logger)
     return try await withRunning(store.database) { try await body(store.database, settings) }
 }
