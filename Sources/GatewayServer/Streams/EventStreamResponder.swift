@@ -3,6 +3,7 @@ import GatewayEvents
 import GatewayProtocol
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ServerSentEvents
 import ServiceLifecycle
@@ -93,10 +94,44 @@ struct EventStreamResponder: Sendable {
 
 /// The inputs a stream reacts to, merged into one sequence.
 enum StreamInput: Sendable {
-    case signal(EventSignal)
+    /// Live signals are waiting in the stream's `StreamInbox`.
+    case signals
     case heartbeat
     case periodic
     case end(StreamEnd)
+}
+
+/// Live signals for one stream, filled by the publisher's thread and drained by the stream in
+/// one go: however many events arrived since the stream last ran, it wakes once, writes them
+/// in one buffer and flushes once. Holding more than `capacity` undrained signals means the
+/// client cannot keep up: the delivery is refused and the subscription ends as overflowed.
+final class StreamInbox: Sendable {
+    private let state = NIOLockedValueBox((signals: [EventSignal](), wakePending: false))
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Adds `signal`; returns nil when full, else whether the stream must be woken (it was
+    /// idle; otherwise a wake-up is already on its way).
+    func add(_ signal: EventSignal) -> Bool? {
+        state.withLockedValue { state in
+            guard state.signals.count < capacity else { return nil }
+            state.signals.append(signal)
+            defer { state.wakePending = true }
+            return !state.wakePending
+        }
+    }
+
+    /// Everything waiting, oldest first; the next `add` wakes the stream again.
+    func drain() -> [EventSignal] {
+        state.withLockedValue { state in
+            state.wakePending = false
+            defer { state.signals.removeAll(keepingCapacity: true) }
+            return state.signals
+        }
+    }
 }
 
 /// One client's stream from subscribe to close.
@@ -111,15 +146,18 @@ struct StreamSession {
 
     func run(writer: inout any ResponseBodyWriter) async -> StreamEnd {
         // Every input (live signals, timers, the client going away, shutdown) is pushed into one
-        // bounded sequence by callbacks, so an idle stream is one suspended task and a live
-        // event reaches the writer without a hop through another task. A client too slow to
-        // take `maximumBacklog` inputs overflows it and is disconnected (it resumes later).
-        let (inputs, continuation) = AsyncStream.makeStream(
-            of: StreamInput.self, bufferingPolicy: .bufferingOldest(settings.maximumBacklog))
+        // sequence by callbacks, so an idle stream is one suspended task and a live event
+        // reaches the writer without a hop through another task. Live signals wait in the
+        // inbox, so a burst costs one wake-up and one write; a client too slow to take
+        // `maximumBacklog` of them overflows it and is disconnected (it resumes later). The other
+        // inputs come from timers and callbacks at a bounded pace, so their queue needs no bound.
+        let inbox = StreamInbox(capacity: settings.maximumBacklog)
+        let (inputs, continuation) = AsyncStream.makeStream(of: StreamInput.self)
         let sink = EventSignalSink(
             deliver: { signal in
-                if case .enqueued = continuation.yield(.signal(signal)) { return true }
-                return false
+                guard let wake = inbox.add(signal) else { return false }
+                if wake { continuation.yield(.signals) }
+                return true
             },
             finish: { continuation.finish() })
         let subscription: EventSubscription
@@ -137,15 +175,15 @@ struct StreamSession {
         if watcher == nil { return .clientGone }
 
         return await withGracefulShutdownHandler {
-            await serve(inputs: inputs, subscription: subscription, writer: &writer)
+            await serve(inputs: inputs, inbox: inbox, subscription: subscription, writer: &writer)
         } onGracefulShutdown: {
             continuation.yield(.end(.shutdown))
         }
     }
 
-    private func serve(inputs: AsyncStream<StreamInput>, subscription: EventSubscription, writer: inout any ResponseBodyWriter) async
-        -> StreamEnd
-    {
+    private func serve(
+        inputs: AsyncStream<StreamInput>, inbox: StreamInbox, subscription: EventSubscription, writer: inout any ResponseBodyWriter
+    ) async -> StreamEnd {
         var delivered: StreamPosition
         do {
             try await writer.write(ByteBuffer(string: ServerSentEvent.retryHint(milliseconds: settings.retryMilliseconds)))
@@ -161,21 +199,13 @@ struct StreamSession {
         do {
             inputLoop: for await input in inputs {
                 switch input {
-                case .signal(.event(let event)):
-                    if event.position.epoch == delivered.epoch && event.position.offset <= delivered.offset { continue }
-                    if event.position.epoch == delivered.epoch && event.position.offset == delivered.offset + 1 {
-                        try await write(event, to: &writer)
-                        delivered = event.position
-                        if !hooks.keepOpenAfter(event) {
-                            ended = .closedByServer
-                            break inputLoop
-                        }
-                    } else {
-                        // A skipped offset or a new epoch: the stream itself says what happened.
-                        delivered = try await catchUp(after: delivered, writer: &writer)
+                case .signals:
+                    let (position, keepOpen) = try await deliver(inbox.drain(), after: delivered, writer: &writer)
+                    delivered = position
+                    if !keepOpen {
+                        ended = .closedByServer
+                        break inputLoop
                     }
-                case .signal(.gap):
-                    delivered = try await catchUp(after: delivered, writer: &writer)
                 case .heartbeat:
                     try await writer.write(Self.heartbeat)
                 case .periodic:
@@ -200,6 +230,51 @@ struct StreamSession {
 
     /// The heartbeat comment every idle stream writes: encoded once for all of them.
     static let heartbeat = ByteBuffer(string: ServerSentEvent.comment("heartbeat"))
+
+    /// Writes the live signals that arrived since the last wake-up: consecutive events go out
+    /// in one buffer and one flush; a skipped offset, a new epoch or a gap first sends what is
+    /// batched, then reads the stream itself. Returns the last position written and whether
+    /// the stream stays open.
+    private func deliver(_ signals: [EventSignal], after position: StreamPosition, writer: inout any ResponseBodyWriter)
+        async throws -> (StreamPosition, keepOpen: Bool)
+    {
+        var delivered = position
+        var batch = ByteBuffer()
+        func flush(_ writer: inout any ResponseBodyWriter) async throws {
+            guard batch.readableBytes > 0 else { return }
+            try await writer.write(batch)
+            batch.clear()
+        }
+        for signal in signals {
+            switch signal {
+            case .event(let event):
+                if event.position.epoch == delivered.epoch && event.position.offset <= delivered.offset { continue }
+                if event.position.epoch == delivered.epoch && event.position.offset == delivered.offset + 1 {
+                    if signals.count == 1 {
+                        // The common case: one event, written as the shared frame, no copy.
+                        try await writer.write(event.frame)
+                    } else {
+                        var frame = event.frame
+                        batch.writeBuffer(&frame)
+                    }
+                    delivered = event.position
+                    if !hooks.keepOpenAfter(event) {
+                        try await flush(&writer)
+                        return (delivered, false)
+                    }
+                } else {
+                    // A skipped offset or a new epoch: the stream itself says what happened.
+                    try await flush(&writer)
+                    delivered = try await catchUp(after: delivered, writer: &writer)
+                }
+            case .gap:
+                try await flush(&writer)
+                delivered = try await catchUp(after: delivered, writer: &writer)
+            }
+        }
+        try await flush(&writer)
+        return (delivered, true)
+    }
 
     struct StreamClosedByHook: Error {
         let reason: StreamEnd
