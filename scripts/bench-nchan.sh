@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Nchan (nginx + libnginx-mod-nchan) as the reference server of the streaming benchmark.
 # Sourced by scripts/bench-streams.sh when BENCH_NCHAN=1; see docs/benchmarks.md
 # ("Side by side with Nchan"). Defines:
-#   nchan_install          installs nginx-light and libnginx-mod-nchan with apt-get when missing
+#   nchan_install          installs libnginx-mod-nchan (and nginx-light when there is no nginx)
+#                          with apt-get when missing
 #   nchan_start DIR PORT REDIS_PORT
 #                          writes DIR/nginx.conf, starts nginx in the foreground (in the
 #                          background of this shell), sets NCHAN_PID (the master) and checks
@@ -14,7 +16,9 @@ NCHAN_PID=""
 
 nchan_install() {
   if command -v nginx >/dev/null 2>&1 && [ -f "$NCHAN_MODULE" ]; then return 0; fi
-  local packages="nginx-light libnginx-mod-nchan" run=()
+  # An nginx that is already installed (nginx-core, nginx-full…) is kept: only the module is added.
+  local packages="libnginx-mod-nchan" run=()
+  command -v nginx >/dev/null 2>&1 || packages="nginx-light $packages"
   if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null 2>&1 || { echo "bench-nchan: installing $packages needs root or sudo" >&2; return 1; }
     run=(sudo)
@@ -22,8 +26,11 @@ nchan_install() {
   echo "bench-nchan: installing $packages with apt-get" >&2
   "${run[@]}" apt-get update -qq
   # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y -qq --no-install-recommends $packages
-  command -v nginx >/dev/null 2>&1 && [ -f "$NCHAN_MODULE" ] || { echo "bench-nchan: $NCHAN_MODULE missing after install" >&2; return 1; }
+  "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages
+  if ! command -v nginx >/dev/null 2>&1 || [ ! -f "$NCHAN_MODULE" ]; then
+    echo "bench-nchan: nginx or $NCHAN_MODULE missing after the install" >&2
+    return 1
+  fi
 }
 
 # nginx.conf for the benchmark: 2 workers (the machine's cores), everything under DIR,
