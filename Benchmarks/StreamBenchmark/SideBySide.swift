@@ -358,10 +358,10 @@ extension SideBySideResults {
         }
         var lines = [
             "side by side (\(environment))",
-            pad("phase", 44) + pad("figure", 18) + pad("gateway", 22) + pad("Nchan", 22) + "gateway/Nchan",
+            pad("phase", 44) + pad("figure", 18) + pad("gateway", 25) + pad("Nchan", 25) + "gateway/Nchan",
         ]
         func row(_ phase: String, _ figure: String, _ gateway: String, _ nchan: String, _ ratio: String) {
-            lines.append(pad(phase, 44) + pad(figure, 18) + pad(gateway, 22) + pad(nchan, 22) + ratio)
+            lines.append(pad(phase, 44) + pad(figure, 18) + pad(gateway, 25) + pad(nchan, 25) + ratio)
         }
         func latencyRows(_ phase: String, _ results: [BenchTarget.Kind: PacedResult]) {
             guard !results.isEmpty else { return }
