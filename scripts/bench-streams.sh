@@ -10,6 +10,10 @@
 # Environment:
 #   BENCH_BUILD=debug   build and run the debug binary instead (faster to build, slower to run)
 #   BENCH_SKIP_BUILD=1  use the binary already built
+#   BENCH_NCHAN=1       side by side with Nchan: installs nginx-light and libnginx-mod-nchan with
+#                       apt-get when missing, starts Nchan (2 workers) on the same redis-server,
+#                       and runs the side-by-side phases against both servers
+#                       (scripts/bench-nchan.sh)
 # Extra arguments go to `gateway-stream-bench run`, e.g.
 #   scripts/bench-streams.sh --subscribers 500 --idle 2000 --phases floor,latency
 set -euo pipefail
@@ -23,12 +27,21 @@ command -v python3 >/dev/null 2>&1 || die "python3 is required (to pick a free p
 CONFIGURATION="${BENCH_BUILD:-release}"
 case "$CONFIGURATION" in release|debug) ;; *) die "BENCH_BUILD must be release or debug" ;; esac
 
+NCHAN="${BENCH_NCHAN:-0}"
+if [ "$NCHAN" = 1 ]; then
+  # shellcheck source=scripts/bench-nchan.sh
+  . scripts/bench-nchan.sh
+  command -v curl >/dev/null 2>&1 || die "curl is required with BENCH_NCHAN=1"
+  nchan_install || die "could not install Nchan"
+fi
+
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")"
 REDIS_PID=""
 
 cleanup() {
   local status=$?
   set +e
+  [ "$NCHAN" = 1 ] && nchan_stop
   if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then
     kill -TERM "$REDIS_PID" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
@@ -70,5 +83,13 @@ for _ in $(seq 1 100); do
 done
 redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "redis-server did not answer PING"
 
+NCHAN_ARGS=()
+if [ "$NCHAN" = 1 ]; then
+  NCHAN_PORT="$(free_port)"
+  log "starting Nchan (nginx) on 127.0.0.1:$NCHAN_PORT with Redis storage"
+  nchan_start "$WORK/nchan" "$NCHAN_PORT" "$REDIS_PORT" || die "Nchan did not start"
+  NCHAN_ARGS=(--nchan-port "$NCHAN_PORT" --nchan-pid "$NCHAN_PID")
+fi
+
 log "running the benchmark"
-"$BIN" run --redis-url "redis://127.0.0.1:$REDIS_PORT" --server-log "$WORK/server.log" "$@"
+"$BIN" run --redis-url "redis://127.0.0.1:$REDIS_PORT" --server-log "$WORK/server.log" "${NCHAN_ARGS[@]}" "$@"

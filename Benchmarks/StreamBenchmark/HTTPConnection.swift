@@ -2,6 +2,13 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// A whole HTTP response.
+struct HTTPReply: Sendable {
+    let status: Int
+    let headers: HTTPHeaders
+    let body: ByteBuffer
+}
+
 /// One keep-alive HTTP/1.1 connection, one request at a time (used for appends, /readyz and
 /// /metrics). Lives for the duration of `withHTTPConnection`'s body.
 struct HTTPSession: ~Copyable {
@@ -9,27 +16,34 @@ struct HTTPSession: ~Copyable {
     let outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
     let host: String
 
-    /// Sends a request and reads the whole response.
-    mutating func request(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil) async throws -> (status: Int, body: ByteBuffer) {
+    /// Sends a request and reads the whole response. `headers` are added to Host (and to
+    /// Content-Type and Content-Length when there is a body).
+    mutating func request(
+        _ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil, contentType: String = "application/json",
+        headers extraHeaders: [(String, String)] = []
+    ) async throws -> HTTPReply {
         var headers = HTTPHeaders([("Host", host)])
         if let body {
-            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Type", value: contentType)
             headers.add(name: "Content-Length", value: String(body.readableBytes))
         }
+        headers.add(contentsOf: extraHeaders)
         var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))]
         if let body { parts.append(.body(.byteBuffer(body))) }
         parts.append(.end(nil))
         try await outbound.write(contentsOf: parts)
         var status = 0
+        var responseHeaders = HTTPHeaders()
         var collected = ByteBuffer()
         while let part = try await inbound.next() {
             switch part {
             case .head(let head):
                 status = Int(head.status.code)
+                responseHeaders = head.headers
             case .body(var chunk):
                 collected.writeBuffer(&chunk)
             case .end:
-                return (status, collected)
+                return HTTPReply(status: status, headers: responseHeaders, body: collected)
             }
         }
         throw BenchError("connection closed before the response to \(method) \(path) ended")

@@ -68,8 +68,46 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("floor-messages"), help: "PUBLISH round trips measured for the Redis floor.")
     var floorMessages = 2000
 
-    @Option(help: "Phases to run, comma-separated: floor, memory, latency, saturation.")
-    var phases = "floor,memory,latency,saturation"
+    @Option(
+        help: """
+            Phases to run, comma-separated: floor, memory, latency, saturation; side by side (gateway and, with --nchan-port, \
+            Nchan): idle, single, fanout, chat, search, relay (gateway only). Default: floor,memory,latency,saturation, or with \
+            --nchan-port floor,idle,single,fanout,chat,search,relay.
+            """)
+    var phases: String?
+
+    @Option(name: .customLong("nchan-port"), help: "Port of an Nchan (nginx) on 127.0.0.1 to run the side-by-side phases against.")
+    var nchanPort: Int?
+
+    @Option(name: .customLong("nchan-pid"), help: "PID of that nginx's master process; its workers' RSS and CPU are Nchan's.")
+    var nchanPID: Int32?
+
+    @Option(help: "Events per second of the side-by-side 1-subscriber, fan-out and relay phases.")
+    var rate = 20.0
+
+    @Option(name: .customLong("paced-seconds"), help: "Length of each side-by-side latency run (single, fanout, chat, relay).")
+    var pacedSeconds = 20.0
+
+    @Option(name: .customLong("chat-streams"), help: "Streams (one subscriber each) of the chat pattern.")
+    var chatStreams = 1000
+
+    @Option(name: .customLong("chat-rate"), help: "Events per second in total over the chat pattern's streams.")
+    var chatRate = 1000.0
+
+    @Option(name: .customLong("search-seconds"), help: "Length of each step of the saturation search.")
+    var searchSeconds = 3.0
+
+    @Option(name: .customLong("search-start-rate"), help: "Events per second of the saturation search's first step (×1.5 per step).")
+    var searchStartRate = 20.0
+
+    @Option(name: .customLong("search-p99-ms"), help: "p99 under which a saturation-search step passes.")
+    var searchP99 = 100.0
+
+    @Option(name: .customLong("search-posters"), help: "Concurrent POST connections of the saturation search.")
+    var searchPosters = 16
+
+    @Option(name: .customLong("idle-cpu-seconds"), help: "How long the idle phase measures the server's CPU with the connections open.")
+    var idleCPUSeconds = 30.0
 
     @Option(help: "Port for the server child; 0 picks a free loopback port.")
     var port = 0
@@ -93,12 +131,22 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--saturation-modes takes open and/or closed")
         }
         guard saturationSeconds > 0, latencySeconds > 0 else { throw ValidationError("durations must be positive") }
-        let known: Set = ["floor", "memory", "latency", "saturation"]
+        let known = Set(["floor", "memory", "latency", "saturation"]).union(Self.sideBySidePhases)
         for phase in selectedPhases where !known.contains(phase) { throw ValidationError("unknown phase \(phase)") }
+        guard rate > 0, pacedSeconds > 0, chatStreams >= 1, searchPosters >= 1, chatRate > 0, searchSeconds > 0, searchStartRate > 0,
+            searchP99 > 0,
+            idleCPUSeconds > 0
+        else { throw ValidationError("rates, durations and counts must be positive") }
+        guard rate * pacedSeconds < 900_000, chatRate * pacedSeconds < 900_000 else {
+            throw ValidationError("at most 899,999 events per latency run")
+        }
     }
 
+    static let sideBySidePhases: Set = ["idle", "single", "fanout", "chat", "search", "relay"]
+
     var selectedPhases: Set<String> {
-        Set(phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let list = phases ?? (nchanPort == nil ? "floor,memory,latency,saturation" : "floor,idle,single,fanout,chat,search,relay")
+        return Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
     /// Saturation runs: true for open loop.
@@ -126,8 +174,13 @@ struct RunCommand: AsyncParsableCommand {
         let logPath = serverLog ?? NSTemporaryDirectory() + "gateway-stream-bench-server-\(getpid()).log"
         let phases = selectedPhases
         var results = Results()
+        var sideBySide = SideBySideResults()
         results.environment = Self.describeEnvironment()
         say("gateway stream benchmark: \(results.environment)")
+        if let nchanPort {
+            let workers = nchanPID.map { childProcesses(of: $0) } ?? []
+            say("Nchan on 127.0.0.1:\(nchanPort), " + (workers.isEmpty ? "no worker PIDs (RSS and CPU unknown)" : "worker PIDs \(workers)"))
+        }
 
         let child = try ChildProcess(
             executable: currentExecutablePath(),
@@ -154,6 +207,13 @@ struct RunCommand: AsyncParsableCommand {
                 results.floor = try await measureRedisFloor(url: redisURL, messages: floorMessages)
                 say("    " + Self.describe(results.floor) + "; " + cpu.read().description)
             }
+            if !phases.isDisjoint(with: Self.sideBySidePhases) {
+                var targets = [BenchTarget(kind: .gateway, port: port, processes: [child.pid])]
+                if let nchanPort {
+                    targets.append(BenchTarget(kind: .nchan, port: nchanPort, processes: nchanPID.map { childProcesses(of: $0) } ?? []))
+                }
+                try await runSideBySide(targets: targets, phases: phases, group: group, results: &sideBySide)
+            }
             if phases.contains("memory") {
                 results.memory = try await measureIdleMemory(child: child, group: group, port: port, logPath: logPath)
             }
@@ -171,7 +231,13 @@ struct RunCommand: AsyncParsableCommand {
         say("server child stopped (status \(status.map(String.init) ?? "unknown"))")
         if serverLog == nil { try? FileManager.default.removeItem(atPath: logPath) }
         say("")
-        say(results.table(floorGoal: 3, memoryGoal: 16))
+        if sideBySide.isEmpty || !results.latency.isEmpty || !results.saturation.isEmpty || results.memory != nil {
+            say(results.table(floorGoal: 3, memoryGoal: 16))
+            say("")
+        }
+        if !sideBySide.isEmpty {
+            say(sideBySide.table(environment: results.environment, floor: results.floor, run: self))
+        }
     }
 
     // MARK: Server child
@@ -388,42 +454,13 @@ struct RunCommand: AsyncParsableCommand {
         return result
     }
 
-    /// Appends `numbers` at a fixed pace, round-robin over the POST connections; each event's
-    /// data carries the driver's monotonic time taken just before its POST is written. A POSTer
-    /// whose previous append has not returned yet sends late (the server is the bottleneck).
+    /// Appends `numbers` at a fixed pace to a bench stream of the gateway (see `publishPaced`).
     func sendPaced(_ numbers: [Int64], interval: Duration, stream: String, group: any EventLoopGroup, port: Int) async throws
         -> (rate: Double, postP99: Double)
     {
-        let posters = self.posters
-        let start = ContinuousClock.now + .milliseconds(20)
-        let path = "/bench/streams/\(stream)"
-        let timings = try await withThrowingTaskGroup(of: [(sent: Int64, took: Int64)].self) { tasks in
-            for poster in 0..<posters {
-                tasks.addTask {
-                    try await withHTTPConnection(group: group, port: port) { session in
-                        var timings: [(sent: Int64, took: Int64)] = []
-                        var index = poster
-                        while index < numbers.count {
-                            try await Task.sleep(until: start + interval * index, clock: .continuous)
-                            let sent = monotonicNanos()
-                            let body = ByteBuffer(string: #"{"n":\#(numbers[index]),"t":\#(sent)}"#)
-                            let response = try await session.request(.POST, path, body: body)
-                            guard response.status == 200 else { throw BenchError("append answered HTTP \(response.status)") }
-                            timings.append((sent, monotonicNanos() - sent))
-                            index += posters
-                        }
-                        return timings
-                    }
-                }
-            }
-            var all: [(sent: Int64, took: Int64)] = []
-            for try await timings in tasks { all += timings }
-            return all
-        }
-        let sentTimes = timings.map(\.sent)
-        let span = Double((sentTimes.max() ?? 0) - (sentTimes.min() ?? 0)) / 1e9
-        let rate = span > 0 ? Double(numbers.count - 1) / span : 0
-        return (rate, LatencySummary(nanoseconds: timings.map(\.took))?.p99 ?? 0)
+        let gateway = BenchTarget(kind: .gateway, port: port, processes: [])
+        return try await publishPaced(
+            numbers, interval: interval, posters: posters, publisher: gateway.publisher { _ in stream }, group: group)
     }
 
     /// Waits until every event in `numbers` reached `target` subscribers; returns how many did.

@@ -7,6 +7,29 @@ import NIOPosix
 /// latency samples; warm-up and saturation events use numbers above it.
 let latencySampleRange: ClosedRange<Int64> = 1...999_999
 
+/// How a server's SSE stream reads: which events are benchmark events, when a connection
+/// counts as open, and where the sequence number and send time are in an event's data.
+struct SSEFormat: Sendable {
+    /// The `event:` of benchmark events; nil means every event that has a data line.
+    var eventType: [UInt8]?
+    /// The event that says the server has subscribed; nil means the first block (a comment
+    /// counts) the server sends.
+    var openEvent: [UInt8]?
+    /// The data holds the sequence number and the send time as the first two unsigned
+    /// integers after this marker.
+    var marker: [UInt8]
+
+    /// The gateway's bench routes: `event: bench.event`, `data: {"n":…,"t":…}`, open at `stream.open`.
+    static let gatewayBench = SSEFormat(
+        eventType: Array("bench.event".utf8), openEvent: Array("stream.open".utf8), marker: Array(#""n":"#.utf8))
+    /// Nchan's EventSource subscriber: `id:` and `data:` (the published body, `{"n":…,"t":…}`)
+    /// and no `event:` line; it greets a new subscriber with a `:hi` comment.
+    static let nchan = SSEFormat(eventType: nil, openEvent: nil, marker: Array(#""n":"#.utf8))
+    /// A guest's session stream: `reply.delta` events whose text is `bench n=… t=…`.
+    static let replyDelta = SSEFormat(
+        eventType: Array("reply.delta".utf8), openEvent: Array("stream.open".utf8), marker: Array("bench n=".utf8))
+}
+
 /// Counts deliveries across all subscribers: in total, and per event sequence number so the
 /// driver knows when an event has reached every subscriber.
 final class DeliveryLedger: @unchecked Sendable {
@@ -31,6 +54,9 @@ final class DeliveryLedger: @unchecked Sendable {
     }
 
     func forget(_ number: Int64) { lock.withLock { perEvent[number] = nil } }
+
+    /// Forgets every per-event count (between runs that reuse sequence numbers).
+    func resetEvents() { lock.withLock { perEvent.removeAll() } }
 }
 
 /// What one subscriber saw. Written on its channel's event loop, read by the driver.
@@ -41,6 +67,7 @@ final class SubscriberRecord: @unchecked Sendable {
     private var _closed = false
     private var _events = 0
     private var _samples: [(number: Int64, latency: Int64)] = []
+    private var _received: [Int64] = []
 
     var status: Int { lock.withLock { _status } }
     /// The `stream.open` event arrived: the server has subscribed this stream to live events.
@@ -52,44 +79,60 @@ final class SubscriberRecord: @unchecked Sendable {
         lock.withLock { _samples.lazy.filter { range.contains($0.number) }.map(\.latency) }
     }
 
-    func dropSamples() { lock.withLock { _samples.removeAll() } }
+    /// Sequence numbers in `range`, in the order they arrived (duplicates included).
+    func received(in range: ClosedRange<Int64>) -> [Int64] {
+        lock.withLock { _received.filter { range.contains($0) } }
+    }
+
+    func dropSamples() {
+        lock.withLock {
+            _samples.removeAll()
+            _received.removeAll()
+        }
+    }
 
     func setStatus(_ status: Int) { lock.withLock { _status = status } }
     func markOpened() { lock.withLock { _opened = true } }
     func markClosed() { lock.withLock { _closed = true } }
-    func add(events: Int, samples: [(number: Int64, latency: Int64)]) {
+    func add(numbers: [Int64], samples: [(number: Int64, latency: Int64)]) {
         lock.withLock {
-            _events += events
+            _events += numbers.count
             _samples.append(contentsOf: samples)
+            _received.append(contentsOf: numbers)
         }
     }
 }
 
 /// A minimal SSE client on one NIO channel: sends `GET path`, then scans the (de-chunked)
 /// body for blank-line-terminated blocks, picking out `event:` and `data:` lines. Bench events
-/// carry `{"n":sequence,"t":send-nanoseconds}`; the receive time is taken once per read, on the
-/// event loop, before parsing.
+/// carry a sequence number and the send time in nanoseconds (`{"n":sequence,"t":send}` or, in
+/// a reply's text, `bench n=sequence t=send`; see `SSEFormat`); the receive time is taken
+/// once per read, on the event loop, before parsing.
 final class SSESubscriberHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
     private let host: String
     private let path: String
+    private let extraHeaders: [(String, String)]
+    private let format: SSEFormat
     private let record: SubscriberRecord
     private let ledger: DeliveryLedger
     private var pending: ByteBuffer?
     private var sequenceNumbers: [Int64] = []
     private var samples: [(number: Int64, latency: Int64)] = []
 
-    init(host: String, path: String, record: SubscriberRecord, ledger: DeliveryLedger) {
+    init(host: String, path: String, headers: [(String, String)], format: SSEFormat, record: SubscriberRecord, ledger: DeliveryLedger) {
         self.host = host
         self.path = path
+        self.extraHeaders = headers
+        self.format = format
         self.record = record
         self.ledger = ledger
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let headers = HTTPHeaders([("Host", host), ("Accept", "text/event-stream"), ("Cache-Control", "no-cache")])
+        let headers = HTTPHeaders([("Host", host), ("Accept", "text/event-stream"), ("Cache-Control", "no-cache")] + extraHeaders)
         context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         context.fireChannelActive()
@@ -149,7 +192,7 @@ final class SSESubscriberHandler: ChannelInboundHandler {
         if opened { record.markOpened() }
         if !sequenceNumbers.isEmpty {
             ledger.record(sequenceNumbers)
-            record.add(events: sequenceNumbers.count, samples: samples)
+            record.add(numbers: sequenceNumbers, samples: samples)
             sequenceNumbers.removeAll(keepingCapacity: true)
             samples.removeAll(keepingCapacity: true)
         }
@@ -157,32 +200,30 @@ final class SSESubscriberHandler: ChannelInboundHandler {
 
     private static let eventPrefix = Array("event: ".utf8)
     private static let dataPrefix = Array("data: ".utf8)
-    private static let benchEvent = Array("bench.event".utf8)
-    private static let openEvent = Array("stream.open".utf8)
 
-    /// One block, each line ending in LF. Returns true for `stream.open`.
+    /// One block, each line ending in LF. Returns true when it opens the stream (see `SSEFormat`).
     private func handleBlock(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, receivedAt: Int64) -> Bool {
-        var isBench = false
-        var isOpen = false
+        var isBench = format.eventType == nil
+        var isOpen = format.openEvent == nil
         var dataLine: Range<Int>?
         var lineStart = range.lowerBound
         for index in range where bytes[index] == 0x0A {
             let line = lineStart..<index
             if Self.hasPrefix(bytes, line, Self.eventPrefix) {
                 let value = (line.lowerBound + Self.eventPrefix.count)..<line.upperBound
-                isBench = Self.equals(bytes, value, Self.benchEvent)
-                isOpen = Self.equals(bytes, value, Self.openEvent)
+                if let eventType = format.eventType { isBench = Self.equals(bytes, value, eventType) }
+                if let openEvent = format.openEvent { isOpen = Self.equals(bytes, value, openEvent) }
             } else if Self.hasPrefix(bytes, line, Self.dataPrefix) {
                 dataLine = (line.lowerBound + Self.dataPrefix.count)..<line.upperBound
             }
             lineStart = index + 1
         }
-        if isBench, let dataLine {
-            // {"n":123,"t":456}: the first two unsigned integers, in that order.
+        if isBench, let dataLine, let start = Self.firstIndex(of: format.marker, in: bytes, dataLine) {
+            // {"n":123,"t":456}: the first two unsigned integers after the marker, in that order.
             var numbers: [Int64] = []
             var current: Int64 = 0
             var inNumber = false
-            for index in dataLine {
+            for index in start..<dataLine.upperBound {
                 let byte = bytes[index]
                 if byte >= 0x30 && byte <= 0x39 {
                     current = current &* 10 &+ Int64(byte - 0x30)
@@ -209,6 +250,17 @@ final class SSESubscriberHandler: ChannelInboundHandler {
         return true
     }
 
+    /// Where the bytes after the first occurrence of `marker` in `range` start.
+    private static func firstIndex(of marker: [UInt8], in bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        guard !marker.isEmpty, range.count >= marker.count else { return nil }
+        var start = range.lowerBound
+        while start + marker.count <= range.upperBound {
+            if hasPrefix(bytes, start..<range.upperBound, marker) { return start + marker.count }
+            start += 1
+        }
+        return nil
+    }
+
     private static func equals(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ value: [UInt8]) -> Bool {
         range.count == value.count && hasPrefix(bytes, range, value)
     }
@@ -220,7 +272,8 @@ struct SSESubscriber: Sendable {
     let record: SubscriberRecord
 
     static func connect(
-        group: any EventLoopGroup, host: String, port: Int, path: String, ledger: DeliveryLedger
+        group: any EventLoopGroup, host: String, port: Int, path: String, headers: [(String, String)] = [],
+        format: SSEFormat = .gatewayBench, ledger: DeliveryLedger
     ) async throws -> SSESubscriber {
         let record = SubscriberRecord()
         let channel = try await ClientBootstrap(group: group)
@@ -230,14 +283,16 @@ struct SSESubscriber: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(
-                        SSESubscriberHandler(host: "\(host):\(port)", path: path, record: record, ledger: ledger))
+                        SSESubscriberHandler(
+                            host: "\(host):\(port)", path: path, headers: headers, format: format, record: record, ledger: ledger))
                 }
             }
             .connect(host: host, port: port).get()
         return SSESubscriber(channel: channel, record: record)
     }
 
-    /// Waits for `stream.open`; false if the stream failed or did not open in time.
+    /// Waits for the stream to open (see `SSEFormat.openEvent`); false if it failed or did not
+    /// open in time.
     func waitUntilOpen(timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline && !Task.isCancelled {
@@ -254,10 +309,10 @@ struct SSESubscriber: Sendable {
 }
 
 /// Opens `count` subscribers to `path(index)`, at most `concurrency` connecting at a time,
-/// and waits for each one's `stream.open`. Throws if any fails.
+/// and waits for each one to open. Throws if any fails.
 func openSubscribers(
-    count: Int, concurrency: Int, group: any EventLoopGroup, port: Int, ledger: DeliveryLedger,
-    timeout: Duration = .seconds(15), path: @escaping @Sendable (Int) -> String
+    count: Int, concurrency: Int, group: any EventLoopGroup, port: Int, ledger: DeliveryLedger, format: SSEFormat = .gatewayBench,
+    headers: [(String, String)] = [], timeout: Duration = .seconds(15), path: @escaping @Sendable (Int) -> String
 ) async throws -> [SSESubscriber] {
     try await withThrowingTaskGroup(of: (Int, SSESubscriber).self) { taskGroup in
         var opened = [SSESubscriber?](repeating: nil, count: count)
@@ -267,7 +322,7 @@ func openSubscribers(
             next += 1
             taskGroup.addTask {
                 let subscriber = try await SSESubscriber.connect(
-                    group: group, host: "127.0.0.1", port: port, path: path(index), ledger: ledger)
+                    group: group, host: "127.0.0.1", port: port, path: path(index), headers: headers, format: format, ledger: ledger)
                 guard await subscriber.waitUntilOpen(timeout: timeout) else {
                     let status = subscriber.record.status
                     await subscriber.close()

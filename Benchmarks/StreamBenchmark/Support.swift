@@ -92,6 +92,19 @@ func residentKilobytes(pid: pid_t) -> Int? {
     return nil
 }
 
+/// Processes whose parent is `parent` (Nchan's workers under its master), from /proc/PID/stat.
+func childProcesses(of parent: pid_t) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return entries.compactMap { entry -> pid_t? in
+        guard let pid = pid_t(entry), let stat = readProcFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else {
+            return nil
+        }
+        // After the command name: state, then the parent's pid.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && pid_t(fields[1]) == parent ? pid : nil
+    }.sorted()
+}
+
 /// Threads of a process, from /proc/PID/status (to explain memory figures).
 func threadCount(pid: pid_t) -> Int? {
     guard let status = readProcFile("/proc/\(pid)/status") else { return nil }
@@ -142,19 +155,26 @@ struct CPUUsage {
     }
 }
 
-/// Measures the CPU the server child, this process and the machine use over a phase.
+/// Measures the CPU the server (the gateway child, or Nchan's workers), this process and the
+/// machine use over a phase.
 struct CPUMeter {
-    let serverPID: pid_t
+    let serverPIDs: [pid_t]
     let started = monotonicNanos()
     let serverStart: Double
     let driverStart: Double
     let machineStart: (busy: Double, interrupts: Double)
 
-    init(serverPID: pid_t) {
-        self.serverPID = serverPID
-        serverStart = cpuSeconds(pid: serverPID) ?? 0
+    init(serverPID: pid_t) { self.init(serverPIDs: [serverPID]) }
+
+    init(serverPIDs: [pid_t]) {
+        self.serverPIDs = serverPIDs
+        serverStart = Self.serverSeconds(serverPIDs)
         driverStart = cpuSeconds(pid: getpid()) ?? 0
         machineStart = machineBusySeconds() ?? (0, 0)
+    }
+
+    static func serverSeconds(_ pids: [pid_t]) -> Double {
+        pids.reduce(0) { $0 + (cpuSeconds(pid: $1) ?? 0) }
     }
 
     /// Average cores busy since `init`.
@@ -163,7 +183,7 @@ struct CPUMeter {
         guard wall > 0 else { return CPUUsage() }
         let machine = machineBusySeconds() ?? machineStart
         return CPUUsage(
-            server: ((cpuSeconds(pid: serverPID) ?? 0) - serverStart) / wall,
+            server: (Self.serverSeconds(serverPIDs) - serverStart) / wall,
             driver: ((cpuSeconds(pid: getpid()) ?? 0) - driverStart) / wall,
             machine: (machine.busy - machineStart.busy) / wall,
             interrupts: (machine.interrupts - machineStart.interrupts) / wall)
