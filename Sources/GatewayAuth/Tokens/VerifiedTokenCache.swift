@@ -47,6 +47,4 @@ final class VerifiedTokenCache: Sendable {
             entries[key] = Entry(claims: claims, expiresAt: expiresAt)
         }
     }
-
-    var count: Int { entries.withLockedValue { $0.count } }
 }
