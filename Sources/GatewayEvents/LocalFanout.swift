@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// What a live subscriber receives.
 public enum EventSignal: Sendable, Equatable {
@@ -9,16 +10,35 @@ public enum EventSignal: Sendable, Equatable {
     case gap
 }
 
-/// Takes a subscription's live signals directly, on the thread that publishes them, so a
-/// consumer that merges them with other inputs needs no task of its own to forward them.
+/// Takes a subscription's live signals directly, so a consumer that merges them with other
+/// inputs needs no task of its own to forward them.
 public struct EventSignalSink: Sendable {
-    let deliver: @Sendable (EventSignal) -> Bool
+    enum Delivery: Sendable {
+        /// Called on the publisher's thread; false means the consumer cannot take more.
+        case immediate(@Sendable (EventSignal) -> Bool)
+        /// Called on the event loop: the fan-out hands each signal to every event loop with such
+        /// subscribers once, and that loop calls its subscribers in turn.
+        case onEventLoop(any EventLoop, @Sendable (EventSignal) -> Void)
+    }
+
+    let delivery: Delivery
     let finish: @Sendable () -> Void
 
-    /// `deliver` returns false when the consumer cannot take more: the subscription then ends
-    /// as overflowed and `finish` runs. `finish` also runs when the subscription is cancelled.
+    /// `deliver` runs on the publisher's thread and returns false when the consumer cannot take
+    /// more: the subscription then ends as overflowed and `finish` runs. `finish` also runs when
+    /// the subscription is cancelled.
     public init(deliver: @escaping @Sendable (EventSignal) -> Bool, finish: @escaping @Sendable () -> Void) {
-        self.deliver = deliver
+        self.delivery = .immediate(deliver)
+        self.finish = finish
+    }
+
+    /// `deliver` runs on `eventLoop` (for a connection's consumer: its channel's loop, so it can
+    /// write without another hop). Such a consumer bounds its own backlog and cancels the
+    /// subscription when it ends; `finish` runs when the subscription is cancelled.
+    public init(
+        on eventLoop: any EventLoop, deliver: @escaping @Sendable (EventSignal) -> Void, finish: @escaping @Sendable () -> Void = {}
+    ) {
+        self.delivery = .onEventLoop(eventLoop, deliver)
         self.finish = finish
     }
 
@@ -75,14 +95,53 @@ public final class EventSubscription: AsyncSequence, Sendable {
 
 /// In-process fan-out of events to the subscribers of this replica. One instance per bus; the
 /// Redis bus feeds it from its single pub/sub connection, the memory bus directly.
+///
+/// Subscribers that take their signals on an event loop are grouped by loop: an event costs one
+/// hop per loop that has subscribers of its stream, not one per subscriber.
 final class LocalFanout: Sendable {
     private struct Subscriber: Sendable {
         let sink: EventSignalSink
         weak var subscription: EventSubscription?
     }
 
+    /// The subscribers of one stream on one event loop, with the list a publish hands to the
+    /// loop (rebuilt only after a subscriber came or went).
+    private struct LoopGroup {
+        let eventLoop: any EventLoop
+        var members: [UInt64: @Sendable (EventSignal) -> Void] = [:]
+        var snapshot: [@Sendable (EventSignal) -> Void]?
+
+        init(eventLoop: any EventLoop) {
+            self.eventLoop = eventLoop
+        }
+
+        mutating func deliveries() -> [@Sendable (EventSignal) -> Void] {
+            if let snapshot { return snapshot }
+            let built = Array(members.values)
+            snapshot = built
+            return built
+        }
+    }
+
+    private struct StreamSubscribers {
+        var immediate: [UInt64: Subscriber] = [:]
+        var loops: [ObjectIdentifier: LoopGroup] = [:]
+
+        var isEmpty: Bool { immediate.isEmpty && loops.isEmpty }
+        var count: Int { immediate.count + loops.values.reduce(0) { $0 + $1.members.count } }
+
+        mutating func targets() -> (immediate: [Subscriber], loops: [(any EventLoop, [@Sendable (EventSignal) -> Void])]) {
+            var groups: [(any EventLoop, [@Sendable (EventSignal) -> Void])] = []
+            groups.reserveCapacity(loops.count)
+            for index in loops.values.indices {
+                groups.append((loops.values[index].eventLoop, loops.values[index].deliveries()))
+            }
+            return (immediate.isEmpty ? [] : Array(immediate.values), groups)
+        }
+    }
+
     private struct State {
-        var subscribers: [StreamName: [UInt64: Subscriber]] = [:]
+        var subscribers: [StreamName: StreamSubscribers] = [:]
         var nextID: UInt64 = 0
     }
 
@@ -119,18 +178,37 @@ final class LocalFanout: Sendable {
             let subscription = EventSubscription(stream: stream, signals: signals) { [weak self] in
                 guard let self else { return }
                 sink.finish()
-                if self.remove(stream, id: id) { onLastRemoved(stream) }
+                if self.remove(stream, id: id, sink: sink) { onLastRemoved(stream) }
             }
             let isFirst = state.subscribers[stream]?.isEmpty ?? true
-            state.subscribers[stream, default: [:]][id] = Subscriber(sink: sink, subscription: subscription)
+            switch sink.delivery {
+            case .immediate:
+                state.subscribers[stream, default: StreamSubscribers()].immediate[id] = Subscriber(sink: sink, subscription: subscription)
+            case .onEventLoop(let eventLoop, let deliver):
+                let key = ObjectIdentifier(eventLoop)
+                var group = state.subscribers[stream]?.loops[key] ?? LoopGroup(eventLoop: eventLoop)
+                group.members[id] = deliver
+                group.snapshot = nil
+                state.subscribers[stream, default: StreamSubscribers()].loops[key] = group
+            }
             return (subscription, isFirst)
         }
     }
 
     /// Returns true when the stream has no local subscribers left.
-    private func remove(_ stream: StreamName, id: UInt64) -> Bool {
+    private func remove(_ stream: StreamName, id: UInt64, sink: EventSignalSink) -> Bool {
         state.withLockedValue { state in
-            state.subscribers[stream]?[id] = nil
+            switch sink.delivery {
+            case .immediate:
+                state.subscribers[stream]?.immediate[id] = nil
+            case .onEventLoop(let eventLoop, _):
+                let key = ObjectIdentifier(eventLoop)
+                if var group = state.subscribers[stream]?.loops[key] {
+                    group.members[id] = nil
+                    group.snapshot = nil
+                    state.subscribers[stream]?.loops[key] = group.members.isEmpty ? nil : group
+                }
+            }
             if state.subscribers[stream]?.isEmpty ?? false {
                 state.subscribers[stream] = nil
                 return true
@@ -140,12 +218,16 @@ final class LocalFanout: Sendable {
     }
 
     func publish(_ event: StreamEvent) {
-        deliver(.event(event), to: state.withLockedValue { $0.subscribers[event.stream].map { Array($0.values) } ?? [] })
+        guard let targets = state.withLockedValue({ $0.subscribers[event.stream]?.targets() }) else { return }
+        deliver(.event(event), immediate: targets.immediate, loops: targets.loops)
     }
 
     /// Tells every subscriber of this replica to catch up.
     func broadcastGap() {
-        deliver(.gap, to: state.withLockedValue { $0.subscribers.values.flatMap(\.values) })
+        let all = state.withLockedValue { state in
+            state.subscribers.keys.compactMap { state.subscribers[$0]?.targets() }
+        }
+        for targets in all { deliver(.gap, immediate: targets.immediate, loops: targets.loops) }
     }
 
     var streams: [StreamName] {
@@ -156,9 +238,17 @@ final class LocalFanout: Sendable {
         state.withLockedValue { $0.subscribers.values.reduce(0) { $0 + $1.count } }
     }
 
-    private func deliver(_ signal: EventSignal, to targets: [Subscriber]) {
-        for target in targets {
-            if !target.sink.deliver(signal) {
+    private func deliver(
+        _ signal: EventSignal, immediate: [Subscriber], loops: [(any EventLoop, [@Sendable (EventSignal) -> Void])]
+    ) {
+        for (eventLoop, deliveries) in loops {
+            eventLoop.execute {
+                for deliver in deliveries { deliver(signal) }
+            }
+        }
+        for target in immediate {
+            guard case .immediate(let deliver) = target.sink.delivery else { continue }
+            if !deliver(signal) {
                 // Too far behind: end it; the client resumes from its last position.
                 target.subscription?.markOverflowed()
                 target.sink.finish()

@@ -291,6 +291,7 @@ public struct GatewayDependencies: Sendable {
             store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, limits: relayLimits,
             logger: logger)
         services.append(BackgroundService(name: "presence") { await relay.runPresenceFanOut() })
+        services.append(LiveEventStreamsService(streams: streams.live))
         return GatewayDependencies(
             configuration: configuration, store: store, ephemeral: ephemeral, bus: bus, readiness: readiness, streams: streams,
             tokens: tokens, authorizationServer: authorizationServer, connector: connector, relay: relay, metrics: metrics,

@@ -219,10 +219,7 @@ struct EventStreamTests {
             #expect(await eventually(timeout: .seconds(5), every: .milliseconds(20)) { Self.openStreams(metrics) == 1 })
             let payload = String(repeating: "x", count: 16 * 1024)
             for _ in 0..<2500 { _ = try await append(base, "session:slow", payload) }
-            let ended = await eventually(timeout: .seconds(10)) {
-                String(decoding: metrics.render(), as: UTF8.self).contains(#"gateway_event_streams_ended_total{reason="slow_client"} 1"#)
-            }
-            #expect(ended, "\(String(decoding: metrics.render(), as: UTF8.self).split(separator: "\n").filter { $0.contains("stream") })")
+            #expect(await eventually(timeout: .seconds(10), every: .milliseconds(20)) { Self.endedCount(metrics, "slow_client") == 1 })
         }
     }
 
@@ -242,6 +239,13 @@ struct EventStreamTests {
         let shutdownTook = ContinuousClock.now - closedAt.instant!
         #expect(shutdownTook < .seconds(5), "graceful shutdown took \(shutdownTook) with open streams")
         #expect(String(decoding: metrics.render(), as: UTF8.self).contains(#"gateway_event_streams_ended_total{reason="shutdown"} 3"#))
+    }
+
+    static func endedCount(_ metrics: GatewayMetrics, _ reason: String) -> Int {
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        let prefix = "gateway_event_streams_ended_total{reason=\"\(reason)\"} "
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return 0 }
+        return Int(line.dropFirst(prefix.count)) ?? -1
     }
 
     static func openStreams(_ metrics: GatewayMetrics) -> Int {

@@ -3,10 +3,8 @@ import GatewayEvents
 import GatewayProtocol
 import Hummingbird
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import ServerSentEvents
-import ServiceLifecycle
 
 /// Timing and limits of Server-Sent Event streams.
 public struct EventStreamSettings: Sendable {
@@ -43,15 +41,21 @@ enum StreamEnd: String {
 /// dropping those already sent (offset not above the last one written) and reading the stream
 /// again whenever an offset is skipped or live delivery reports a gap. Every event is therefore
 /// written once, in offset order. A position that cannot be honoured yields a `reset` event.
+///
+/// Routing, authentication, the access check and the catch-up run in Hummingbird's request
+/// task; the live phase, which is most of a stream's life, is served by a `LiveEventStream`
+/// handler in the connection's pipeline, so an open stream holds no suspended task.
 struct EventStreamResponder: Sendable {
     let bus: any EventBus
     let settings: EventStreamSettings
     let metrics: GatewayMetrics
     let logger: Logger
+    /// The streams being served from channel pipelines: ended and awaited on shutdown.
+    let live = LiveEventStreams()
 
     /// Hooks for the stream's owner: `opened` runs once headers are committed, `closed` when it
-    /// ends (presence uses them); `stop` lets the owner end the stream (e.g. share revoked)
-    /// by yielding a final event or nil.
+    /// ends (presence uses them); `periodic` runs while it is open; `keepOpenAfter` lets the
+    /// owner end the stream after an event (e.g. share revoked).
     struct Hooks: Sendable {
         var opened: @Sendable () async -> Void = {}
         var closed: @Sendable () async -> Void = {}
@@ -80,200 +84,80 @@ struct EventStreamResponder: Sendable {
             .init("X-Accel-Buffering")!: "no",
             .connection: "keep-alive",
         ]
+        let parameters = LiveEventStream.Parameters(
+            stream: stream, bus: bus, settings: settings, hooks: hooks, metrics: metrics, registry: live, logger: logger)
         let body = ResponseBody { writer in
             metrics.recordStreamOpened()
-            let session = StreamSession(
-                stream: stream, requested: requested, bus: bus, settings: settings, channel: channel, hooks: hooks, logger: logger)
-            let ended = await session.run(writer: &writer)
-            metrics.recordStreamEnded(reason: ended.rawValue)
-            try? await writer.finish(nil)
+            let session = StreamSession(parameters: parameters, requested: requested, channel: channel)
+            switch await session.run(writer: &writer) {
+            case .live:
+                // The connection now belongs to its pipeline: end Hummingbird's request task
+                // without closing it (LiveEventStream swallows the close that follows).
+                throw LiveEventStream.HandedOver()
+            case .ended(let reason):
+                metrics.recordStreamEnded(reason: reason.rawValue)
+                try? await writer.finish(nil)
+            }
         }
         return Response(status: .ok, headers: headers, body: body)
     }
 }
 
-/// The inputs a stream reacts to, merged into one sequence.
-enum StreamInput: Sendable {
-    /// Live signals are waiting in the stream's `StreamInbox`.
-    case signals
-    case heartbeat
-    case periodic
-    case end(StreamEnd)
-}
-
-/// Live signals for one stream, filled by the publisher's thread and drained by the stream in
-/// one go: however many events arrived since the stream last ran, it wakes once, writes them
-/// in one buffer and flushes once. Holding more than `capacity` undrained signals means the
-/// client cannot keep up: the delivery is refused and the subscription ends as overflowed.
-final class StreamInbox: Sendable {
-    private let state = NIOLockedValueBox((signals: [EventSignal](), wakePending: false))
-    let capacity: Int
-
-    init(capacity: Int) {
-        self.capacity = capacity
-    }
-
-    /// Adds `signal`; returns nil when full, else whether the stream must be woken (it was
-    /// idle; otherwise a wake-up is already on its way).
-    func add(_ signal: EventSignal) -> Bool? {
-        state.withLockedValue { state in
-            guard state.signals.count < capacity else { return nil }
-            state.signals.append(signal)
-            defer { state.wakePending = true }
-            return !state.wakePending
-        }
-    }
-
-    /// Everything waiting, oldest first; the next `add` wakes the stream again.
-    func drain() -> [EventSignal] {
-        state.withLockedValue { state in
-            state.wakePending = false
-            defer { state.signals.removeAll(keepingCapacity: true) }
-            return state.signals
-        }
-    }
-}
-
-/// One client's stream from subscribe to close.
+/// The start of one client's stream, in the request's task: subscribe, write the retry hint
+/// and what the client missed, then hand the connection to a `LiveEventStream` in its pipeline.
 struct StreamSession {
-    let stream: StreamName
+    let parameters: LiveEventStream.Parameters
     let requested: StreamPosition??
-    let bus: any EventBus
-    let settings: EventStreamSettings
     let channel: any Channel
-    let hooks: EventStreamResponder.Hooks
-    let logger: Logger
 
-    func run(writer: inout any ResponseBodyWriter) async -> StreamEnd {
-        // Every input (live signals, timers, the client going away, shutdown) is pushed into one
-        // sequence by callbacks, so an idle stream is one suspended task and a live event
-        // reaches the writer without a hop through another task. Live signals wait in the
-        // inbox, so a burst costs one wake-up and one write; a client too slow to take
-        // `maximumBacklog` of them overflows it and is disconnected (it resumes later). The other
-        // inputs come from timers and callbacks at a bounded pace, so their queue needs no bound.
-        let inbox = StreamInbox(capacity: settings.maximumBacklog)
-        let (inputs, continuation) = AsyncStream.makeStream(of: StreamInput.self)
-        let sink = EventSignalSink(
-            deliver: { signal in
-                guard let wake = inbox.add(signal) else { return false }
-                if wake { continuation.yield(.signals) }
-                return true
-            },
-            finish: { continuation.finish() })
+    enum Outcome {
+        /// The stream goes on in the channel pipeline; the request's task must end.
+        case live
+        case ended(StreamEnd)
+    }
+
+    func run(writer: inout any ResponseBodyWriter) async -> Outcome {
+        // Subscribe before reading history, so nothing appended meanwhile is missed: live
+        // signals wait in the mailbox (on the channel's event loop) until the hand-over.
+        let mailbox = NIOLoopBoundBox.makeBoxSendingValue(
+            LiveEventStream.Mailbox(capacity: parameters.settings.maximumBacklog), eventLoop: channel.eventLoop)
+        let sink = EventSignalSink(on: channel.eventLoop) { signal in mailbox.value.receive(signal) }
         let subscription: EventSubscription
         do {
-            subscription = try await bus.subscribe(stream, sink: sink)
+            subscription = try await parameters.bus.subscribe(parameters.stream, sink: sink)
         } catch {
-            logger.warning("event stream could not subscribe", metadata: ["stream": "\(stream)", "error": "\(error)"])
-            return .error
+            parameters.logger.warning(
+                "event stream could not subscribe", metadata: ["stream": "\(parameters.stream)", "error": "\(error)"])
+            return .ended(.error)
         }
-        defer { subscription.cancel() }
-        let timers = StreamTimers(on: channel.eventLoop, settings: settings, periodic: hooks.periodic?.interval, inputs: continuation)
-        defer { timers.cancel() }
-        let watcher = await ClientDisconnectWatcher.install(on: channel) { continuation.yield(.end(.clientGone)) }
-        defer { watcher?.remove() }
-        if watcher == nil { return .clientGone }
-
-        return await withGracefulShutdownHandler {
-            await serve(inputs: inputs, inbox: inbox, subscription: subscription, writer: &writer)
-        } onGracefulShutdown: {
-            continuation.yield(.end(.shutdown))
-        }
-    }
-
-    private func serve(
-        inputs: AsyncStream<StreamInput>, inbox: StreamInbox, subscription: EventSubscription, writer: inout any ResponseBodyWriter
-    ) async -> StreamEnd {
-        var delivered: StreamPosition
         do {
-            try await writer.write(ByteBuffer(string: ServerSentEvent.retryHint(milliseconds: settings.retryMilliseconds)))
-            await hooks.opened()
+            try await writer.write(ByteBuffer(string: ServerSentEvent.retryHint(milliseconds: parameters.settings.retryMilliseconds)))
+        } catch {
+            subscription.cancel()
+            return .ended(.clientGone)
+        }
+        await parameters.hooks.opened()
+        let delivered: StreamPosition
+        do {
             delivered = try await start(writer: &writer)
         } catch {
-            await hooks.closed()
-            return .clientGone
+            subscription.cancel()
+            await parameters.hooks.closed()
+            return .ended((error as? StreamClosedByHook)?.reason ?? .clientGone)
         }
-
-        // The inputs only finish on their own when the subscription overflowed.
-        var ended = StreamEnd.error
-        do {
-            inputLoop: for await input in inputs {
-                switch input {
-                case .signals:
-                    let (position, keepOpen) = try await deliver(inbox.drain(), after: delivered, writer: &writer)
-                    delivered = position
-                    if !keepOpen {
-                        ended = .closedByServer
-                        break inputLoop
-                    }
-                case .heartbeat:
-                    try await writer.write(Self.heartbeat)
-                case .periodic:
-                    await hooks.periodic?.action()
-                case .end(let reason):
-                    ended = reason
-                    break inputLoop
-                }
-            }
-            if ended == .error, subscription.overflowed { ended = .overflow }
-        } catch let closed as StreamClosedByHook {
-            ended = closed.reason
-        } catch {
-            ended = .clientGone
+        let channel = self.channel
+        let parameters = self.parameters
+        let handedOver = try? await channel.eventLoop.submit {
+            LiveEventStream.install(
+                on: channel, parameters: parameters, subscription: subscription, delivered: delivered, mailbox: mailbox.value)
+        }.get()
+        guard handedOver == true else {
+            // The client left meanwhile, or this channel has no HTTP/1 pipeline to take over.
+            subscription.cancel()
+            await parameters.hooks.closed()
+            return .ended(.clientGone)
         }
-        await hooks.closed()
-        if ended == .overflow {
-            logger.info("slow event-stream client disconnected", metadata: ["event": "stream.slow_client", "stream": "\(stream)"])
-        }
-        return ended
-    }
-
-    /// The heartbeat comment every idle stream writes: encoded once for all of them.
-    static let heartbeat = ByteBuffer(string: ServerSentEvent.comment("heartbeat"))
-
-    /// Writes the live signals that arrived since the last wake-up: consecutive events go out
-    /// in one buffer and one flush; a skipped offset, a new epoch or a gap first sends what is
-    /// batched, then reads the stream itself. Returns the last position written and whether
-    /// the stream stays open.
-    private func deliver(_ signals: [EventSignal], after position: StreamPosition, writer: inout any ResponseBodyWriter)
-        async throws -> (StreamPosition, keepOpen: Bool)
-    {
-        var delivered = position
-        var batch = ByteBuffer()
-        func flush(_ writer: inout any ResponseBodyWriter) async throws {
-            guard batch.readableBytes > 0 else { return }
-            try await writer.write(batch)
-            batch.clear()
-        }
-        for signal in signals {
-            switch signal {
-            case .event(let event):
-                if event.position.epoch == delivered.epoch && event.position.offset <= delivered.offset { continue }
-                if event.position.epoch == delivered.epoch && event.position.offset == delivered.offset + 1 {
-                    if signals.count == 1 {
-                        // The common case: one event, written as the shared frame, no copy.
-                        try await writer.write(event.frame)
-                    } else {
-                        var frame = event.frame
-                        batch.writeBuffer(&frame)
-                    }
-                    delivered = event.position
-                    if !hooks.keepOpenAfter(event) {
-                        try await flush(&writer)
-                        return (delivered, false)
-                    }
-                } else {
-                    // A skipped offset or a new epoch: the stream itself says what happened.
-                    try await flush(&writer)
-                    delivered = try await catchUp(after: delivered, writer: &writer)
-                }
-            case .gap:
-                try await flush(&writer)
-                delivered = try await catchUp(after: delivered, writer: &writer)
-            }
-        }
-        try await flush(&writer)
-        return (delivered, true)
+        return .live
     }
 
     struct StreamClosedByHook: Error {
@@ -282,12 +166,26 @@ struct StreamSession {
 
     /// Writes history after the requested position, or announces where the client stands.
     func start(writer: inout any ResponseBodyWriter) async throws -> StreamPosition {
+        let bus = parameters.bus
+        let stream = parameters.stream
         switch requested {
         case .some(.some(let position)):
-            return try await catchUp(after: position, writer: &writer)
+            let pageSize = parameters.settings.catchUpPageSize
+            let caughtUp = try await LiveEventStream.catchUp(bus: bus, stream: stream, after: position, pageSize: pageSize)
+            var delivered = position
+            for event in caughtUp.events {
+                try await writer.write(event.frame)
+                delivered = event.position
+                if !parameters.hooks.keepOpenAfter(event) { throw StreamClosedByHook(reason: .closedByServer) }
+            }
+            if let reset = caughtUp.reset {
+                try await writer.write(LiveEventStream.resetFrame(reason: reset.reason, head: reset.head))
+                delivered = reset.head
+            }
+            return delivered
         case .some(.none):
             let head = try await bus.head(of: stream)
-            try await writeReset(reason: .unknownPosition, head: head, writer: &writer)
+            try await writer.write(LiveEventStream.resetFrame(reason: .unknownPosition, head: head))
             return head
         case .none:
             let head = try await bus.head(of: stream)
@@ -297,67 +195,5 @@ struct StreamSession {
             try await writer.write(ByteBuffer(string: event.encoded()))
             return head
         }
-    }
-
-    /// Reads the stream after `position` page by page, writing every event or a reset.
-    func catchUp(after position: StreamPosition, writer: inout any ResponseBodyWriter) async throws -> StreamPosition {
-        var delivered = position
-        while true {
-            switch try await bus.read(stream, after: delivered, limit: settings.catchUpPageSize) {
-            case .reset(let reason, let head):
-                try await writeReset(reason: reason, head: head, writer: &writer)
-                return head
-            case .events(let events, let head):
-                for event in events {
-                    try await write(event, to: &writer)
-                    delivered = event.position
-                    if !hooks.keepOpenAfter(event) { throw StreamClosedByHook(reason: .closedByServer) }
-                }
-                if events.count < settings.catchUpPageSize || delivered.offset >= head.offset { return delivered }
-            }
-        }
-    }
-
-    func write(_ event: StreamEvent, to writer: inout any ResponseBodyWriter) async throws {
-        try await writer.write(event.frame)
-    }
-
-    func writeReset(reason: ResetReason, head: StreamPosition, writer: inout any ResponseBodyWriter) async throws {
-        let event = try ServerSentEvent(
-            id: head.description, event: EventType.reset.rawValue,
-            data: WireJSON.string(ResetEvent(reason: reason, position: head.description)))
-        try await writer.write(ByteBuffer(string: event.encoded()))
-    }
-}
-
-/// The heartbeat, the optional periodic hook and the lifetime limit of one stream, as
-/// event-loop timers feeding its input sequence.
-struct StreamTimers {
-    private let heartbeat: RepeatedTask
-    private let periodic: RepeatedTask?
-    private let lifetime: Scheduled<Void>
-
-    init(
-        on eventLoop: any EventLoop, settings: EventStreamSettings, periodic interval: Duration?,
-        inputs: AsyncStream<StreamInput>.Continuation
-    ) {
-        let heartbeatInterval = TimeAmount(settings.heartbeatInterval)
-        heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: heartbeatInterval, delay: heartbeatInterval) { _ in
-            inputs.yield(.heartbeat)
-        }
-        periodic = interval.map { interval in
-            eventLoop.scheduleRepeatedTask(initialDelay: TimeAmount(interval), delay: TimeAmount(interval)) { _ in
-                inputs.yield(.periodic)
-            }
-        }
-        lifetime = eventLoop.scheduleTask(in: TimeAmount(settings.maximumLifetime)) {
-            inputs.yield(.end(.lifetime))
-        }
-    }
-
-    func cancel() {
-        heartbeat.cancel()
-        periodic?.cancel()
-        lifetime.cancel()
     }
 }
