@@ -21,23 +21,29 @@ public final class RedisEventBus: EventBus, Sendable {
     let retention: StreamRetention
     let logger: Logger
     let fanout: LocalFanout
-    let presenceFanout = PresenceFanout()
+    let presenceFanout: PresenceFanout
+    /// Turns what the pub/sub connection receives into local deliveries, on its event loop.
+    let dispatcher: RedisEventDispatcher
     let channels = ChannelSynchronizer()
     let presenceSweepInterval: Duration
-    /// Whether the pub/sub receiver is connected (live delivery works).
-    private let receiving = NIOLockedValueBox(false)
 
     public init(
         redis: RedisClient, receiverConfiguration: RedisConfiguration, prefix: String = "gw:",
         retention: StreamRetention = StreamRetention(), subscriberBufferLimit: Int = 1024,
         presenceSweepInterval: Duration = .seconds(1), logger: Logger
     ) throws {
+        let fanout = LocalFanout(bufferLimit: subscriberBufferLimit)
+        let presenceFanout = PresenceFanout()
+        let dispatcher = RedisEventDispatcher(
+            fanout: fanout, presenceFanout: presenceFanout, presenceChannel: "\(prefix)presence", logger: logger)
         self.redis = redis
-        self.receiver = try RedisSubscriber(configuration: receiverConfiguration, logger: logger)
+        self.receiver = try RedisSubscriber(configuration: receiverConfiguration, logger: logger) { event in dispatcher.handle(event) }
         self.prefix = prefix
         self.retention = retention
         self.logger = logger
-        self.fanout = LocalFanout(bufferLimit: subscriberBufferLimit)
+        self.fanout = fanout
+        self.presenceFanout = presenceFanout
+        self.dispatcher = dispatcher
         self.presenceSweepInterval = presenceSweepInterval
     }
 
@@ -87,7 +93,7 @@ public final class RedisEventBus: EventBus, Sendable {
         redis.call('EXPIRE', KEYS[1], ARGV[3])
         redis.call('EXPIRE', KEYS[3], ARGV[3])
         redis.call('EXPIRE', KEYS[4], ARGV[3])
-        redis.call('PUBLISH', ARGV[6], cjson.encode({s = ARGV[7], e = epoch, o = offset, t = ARGV[4], d = ARGV[5]}))
+        redis.call('PUBLISH', ARGV[6], 'e1\\n' .. epoch .. '\\n' .. offset .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5])
         return {epoch, offset}
         """)
 
@@ -277,15 +283,7 @@ public final class RedisEventBus: EventBus, Sendable {
     // MARK: Receiver
 
     public var isReceiving: Bool {
-        get async { receiving.withLockedValue { $0 } }
-    }
-
-    struct WireEvent: Decodable {
-        let s: String
-        let e: String
-        let o: UInt64
-        let t: String
-        let d: String
+        get async { dispatcher.isReceiving }
     }
 
     struct WirePresence: Decodable {
@@ -303,11 +301,6 @@ public final class RedisEventBus: EventBus, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.receiver.run() }
             group.addTask {
-                for await event in self.receiver.events {
-                    self.handle(event)
-                }
-            }
-            group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.presenceSweepInterval)
                     await self.sweepPresence()
@@ -316,6 +309,31 @@ public final class RedisEventBus: EventBus, Sendable {
             await group.next()
             group.cancelAll()
         }
+        dispatcher.stoppedReceiving()
+    }
+}
+
+/// What the pub/sub connection receives, dispatched on its event loop without a task hop:
+/// stream events to the local fan-out, presence changes to their consumers, and a gap to every
+/// subscriber after a reconnect.
+struct RedisEventDispatcher: Sendable {
+    let fanout: LocalFanout
+    let presenceFanout: PresenceFanout
+    let presenceChannel: String
+    let logger: Logger
+    /// Whether the pub/sub receiver is connected (live delivery works).
+    private let receiving = NIOLockedValueBox(false)
+
+    init(fanout: LocalFanout, presenceFanout: PresenceFanout, presenceChannel: String, logger: Logger) {
+        self.fanout = fanout
+        self.presenceFanout = presenceFanout
+        self.presenceChannel = presenceChannel
+        self.logger = logger
+    }
+
+    var isReceiving: Bool { receiving.withLockedValue { $0 } }
+
+    func stoppedReceiving() {
         receiving.withLockedValue { $0 = false }
     }
 
@@ -331,18 +349,52 @@ public final class RedisEventBus: EventBus, Sendable {
             logger.warning("event receiver disconnected", metadata: ["event": "events.receiver_disconnected", "error": "\(error)"])
         case .message(let channel, let payload):
             if channel == presenceChannel {
-                if let change = try? JSONDecoder().decode(WirePresence.self, from: Data(payload.readableBytesView)) {
+                if let change = try? JSONDecoder().decode(RedisEventBus.WirePresence.self, from: Data(payload.readableBytesView)) {
                     presenceFanout.publish(PresenceChange(subject: change.s, isOnline: change.online, sequence: change.id))
                 }
-            } else if let wire = try? JSONDecoder().decode(WireEvent.self, from: Data(payload.readableBytesView)),
-                let stream = StreamName(wire.s)
-            {
-                fanout.publish(
-                    StreamEvent(stream: stream, position: StreamPosition(epoch: wire.e, offset: wire.o), type: wire.t, data: wire.d))
+            } else if let event = Self.decodeEvent(payload) ?? Self.decodeJSONEvent(payload) {
+                fanout.publish(event)
             }
         case .patternMessage:
             break
         }
+    }
+
+    /// The JSON payload earlier versions published (older replicas still do during a rolling
+    /// upgrade).
+    static func decodeJSONEvent(_ payload: ByteBuffer) -> StreamEvent? {
+        struct WireEvent: Decodable {
+            let s: String
+            let e: String
+            let o: UInt64
+            let t: String
+            let d: String
+        }
+        guard payload.readableBytesView.first == UInt8(ascii: "{"),
+            let wire = try? JSONDecoder().decode(WireEvent.self, from: Data(payload.readableBytesView)), let stream = StreamName(wire.s)
+        else { return nil }
+        return StreamEvent(stream: stream, position: StreamPosition(epoch: wire.e, offset: wire.o), type: wire.t, data: wire.d)
+    }
+
+    /// The payload the append script publishes: `e1`, epoch, offset, stream, type and data, one
+    /// per line (only the data, last, may itself contain newlines). Parsed without Foundation:
+    /// this runs once per event per replica.
+    static func decodeEvent(_ payload: ByteBuffer) -> StreamEvent? {
+        let bytes = payload.readableBytesView
+        var fields: [String] = []
+        var fieldStart = bytes.startIndex
+        var index = bytes.startIndex
+        while fields.count < 5, index < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "\n") {
+                fields.append(String(decoding: bytes[fieldStart..<index], as: UTF8.self))
+                fieldStart = index + 1
+            }
+            index += 1
+        }
+        guard fields.count == 5, fields[0] == "e1", let offset = UInt64(fields[2]), let stream = StreamName(fields[3]) else { return nil }
+        return StreamEvent(
+            stream: stream, position: StreamPosition(epoch: fields[1], offset: offset), type: fields[4],
+            data: String(decoding: bytes[fieldStart...], as: UTF8.self))
     }
 }
 

@@ -32,6 +32,8 @@ public actor RedisSubscriber {
     /// without limit, so keep consuming them.
     public nonisolated let events: AsyncStream<RedisSubscriptionEvent>
     private nonisolated let eventContinuation: AsyncStream<RedisSubscriptionEvent>.Continuation
+    /// Where events go: into ``events``, or straight to the `onEvent` handler.
+    private nonisolated let emit: @Sendable (RedisSubscriptionEvent) -> Void
 
     public nonisolated let configuration: RedisConfiguration
     private let eventLoopGroup: any EventLoopGroup
@@ -44,10 +46,14 @@ public actor RedisSubscriber {
     private var isRunning = false
     private var isShutDown = false
 
+    /// With `onEvent`, every event is handed to it directly (messages on the connection's event
+    /// loop, so it must not block) instead of going through ``events``, which then yields nothing:
+    /// a consumer that only dispatches saves a task hop per message.
     public init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "redis.subscriber")
+        logger: Logger = Logger(label: "redis.subscriber"),
+        onEvent: (@Sendable (RedisSubscriptionEvent) -> Void)? = nil
     ) throws {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
@@ -58,6 +64,11 @@ public actor RedisSubscriber {
             throw RedisError.connectionFailed(message: "invalid TLS configuration: \(error)")
         }
         (events, eventContinuation) = AsyncStream.makeStream(of: RedisSubscriptionEvent.self)
+        if let onEvent {
+            emit = onEvent
+        } else {
+            emit = { [eventContinuation] event in eventContinuation.yield(event) }
+        }
     }
 
     /// Channels currently subscribed (or to be subscribed on the next connect).
@@ -171,8 +182,8 @@ public actor RedisSubscriber {
                     sslContext: sslContext,
                     eventLoop: eventLoopGroup.any(),
                     logger: logger,
-                    pushHandler: { [eventContinuation] frame in
-                        Self.deliver(frame, to: eventContinuation)
+                    pushHandler: { [emit] frame in
+                        Self.deliver(frame, to: emit)
                     }
                 )
             } catch {
@@ -205,7 +216,7 @@ public actor RedisSubscriber {
             }
 
             failedAttempts = 0
-            eventContinuation.yield(hasConnectedBefore ? .reconnected : .connected)
+            emit(hasConnectedBefore ? .reconnected : .connected)
             if hasConnectedBefore {
                 logger.info("Redis subscriber reconnected and resubscribed")
             }
@@ -219,7 +230,7 @@ public actor RedisSubscriber {
             connection = nil
             if Task.isCancelled || isShutDown { break }
             logger.warning("Redis subscriber connection lost; reconnecting")
-            eventContinuation.yield(.disconnected(.connectionClosed))
+            emit(.disconnected(.connectionClosed))
         }
     }
 
@@ -250,17 +261,17 @@ public actor RedisSubscriber {
     /// Turns a pub/sub frame into an event. Runs on the event loop, so it only decodes and yields.
     private static func deliver(
         _ frame: [RESPValue],
-        to continuation: AsyncStream<RedisSubscriptionEvent>.Continuation
+        to emit: @Sendable (RedisSubscriptionEvent) -> Void
     ) {
         guard let kind = frame.first?.string else { return }
         switch kind {
         case "message" where frame.count == 3:
             if let channel = frame[1].string, let payload = frame[2].buffer {
-                continuation.yield(.message(channel: channel, payload: payload))
+                emit(.message(channel: channel, payload: payload))
             }
         case "pmessage" where frame.count == 4:
             if let pattern = frame[1].string, let channel = frame[2].string, let payload = frame[3].buffer {
-                continuation.yield(.patternMessage(pattern: pattern, channel: channel, payload: payload))
+                emit(.patternMessage(pattern: pattern, channel: channel, payload: payload))
             }
         default:
             // (un)subscribe confirmations and other pushes: the PING barrier already tells us when
