@@ -15,6 +15,7 @@ public enum EventType: String, WireEnum {
     case replyDelta = "reply.delta"
     case replyDone = "reply.done"
     case replyError = "reply.error"
+    case replyStopRequested = "reply.stop_requested"
     case hostStatus = "host.status"
     case deviceStatus = "device.status"
     case shareCreated = "share.created"
@@ -191,6 +192,24 @@ public struct ReplyErrorEvent: EventPayload {
     }
 }
 
+/// Device and session streams: the user asked the host to stop answering `reply_to`. The host
+/// stops its agent and posts `done` with what it had written so far (possibly nothing).
+public struct ReplyStopRequestedEvent: EventPayload {
+    public static let eventType = EventType.replyStopRequested
+    public var sessionID: String
+    public var replyTo: String
+
+    public init(sessionID: String, replyTo: String) {
+        self.sessionID = sessionID
+        self.replyTo = replyTo
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sessionID = "session_id"
+        case replyTo = "reply_to"
+    }
+}
+
 /// Session streams of open sessions and user streams of guests: the agent's host came or went.
 public struct HostStatusEvent: EventPayload {
     public static let eventType = EventType.hostStatus
@@ -319,6 +338,7 @@ public enum GatewayEvent: Sendable, Equatable {
     case replyDelta(ReplyDeltaEvent)
     case replyDone(ReplyDoneEvent)
     case replyError(ReplyErrorEvent)
+    case replyStopRequested(ReplyStopRequestedEvent)
     case hostStatus(HostStatusEvent)
     case deviceStatus(DeviceStatusEvent)
     case shareCreated(ShareCreatedEvent)
@@ -348,6 +368,7 @@ public enum GatewayEvent: Sendable, Equatable {
         case .replyDelta: self = decode(ReplyDeltaEvent.self, GatewayEvent.replyDelta)
         case .replyDone: self = decode(ReplyDoneEvent.self, GatewayEvent.replyDone)
         case .replyError: self = decode(ReplyErrorEvent.self, GatewayEvent.replyError)
+        case .replyStopRequested: self = decode(ReplyStopRequestedEvent.self, GatewayEvent.replyStopRequested)
         case .hostStatus: self = decode(HostStatusEvent.self, GatewayEvent.hostStatus)
         case .deviceStatus: self = decode(DeviceStatusEvent.self, GatewayEvent.deviceStatus)
         case .shareCreated: self = decode(ShareCreatedEvent.self, GatewayEvent.shareCreated)

@@ -33,6 +33,22 @@ extension RelayService {
         return PostedMessage(message: view, hostOnline: online, queued: !online, created: created)
     }
 
+    /// Asks the host to stop answering one of the caller's messages: `reply.stop_requested` goes
+    /// to the device stream (the host stops its agent and posts what it had as the reply) and to
+    /// the session stream (other tabs show it). A message already answered is a conflict.
+    public func stopReply(userID: String, sessionID: String, messageID: String) async throws {
+        let (session, agent) = try await usableSession(userID: userID, id: sessionID)
+        guard session.closedAt == nil else { throw RelayError.sessionClosed }
+        guard let answered = try await store.userMessageIsAnswered(sessionID: session.id, messageID: messageID) else {
+            throw RelayError.notFound("message not found")
+        }
+        guard !answered else { throw RelayError.conflict("this message has been answered already") }
+        try await takeBudget(.messages, key: "messages:user:\(userID)", perMinute: limits.messagesPerMinute)
+        let event = ReplyStopRequestedEvent(sessionID: session.id, replyTo: messageID)
+        try await append(RelayStreams.device(of: agent), event)
+        try await append(RelayStreams.session(session.id), event)
+    }
+
     public func messages(userID: String, sessionID: String) async throws -> [MessageView] {
         let (session, _) = try await usableSession(userID: userID, id: sessionID)
         return try await store.messages(sessionID: session.id).map(MessageView.init)

@@ -423,6 +423,17 @@ extension GatewayStore {
 
     static let messageColumns = "id, session_id, role, author_id, reply_to, text, created_at"
 
+    /// Where a user message of a session stands: nil when the session has no such user message,
+    /// else whether a reply to it is stored.
+    public func userMessageIsAnswered(sessionID: String, messageID: String) async throws -> Bool? {
+        let rows = try await database.execute(
+            """
+            SELECT (SELECT r.id FROM messages r WHERE r.session_id = m.session_id AND r.reply_to = m.id LIMIT 1) AS reply_id
+            FROM messages m WHERE m.session_id = $1 AND m.id = $2 AND m.role = 'user'
+            """, .text(sessionID), .text(messageID))
+        return rows.first.map { $0["reply_id"] != .null }
+    }
+
     public func messages(sessionID: String, limit: Int = 500) async throws -> [Message] {
         try await database.execute(
             "SELECT \(Self.messageColumns) FROM messages WHERE session_id = $1 ORDER BY created_at, id LIMIT $2",

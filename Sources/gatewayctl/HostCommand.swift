@@ -149,6 +149,9 @@ final class HostStatusDisplay: Sendable {
             case .replied(let sessionID, let agent, let characters, let duration):
                 state.messages += 1
                 message = "\(agent) replied in session \(sessionID): \(characters) characters in \(Self.seconds(duration))"
+            case .replyStopped(let sessionID, let agent, let characters):
+                state.messages += 1
+                message = "\(agent) stopped in session \(sessionID) at the user's request after \(characters) characters"
             case .replyFailed(let sessionID, let agent, let error):
                 message = "\(agent) could not reply in session \(sessionID): \(error)"
             case .sessionClosed(let sessionID, let reason):

@@ -138,6 +138,62 @@ import Testing
         }
     }
 
+    /// The guest stops a reply that is still being written: the host stops its command and posts
+    /// what was written as the reply; a second stop is a conflict, a stranger's is not found.
+    @Test func aGuestStopsAReplyAndKeepsWhatWasWritten() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("stop")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await login(gateway, configDir: root + "/owner", as: "Olivia")
+        _ = try await login(gateway, configDir: root + "/guest", as: "Gus")
+        _ = try await login(gateway, configDir: root + "/stranger", as: "Sam")
+        let script = #"cat >/dev/null; i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo "tick $i"; sleep 0.1; done"#
+        let host = try Ctl(["host", "--agent", "slow=command:\(script)"], configDir: root + "/owner")
+        defer { host.signal(SIGKILL) }
+        #expect(await host.waitFor("connected"), "host: \(host.output)")
+        let shared = try await ctl(["share", "slow", "--json"], configDir: root + "/owner")
+        let inviteURL = try #require(try jsonObject(shared.output)["invite_url"] as? String)
+        #expect(try await ctl(["accept", inviteURL], configDir: root + "/guest").status == 0)
+
+        let guest = try GatewayAPI(directory: ConfigDirectory(path: root + "/guest"))
+        let agent = try await guest.findAgent("slow", access: .guest)
+        let session = try await guest.openSession(agentID: agent.id).value
+        let posted = try await guest.postMessage(sessionID: session.id, text: "count", idempotencyKey: UUID().uuidString).value
+        var stopAsked = false
+        var sawStopEvent = false
+        var final: String?
+        let events = EventStream(api: guest, path: "/v1/sessions/\(session.id)/events", startAfter: nil).updates()
+        reading: for try await update in events {
+            guard case .event(let event) = update else { continue }
+            switch event.gatewayEvent {
+            case .replyDelta(let delta) where delta.replyTo == posted.message.id && !stopAsked:
+                stopAsked = true
+                try await guest.stopReply(sessionID: session.id, messageID: posted.message.id)
+            case .replyStopRequested(let stop):
+                sawStopEvent = stop.replyTo == posted.message.id
+            case .replyDone(let done) where done.message.replyTo == posted.message.id:
+                final = done.message.text
+                break reading
+            default:
+                continue
+            }
+        }
+        #expect(sawStopEvent)
+        let text = try #require(final)
+        #expect(text.hasPrefix("tick 1"), "\(text)")
+        #expect(!text.contains("tick 200"), "the reply was not stopped: \(text)")
+        #expect(await host.waitFor("slow stopped in session"), "host: \(host.output)")
+
+        // Answered now: stopping again is a conflict; a stranger cannot even see the message.
+        await #expect(throws: GatewayClientError.self) { try await guest.stopReply(sessionID: session.id, messageID: posted.message.id) }
+        let again = try await guest.send(.POST, "/v1/sessions/\(session.id)/messages/\(posted.message.id)/stop")
+        #expect(again.status == 409)
+        let stranger = try GatewayAPI(directory: ConfigDirectory(path: root + "/stranger"))
+        let refused = try await stranger.send(.POST, "/v1/sessions/\(session.id)/messages/\(posted.message.id)/stop")
+        #expect(refused.status == 404)
+    }
+
     @Test func hostResumesAfterItsOwnRestartAndTheGatewaysRestart() async throws {
         let gateway = try await LiveGateway.serve()
         defer { gateway.stop() }

@@ -65,6 +65,7 @@ struct AuthorizationMatrixTests {
             ("DELETE", "/v1/sessions/\(w.bobSession)", nil, [404]),
             ("GET", "/v1/sessions/\(w.bobSession)/messages", nil, [404]),
             ("POST", "/v1/sessions/\(w.bobSession)/messages", ["text": "hi"], [404]),
+            ("POST", "/v1/sessions/\(w.bobSession)/messages/\(UUID().uuidString)/stop", nil, [404]),
             ("GET", "/v1/sessions/\(w.bobSession)/events", nil, [404]),
         ]
     }
@@ -111,6 +112,9 @@ struct AuthorizationMatrixTests {
             #expect(try await w.bob.call(.GET, "/v1/sessions/\(w.carolSession)").status == 404)
             #expect(try await w.bob.call(.GET, "/v1/sessions/\(w.carolSession)/events").status == 404)
             #expect(try await w.bob.call(.POST, "/v1/sessions/\(w.carolSession)/messages", ["text": "psst"]).status == 404)
+            let carols = try await w.carol.call(.POST, "/v1/sessions/\(w.carolSession)/messages", ["text": "mine"])
+            let carolsMessage = try #require((carols.json["message"] as? [String: Any])?["id"] as? String)
+            #expect(try await w.bob.call(.POST, "/v1/sessions/\(w.carolSession)/messages/\(carolsMessage)/stop").status == 404)
             let shares = try await w.bob.call(.GET, "/v1/shares/incoming").array
             #expect(shares.allSatisfy { $0["guests"] == nil || $0["guests"] is NSNull }, "a guest does not see other guests")
             #expect(try await w.alice.call(.GET, "/v1/sessions/\(w.bobSession)").status == 404, "the owner does not read guests' sessions")
@@ -136,6 +140,7 @@ struct AuthorizationMatrixTests {
                 ("GET", "/v1/sessions/\(w.bobSession)", nil), ("GET", "/v1/sessions/\(w.bobSession)/messages", nil),
                 ("POST", "/v1/sessions/\(w.bobSession)/messages", ["text": "hi"]), ("GET", "/v1/sessions/\(w.bobSession)/events", nil),
                 ("DELETE", "/v1/sessions/\(w.bobSession)", nil),
+                ("POST", "/v1/sessions/\(w.bobSession)/messages/\(UUID().uuidString)/stop", nil),
             ] as [(String, String, [String: Any]?)] {
                 let reply = try await w.bob.call(.init(rawValue: method), path, body)
                 #expect(reply.status == 403, "\(method) \(path) gave \(reply.status)")

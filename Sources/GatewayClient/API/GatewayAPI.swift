@@ -166,6 +166,12 @@ public actor GatewayAPI {
             body: MessageBody(text: text), headers: [("Idempotency-Key", idempotencyKey)])
     }
 
+    /// Asks the host to stop answering `messageID`; it posts what it had written as the reply.
+    public func stopReply(sessionID: String, messageID: String) async throws {
+        let response = try await send(.POST, "/v1/sessions/\(Self.escape(sessionID))/messages/\(Self.escape(messageID))/stop")
+        guard (200..<300).contains(response.status) else { throw GatewayClientError.problem(response.problem) }
+    }
+
     /// User messages in this device's open sessions that have no stored reply, oldest first.
     func unansweredMessages(deviceID: String) async throws -> [MessageCreatedEvent] {
         try await call(UnansweredMessageList.self, .GET, "/v1/devices/\(Self.escape(deviceID))/unanswered").value.messages

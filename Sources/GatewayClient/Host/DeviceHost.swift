@@ -32,6 +32,8 @@ public actor DeviceHost {
         case sessionOpened(sessionID: String, agent: String, user: String)
         case messageReceived(sessionID: String, agent: String, user: String)
         case replied(sessionID: String, agent: String, characters: Int, duration: Duration)
+        /// The user stopped the reply; what was written so far was posted as the reply.
+        case replyStopped(sessionID: String, agent: String, characters: Int)
         case replyFailed(sessionID: String, agent: String, error: String)
         case sessionClosed(sessionID: String, reason: String)
         case shareRevoked(shareID: String, sessions: Int)
@@ -54,6 +56,10 @@ public actor DeviceHost {
     /// Every message taken on, so one that arrives both on the stream and in the unanswered
     /// list is answered once.
     private var takenMessages: Set<String> = []
+    /// The tasks reading agents' replies, by the message they answer, and the messages whose
+    /// reply the user asked to stop (`reply.stop_requested`), started or not.
+    private var runningReplies: [String: Task<String, Never>] = [:]
+    private var stopRequested: Set<String> = []
     private var checkedUnanswered = false
 
     static let positionFile = "device-stream-position"
@@ -154,6 +160,9 @@ public actor DeviceHost {
             report(.sessionOpened(sessionID: created.sessionID, agent: created.agentKey, user: created.user.displayName))
         case .messageCreated(let created) where created.message.role == .user:
             enqueue(created)
+        case .replyStopRequested(let stop):
+            stopRequested.insert(stop.replyTo)
+            runningReplies[stop.replyTo]?.cancel()
         case .sessionClosed(let closed):
             endSession(closed.sessionID)
             report(.sessionClosed(sessionID: closed.sessionID, reason: closed.reason.rawValue))
@@ -209,31 +218,25 @@ public actor DeviceHost {
 
     private func answer(_ request: ReplyRequest, with agent: HostedAgent) async {
         let started = ContinuousClock.now
-        var index = 0
-        var text = ""
-        let post = { (kind: ReplyKind, body: String, index: Int?) in
-            try await self.posting(retrying: kind != .delta) {
-                try await self.api.postReply(
-                    deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body,
-                    index: index)
-            }
-        }
+        // The agent is read in a task of its own, so a stop request can cancel just this reply
+        // and keep what was written.
+        let reading = Task { await self.readReply(request, from: agent) }
+        runningReplies[request.messageID] = reading
+        let text = await withTaskCancellationHandler { await reading.value } onCancel: { reading.cancel() }
+        runningReplies[request.messageID] = nil
+        let stopped = stopRequested.remove(request.messageID) != nil
         do {
-            for try await piece in agent.backend.reply(to: request) {
-                text += piece
-                do {
-                    try await post(.delta, piece, index)
-                } catch let error as GatewayClientError where error.isTransient {
-                    // Deltas are not stored: a lost one is made good by the final reply.
-                }
-                index += 1
-            }
+            if let failure = failedReplies.removeValue(forKey: request.messageID), !stopped { throw failure }
             try Task.checkCancellation()
             var final = text
             while final.last?.isNewline == true { final.removeLast() }
-            try await post(.done, String(final.utf8.prefix(256 * 1024)) ?? final, nil)
+            try await post(request, .done, String(final.utf8.prefix(256 * 1024)) ?? final, index: nil)
             messagesAnswered += 1
-            report(.replied(sessionID: request.sessionID, agent: agent.key, characters: final.count, duration: .now - started))
+            if stopped {
+                report(.replyStopped(sessionID: request.sessionID, agent: agent.key, characters: final.count))
+            } else {
+                report(.replied(sessionID: request.sessionID, agent: agent.key, characters: final.count, duration: .now - started))
+            }
         } catch {
             if Task.isCancelled || cancelledSessions.contains(request.sessionID) { return }
             if let clientError = error as? GatewayClientError {
@@ -244,7 +247,40 @@ public actor DeviceHost {
             }
             let message = String(describing: error)
             report(.replyFailed(sessionID: request.sessionID, agent: agent.key, error: message))
-            try? await post(.error, message, nil)
+            try? await post(request, .error, message, index: nil)
+        }
+    }
+
+    /// Why the agent failed, for replies whose reading task ended in an error.
+    private var failedReplies: [String: any Error] = [:]
+
+    /// Streams the agent's reply as deltas and returns its text; a stop request (the task is
+    /// cancelled) ends it early with what was written.
+    private func readReply(_ request: ReplyRequest, from agent: HostedAgent) async -> String {
+        var text = ""
+        guard !stopRequested.contains(request.messageID) else { return text }
+        var index = 0
+        do {
+            for try await piece in agent.backend.reply(to: request) {
+                text += piece
+                do {
+                    try await post(request, .delta, piece, index: index)
+                } catch let error as GatewayClientError where error.isTransient {
+                    // Deltas are not stored: a lost one is made good by the final reply.
+                }
+                index += 1
+                if Task.isCancelled { break }
+            }
+        } catch {
+            if !Task.isCancelled { failedReplies[request.messageID] = error }
+        }
+        return text
+    }
+
+    private func post(_ request: ReplyRequest, _ kind: ReplyKind, _ body: String, index: Int?) async throws {
+        try await posting(retrying: kind != .delta) {
+            try await self.api.postReply(
+                deviceID: self.deviceID, sessionID: request.sessionID, kind: kind, replyTo: request.messageID, text: body, index: index)
         }
     }
 

@@ -149,6 +149,12 @@ struct RelayRoutes: Sendable {
                 idempotencyKey: request.headers[.init("Idempotency-Key")!] ?? body.clientMessageID)
             return try APIJSON.response(posted, status: posted.created ? .created : .ok)
         }
+        v1.post("sessions/:sessionID/messages/:messageID/stop") { request, context in
+            try await relay.stopReply(
+                userID: try context.callerID(), sessionID: try context.parameters.require("sessionID"),
+                messageID: try context.parameters.require("messageID"))
+            return APIJSON.noContent()
+        }
         v1.get("sessions/:sessionID/events") { request, context in
             let userID = try context.callerID()
             let (session, _) = try await relay.usableSession(userID: userID, id: try context.parameters.require("sessionID"))
