@@ -23,31 +23,17 @@ gateway; this file needs nothing but chromium, chromium-driver and zbarimg.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from test_web_browser import browser_errors, launch_chromium, visible, wait
-from web_standin import REPO, StandInServer
-
-FIXTURES = REPO / "tests" / "js" / "fixtures"
-EVERY_CONSTRUCT = (FIXTURES / "every-construct.md").read_text()
-XSS_CORPUS = json.loads((FIXTURES / "xss-corpus.json").read_text())
-PHONE = (390, 844)
-DESKTOP = (1280, 900)
-
-# What the renderer may create, and the attributes it may set (markdown.js's allowlist, plus the
-# code block's head with its Copy button).
-ALLOWED_TAGS = {
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "br", "hr", "blockquote", "ul", "ol",
-    "li", "table", "thead", "tbody", "tr", "th", "td", "a", "div", "span", "button",
-}
-ALLOWED_ATTRIBUTES = {"href", "title", "rel", "target", "class", "start", "type", "aria-label"}
+from web_checks import (
+    DESKTOP, EVERY_CONSTRUCT, PHONE, RECORD_STREAMING, REPO, XSS_CORPUS, assert_inert, check_streamed_markdown, decode_qr, theme_screenshots,
+)
+from web_standin import StandInServer
 
 
 @pytest.fixture(scope="module")
@@ -81,40 +67,6 @@ def desktop():
         end()
 
 
-def zbarimg() -> str:
-    found = shutil.which("zbarimg")
-    if not found:
-        pytest.fail("zbarimg is required to decode QR codes (scripts/test.sh installs it: apt-get install zbar-tools)")
-    return found
-
-
-def decode_qr(png: bytes, directory: Path, name: str) -> str:
-    """The text of the one QR code in a PNG, read by zbarimg (bytes as they are: -Sbinary)."""
-    path = directory / f"{name}.png"
-    path.write_bytes(png)
-    result = subprocess.run([zbarimg(), "--quiet", "--raw", "-Sbinary", str(path)], capture_output=True, timeout=30)
-    assert result.returncode == 0, f"zbarimg found no QR code in {path}: {result.stderr.decode(errors='replace')}"
-    return result.stdout.decode("utf-8")
-
-
-def color_scheme(driver, scheme: str) -> None:  # noqa: ANN001
-    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
-
-
-def screenshots(driver, directory: Path, name: str, capsys, sizes=(("phone", PHONE), ("desktop", DESKTOP))) -> None:  # noqa: ANN001
-    """The page in light and dark, at each size; the window is left at the last size, light."""
-    for size_name, (width, height) in sizes:
-        driver.set_window_size(width, height)
-        for scheme in ("light", "dark"):
-            color_scheme(driver, scheme)
-            time.sleep(0.2)
-            path = directory / f"{name}-{size_name}-{scheme}.png"
-            driver.save_screenshot(str(path))
-            with capsys.disabled():
-                print(f"\n[web modules test] screenshot: {path}")
-    color_scheme(driver, "light")
-
-
 def open_harness(driver, standin) -> None:  # noqa: ANN001
     driver.get(f"{standin.url}/tests/js/harness.html")
     wait(driver, lambda d: d.execute_script("return document.body.dataset.ready === 'yes'"), "the harness modules")
@@ -126,36 +78,6 @@ def sign_in(driver, standin) -> None:  # noqa: ANN001
     driver.execute_script(
         "sessionStorage.setItem('gateway.tokens', JSON.stringify({access_token: 'standin', refresh_token: 'standin', expires_at: Date.now() + 3600e3}))"
     )
-
-
-INERT_CHECK = """
-const [root, allowedTags, allowedAttributes] = arguments;
-const problems = [];
-for (const element of root.querySelectorAll('*')) {
-  const tag = element.tagName.toLowerCase();
-  if (!allowedTags.includes(tag)) problems.push('element ' + tag);
-  for (const attribute of element.attributes) {
-    if (!allowedAttributes.includes(attribute.name)) problems.push(tag + ' attribute ' + attribute.name);
-  }
-  if (tag === 'a') {
-    if (!['http:', 'https:', 'mailto:'].includes(new URL(element.href).protocol)) problems.push('link to ' + element.href);
-    if (element.rel !== 'noopener noreferrer' || element.target !== '_blank') problems.push('link without rel/target ' + element.href);
-  }
-}
-return problems;
-"""
-
-
-def assert_inert(driver, selector: str) -> None:  # noqa: ANN001
-    root = driver.find_element("css selector", selector)
-    problems = driver.execute_script(INERT_CHECK, root, sorted(ALLOWED_TAGS | {"ol", "li", "span"}), sorted(ALLOWED_ATTRIBUTES | {"data-id", "aria-busy", "aria-label", "id"}))
-    assert problems == [], problems
-    # No payload ran, and nothing was fetched from anywhere but the page's own origin (images are
-    # never loaded, iframes never made).
-    assert driver.execute_script("return window.__xss") is None
-    origin = driver.execute_script("return location.origin")
-    foreign = driver.execute_script("return performance.getEntriesByType('resource').map((e) => e.name).filter((n) => !n.startsWith(arguments[0]))", origin)
-    assert foreign == [], foreign
 
 
 # MARK: The modules on their own
@@ -320,45 +242,17 @@ def test_chat_streams_markdown_keeps_conversations_and_announces_replies(standin
     assert mine.text == "line one\nline two" and box.get_attribute("value") == ""
 
     # A reply with every construct, streamed three characters at a time.
-    phone.execute_script(
-        """
-        window.__states = [];
-        window.__announced = [];
-        const log = document.getElementById('messages');
-        new MutationObserver(() => {
-          const text = log.querySelector('.message.agent.streaming .text');
-          if (text) window.__states.push({ blocks: text.querySelectorAll('.code-block').length, quote: text.textContent.includes('A quote with'), fence: text.textContent.includes('```'), html: text.innerHTML });
-        }).observe(log, { subtree: true, childList: true, characterData: true });
-        const announcer = document.getElementById('reply-announcer');
-        new MutationObserver(() => window.__announced.push(announcer.textContent)).observe(announcer, { subtree: true, childList: true, characterData: true });
-        const box = document.getElementById('message-input');
-        box.value = arguments[0];
-        """,
-        EVERY_CONSTRUCT,
-    )
+    phone.execute_script(RECORD_STREAMING + "document.getElementById('message-input').value = arguments[0];", EVERY_CONSTRUCT)
     box.send_keys(Keys.END, Keys.ENTER)
     reply = wait(
         phone,
         lambda d: (found := d.find_elements("css selector", "#messages .message.agent[data-id]")) and len(found) == 2 and found[-1],
         "the Markdown reply",
     )
-    rendered = reply.find_element("css selector", ".text").get_attribute("innerHTML")
-    whole = phone.execute_async_script(
-        "const [text, done] = arguments; import('/assets/web/markdown.js').then(({ renderMarkdown }) => {"
-        " const d = document.createElement('div'); renderMarkdown(d, text); done(d.innerHTML); });",
-        EVERY_CONSTRUCT.rstrip("\n"),
-    )
-    assert rendered == whole, "the streamed reply does not end as the whole text rendered"
-    states = phone.execute_script("return window.__states")
-    assert len(states) > 5, f"only {len(states)} states while streaming"
-    assert any(state["blocks"] == 1 and not state["quote"] for state in states), "the open code fence was not a code block mid-stream"
-    assert not any(state["fence"] for state in states), "``` showed as text mid-stream"
-    assert "streaming" not in reply.get_attribute("class") and reply.get_attribute("aria-busy") is None
-    announced = [text for text in phone.execute_script("return window.__announced") if text]
-    assert len(announced) == 1 and announced[0].startswith("Markdown helper replied: Release notes for Gateway"), announced
+    check_streamed_markdown(phone, reply, "Markdown helper")
     assert_inert(phone, "#messages")
     reply.find_element("css selector", "pre").location_once_scrolled_into_view
-    screenshots(phone, shots, "chat-markdown", capsys)
+    theme_screenshots(phone, shots, "chat-markdown", capsys)
 
     # The conversation is listed under its first line; a new one starts empty.
     phone.set_window_size(*PHONE)
@@ -386,7 +280,7 @@ def test_chat_streams_markdown_keeps_conversations_and_announces_replies(standin
     items = wait(phone, lambda d: (found := d.find_elements("css selector", "li.conversation")) and len(found) == 2 and found, "two conversations")
     assert [item.get_attribute("data-session-id") for item in items] == [second, first]
     wait(phone, lambda d: [t.text for t in d.find_elements("css selector", ".conversation-title")] == ["second conversation", "line one"], "the titles")
-    screenshots(phone, shots, "chat-conversations", capsys, sizes=(("phone", PHONE),))
+    theme_screenshots(phone, shots, "chat-conversations", capsys, sizes=(("phone", PHONE),))
     items[1].find_element("css selector", "a").click()
     wait(phone, lambda d: d.execute_script("return new URLSearchParams(location.search).get('session')") == first, "the first conversation")
     wait(phone, lambda d: len(d.find_elements("css selector", "#messages .message[data-id]")) == 4, "the first conversation's history")
@@ -412,7 +306,7 @@ def test_the_share_dialog_shows_the_link_its_qr_code_expiry_and_uses(standin, de
     desktop.find_element("id", "share-label").send_keys("for Carol")
     Select(desktop.find_element("id", "share-expiry")).select_by_visible_text("In 1 day")
     desktop.find_element("id", "share-max-uses").send_keys("3")
-    screenshots(desktop, shots, "share-dialog-options", capsys, sizes=(("desktop", DESKTOP),))
+    theme_screenshots(desktop, shots, "share-dialog-options", capsys, sizes=(("desktop", DESKTOP),))
     desktop.find_element("id", "create-invite").click()
     link = wait(desktop, visible("#invite-link"), "the invite link")
     url = link.get_attribute("value")
@@ -424,7 +318,7 @@ def test_the_share_dialog_shows_the_link_its_qr_code_expiry_and_uses(standin, de
     svg = desktop.find_element("css selector", "#share-dialog svg.qr")
     assert svg.get_attribute("role") == "img" and "invite link" in svg.get_attribute("aria-label")
     assert decode_qr(svg.screenshot_as_png, shots, "share-dialog-qr") == url
-    screenshots(desktop, shots, "share-dialog", capsys)
+    theme_screenshots(desktop, shots, "share-dialog", capsys)
     # The phone-sized dialog's code decodes too (the window was left at desktop size, light).
     desktop.set_window_size(*PHONE)
     time.sleep(0.2)

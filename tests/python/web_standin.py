@@ -263,7 +263,7 @@ class Handler(BaseHTTPRequestHandler):
             if not agent or agent["access"] != "owner":
                 return self.problem(404, "not-found", "no such agent")
             body = self.body()
-            code = secrets.token_urlsafe(18)
+            code = secrets.token_urlsafe(24)  # 32 characters, like the gateway's codes
             share = {
                 "id": f"share-{secrets.token_hex(4)}", "agent_id": agent["id"], "agent_name": agent["name"], "use_count": 0,
                 "created_at": now(), "status": "active", "guests": [],
