@@ -38,6 +38,16 @@ test("emphasis, strong, strikethrough and inline code", () => {
   assert.equal(html("\\*not em\\* \\`not code\\`"), "<p>*not em* `not code`</p>");
 });
 
+test("emphasis follows CommonMark's delimiter rules", () => {
+  assert.equal(html("**foo*"), "<p>*<em>foo</em></p>");
+  assert.equal(html("*foo**"), "<p><em>foo</em>*</p>");
+  assert.equal(html("foo*bar* foo_bar_"), "<p>foo<em>bar</em> foo_bar_</p>");
+  assert.equal(html("* not a list item* a"), "<ul><li>not a list item* a</li></ul>");
+  assert.equal(html("a * b * c"), "<p>a * b * c</p>");
+  assert.equal(html("*a **b** c*"), "<p><em>a <strong>b</strong> c</em></p>");
+  assert.equal(html("~~a~~ ~b~ ~~~c~~~"), "<p><del>a</del> <del>b</del> ~~~c~~~</p>");
+});
+
 test("fenced code blocks carry their language and a Copy button", () => {
   assert.equal(
     html("```python\nprint('<hi>')\n```"),
@@ -264,6 +274,17 @@ test("random input never throws and stays inert, and streaming it ends as the wh
     const { container } = stream(text, () => 1 + Math.floor(random() * 4));
     assert.equal(serialize(container.childNodes), serialize(fresh(text).childNodes), JSON.stringify(text));
   }
+});
+
+test("deep nesting and huge replies neither throw nor overflow the stack", () => {
+  for (const text of ["> ".repeat(20000) + "x", "- ".repeat(20000) + "x", "*".repeat(20000) + "x" + "*".repeat(20000), "[".repeat(20000) + "x" + "](https://e.com)".repeat(20000), "[a](".repeat(5000), "![" + "*a ".repeat(50000) + "](https://e.com/i.png)"]) {
+    const container = fresh(text);
+    let depth = 0;
+    for (let node = container; node.childNodes.length; node = node.childNodes.find((child) => child instanceof FakeElement) || { childNodes: [] }) depth++;
+    assert.ok(depth < 80, `${depth} levels from ${text.slice(0, 20)}…`);
+  }
+  // Nesting up to the limits is kept.
+  assert.equal(html("> > > deep"), "<blockquote><blockquote><blockquote><p>deep</p></blockquote></blockquote></blockquote>");
 });
 
 test("the fake DOM refuses markup parsing (so the renderer cannot be using it)", () => {

@@ -117,8 +117,14 @@ function tableCells(line) {
   return cells;
 }
 
+// Deeper nesting than this is shown as text: a reply of 5,000 ">" or "*" must not overflow the
+// stack of the parser, the DOM builder or the browser's layout.
+const MAX_BLOCK_DEPTH = 16;
+const MAX_INLINE_DEPTH = 32;
+
 /** The parsed blocks of some lines, with the line span of each (for list looseness). */
-function parseBlocks(lines) {
+function parseBlocks(lines, depth = 0) {
+  const nests = depth < MAX_BLOCK_DEPTH;
   const blocks = [];
   const spans = [];
   let paragraph = null; // { lines, start }
@@ -183,10 +189,11 @@ function parseBlocks(lines) {
       index++;
       continue;
     }
-    if (QUOTE.test(line)) {
+    if (nests && QUOTE.test(line)) {
       closeParagraph(index - 1);
       const start = index;
       const inner = [];
+      const fences = fenceTracker();
       while (index < lines.length) {
         const current = lines[index];
         if (QUOTE.test(current)) {
@@ -197,20 +204,21 @@ function parseBlocks(lines) {
           inner.length &&
           !isBlank(inner[inner.length - 1]) &&
           !interrupts(current) &&
-          !openFence(inner)
+          !fences.open
         ) {
           inner.push(current);
         } else break;
+        fences.push(inner[inner.length - 1]);
         index++;
       }
-      add({ tag: "blockquote", children: parseBlocks(inner).blocks }, start, index - 1);
+      add({ tag: "blockquote", children: parseBlocks(inner, depth + 1).blocks }, start, index - 1);
       continue;
     }
-    const marker = listMarker(line);
+    const marker = nests && listMarker(line);
     if (marker && (!paragraph || interrupts(line))) {
       closeParagraph(index - 1);
       const start = index;
-      const result = parseList(lines, index, marker);
+      const result = parseList(lines, index, marker, depth);
       index = result.next;
       add(result.node, start, index - 1);
       continue;
@@ -241,15 +249,19 @@ function parseBlocks(lines) {
   return { blocks, spans };
 }
 
-/** Whether the lines leave a fenced code block open. */
-function openFence(lines) {
-  let open = null;
-  for (const line of lines) {
-    const fence = fenceOf(line);
-    if (!open && fence) open = fence[1];
-    else if (open && new RegExp(`^ {0,3}${open[0] === "`" ? "`" : "~"}{${open.length},}[ \\t]*$`).test(line)) open = null;
-  }
-  return Boolean(open);
+/** Follows lines as they are collected: `open` while they leave a fenced code block open. */
+function fenceTracker() {
+  let closing = null;
+  return {
+    get open() {
+      return closing !== null;
+    },
+    push(line) {
+      const fence = closing ? null : fenceOf(line);
+      if (fence) closing = new RegExp(`^ {0,3}${fence[1][0] === "`" ? "`" : "~"}{${fence[1].length},}[ \\t]*$`);
+      else if (closing && closing.test(line)) closing = null;
+    },
+  };
 }
 
 function codeBlock(language, text, closed = true) {
@@ -265,13 +277,15 @@ function table(header, aligns, rows) {
 }
 
 /** A list starting at `start`: its items, each parsed as blocks, tight or loose. */
-function parseList(lines, start, first) {
+function parseList(lines, start, first, depth) {
   const items = [];
   let loose = false;
   let index = start;
   let marker = first;
   while (marker) {
     const itemLines = [marker.firstLine];
+    const fences = fenceTracker();
+    fences.push(marker.firstLine);
     index++;
     while (index < lines.length) {
       const line = lines[index];
@@ -281,9 +295,10 @@ function parseList(lines, start, first) {
         itemLines.push("");
       } else if (indentOf(line) >= marker.content) {
         itemLines.push(dedent(line, marker.content));
-      } else if (!isBlank(itemLines[itemLines.length - 1]) && !interrupts(line) && !listMarker(line) && !openFence(itemLines)) {
+      } else if (!isBlank(itemLines[itemLines.length - 1]) && !interrupts(line) && !listMarker(line) && !fences.open) {
         itemLines.push(line.trim()); // lazy continuation of a paragraph
       } else break;
+      fences.push(itemLines[itemLines.length - 1]);
       index++;
     }
     let blankAfter = 0;
@@ -291,7 +306,7 @@ function parseList(lines, start, first) {
       itemLines.pop();
       blankAfter++;
     }
-    const { blocks, spans } = parseBlocks(itemLines);
+    const { blocks, spans } = parseBlocks(itemLines, depth + 1);
     // Two blocks of the item with a blank line between them make the list loose.
     for (let block = 1; block < spans.length; block++) if (spans[block][0] > spans[block - 1][1] + 1) loose = true;
     items.push(blocks);
@@ -385,9 +400,28 @@ const link = (href, children, title, image) => ({
   children,
 });
 
-/** The plain text of inline nodes (an image's alt text). */
+/** The plain text of inline nodes (an image's alt text), without recursion: any depth. */
 function plainText(nodes) {
-  return nodes.map((node) => (typeof node === "string" ? node : node.text ?? plainText(node.children || []))).join("");
+  let text = "";
+  const pending = nodes.slice().reverse();
+  while (pending.length) {
+    const node = pending.pop();
+    if (typeof node === "string") text += node;
+    else if (node.delimiter) text += node.delimiter.repeat(node.count);
+    else if (node.text !== undefined) text += node.text;
+    else if (node.tag === "br") text += " ";
+    else for (let index = (node.children || []).length - 1; index >= 0; index--) pending.push(node.children[index]);
+  }
+  return text;
+}
+
+/** Elements nested deeper than MAX_INLINE_DEPTH become their text. */
+function limitDepth(nodes, depth = 0) {
+  return nodes.map((node) => {
+    if (typeof node === "string" || !node.children) return node;
+    if (depth >= MAX_INLINE_DEPTH) return plainText([node]);
+    return { ...node, children: limitDepth(node.children, depth + 1) };
+  });
 }
 
 /** A link's destination and title after `](`, or null: `(dest "title")`. */
@@ -406,7 +440,8 @@ function linkTail(text, start) {
   } else {
     let depth = 0;
     const begin = index;
-    while (index < text.length) {
+    // Bounded: an unclosed "(" is not followed to the end of a long reply again and again.
+    while (index < text.length && index - begin < 1024) {
       const character = text[index];
       if (character === "\\" && ESCAPABLE.test(text[index + 1] || "")) {
         index += 2;
@@ -444,6 +479,7 @@ function linkTail(text, start) {
 export function parseInline(text) {
   const nodes = []; // strings, element nodes, and delimiter runs {delimiter, ...}
   const brackets = []; // open [ and ![
+  const unclosedRuns = new Set(); // backtick run lengths with no closing run further on
   let buffer = "";
   const flush = () => {
     if (buffer) nodes.push(buffer);
@@ -479,9 +515,11 @@ export function parseInline(text) {
     if (character === "`") {
       const run = matchAt(RUNS["`"], text, index)[0];
       const after = index + run.length;
+      // A length that found no closer once finds none later either: no quadratic rescans.
       const closing = new RegExp(`(?<!\`)${run}(?!\`)`, "g");
       closing.lastIndex = after;
-      const match = closing.exec(text);
+      const match = unclosedRuns.has(run.length) ? null : closing.exec(text);
+      if (!match) unclosedRuns.add(run.length);
       if (match) {
         let code = text.slice(after, match.index).replace(/\n/g, " ");
         if (code.length > 2 && code[0] === " " && code[code.length - 1] === " " && /[^ ]/.test(code)) code = code.slice(1, -1);
@@ -558,13 +596,15 @@ export function parseInline(text) {
       const children = nodes.splice(opener.position);
       children.shift(); // the "[" or "!["
       resolveEmphasis(children);
+      const inner = limitDepth(children);
       const href = safeURL(tail.destination);
       if (opener.image) {
         // Images are never loaded: a link to the image, named by its alt text.
-        const alt = plainText(children) || tail.destination;
+        const alt = plainText(inner) || tail.destination;
         nodes.push(href ? link(href, [`Image: ${alt}`], tail.title, true) : `Image: ${alt}`);
       } else {
-        nodes.push(...(href ? [link(href, children, tail.title)] : children));
+        if (href) nodes.push(link(href, inner, tail.title));
+        else for (const child of inner) nodes.push(child); // (a loop: a spread of a huge array throws)
         // No links inside links: earlier [ can no longer open one.
         if (href) for (const earlier of brackets) if (!earlier.image) earlier.active = false;
       }
@@ -576,7 +616,7 @@ export function parseInline(text) {
   }
   flush();
   resolveEmphasis(nodes);
-  return autolink(merge(nodes));
+  return autolink(merge(limitDepth(nodes)));
 }
 
 /** CommonMark's "process emphasis": pairs delimiter runs into em, strong and del, in place. */
@@ -773,7 +813,8 @@ export function renderMarkdown(container, text, options = {}) {
   const children = Array.from(container.childNodes);
   if (previous.length !== children.length) {
     // The container was changed by someone else: start over.
-    container.replaceChildren(...buildNodes(blocks, container.ownerDocument));
+    container.replaceChildren();
+    for (const node of buildNodes(blocks, container.ownerDocument)) container.appendChild(node);
   } else {
     keys.forEach((key, index) => {
       if (previous[index] === key) return;
