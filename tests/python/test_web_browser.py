@@ -540,6 +540,7 @@ def test_markdown_replies_conversations_and_an_invite_with_its_qr_code(gateway_u
             lambda d: next((c for c in d.find_elements("css selector", "li.agent") if agent in c.text and c.is_displayed()), None),
             "A's agent on My agents",
         )
+        agent_id = card.get_attribute("data-agent-id")
         card.find_element("css selector", "button.share-agent").click()
         wait(owner_chromium, visible("#share-dialog"), "the share dialog")
         assert owner_chromium.switch_to.active_element == owner_chromium.find_element("id", "share-label")
@@ -560,6 +561,16 @@ def test_markdown_replies_conversations_and_an_invite_with_its_qr_code(gateway_u
         owner_chromium.get(f"{gateway_url}/app/shares")
         share_card = wait(owner_chromium, visible("li.share"), "the new share on Shares")
         assert "0 of 2 uses" in share_card.text and "Expires" in share_card.text, share_card.text
+
+        # A chats with the agent too: the owner's conversations work the same.
+        owner_chromium.get(f"{gateway_url}/app/chat/{agent_id}")
+        wait(owner_chromium, lambda d: d.find_element("id", "connection").text == "Live", "A's chat with the agent")
+        assert "Your agent" in owner_chromium.find_element("css selector", ".chat-head").text
+        assert "Conversations (1)" in owner_chromium.find_element("css selector", "#conversations summary").text
+        owner_chromium.find_element("id", "message-input").send_keys("**A's own** test", Keys.ENTER)
+        wait(owner_chromium, lambda d: d.find_elements("css selector", "#messages .message.agent[data-id] .text strong"), "the reply to A")
+        owner_title = wait(owner_chromium, visible("li.conversation .conversation-title"), "A's conversation in the list")
+        assert owner_title.text == "A's own test", owner_title.text
 
         # B, on a phone: the invite, signing in, the chat.
         chromium.get(invite_url)

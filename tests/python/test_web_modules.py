@@ -290,6 +290,14 @@ def test_chat_streams_markdown_keeps_conversations_and_announces_replies(standin
     wait(phone, lambda d: len(d.find_elements("css selector", "#messages .message.agent[data-id]")) == 3, "the reply in the reopened conversation")
     texts = [element.text for element in phone.find_elements("css selector", "#messages .message.user .text")]
     assert texts == ["line one\nline two", EVERY_CONSTRUCT.strip(), "and we go on"], texts
+
+    # The same page for the user's own agent: its own conversations.
+    phone.get(f"{standin.url}/app/chat/agent-own")
+    wait(phone, lambda d: d.find_element("id", "connection").text == "Live", "the own agent's chat")
+    assert "Your agent" in phone.find_element("css selector", ".chat-head").text
+    assert "Conversations (1)" in phone.find_element("css selector", "#conversations summary").text
+    phone.find_element("id", "message-input").send_keys("**mine**", Keys.ENTER)
+    wait(phone, lambda d: d.find_elements("css selector", "#messages .message.agent[data-id] .text strong"), "the reply from the own agent")
     assert browser_errors(phone) == []
 
 
