@@ -600,8 +600,8 @@ def test_markdown_replies_conversations_and_an_invite_with_its_qr_code(gateway_u
         theme_screenshots(chromium, screenshots, "12-chat-markdown", capsys)
         chromium.set_window_size(*PHONE)
 
-        # The XSS corpus, sent and streamed back: inert (the message API refuses no text, but control
-        # characters other than newline and tab are left out to keep the test about rendering).
+        # The XSS corpus, sent and streamed back: inert. Payloads with control characters other than
+        # newline and tab are left out: this test is about rendering, not about what the API accepts.
         corpus = "\n\n".join(payload for payload in XSS_CORPUS if not any(ord(c) < 32 and c not in "\n\t" for c in payload))
         chromium.execute_script("document.getElementById('message-input').value = arguments[0];", corpus)
         box.send_keys(Keys.END, Keys.ENTER)
