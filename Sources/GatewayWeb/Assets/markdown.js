@@ -424,6 +424,10 @@ function limitDepth(nodes, depth = 0) {
   });
 }
 
+// Link destinations and titles longer than this are not looked for: an unclosed "(" or quote is
+// then not followed to the end of a long reply again and again.
+const MAX_LINK_PART = 1024;
+
 /** A link's destination and title after `](`, or null: `(dest "title")`. */
 function linkTail(text, start) {
   let index = start + 1;
@@ -433,15 +437,15 @@ function linkTail(text, start) {
   skipSpace();
   let destination = "";
   if (text[index] === "<") {
-    const end = text.slice(index + 1).search(/[<>\n]/);
-    if (end === -1 || text[index + 1 + end] !== ">") return null;
-    destination = text.slice(index + 1, index + 1 + end);
-    index += end + 2;
+    let end = index + 1;
+    while (end < text.length && end - index < MAX_LINK_PART && !"<>\n".includes(text[end])) end++;
+    if (text[end] !== ">") return null;
+    destination = text.slice(index + 1, end);
+    index = end + 1;
   } else {
     let depth = 0;
     const begin = index;
-    // Bounded: an unclosed "(" is not followed to the end of a long reply again and again.
-    while (index < text.length && index - begin < 1024) {
+    while (index < text.length && index - begin < MAX_LINK_PART) {
       const character = text[index];
       if (character === "\\" && ESCAPABLE.test(text[index + 1] || "")) {
         index += 2;
@@ -465,8 +469,8 @@ function linkTail(text, start) {
   if (index > beforeTitle && (quote === '"' || quote === "'" || quote === "(")) {
     const close = quote === "(" ? ")" : quote;
     let end = index + 1;
-    while (end < text.length && text[end] !== close) end += text[end] === "\\" ? 2 : 1;
-    if (end >= text.length) return null;
+    while (end < text.length && end - index < MAX_LINK_PART && text[end] !== close) end += text[end] === "\\" ? 2 : 1;
+    if (text[end] !== close) return null;
     title = text.slice(index + 1, end);
     index = end + 1;
     skipSpace();
