@@ -7,7 +7,8 @@
 #   TEST_REDIS_URL     redis://127.0.0.1:PORT
 #   TEST_DATABASE_URL  postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable (superuser)
 #   GATEWAYCTL_BINARY  the built `gatewayctl` (default: next to GATEWAY_BINARY), for the web
-#                      app's browser test, which also needs chromium and chromium-driver
+#                      app's browser test, which also needs chromium, chromium-driver and
+#                      zbarimg (zbar-tools, to decode the share dialog's QR code)
 #
 # Creates (or reuses) a virtualenv, installs tests/python/requirements.txt, creates a fresh
 # database, starts ONE `gateway serve` on a free loopback port, waits for /readyz, runs

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real, throw-away services:
 #   - lints the GitHub Actions workflows (scripts/lint-workflows.sh),
-#   - installs redis-server, PostgreSQL, chromium, chromium-driver and LemonLDAP::NG (the OIDC
-#     tests' identity provider, scripts/idp/lemonldap.sh) with apt-get when missing,
+#   - installs redis-server, PostgreSQL, chromium, chromium-driver, zbar-tools (zbarimg, the QR
+#     decoder of the web app's tests), nodejs (the web app's JavaScript unit tests) and
+#     LemonLDAP::NG (the OIDC tests' identity provider, scripts/idp/lemonldap.sh) with apt-get
+#     when missing,
 #   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
 #   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them,
 #   - fails on formatting findings (swift format lint --strict) and on compiler warnings in the
@@ -37,6 +39,10 @@ pg_bin_dir >/dev/null || missing+=(postgresql)
 # The web app's browser test (tests/python/test_web_browser.py) drives Debian's Chromium.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# The web app's QR codes are decoded by zbarimg (tests/js/qr.test.mjs, tests/python/test_web_modules.py
+# and test_web_browser.py); its JavaScript modules are unit-tested with node's test runner.
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq
@@ -125,6 +131,15 @@ swift test --skip-build --no-parallel --filter "$TIMED_SUITES" 2>&1 | tee "$WORK
 log "running gateway process tests"
 swift test --skip-build --filter GatewayProcessTests 2>&1 | tee "$WORK/process-tests.log"
 
+# The web app's own JavaScript (Markdown renderer, QR encoder, palette contrast): node's test
+# runner, no gateway needed. Node 18 or newer (Debian 12's nodejs is 18).
+log "running the web app's JavaScript unit tests (node --test tests/js)"
+if ! command -v node >/dev/null 2>&1; then
+  echo "error: node is required for the web app's JavaScript tests (apt-get install nodejs)" >&2
+  exit 1
+fi
+node --test tests/js/*.test.mjs 2>&1 | tee "$WORK/node-tests.log"
+
 log "running third-party client tests (authlib and schemathesis against a live gateway)"
 bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
 
@@ -142,5 +157,6 @@ fi
 # One closing line for the whole run: every phase above stops the script when it fails.
 swift_count=$(grep -hoE "Test run with [0-9]+ tests? " "$WORK/swift-tests.log" "$WORK/timed-tests.log" "$WORK/process-tests.log" | grep -oE "[0-9]+" | awk "{ s += \$1 } END { print s + 0 }")
 python_count=$(grep -oE "^[0-9]+ passed" "$WORK/python-tests.log" | grep -oE "[0-9]+" | awk "{ s += \$1 } END { print s + 0 }")
-log "summary: ${swift_count:-0} Swift tests and ${python_count:-0} Python tests passed; schemathesis found nothing; image check $image_check"
-echo "tests: $(( ${swift_count:-0} + ${python_count:-0} )) passed, 0 failed"
+node_count=$(grep -oE "^# pass [0-9]+" "$WORK/node-tests.log" | grep -oE "[0-9]+" | awk "{ s += \$1 } END { print s + 0 }")
+log "summary: ${swift_count:-0} Swift tests, ${node_count:-0} JavaScript tests and ${python_count:-0} Python tests passed; schemathesis found nothing; image check $image_check"
+echo "tests: $(( ${swift_count:-0} + ${node_count:-0} + ${python_count:-0} )) passed, 0 failed"

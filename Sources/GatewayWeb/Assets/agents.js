@@ -1,7 +1,8 @@
 // My agents (/app): the caller's agents and those shared with them, host status live, invite links.
 
 import { api } from "./api.js";
-import { h, show, notice, statusBadge, setStatus, copyRow } from "./dom.js";
+import { h, show, statusBadge, setStatus, copyRow } from "./dom.js";
+import { openShareDialog } from "./invite-dialog.js";
 import { failure, userStream } from "./shell.js";
 
 export async function agentsPage() {
@@ -21,22 +22,15 @@ export async function agentsPage() {
       agent.access === "owner" &&
         h("button", {
           type: "button",
-          class: "secondary",
-          onclick: async (event) => {
-            event.target.disabled = true;
-            try {
-              const created = await api("POST", `/v1/agents/${encodeURIComponent(agent.id)}/shares`, {});
+          class: "secondary share-agent",
+          onclick: (event) =>
+            // The dialog shows the link, its QR code, expiry and uses; the card keeps the link.
+            openShareDialog(agent, event.currentTarget, (created) =>
               invite.replaceChildren(
                 h("p", { class: "muted" }, "Invite link (shown once; anyone who opens it can ask to use this agent):"),
                 copyRow(`invite-${agent.id}`, `Invite link for ${agent.name}`, created.invite_url),
-              );
-              invite.querySelector("input").focus();
-            } catch (error) {
-              invite.replaceChildren(notice(error.message, "danger"));
-            } finally {
-              event.target.disabled = false;
-            }
-          },
+              ),
+            ),
         }, "Create invite link"),
     );
     return h(

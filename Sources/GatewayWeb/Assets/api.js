@@ -8,6 +8,7 @@ export const CLIENT_ID = "web";
 export const storage = window.sessionStorage;
 const TOKENS = "gateway.tokens";
 const ME = "gateway.me";
+const TITLES = "gateway.titles"; // conversation titles (conversations.js)
 
 export function readJSON(key) {
   try {
@@ -33,6 +34,7 @@ export function saveTokens(response) {
 export function clearTokens() {
   storage.removeItem(TOKENS);
   storage.removeItem(ME);
+  storage.removeItem(TITLES);
 }
 
 export async function tokenRequest(parameters) {

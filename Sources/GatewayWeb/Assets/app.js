@@ -38,7 +38,7 @@ async function route() {
       return;
     }
     const chat = /^\/app\/chat\/([^/]+)$/.exec(path);
-    if (chat) return await chatPage(decodeURIComponent(chat[1]));
+    if (chat) return await chatPage(decodeURIComponent(chat[1]), new URLSearchParams(location.search).get("session"));
     if (path === "/app/shares") return await sharesPage();
     if (path === "/app/devices") return await devicesPage();
     return await agentsPage();

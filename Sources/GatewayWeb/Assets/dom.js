@@ -21,6 +21,7 @@ const main = () => document.getElementById("main");
 
 export function show(title, ...nodes) {
   document.title = `${title} · Gateway`;
+  main().classList.remove("wide"); // the chat's two columns widen it again
   main().replaceChildren(h("h1", { id: "page-title" }, title), ...nodes);
 }
 
@@ -35,6 +36,28 @@ export function statusBadge(online, onText, offText) {
 export function setStatus(badge, online, onText, offText) {
   badge.className = `status ${online ? "online" : "offline"}`;
   badge.textContent = online ? onText : offText;
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const clockFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
+/** A <time>: "Today 14:05" today, "3 Mar 2025, 14:05" on other days. */
+export function when(iso) {
+  const date = new Date(iso);
+  const today = new Date().toDateString() === date.toDateString();
+  return h("time", { datetime: iso, title: dateFormat.format(date) }, today ? `Today ${clockFormat.format(date)}` : dateFormat.format(date));
+}
+
+const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+/** "in 7 days", "in 3 hours", "in 12 minutes": how far away a moment is. */
+export function fromNow(iso) {
+  const seconds = (Date.parse(iso) - Date.now()) / 1000;
+  // A minute of slack, so that an invite made for 1 day says "tomorrow", not "in 24 hours".
+  for (const [unit, length] of [["day", 86400], ["hour", 3600]]) {
+    if (Math.abs(seconds) >= length - 60) return relativeFormat.format(Math.round(seconds / length), unit);
+  }
+  return relativeFormat.format(Math.round(seconds / 60), "minute");
 }
 
 /** A read-only field with a copy button (the Gateway URL, invite links). */

@@ -2,11 +2,12 @@
 // accepted, with Leave; refreshed from the user stream.
 
 import { api } from "./api.js";
-import { h, show } from "./dom.js";
+import { fromNow, h, show, when } from "./dom.js";
 import { failure, userStream } from "./shell.js";
 
 function shareCard(share, outgoing) {
-  const uses = share.max_uses ? `${share.use_count} of ${share.max_uses} uses` : `${share.use_count} uses`;
+  const uses = share.max_uses ? `${share.use_count} of ${share.max_uses} uses.` : `${share.use_count} uses, no limit.`;
+  const expiry = share.expires_at ? ` Expires ${when(share.expires_at).textContent} (${fromNow(share.expires_at)}).` : " Never expires.";
   const guests = (share.guests || []).filter((guest) => !guest.left).map((guest) => guest.display_name);
   const action = outgoing
     ? share.status === "active" &&
@@ -33,7 +34,7 @@ function shareCard(share, outgoing) {
     "li",
     { class: "card share", "data-share-id": share.id, "data-status": share.status },
     h("h3", {}, share.agent_name, share.label ? ` — ${share.label}` : ""),
-    h("p", { class: "muted" }, `Status: ${share.status}. ${outgoing ? uses : ""}`),
+    h("p", { class: "muted" }, `Status: ${share.status}.`, outgoing ? ` ${uses}${share.status === "active" ? expiry : ""}` : ""),
     outgoing && h("p", {}, guests.length ? `Guests: ${guests.join(", ")}` : "No guests yet."),
     !outgoing && share.status === "active" && h("a", { href: `/app/chat/${encodeURIComponent(share.agent_id)}` }, "Chat"),
     h("div", { class: "actions" }, action),

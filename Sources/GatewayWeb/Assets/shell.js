@@ -10,7 +10,8 @@ export function signInPrompt(title, text) {
   show(
     title,
     h("p", {}, text),
-    h("p", {}, h("button", { type: "button", id: "sign-in", onclick: () => signIn(location.pathname) }, "Sign in")),
+    // Back to the same address after signing in, query included (a chat's ?session=).
+    h("p", {}, h("button", { type: "button", id: "sign-in", onclick: () => signIn(location.pathname + location.search) }, "Sign in")),
   );
   document.getElementById("sign-in").focus();
 }
@@ -29,7 +30,7 @@ export async function renderAccount() {
   if (!account) return;
   if (!tokens()) {
     account.replaceChildren(
-      h("button", { type: "button", class: "secondary", id: "account-sign-in", onclick: () => signIn(location.pathname === "/" ? "/app" : location.pathname) }, "Sign in"),
+      h("button", { type: "button", class: "secondary", id: "account-sign-in", onclick: () => signIn(location.pathname === "/" ? "/app" : location.pathname + location.search) }, "Sign in"),
     );
     return;
   }

@@ -1,0 +1,338 @@
+"""The web app's Markdown, QR and chat modules in a real browser, without a gateway build.
+
+Headless Chromium (Debian's chromium and chromium-driver, as in test_web_browser.py) opens pages
+served by a stand-in (web_standin.py: the app's own files from Sources/GatewayWeb/Assets under
+the app's Content-Security-Policy, and a small in-memory /v1 API with an agent that echoes every
+message back in deltas of three characters). It checks:
+
+- the Markdown renderer (tests/js/harness.html): a reply with every construct
+  (tests/js/fixtures/every-construct.md) streamed in small deltas ends exactly as the whole text
+  rendered at once, an open code fence stays a code block, Copy copies the code, and the XSS
+  corpus (tests/js/fixtures/xss-corpus.json) stays inert: no script runs, no element or attribute
+  outside the allowlist, no request leaves the page, no CSP violation;
+- QR codes drawn by qr.js decode, with zbarimg (Debian's zbar-tools), to their text;
+- the chat page: Enter sends and Shift+Enter is a new line, the streamed Markdown reply, the live
+  region announcing the finished reply once, conversations (new one, reopen an earlier one with
+  its history and continue it);
+- the share dialog: invite link with Copy, a QR code that decodes to the link, expiry and uses.
+
+Screenshots in light and dark, phone and desktop sizes, go to $GATEWAY_SCREENSHOT_DIR or
+.build/screenshots/web-modules-<time>/. test_web_browser.py runs the same flows against a real
+gateway; this file needs nothing but chromium, chromium-driver and zbarimg.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from test_web_browser import browser_errors, launch_chromium, visible, wait
+from web_checks import (
+    DESKTOP, EVERY_CONSTRUCT, PHONE, RECORD_STREAMING, REPO, XSS_CORPUS, assert_inert, check_streamed_markdown, decode_qr, theme_screenshots,
+)
+from web_standin import StandInServer
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with StandInServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    directory = Path(os.environ.get("GATEWAY_SCREENSHOT_DIR") or REPO / ".build" / "screenshots" / f"web-modules-{time.strftime('%Y%m%d-%H%M%S')}")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@pytest.fixture
+def phone():
+    driver, end = launch_chromium(f"{PHONE[0]},{PHONE[1]}")
+    try:
+        yield driver
+    finally:
+        end()
+
+
+@pytest.fixture
+def desktop():
+    driver, end = launch_chromium(f"{DESKTOP[0]},{DESKTOP[1]}")
+    try:
+        yield driver
+    finally:
+        end()
+
+
+def open_harness(driver, standin) -> None:  # noqa: ANN001
+    driver.get(f"{standin.url}/tests/js/harness.html")
+    wait(driver, lambda d: d.execute_script("return document.body.dataset.ready === 'yes'"), "the harness modules")
+
+
+def sign_in(driver, standin) -> None:  # noqa: ANN001
+    """The stand-in takes any token: put one where the app keeps its tokens."""
+    driver.get(f"{standin.url}/app")
+    driver.execute_script(
+        "sessionStorage.setItem('gateway.tokens', JSON.stringify({access_token: 'standin', refresh_token: 'standin', expires_at: Date.now() + 3600e3}))"
+    )
+
+
+# MARK: The modules on their own
+
+
+def test_markdown_streamed_in_small_deltas_renders_as_the_whole_text(standin, phone) -> None:
+    open_harness(phone, standin)
+    result = phone.execute_script(
+        """
+        const [text] = arguments;
+        const { renderMarkdown } = window.harness;
+        const bubble = document.createElement('li');
+        bubble.className = 'message agent';
+        const live = document.createElement('div');
+        live.className = 'text markdown';
+        bubble.append(live);
+        document.getElementById('messages').append(bubble);
+        const fresh = (value, options) => { const d = document.createElement('div'); renderMarkdown(d, value, options); return d.innerHTML; };
+        const mismatches = [];
+        let openFence = 0, fenceShown = 0;
+        for (let end = 1; end <= text.length; end += 1 + (end % 3)) {
+          const part = text.slice(0, end);
+          renderMarkdown(live, part, { streaming: true });
+          if (live.innerHTML !== fresh(part, { streaming: true })) mismatches.push(part);
+          const inFence = part.includes('```python\\n') && !part.includes('> A quote');
+          if (inFence && part.endsWith('\\n') && live.querySelector('.code-block pre')) openFence++;
+          if (live.textContent.includes('```')) fenceShown++;
+        }
+        renderMarkdown(live, text);
+        return { same: live.innerHTML === fresh(text), mismatches: mismatches.slice(0, 3), openFence, fenceShown };
+        """,
+        EVERY_CONSTRUCT,
+    )
+    assert result["same"] and result["mismatches"] == [], result
+    assert result["openFence"] > 0, "the open fence was not a code block mid-stream"
+    assert result["fenceShown"] == 0, "``` showed as text mid-stream"
+
+    counts = phone.execute_script(
+        """
+        const root = document.querySelector('#messages .markdown');
+        const count = (selector) => root.querySelectorAll(selector).length;
+        return {
+          h1: count('h1'), h2: count('h2'), h3: count('h3'), strong: count('strong'), em: count('em'), del: count('del'),
+          code: count(':not(pre) > code'), block: count('.code-block pre code.language-python'), copy: count('.code-block button.copy-code'),
+          label: root.querySelector('.code-language').textContent, nested: count('ul ul li'), ordered: count('ol > li'),
+          quote: count('blockquote strong'), th: count('table thead th'), td: count('table tbody td'),
+          center: count('th.align-center'), right: count('td.align-right'), links: count('a'), images: count('img'),
+          imageLinks: count('a.image-link'), hr: count('hr'), br: count('br'),
+          codeText: root.querySelector('pre code').textContent, whiteSpace: getComputedStyle(root.querySelector('pre code')).whiteSpace,
+        };
+        """
+    )
+    assert counts["h1"] == counts["h2"] == counts["h3"] == 1, counts
+    assert counts["strong"] >= 2 and counts["em"] >= 2 and counts["del"] == 1 and counts["code"] >= 3, counts
+    assert counts["block"] == 1 and counts["copy"] == 1 and counts["label"] == "python", counts
+    assert counts["nested"] == 1 and counts["ordered"] == 3 and counts["quote"] == 1, counts
+    assert counts["th"] == 3 and counts["td"] == 6 and counts["center"] == 1 and counts["right"] == 2, counts
+    assert counts["images"] == 0 and counts["imageLinks"] == 1 and counts["links"] == 5 and counts["hr"] == 1, counts
+    assert counts["codeText"] == 'def greet(name):\n    return f"Hello, {name}!"  # <b>not bold</b>', counts
+    assert counts["whiteSpace"] == "pre", counts
+    assert_inert(phone, "#messages")
+
+    # Copy puts the code on the clipboard (or, without clipboard access, selects it).
+    phone.execute_cdp_cmd("Browser.grantPermissions", {"origin": standin.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    phone.find_element("css selector", "#messages .copy-code").click()
+    wait(phone, lambda d: d.find_element("css selector", "#messages .copy-code").text in ("Copied", "Press Ctrl+C"), "the copy confirmation")
+    if phone.find_element("css selector", "#messages .copy-code").text == "Copied":
+        copied = phone.execute_async_script("const done = arguments[0]; navigator.clipboard.readText().then(done, (e) => done('error: ' + e))")
+        assert copied == counts["codeText"], copied
+    assert browser_errors(phone) == []
+
+
+def test_the_xss_corpus_stays_inert_in_a_browser(standin, desktop) -> None:
+    open_harness(desktop, standin)
+    desktop.execute_script(
+        """
+        const [corpus] = arguments;
+        const { renderMarkdown } = window.harness;
+        for (const payload of [...corpus, corpus.join('\\n\\n')]) {
+          const bubble = document.createElement('li');
+          bubble.className = 'message agent';
+          const text = document.createElement('div');
+          text.className = 'text markdown';
+          bubble.append(text);
+          document.getElementById('messages').append(bubble);
+          // Streamed, then final, like a reply.
+          for (let end = 1; end < payload.length; end += 2) renderMarkdown(text, payload.slice(0, end), { streaming: true });
+          renderMarkdown(text, payload);
+        }
+        """,
+        XSS_CORPUS,
+    )
+    time.sleep(1)  # time for anything that would load or fire
+    assert_inert(desktop, "#messages")
+    text = desktop.find_element("id", "messages").text
+    assert "<script>window.__xss = 1</script>" in text and "<img src=x onerror=" in text
+    assert browser_errors(desktop) == [], "console errors (a CSP violation would be one)"
+
+
+def test_qr_codes_drawn_by_the_app_decode_to_their_text(standin, desktop, shots) -> None:
+    open_harness(desktop, standin)
+    texts = [
+        "https://gw.ex/",  # version 1
+        f"{standin.url}/invite/{'x' * 22}",  # an invite URL as the gateway makes them
+        "https://gateway.example.com/invite/" + "A1b2C3d4" * 9,
+        "https://gateway.example.com/invite/" + "k" * 120,
+        "https://gateway.example.com/invite/" + "Zz9" * 59,  # version 10
+        "https://gateway.example.com/invite/" + "q" * 300,
+        "https://gateway.example.com/invite/ünïcødé",
+    ]
+    versions = []
+    for index, text in enumerate(texts):
+        version = desktop.execute_script(
+            """
+            const [text] = arguments;
+            const { qrSVG, qrCode } = window.harness;
+            const holder = document.getElementById('qr');
+            const { size, version } = qrCode(text);
+            const svg = qrSVG(text, 'QR code');
+            svg.style.width = svg.style.height = `${(size + 8) * 6}px`; // CSSOM, which the CSP allows
+            holder.replaceChildren(svg);
+            return version;
+            """,
+            text,
+        )
+        versions.append(version)
+        png = desktop.find_element("css selector", "#qr svg").screenshot_as_png
+        assert decode_qr(png, shots, f"qr-{index}-v{version}") == text
+    assert min(versions) == 1 and max(versions) >= 10, versions
+    assert browser_errors(desktop) == []
+
+
+# MARK: The app's pages against the stand-in
+
+
+def test_chat_streams_markdown_keeps_conversations_and_announces_replies(standin, phone, shots, capsys) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    sign_in(phone, standin)
+    phone.get(f"{standin.url}/app/chat/agent-md")
+    wait(phone, lambda d: d.find_element("id", "connection").text == "Live", "the session stream to be live")
+    first = phone.execute_script("return new URLSearchParams(location.search).get('session')")
+    assert first, "the address names the conversation"
+    assert phone.find_element("id", "host-status").text == "Host online"
+    messages = phone.find_element("id", "messages")
+    assert messages.get_attribute("aria-live") is None and messages.get_attribute("role") is None, "deltas are not announced"
+    announcer = phone.find_element("id", "reply-announcer")
+    assert announcer.get_attribute("role") == "status" and announcer.get_attribute("aria-live") == "polite"
+
+    # Shift+Enter is a new line, Enter sends.
+    box = phone.find_element("id", "message-input")
+    assert phone.switch_to.active_element == box
+    box.send_keys("line one")
+    ActionChains(phone).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+    box.send_keys("line two")
+    assert box.get_attribute("value") == "line one\nline two"
+    assert phone.find_elements("css selector", "#messages .message") == []
+    box.send_keys(Keys.ENTER)
+    wait(phone, lambda d: len(d.find_elements("css selector", "#messages .message.agent[data-id]")) == 1, "the first reply")
+    mine = phone.find_element("css selector", "#messages .message.user .text")
+    assert mine.text == "line one\nline two" and box.get_attribute("value") == ""
+
+    # A reply with every construct, streamed three characters at a time.
+    phone.execute_script(RECORD_STREAMING + "document.getElementById('message-input').value = arguments[0];", EVERY_CONSTRUCT)
+    box.send_keys(Keys.END, Keys.ENTER)
+    reply = wait(
+        phone,
+        lambda d: (found := d.find_elements("css selector", "#messages .message.agent[data-id]")) and len(found) == 2 and found[-1],
+        "the Markdown reply",
+    )
+    check_streamed_markdown(phone, reply, "Markdown helper")
+    assert_inert(phone, "#messages")
+    reply.find_element("css selector", "pre").location_once_scrolled_into_view
+    theme_screenshots(phone, shots, "chat-markdown", capsys)
+
+    # The conversation is listed under its first line; a new one starts empty.
+    phone.set_window_size(*PHONE)
+    panel = phone.find_element("id", "conversations")
+    if panel.get_attribute("open") is None:
+        panel.find_element("tag name", "summary").click()
+    current = wait(phone, visible(f'li.conversation[data-session-id="{first}"]'), "the conversation in the list")
+    assert current.find_element("css selector", ".conversation-title").text == "line one"
+    assert current.find_element("css selector", "a").get_attribute("aria-current") == "page"
+    assert "Host online" in current.text
+    wait(phone, visible("#new-conversation"), "the New conversation button").click()
+    wait(phone, lambda d: d.execute_script("return new URLSearchParams(location.search).get('session')") not in (None, first), "the new conversation")
+    second = phone.execute_script("return new URLSearchParams(location.search).get('session')")
+    wait(phone, lambda d: d.find_element("id", "connection").text == "Live", "the new conversation's stream")
+    assert phone.find_elements("css selector", "#messages .message") == []
+    box = phone.find_element("id", "message-input")
+    box.send_keys("second conversation", Keys.ENTER)
+    wait(phone, lambda d: len(d.find_elements("css selector", "#messages .message.agent[data-id]")) == 1, "the reply in the second conversation")
+
+    # Newest first; reopening the first one shows its history and it goes on.
+    phone.get(f"{standin.url}/app/chat/agent-md?session={second}")
+    panel = wait(phone, visible("#conversations summary"), "the conversations panel")
+    assert "Conversations (2)" in panel.text
+    panel.click()
+    items = wait(phone, lambda d: (found := d.find_elements("css selector", "li.conversation")) and len(found) == 2 and found, "two conversations")
+    assert [item.get_attribute("data-session-id") for item in items] == [second, first]
+    wait(phone, lambda d: [t.text for t in d.find_elements("css selector", ".conversation-title")] == ["second conversation", "line one"], "the titles")
+    theme_screenshots(phone, shots, "chat-conversations", capsys, sizes=(("phone", PHONE),))
+    items[1].find_element("css selector", "a").click()
+    wait(phone, lambda d: d.execute_script("return new URLSearchParams(location.search).get('session')") == first, "the first conversation")
+    wait(phone, lambda d: len(d.find_elements("css selector", "#messages .message[data-id]")) == 4, "the first conversation's history")
+    assert phone.find_element("css selector", "#messages .message.agent:last-child .text h1").text == "Release notes for Gateway"
+    wait(phone, lambda d: d.find_element("id", "connection").text == "Live", "the first conversation's stream")
+    phone.find_element("id", "message-input").send_keys("and we go on", Keys.ENTER)
+    wait(phone, lambda d: len(d.find_elements("css selector", "#messages .message.agent[data-id]")) == 3, "the reply in the reopened conversation")
+    texts = [element.text for element in phone.find_elements("css selector", "#messages .message.user .text")]
+    assert texts == ["line one\nline two", EVERY_CONSTRUCT.strip(), "and we go on"], texts
+
+    # The same page for the user's own agent: its own conversations.
+    phone.get(f"{standin.url}/app/chat/agent-own")
+    wait(phone, lambda d: d.find_element("id", "connection").text == "Live", "the own agent's chat")
+    assert "Your agent" in phone.find_element("css selector", ".chat-head").text
+    assert "Conversations (1)" in phone.find_element("css selector", "#conversations summary").text
+    phone.find_element("id", "message-input").send_keys("**mine**", Keys.ENTER)
+    wait(phone, lambda d: d.find_elements("css selector", "#messages .message.agent[data-id] .text strong"), "the reply from the own agent")
+    assert browser_errors(phone) == []
+
+
+def test_the_share_dialog_shows_the_link_its_qr_code_expiry_and_uses(standin, desktop, shots, capsys) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    sign_in(desktop, standin)
+    desktop.get(f"{standin.url}/app")
+    card = wait(desktop, visible('li.agent[data-agent-id="agent-own"]'), "the user's own agent")
+    opener = card.find_element("css selector", "button.share-agent")
+    opener.click()
+    dialog = wait(desktop, visible("#share-dialog"), "the share dialog")
+    assert desktop.switch_to.active_element == desktop.find_element("id", "share-label")
+    desktop.find_element("id", "share-label").send_keys("for Carol")
+    Select(desktop.find_element("id", "share-expiry")).select_by_visible_text("In 1 day")
+    desktop.find_element("id", "share-max-uses").send_keys("3")
+    theme_screenshots(desktop, shots, "share-dialog-options", capsys, sizes=(("desktop", DESKTOP),))
+    desktop.find_element("id", "create-invite").click()
+    link = wait(desktop, visible("#invite-link"), "the invite link")
+    url = link.get_attribute("value")
+    assert url.startswith(f"{standin.url}/invite/"), url
+    assert desktop.find_element("id", "invite-uses").text == "3 of 3"
+    expiry = desktop.find_element("id", "invite-expiry").text
+    assert expiry != "Never" and ("tomorrow" in expiry or "in 1 day" in expiry or "in 24 hours" in expiry), expiry
+    assert "Copy" in dialog.text and "for Carol" in dialog.text
+    svg = desktop.find_element("css selector", "#share-dialog svg.qr")
+    assert svg.get_attribute("role") == "img" and "invite link" in svg.get_attribute("aria-label")
+    assert decode_qr(svg.screenshot_as_png, shots, "share-dialog-qr") == url
+    theme_screenshots(desktop, shots, "share-dialog", capsys)
+    # The phone-sized dialog's code decodes too (the window was left at desktop size, light).
+    desktop.set_window_size(*PHONE)
+    time.sleep(0.2)
+    assert decode_qr(desktop.find_element("css selector", "#share-dialog svg.qr").screenshot_as_png, shots, "share-dialog-qr-phone") == url
+    desktop.find_element("id", "share-done").click()
+    wait(desktop, lambda d: not d.find_elements("id", "share-dialog"), "the dialog to close")
+    assert desktop.switch_to.active_element == desktop.find_element("css selector", 'li.agent[data-agent-id="agent-own"] button.share-agent')
+    assert desktop.find_element("css selector", 'li.agent[data-agent-id="agent-own"] .invite input').get_attribute("value") == url
+    assert browser_errors(desktop) == []
