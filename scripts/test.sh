@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real, throw-away services:
 #   - lints the GitHub Actions workflows (scripts/lint-workflows.sh),
-#   - installs redis-server, PostgreSQL, chromium, chromium-driver and LemonLDAP::NG (the OIDC
-#     tests' identity provider, scripts/idp/lemonldap.sh) with apt-get when missing,
+#   - installs redis-server, PostgreSQL, chromium, chromium-driver, zbar-tools (zbarimg, the QR
+#     decoder of the tests) and LemonLDAP::NG (the OIDC tests' identity provider,
+#     scripts/idp/lemonldap.sh) with apt-get when missing,
 #   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
 #   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them,
 #   - fails on formatting findings (swift format lint --strict) and on compiler warnings in the
@@ -37,6 +38,8 @@ pg_bin_dir >/dev/null || missing+=(postgresql)
 # The web app's browser test (tests/python/test_web_browser.py) drives Debian's Chromium.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# gatewayctl's QR codes are decoded by zbarimg (Tests/GatewayCtlTests/QRCodeTests.swift fails without it on CI).
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq
