@@ -18,6 +18,11 @@ struct Share: AsyncParsableCommand {
     @Option(name: .long, help: "A note for yourself, e.g. who it is for.")
     var label: String?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Print the invite's QR code below the URL, to scan with a phone (default: when stdout is a terminal, without --json).")
+    var qr: Bool?
+
     @OptionGroup var common: CommonOptions
     @OptionGroup var output: JSONFlag
 
@@ -28,21 +33,29 @@ struct Share: AsyncParsableCommand {
             let agent = try await api.findAgent(agent, access: .owner)
             let created = try await api.createShare(
                 agentID: agent.id, body: ShareBody(label: label, expiresIn: seconds, maxUses: maxUses))
+            // Scripts read the URL line or the JSON: they get a QR code only when they ask for one.
+            let showQR = qr ?? (Terminal.isTTY && !output.json)
             if output.json {
                 // The share's own fields, plus the invite code and URL (shown only now).
                 let object = (try? JSONSerialization.jsonObject(with: created.raw)) as? [String: Any] ?? [:]
                 var flattened = object["share"] as? [String: Any] ?? [:]
                 flattened["code"] = created.value.code
                 flattened["invite_url"] = created.value.inviteURL
-                return Terminal.json(object: flattened)
+                Terminal.json(object: flattened)
+                // stdout stays one JSON document.
+                if showQR { Terminal.qrCode(of: created.value.inviteURL, toStandardError: true) }
+                return
             }
             Terminal.line(created.value.inviteURL)
+            let drawn = showQR ? Terminal.qrCode(of: created.value.inviteURL) : false
             if Terminal.isTTY {
                 var details = ["share \(created.value.share.id) for \(agent.name)"]
                 if let expires = created.value.share.expiresAt { details.append("expires \(expires)") }
                 if let uses = created.value.share.maxUses { details.append("at most \(uses) use\(uses == 1 ? "" : "s")") }
                 Terminal.line(details.joined(separator: ", "))
-                Terminal.line("Send the URL to your guest; they open it in a browser or run: gatewayctl accept <url>")
+                Terminal.line(
+                    "Send the URL to your guest\(drawn ? " or let them scan the code" : "");"
+                        + " they open it in a browser or run: gatewayctl accept <url>")
             }
         }
     }

@@ -45,7 +45,7 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
 /// Writing to the terminal (or whatever stdout is): every write is flushed, so streamed reply
 /// pieces and status lines appear at once even through a pipe. Every text passes through
 /// `TerminalText.sanitized`, so nothing the gateway relays can send escape sequences; only
-/// `redrawStatus` adds gatewayctl's own.
+/// `redrawStatus` and `qrCode` add gatewayctl's own.
 enum Terminal {
     static let isTTY = isatty(STDOUT_FILENO) == 1
     private static let lock = NSLock()
@@ -72,6 +72,35 @@ enum Terminal {
     }
 
     static func line(_ text: String) { write(text + "\n") }
+
+    /// Draws the QR code of `text` on stdout (or stderr) for a phone to scan; false, with a note on
+    /// stderr, when the text is too long for one. On a terminal it is black on white, whatever the
+    /// theme. Elsewhere, or with NO_COLOR or TERM=dumb, it is plain half blocks in the text colour,
+    /// drawn for a dark background unless COLORFGBG says the background is light.
+    @discardableResult
+    static func qrCode(of text: String, toStandardError: Bool = false) -> Bool {
+        let code: QRCode
+        do {
+            code = try QRCode(text)
+        } catch {
+            Terminal.error("no QR code: \(error)")
+            return false
+        }
+        let descriptor = toStandardError ? STDERR_FILENO : STDOUT_FILENO
+        let environment = ProcessInfo.processInfo.environment
+        let coloured =
+            isatty(descriptor) == 1 && environment["NO_COLOR", default: ""].isEmpty && environment["TERM"] != "dumb"
+        let drawing: String
+        if coloured {
+            // SGR 30;47 (black on white) on every line, reset before each newline.
+            drawing = code.terminalRendering(invert: false).split(separator: "\n").map { "\u{1B}[30;47m\($0)\u{1B}[0m\n" }.joined()
+        } else {
+            drawing = code.terminalRendering(invert: QRCode.invertsPlainRendering(colorFGBG: environment["COLORFGBG"]))
+        }
+        // The drawing is gatewayctl's own (half blocks and colours), not text from the gateway.
+        lock.withLock { writeAll(descriptor, drawing) }
+        return true
+    }
 
     static func error(_ text: String) {
         lock.withLock { writeAll(STDERR_FILENO, "gatewayctl: \(TerminalText.sanitized(text))\n") }

@@ -194,6 +194,35 @@ import Testing
         #expect(refused.status == 404)
     }
 
+    /// `share` through a pipe prints the URL alone, as scripts expect; `--qr` adds the QR code as
+    /// plain half blocks (no escape sequences), drawn for the background COLORFGBG names.
+    @Test func shareDrawsTheQRCodeThroughAPipeOnlyWhenAsked() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("qr")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let owner = root + "/owner"
+        _ = try await login(gateway, configDir: owner, as: "Olivia")
+        let host = try Ctl(["host", "--agent", "echo"], configDir: owner)
+        defer { host.signal(SIGKILL) }
+        #expect(await host.waitFor("connected"), "host: \(host.output)")
+
+        for arguments in [["share", "echo"], ["share", "echo", "--no-qr"]] {
+            let plain = try await ctl(arguments, configDir: owner)
+            #expect(plain.status == 0, "\(plain.output)")
+            #expect(plain.output.hasSuffix("\n") && plain.output.dropLast().contains("/invite/"), "\(plain.output)")
+            #expect(!plain.output.dropLast().contains("\n"), "only the URL: \(plain.output)")
+        }
+        for (colorFGBG, invert) in [("15;0", true), ("0;15", false)] {
+            let share = try Ctl(["share", "echo", "--qr"], configDir: owner, environment: ["COLORFGBG": colorFGBG])
+            share.closeInput()
+            #expect(await share.exitStatus() == 0, "\(share.output)")
+            let url = String(share.output.prefix { $0 != "\n" })
+            #expect(url.contains("/invite/"), "\(share.output)")
+            #expect(share.output == url + "\n" + (try QRCode(url)).terminalRendering(invert: invert), "\(share.output)")
+        }
+    }
+
     @Test func hostResumesAfterItsOwnRestartAndTheGatewaysRestart() async throws {
         let gateway = try await LiveGateway.serve()
         defer { gateway.stop() }
