@@ -39,8 +39,8 @@ pg_bin_dir >/dev/null || missing+=(postgresql)
 # The web app's browser test (tests/python/test_web_browser.py) drives Debian's Chromium.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-# QR codes are decoded by zbarimg (tests/js/qr.test.mjs, tests/python/test_web_modules.py,
-# test_web_browser.py and Tests/GatewayCtlTests/QRCodeTests.swift, which fails without it on CI); its JavaScript modules are unit-tested with node's test runner.
+# QR codes are decoded by zbarimg (tests/js/qr.test.mjs, the browser tests and
+# Tests/GatewayCtlTests/QRCodeTests.swift); the web app's modules are unit-tested with node.
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 if [ ${#missing[@]} -gt 0 ]; then
