@@ -494,10 +494,12 @@ import sys, time
 text = sys.stdin.read()
 if text.endswith("\\n"):
     text = text[:-1]
+# "slowly: ..." is echoed at 10 pieces a second, long enough to be stopped.
+pause = 0.1 if text.startswith("slowly:") else 0.004
 for start in range(0, len(text), 3):
     sys.stdout.write(text[start:start + 3])
     sys.stdout.flush()
-    time.sleep(0.004)
+    time.sleep(pause)
 """
 
 
@@ -571,6 +573,21 @@ def test_markdown_replies_conversations_and_an_invite_with_its_qr_code(gateway_u
         wait(owner_chromium, lambda d: d.find_elements("css selector", "#messages .message.agent[data-id] .text strong"), "the reply to A")
         owner_title = wait(owner_chromium, visible("li.conversation .conversation-title"), "A's conversation in the list")
         assert owner_title.text == "A's own test", owner_title.text
+
+        # Stop while a reply streams: the host stops the agent and what was written is the reply.
+        slow = "slowly: " + " ".join(f"word{n}" for n in range(200))
+        owner_chromium.execute_script("document.getElementById('message-input').value = arguments[0];", slow)
+        owner_chromium.find_element("id", "message-input").send_keys(Keys.END, Keys.ENTER)
+        wait(owner_chromium, visible("#messages .message.agent.streaming"), "the slow reply to start streaming")
+        wait(owner_chromium, visible("#stop"), "the Stop button").click()
+        stopped = wait(
+            owner_chromium,
+            lambda d: next((e for e in d.find_elements("css selector", "#messages .message.agent[data-id]") if "(stopped)" in e.text), None),
+            "the stopped reply",
+        )
+        kept = stopped.find_element("css selector", ".text").text
+        assert kept and slow.startswith(kept) and len(kept) < len(slow), kept
+        wait(owner_chromium, lambda d: not d.find_element("id", "stop").is_displayed(), "the Stop button to go away")
 
         # B, on a phone: the invite, signing in, the chat.
         chromium.get(invite_url)

@@ -77,12 +77,15 @@ export async function chatPage(agentID, sessionID) {
   const log = h("ol", { class: "messages", id: "messages", "aria-label": `Conversation with ${agent.name}` });
   const input = h("textarea", { id: "message-input", name: "text", rows: 2, required: true, autocomplete: "off", "aria-describedby": "composer-hint" });
   const send = h("button", { type: "submit", id: "send" }, "Send");
+  // Shown while one of my messages waits for its reply: asks the host to stop (docs/protocol.md).
+  const stop = h("button", { type: "button", id: "stop", class: "secondary", hidden: true }, "Stop");
   const form = h(
     "form",
     { class: "composer", id: "composer" },
     h("label", { for: "message-input", class: "visually-hidden" }, `Message to ${agent.name}`),
     input,
     send,
+    stop,
     h("span", { id: "composer-hint", class: "visually-hidden" }, "Enter sends; Shift+Enter starts a new line."),
   );
   show(
@@ -107,6 +110,12 @@ export async function chatPage(agentID, sessionID) {
   const byID = new Map(); // message id -> element
   const replies = new Map(); // reply_to -> element being streamed
   const pending = []; // own messages posted but not yet seen on the stream
+  const awaiting = new Set(); // ids of user messages without a reply yet
+  const answered = new Set(); // ids of user messages with a stored reply
+  const stopped = new Set(); // ids of user messages whose reply was asked to stop
+  const updateStop = () => {
+    stop.hidden = awaiting.size === 0 || input.disabled;
+  };
   let titled = Boolean(session.title);
 
   const bubble = (role, who) =>
@@ -138,7 +147,15 @@ export async function chatPage(agentID, sessionID) {
     setText(element, message.text);
     element.dataset.id = message.id;
     byID.set(message.id, element);
-    if (message.reply_to) replies.delete(message.reply_to);
+    if (message.reply_to) {
+      replies.delete(message.reply_to);
+      awaiting.delete(message.reply_to);
+      answered.add(message.reply_to);
+      if (stopped.has(message.reply_to)) element.querySelector(".who").textContent = `${agent.name} (stopped)`;
+    } else if (message.role === "user" && !answered.has(message.id)) {
+      awaiting.add(message.id);
+    }
+    updateStop();
     if (message.role === "user" && !titled) {
       titled = true;
       conversations.setTitle(session.id, titleFromText(message.text));
@@ -182,6 +199,7 @@ export async function chatPage(agentID, sessionID) {
     stream?.stop();
     input.disabled = true;
     send.disabled = true;
+    stop.hidden = true;
     connection.textContent = "";
     banner.replaceChildren(notice(text, "danger"));
     for (const element of replies.values()) {
@@ -235,9 +253,15 @@ export async function chatPage(agentID, sessionID) {
           element.classList.add("failed");
           element.querySelector(".text").textContent = `The host could not answer: ${data.error}`;
           replies.delete(data.reply_to);
+          awaiting.delete(data.reply_to);
+          updateStop();
           announce(`${agent.name} could not answer.`);
           break;
         }
+        case "reply.stop_requested":
+          stopped.add(data.reply_to);
+          replies.get(data.reply_to)?.classList.add("stopping");
+          break;
         case "host.status":
           setStatus(hostBadge, data.online, "Host online", "Host offline");
           conversations.setHostOnline(data.online);
@@ -281,6 +305,8 @@ export async function chatPage(agentID, sessionID) {
           element.classList.remove("pending");
           element.dataset.id = result.message.id;
           byID.set(result.message.id, element);
+          if (!answered.has(result.message.id)) awaiting.add(result.message.id);
+          updateStop();
         }
       }
       if (result.queued && !result.host_online) connection.textContent = "The host is offline: your message waits until it is back.";
@@ -289,6 +315,26 @@ export async function chatPage(agentID, sessionID) {
       if (error.type === "share-revoked") revoked();
       else if (error.type === "session-closed") end("This conversation was closed.");
       else banner.replaceChildren(notice(`Not sent: ${error.message}`, "danger"));
+    }
+  });
+  stop.addEventListener("click", async () => {
+    stop.disabled = true;
+    stop.textContent = "Stopping…";
+    try {
+      for (const id of [...awaiting]) {
+        stopped.add(id);
+        // 409: answered meanwhile, nothing left to stop.
+        await api("POST", `${sessionPath}/messages/${encodeURIComponent(id)}/stop`).catch((error) => {
+          if (error.status !== 409) throw error;
+        });
+      }
+    } catch (error) {
+      banner.replaceChildren(notice(`Could not stop the reply: ${error.message}`, "danger"));
+    } finally {
+      stop.disabled = false;
+      stop.textContent = "Stop";
+      updateStop();
+      input.focus();
     }
   });
   input.addEventListener("keydown", (event) => {
