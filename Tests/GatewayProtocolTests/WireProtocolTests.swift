@@ -58,6 +58,7 @@ struct OpenAPIRoundTripTests {
         "ReplyDeltaEvent": .type(ReplyDeltaEvent.self),
         "ReplyDoneEvent": .type(ReplyDoneEvent.self),
         "ReplyErrorEvent": .type(ReplyErrorEvent.self),
+        "ReplyStopRequestedEvent": .type(ReplyStopRequestedEvent.self),
         "HostStatusEvent": .type(HostStatusEvent.self),
         "DeviceStatusEvent": .type(DeviceStatusEvent.self),
         "ShareCreatedEvent": .type(ShareCreatedEvent.self),
