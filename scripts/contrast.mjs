@@ -30,6 +30,7 @@ export const PAIRS = [
   ["control", "bg", 3, "input and button borders (non-text)"],
   ["control", "bubble", 3, "table and quote rules in replies (non-text)"],
   ["accent", "bg", 3, "focus ring (non-text)"],
+  ["accent", "code-bg", 3, "focus ring inside a code block (non-text)"],
   ["ok", "bg", 3, "online dot (non-text)"],
   ["danger", "bg", 3, "offline dot (non-text)"],
 ];

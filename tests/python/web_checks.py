@@ -26,7 +26,9 @@ ALLOWED_TAGS = sorted({
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "br", "hr", "blockquote", "ul", "ol",
     "li", "table", "thead", "tbody", "tr", "th", "td", "a", "div", "span", "button",
 })
-ALLOWED_ATTRIBUTES = sorted({"href", "title", "rel", "target", "class", "start", "type", "aria-label", "data-id", "aria-busy", "id"})
+ALLOWED_ATTRIBUTES = sorted({
+    "href", "title", "rel", "target", "class", "start", "type", "aria-label", "data-id", "aria-busy", "id", "tabindex", "role",
+})
 
 INERT_CHECK = """
 const [root, allowedTags, allowedAttributes] = arguments;
