@@ -106,6 +106,12 @@ export async function chatPage(agentID, sessionID) {
     ),
   );
   document.getElementById("main").classList.add("wide");
+  // The message box sticks to the bottom of the window: what scrolls into view (the newest
+  // message, whatever takes the focus, its focus ring) stops above it instead of behind it
+  // (WCAG 2.4.11).
+  const keepClear = () => document.documentElement.style.setProperty("scroll-padding-bottom", `${form.offsetHeight + 8}px`);
+  if ("ResizeObserver" in window) new ResizeObserver(keepClear).observe(form);
+  keepClear();
 
   const byID = new Map(); // message id -> element
   const replies = new Map(); // reply_to -> element being streamed
