@@ -14,7 +14,7 @@ export const STYLESHEET = fileURLToPath(new URL("../Sources/GatewayWeb/Assets/ap
 /** The pairs the stylesheet uses: [foreground, background, minimum ratio, where]. */
 export const PAIRS = [
   ["fg", "bg", 4.5, "body text"],
-  ["muted", "bg", 4.5, "secondary text (.muted, times)"],
+  ["muted", "bg", 4.5, "secondary text (.muted, times), placeholders"],
   ["accent", "bg", 4.5, "links"],
   ["danger", "bg", 4.5, "error text, offline state"],
   ["ok", "bg", 4.5, "ready state"],

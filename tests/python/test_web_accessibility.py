@@ -16,14 +16,16 @@ build is needed. Each page is checked in the state a person sees it:
 
 Each state runs axe with prefers-color-scheme light and dark (Chromium's media emulation, as
 web_checks.theme_screenshots does) at 390 px and 1280 px wide, with the rules tagged wcag2a,
-wcag2aa, wcag21a, wcag21aa and best-practice. Then, in light, what axe 4.4 does not check:
+wcag2aa, wcag21a, wcag21aa and best-practice. Then what axe 4.4 does not check (in light but
+for the placeholders):
 
 - keyboard: Tab through the page; every stop shows a focus ring (an outline of 2 px or more,
   WCAG 2.4.7) and is not hidden behind something else, such as the chat's sticky message box
   (2.4.11);
 - targets: buttons, fields and links that are not part of a sentence are at least 24 by 24 px
   (2.5.8);
-- reflow: the page does not scroll sideways (1.4.10); wide code and tables scroll inside the reply.
+- reflow: the page does not scroll sideways (1.4.10); wide code and tables scroll inside the reply;
+- placeholders (in both themes): their text is 4.5:1 against the field (1.4.3).
 
 A test fails listing every finding: rule, impact, element (CSS selector), where (size, theme) and
 what to fix. If axe cannot be loaded the test fails; it never skips. An exception for one rule on
@@ -132,12 +134,38 @@ for (const element of document.querySelectorAll('a[href], button, input, select,
 return { small, scrollWidth: document.documentElement.scrollWidth, width: document.documentElement.clientWidth };
 """
 
+# Placeholder text below 4.5:1 against its field (axe 4.4 does not look at ::placeholder).
+PLACEHOLDERS = DESCRIBE + """
+const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+const luminance = ([r, g, b]) => {
+  const channel = (value) => { value /= 255; return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+};
+const background = (element) => {
+  for (let node = element; node; node = node.parentElement) {
+    const colour = rgb(getComputedStyle(node).backgroundColor);
+    if (colour.length === 3 || colour[3] === 1) return colour;
+  }
+  return [255, 255, 255];
+};
+const faint = [];
+for (const field of document.querySelectorAll('input[placeholder], textarea[placeholder]')) {
+  if (!field.getBoundingClientRect().width) continue;
+  const style = getComputedStyle(field, '::placeholder');
+  const [a, b] = [luminance(rgb(style.color)), luminance(background(field))].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  if (ratio < 4.5 || Number(style.opacity) < 1) faint.push({ target: window.__describe(field), html: field.outerHTML.slice(0, 200), ratio, color: style.color, opacity: style.opacity });
+}
+return faint;
+"""
+
 # Findings of the checks axe does not make, reported like axe's.
 MANUAL_RULES = {
     "focus-visible": ("serious", "Every element that takes the focus must show a focus ring (WCAG 2.4.7)"),
     "focus-not-obscured": ("serious", "An element that takes the focus must not be hidden by other content (WCAG 2.4.11)"),
     "target-size": ("moderate", "Buttons, fields and links outside sentences must be at least 24 by 24 CSS px (WCAG 2.5.8)"),
     "reflow": ("serious", "The page must not scroll sideways (WCAG 1.4.10)"),
+    "placeholder-contrast": ("serious", "Placeholder text must have a contrast of 4.5:1 with its field (WCAG 1.4.3)"),
 }
 
 
@@ -167,9 +195,9 @@ class Audit:
         finding = self.found.setdefault((state, rule["id"], target), {"rule": rule, "node": node, "where": []})
         finding["where"].append(where)
 
-    def manual(self, state: str, rule_id: str, target: str, html: str, summary: str) -> None:
+    def manual(self, state: str, rule_id: str, target: str, html: str, summary: str, where: str = "light") -> None:
         impact, help_text = MANUAL_RULES[rule_id]
-        self.add(state, {"id": rule_id, "impact": impact, "help": help_text}, target, {"html": html, "summary": summary}, "light")
+        self.add(state, {"id": rule_id, "impact": impact, "help": help_text}, target, {"html": html, "summary": summary}, where)
 
     def check(self, state: str) -> None:
         """axe on the page as it is now in light and in dark, then the keyboard, target and
@@ -192,6 +220,9 @@ class Audit:
             for rule in result["incomplete"]:
                 for node in rule["nodes"]:
                     self.review.append({"state": state, "size": self.size, "scheme": scheme, "rule": rule["id"], "target": " ".join(node["target"]), "summary": " ".join(node["summary"].split())})
+            for field in self.driver.execute_script(PLACEHOLDERS):
+                summary = f"{field['color']} at opacity {field['opacity']}: {field['ratio']:.2f}:1"
+                self.manual(state, "placeholder-contrast", field["target"], field["html"], summary, scheme)
         color_scheme(self.driver, "light")
 
         layout = self.driver.execute_script(LAYOUT)
