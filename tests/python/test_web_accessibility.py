@@ -345,6 +345,45 @@ def signed_in_account(driver) -> None:  # noqa: ANN001
 # MARK: Tests
 
 
+def swift_template(source: str, start: str) -> list[str]:
+    """The lines of the first Swift multi-line string literal after `start`, with `\\` line
+    continuations joined and the lines that interpolate (`\\(`) left out."""
+    opening = source.index('"""', source.index(start)) + 3
+    text = source[opening : source.index('"""', opening)]
+    lines: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = pending + raw.strip()
+        if line.endswith("\\"):
+            pending = line[:-1]
+            continue
+        pending = ""
+        if line and "\\(" not in line:
+            lines.append(line)
+    return lines
+
+
+def test_the_standin_serves_the_gateways_markup() -> None:
+    """The stand-in's frame, shell and landing page (what this file checks) say what
+    WebApp.swift renders, line for line, but for the lines with interpolated values."""
+    import web_standin
+
+    source = (REPO / "Sources" / "GatewayWeb" / "WebApp.swift").read_text()
+    landing = web_standin.page("http://127.0.0.1:1", "landing", web_standin.LANDING_MAIN).decode()
+    shell = web_standin.page("http://127.0.0.1:1", "app", web_standin.SHELL_MAIN).decode()
+    for name, start, page in [
+        ("document", "func document(", landing),
+        ("document", "func document(", shell),
+        ("demo banner", "static let demoBanner", shell),
+        ("shell page", "func shellPage(", shell),
+        ("landing page", "func landingPage(", landing),
+    ]:
+        lines = swift_template(source, start)
+        assert lines, f"no template found for {name}"
+        missing = [line for line in lines if line not in page]
+        assert missing == [], f"web_standin.py differs from WebApp.swift's {name}: {missing}"
+
+
 def test_axe_finds_what_it_should(standin, audit) -> None:
     """The check itself: a faint paragraph, an unnamed field and a button without a focus ring
     on the landing page are reported (so a clean result means something)."""
