@@ -21,7 +21,8 @@ PHONE = (390, 844)
 DESKTOP = (1280, 900)
 
 # What markdown.js may create inside a reply (its allowlist, plus the code block's head with the
-# Copy button), and what the chat page itself puts on a message.
+# Copy button and the focusable code and table containers: tabindex, role), and what the chat
+# page itself puts on a message.
 ALLOWED_TAGS = sorted({
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "br", "hr", "blockquote", "ul", "ol",
     "li", "table", "thead", "tbody", "tr", "th", "td", "a", "div", "span", "button",
