@@ -235,7 +235,7 @@ class Audit:
         reviews = [entry for entry in self.review if entry["state"] == state]
         with self.capsys.disabled():
             print(
-                f"\n[a11y] {state} ({self.size}): axe in light and dark, Tab, targets, reflow; "
+                f"\n[a11y] {state} ({self.size}): axe in light and dark, Tab, targets, reflow, placeholders; "
                 f"{len(reviews)} needs review ({', '.join(sorted({entry['rule'] for entry in reviews})) or 'none'}); "
                 f"screenshots a11y-*-{self.size}-*.png in {self.shots}"
             )
