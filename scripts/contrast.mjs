@@ -14,7 +14,7 @@ export const STYLESHEET = fileURLToPath(new URL("../Sources/GatewayWeb/Assets/ap
 /** The pairs the stylesheet uses: [foreground, background, minimum ratio, where]. */
 export const PAIRS = [
   ["fg", "bg", 4.5, "body text"],
-  ["muted", "bg", 4.5, "secondary text (.muted, times)"],
+  ["muted", "bg", 4.5, "secondary text (.muted, times), placeholders"],
   ["accent", "bg", 4.5, "links"],
   ["danger", "bg", 4.5, "error text, offline state"],
   ["ok", "bg", 4.5, "ready state"],
@@ -30,6 +30,7 @@ export const PAIRS = [
   ["control", "bg", 3, "input and button borders (non-text)"],
   ["control", "bubble", 3, "table and quote rules in replies (non-text)"],
   ["accent", "bg", 3, "focus ring (non-text)"],
+  ["accent", "code-bg", 3, "focus ring inside a code block (non-text)"],
   ["ok", "bg", 3, "online dot (non-text)"],
   ["danger", "bg", 3, "offline dot (non-text)"],
 ];

@@ -53,7 +53,14 @@ test("fenced code blocks carry their language and a Copy button", () => {
     html("```python\nprint('<hi>')\n```"),
     '<div class="code-block"><div class="code-head"><span class="code-language">python</span>' +
       '<button type="button" class="copy-code secondary" aria-label="Copy python code">Copy</button></div>' +
-      "<pre><code class=\"language-python\">print('&lt;hi&gt;')</code></pre></div>",
+      '<pre tabindex="0" role="group" aria-label="python code"><code class="language-python">print(\'&lt;hi&gt;\')</code></pre></div>',
+  );
+  // Without a language, the block is just "Code".
+  assert.equal(
+    html("```\nx\n```"),
+    '<div class="code-block"><div class="code-head"><span class="code-language">code</span>' +
+      '<button type="button" class="copy-code secondary" aria-label="Copy code">Copy</button></div>' +
+      '<pre tabindex="0" role="group" aria-label="Code"><code>x</code></pre></div>',
   );
   const [block] = parseMarkdown("~~~\n  indented\n\n  kept\n~~~\nafter");
   assert.deepEqual(block, { tag: "codeblock", language: "", text: "  indented\n\n  kept", closed: true });
@@ -85,11 +92,15 @@ test("block quotes, rules and tables", () => {
   assert.equal(html("a\n\n---\n\n* * *"), "<p>a</p><hr><hr>");
   assert.equal(
     html("| A | B | C |\n|:--|:-:|--:|\n| 1 | **2** | 3 \\| 4 |\n| only one |"),
-    '<table><thead><tr><th class="align-left">A</th><th class="align-center">B</th><th class="align-right">C</th></tr></thead>' +
+    '<div class="table-scroll" tabindex="0" role="group" aria-label="Table">' +
+      '<table><thead><tr><th class="align-left">A</th><th class="align-center">B</th><th class="align-right">C</th></tr></thead>' +
       '<tbody><tr><td class="align-left">1</td><td class="align-center"><strong>2</strong></td><td class="align-right">3 | 4</td></tr>' +
-      '<tr><td class="align-left">only one</td><td class="align-center"></td><td class="align-right"></td></tr></tbody></table>',
+      '<tr><td class="align-left">only one</td><td class="align-center"></td><td class="align-right"></td></tr></tbody></table></div>',
   );
-  assert.equal(html("intro\n| a | b |\n| - | - |"), '<p>intro</p><table><thead><tr><th>a</th><th>b</th></tr></thead></table>');
+  assert.equal(
+    html("intro\n| a | b |\n| - | - |"),
+    '<p>intro</p><div class="table-scroll" tabindex="0" role="group" aria-label="Table"><table><thead><tr><th>a</th><th>b</th></tr></thead></table></div>',
+  );
   assert.equal(html("| a | b |\n| - |"), "<p>| a | b |<br>| - |</p>");
 });
 
@@ -213,7 +224,7 @@ test("mid-stream, a trailing * _ ~ or ` is held back until what it starts is kno
 // MARK: Safety
 
 const ALLOWED_TAGS = new Set(["p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "br", "hr", "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a", "div", "span", "button"]);
-const ALLOWED_ATTRIBUTES = new Set(["href", "title", "rel", "target", "class", "start", "type", "aria-label"]);
+const ALLOWED_ATTRIBUTES = new Set(["href", "title", "rel", "target", "class", "start", "type", "aria-label", "tabindex", "role"]);
 
 function assertInert(text) {
   const container = fresh(text);
@@ -232,6 +243,12 @@ function assertInert(text) {
       assert.equal(element.getAttribute("target"), "_blank");
     }
     if (element.tagName === "button") assert.equal(element.getAttribute("type"), "button");
+    // Only the scrolling code and table containers take the focus, always as groups.
+    if (element.getAttribute("tabindex") !== null || element.getAttribute("role") !== null) {
+      assert.ok(element.tagName === "pre" || element.getAttribute("class") === "table-scroll", `tabindex on <${element.tagName}> from ${JSON.stringify(text)}`);
+      assert.equal(element.getAttribute("tabindex"), "0");
+      assert.equal(element.getAttribute("role"), "group");
+    }
   }
   const markup = serialize(container.childNodes);
   // Anything that looked like markup is escaped text.

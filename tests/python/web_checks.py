@@ -21,12 +21,15 @@ PHONE = (390, 844)
 DESKTOP = (1280, 900)
 
 # What markdown.js may create inside a reply (its allowlist, plus the code block's head with the
-# Copy button), and what the chat page itself puts on a message.
+# Copy button and the focusable code and table containers: tabindex, role), and what the chat
+# page itself puts on a message.
 ALLOWED_TAGS = sorted({
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "br", "hr", "blockquote", "ul", "ol",
     "li", "table", "thead", "tbody", "tr", "th", "td", "a", "div", "span", "button",
 })
-ALLOWED_ATTRIBUTES = sorted({"href", "title", "rel", "target", "class", "start", "type", "aria-label", "data-id", "aria-busy", "id"})
+ALLOWED_ATTRIBUTES = sorted({
+    "href", "title", "rel", "target", "class", "start", "type", "aria-label", "data-id", "aria-busy", "id", "tabindex", "role",
+})
 
 INERT_CHECK = """
 const [root, allowedTags, allowedAttributes] = arguments;

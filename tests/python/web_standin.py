@@ -1,14 +1,17 @@
 """A stand-in for the gateway, for checking the web app's modules in Chromium without a build.
 
 It serves what the browser needs and nothing else, on 127.0.0.1:
-  - the app shell page (the same frame as WebApp.document in Sources/GatewayWeb/WebApp.swift) for
-    /app, /app/chat/{agentID} (any query), /app/shares, /app/devices and /invite/{code};
+  - the app shell page (the same frame as WebApp.document in Sources/GatewayWeb/WebApp.swift, with
+    the demo banner a demo-mode gateway shows) for /app, /app/chat/{agentID} (any query),
+    /app/shares, /app/devices and /invite/{code}, and at / the landing page as
+    WebApp.landingPage renders it for a demo gateway on Redis and Postgres;
   - /assets/web/{file} straight from Sources/GatewayWeb/Assets, and /tests/js/{file} (the harness
     page and fixtures) from tests/js, every response with the app's Content-Security-Policy;
   - a small in-memory /v1 API shaped like docs/openapi.yaml for one signed-in user: two agents (one
     shared with the user, one of the user's own), sessions, messages, invites, and the session
     stream (SSE with ids and Last-Event-ID resume) on which a built-in agent echoes every message
-    back in small deltas, then `reply.done`.
+    back in small deltas, then `reply.done`; the shares the user created here and one they
+    accepted (Alice's agent).
 
 It is not the gateway: authentication is not checked (any Bearer token is the user), nothing is
 stored, and only what the web app calls is there. test_web_browser.py runs the same pages against
@@ -46,7 +49,9 @@ TYPES = {
     ".md": "text/plain; charset=utf-8",
 }
 
-SHELL = """<!doctype html>
+# The frame of every page: WebApp.document, with the demo banner (WebHTML.demoBanner) as a
+# demo-mode gateway shows it. Keep the markup in step with WebApp.swift.
+FRAME = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -59,8 +64,10 @@ SHELL = """<!doctype html>
 <link rel="stylesheet" href="/assets/web/app.css">
 <script type="module" src="/assets/web/app.js"></script>
 </head>
-<body data-page="app">
+<body data-page="{page}">
 <a class="skip" href="#main">Skip to content</a>
+<div class="banner" role="alert" id="demo-banner"><strong>Demo mode — not for production.</strong> Anyone can \
+sign in with any display name on this gateway. Do not share anything sensitive.</div>
 <header class="top">
 <a class="brand" href="/">Gateway</a>
 <nav aria-label="Main">
@@ -71,11 +78,58 @@ SHELL = """<!doctype html>
 <div id="account" class="account"></div>
 </header>
 <main id="main" tabindex="-1">
-<p class="muted" id="loading">Loading…</p>
+{main}
 </main>
 </body>
 </html>
 """
+
+# WebApp.shellPage.
+SHELL_MAIN = """<noscript><p>This page needs JavaScript. The API is described in <a href="/openapi.yaml">/openapi.yaml</a>.</p></noscript>
+<p class="muted" id="loading">Loading…</p>"""
+
+# WebApp.landingPage for a demo gateway on Redis and Postgres, every dependency up.
+LANDING_MAIN = """<h1>Your gateway is running</h1>
+<section aria-labelledby="gateway-url-heading">
+<h2 id="gateway-url-heading">Gateway URL</h2>
+<p>Paste this into the desktop app's settings (<strong>Gateway URL</strong>), or give it to \
+<code>gatewayctl login</code>:</p>
+<div class="copy-row">
+<input id="gateway-url" type="text" readonly value="{base}" aria-label="Gateway URL">
+<button type="button" class="copy" data-copy="gateway-url">Copy</button>
+</div>
+<p class="muted" role="status" aria-live="polite" data-copy-status="gateway-url"></p>
+</section>
+<section aria-labelledby="status-heading">
+<h2 id="status-heading">Status</h2>
+<ul class="checks" id="checks">
+<li class="check up" data-check="redis"><span class="label">Redis</span> <span class="state">ready</span> <span class="muted">0.4 ms</span></li>
+<li class="check up" data-check="live events"><span class="label">Live events</span> <span class="state">ready</span> <span class="muted">0.6 ms</span></li>
+<li class="check up" data-check="store"><span class="label">Store</span> <span class="state">ready</span> <span class="muted">Postgres, 1.2 ms</span></li>
+<li class="check up" data-check="sign-in"><span class="label">Sign-in</span> <span class="state">demo</span> <span class="muted">not for production: anyone can sign in with any name</span></li>
+</ul>
+<p class="muted">Version 0.0.0-standin. Machine-readable: <a href="/readyz">/readyz</a>.</p>
+</section>
+<section aria-labelledby="start-heading">
+<h2 id="start-heading">Get started</h2>
+<p><a class="button" href="/app" id="open-app">Sign in to the web app</a></p>
+<p>Then share an agent from your desktop and send the invite link to a friend; they open it here, \
+sign in and chat with your agent.</p>
+</section>
+<section aria-labelledby="docs-heading">
+<h2 id="docs-heading">Docs</h2>
+<ul>
+<li>The README and <code>docs/</code> of the gateway's source repository: deploying, configuration, \
+sign-in, the relay protocol and the web app (<code>docs/web.md</code>).</li>
+<li><a href="/openapi.yaml">/openapi.yaml</a>: the API (OpenAPI 3.1).</li>
+<li><a href="/.well-known/oauth-authorization-server">OAuth metadata</a> for clients.</li>
+</ul>
+</section>"""
+
+
+def page(base: str, name: str, main: str) -> bytes:
+    return FRAME.format(base=base, page=name, main=main.format(base=base)).encode()
+
 
 SHELL_PATHS = re.compile(r"^/(app|app/shares|app/devices|app/callback|app/chat/[^/]+|invite/[^/]+)/?$")
 
@@ -110,6 +164,11 @@ class State:
         self.messages: dict[str, list[dict]] = {}
         self.events: dict[str, list[tuple[str, str, dict]]] = {}  # session id -> (id, type, data)
         self.shares: list[dict] = []
+        # The share of Alice's agent that the user accepted (ShareView without guests).
+        self.incoming = [{
+            "id": "share-in", "agent_id": "agent-md", "agent_name": "Markdown helper", "use_count": 1, "max_uses": 5,
+            "created_at": now(), "status": "active",
+        }]
         self.clock = 0
 
     def position(self, session_id: str) -> str:
@@ -203,8 +262,10 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         state = self.server.state
-        if path == "/" or SHELL_PATHS.match(path):
-            self.send(200, SHELL.format(base=state.base).encode(), "text/html; charset=utf-8")
+        if path == "/":
+            self.send(200, page(state.base, "landing", LANDING_MAIN), "text/html; charset=utf-8")
+        elif SHELL_PATHS.match(path):
+            self.send(200, page(state.base, "app", SHELL_MAIN), "text/html; charset=utf-8")
         elif path.startswith("/assets/web/") or path.startswith("/tests/js/"):
             root, name = (ASSETS, path[len("/assets/web/") :]) if path.startswith("/assets/web/") else (HARNESS, path[len("/tests/js/") :])
             file = (root / name).resolve()
@@ -236,8 +297,12 @@ class Handler(BaseHTTPRequestHandler):
             self.session_stream(match.group(1), last)
         elif path == "/v1/events":
             self.user_stream()
-        elif path in ("/v1/shares", "/v1/shares/incoming", "/v1/devices"):
-            self.json(200, state.shares if path == "/v1/shares" else [])
+        elif path == "/v1/shares":
+            self.json(200, state.shares)
+        elif path == "/v1/shares/incoming":
+            self.json(200, state.incoming)
+        elif path == "/v1/devices":
+            self.json(200, [])
         else:
             self.problem(404, "not-found", f"{path} is not part of the stand-in")
 

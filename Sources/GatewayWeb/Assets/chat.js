@@ -71,7 +71,8 @@ export async function chatPage(agentID, sessionID) {
 
   const hostBadge = statusBadge(session.host_online, "Host online", "Host offline");
   hostBadge.id = "host-status";
-  const connection = h("span", { class: "muted", id: "connection" }, session.closed_at ? "" : "Connecting…");
+  // A status region: "Reconnecting…" and "the host is offline: your message waits" are said too.
+  const connection = h("span", { class: "muted", id: "connection", role: "status" }, session.closed_at ? "" : "Connecting…");
   // Deltas are not announced one by one: this region says when a reply is complete.
   const announcer = h("p", { class: "visually-hidden", id: "reply-announcer", role: "status", "aria-live": "polite" });
   const log = h("ol", { class: "messages", id: "messages", "aria-label": `Conversation with ${agent.name}` });
@@ -106,6 +107,12 @@ export async function chatPage(agentID, sessionID) {
     ),
   );
   document.getElementById("main").classList.add("wide");
+  // The message box sticks to the bottom of the window: what scrolls into view (the newest
+  // message, whatever takes the focus, its focus ring) stops above it instead of behind it
+  // (WCAG 2.4.11).
+  const keepClear = () => document.documentElement.style.setProperty("scroll-padding-bottom", `${form.offsetHeight + 8}px`);
+  if ("ResizeObserver" in window) new ResizeObserver(keepClear).observe(form);
+  keepClear();
 
   const byID = new Map(); // message id -> element
   const replies = new Map(); // reply_to -> element being streamed

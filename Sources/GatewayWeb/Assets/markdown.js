@@ -739,6 +739,7 @@ export function buildNodes(nodes, doc = document) {
 function buildNode(node, doc) {
   if (typeof node === "string") return doc.createTextNode(node);
   if (node.tag === "codeblock") return buildCodeBlock(node, doc);
+  if (node.tag === "table") return buildTable(node, doc);
   if (!Object.hasOwn(ALLOWED, node.tag)) throw new Error(`markdown: <${node.tag}> is not allowed`);
   const element = doc.createElement(node.tag);
   for (const [name, value] of Object.entries(node.attrs || {})) {
@@ -767,12 +768,35 @@ function buildCodeBlock(node, doc) {
   head.appendChild(label);
   head.appendChild(button);
   const pre = doc.createElement("pre");
+  scrollable(pre, node.language ? `${node.language} code` : "Code");
   const code = doc.createElement("code");
   if (node.language) code.setAttribute("class", `language-${node.language}`);
   code.textContent = node.text;
   pre.appendChild(code);
   wrapper.appendChild(head);
   wrapper.appendChild(pre);
+  return wrapper;
+}
+
+/**
+ * Code blocks and tables scroll sideways when they are wider than the reply (on phones): the
+ * keyboard must reach them to scroll them (WCAG 2.1.1; axe's scrollable-region-focusable), and
+ * a screen reader says what has the focus.
+ */
+function scrollable(element, label) {
+  element.setAttribute("tabindex", "0");
+  element.setAttribute("role", "group");
+  element.setAttribute("aria-label", label);
+}
+
+/** A table inside the element that scrolls it, so the table itself keeps display: table (and its semantics). */
+function buildTable(node, doc) {
+  const wrapper = doc.createElement("div");
+  wrapper.setAttribute("class", "table-scroll");
+  scrollable(wrapper, "Table");
+  const table = doc.createElement("table");
+  for (const child of node.children || []) table.appendChild(buildNode(child, doc));
+  wrapper.appendChild(table);
   return wrapper;
 }
 
