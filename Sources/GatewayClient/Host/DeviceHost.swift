@@ -208,7 +208,8 @@ public actor DeviceHost {
         report(.messageReceived(sessionID: sessionID, agent: key, user: user))
         let previous = sessionQueues[sessionID]
         let request = ReplyRequest(
-            sessionID: sessionID, messageID: created.message.id, text: created.message.text, userName: user, agentKey: key)
+            sessionID: sessionID, messageID: created.message.id, text: created.message.text, userName: user, agentKey: key,
+            context: created.context ?? [])
         sessionQueues[sessionID] = Task {
             await previous?.value
             guard !Task.isCancelled else { return }
