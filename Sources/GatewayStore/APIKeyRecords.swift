@@ -41,7 +41,8 @@ extension GatewayStore {
     public func revokeAPIKey(userID: String, id: String, now: Date = Date()) async throws -> Bool {
         !(try await database.execute(
             "UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id",
-            .text(id), .text(userID), SQLValue(now))
+            .text(id), .text(userID), SQLValue(now)
+        )
         .isEmpty)
     }
 

@@ -9,6 +9,7 @@ key opens nothing else.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -128,5 +129,15 @@ def test_a_friends_agent_from_the_openai_client(gateway_url, tmp_path) -> None:
         assert agent_id not in [model.id for model in client.models.list()]
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model=agent_id, messages=[{"role": "user", "content": "still there?"}])
+
+        # The owner's keys from gatewayctl: made, listed, used, revoked.
+        made = json.loads(owner.run("api-key", "create", "from the cli", "--expires-in-days", "7", "--json"))
+        assert made["key"].startswith("gwk_") and made["api_key"]["expires_at"]
+        assert made["api_key"]["id"] in owner.run("api-key", "list")
+        own = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=made["key"], max_retries=0, timeout=30)
+        assert agent_id in [model.id for model in own.models.list()], "the owner's own agent is a model too"
+        owner.run("api-key", "revoke", made["api_key"]["id"])
+        with pytest.raises(openai.AuthenticationError):
+            own.models.list()
     finally:
         owner.stop()

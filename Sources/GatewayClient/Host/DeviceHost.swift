@@ -223,7 +223,11 @@ public actor DeviceHost {
         // and keep what was written.
         let reading = Task { await self.readReply(request, from: agent) }
         runningReplies[request.messageID] = reading
-        let text = await withTaskCancellationHandler { await reading.value } onCancel: { reading.cancel() }
+        let text = await withTaskCancellationHandler {
+            await reading.value
+        } onCancel: {
+            reading.cancel()
+        }
         runningReplies[request.messageID] = nil
         let stopped = stopRequested.remove(request.messageID) != nil
         do {

@@ -61,7 +61,9 @@ struct OpenAIRoutes: Sendable {
     static func streamed(_ updates: AsyncThrowingStream<CompletionUpdate, any Error>, id: String, created: Int, model: String)
         -> Response
     {
-        let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
+        let headers: HTTPFields = [
+            .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
+        ]
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
@@ -83,7 +85,8 @@ struct OpenAIRoutes: Sendable {
                             // Deltas are not stored: whatever of the final text the deltas missed.
                             if text.hasPrefix(streamed), text.count > streamed.count {
                                 try await send(
-                                    ChatCompletionChunk(id: id, created: created, model: model, content: String(text.dropFirst(streamed.count))))
+                                    ChatCompletionChunk(
+                                        id: id, created: created, model: model, content: String(text.dropFirst(streamed.count))))
                             }
                         }
                     }
@@ -177,7 +180,8 @@ struct OpenAIError: Error, HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         if status == .unauthorized { headers[.wwwAuthenticate] = #"Bearer error="invalid_token""# }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try WireJSON.sharedEncoder.encode(body))))
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try WireJSON.sharedEncoder.encode(body))))
     }
 }
 
