@@ -107,6 +107,8 @@ struct OpenAIError: Error, HTTPResponseError {
     let code: String?
     let message: String
     var param: String?
+    /// Headers the error carries over (`Retry-After` of a rate limit).
+    var headers: HTTPFields = [:]
 
     static func invalid(_ message: String, param: String? = nil) -> OpenAIError {
         OpenAIError(status: .badRequest, type: "invalid_request_error", code: nil, message: message, param: param)
@@ -159,6 +161,7 @@ struct OpenAIError: Error, HTTPResponseError {
         self.init(
             status: .init(code: problem.statusCode), type: Self.type(for: problem.statusCode), code: code,
             message: problem.detail ?? problem.title)
+        self.headers = problem.headers
     }
 
     static func type(for status: Int) -> String {
@@ -178,7 +181,9 @@ struct OpenAIError: Error, HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        var headers = self.headers
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
         if status == .unauthorized { headers[.wwwAuthenticate] = #"Bearer error="invalid_token""# }
         return Response(
             status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try WireJSON.sharedEncoder.encode(body))))
