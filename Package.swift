@@ -225,7 +225,7 @@ let package = Package(
         .target(
             name: "GatewayAgentBackends",
             dependencies: [
-                "GatewayClient", "ProcessSpawning", "ServerSentEvents",
+                "GatewayClient", "GatewayProtocol", "ProcessSpawning", "ServerSentEvents",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

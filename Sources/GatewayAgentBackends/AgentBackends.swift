@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayClient
+import GatewayProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import ServerSentEvents
@@ -65,6 +66,10 @@ public struct CommandBackend: AgentBackend {
             environment["GATEWAY_MESSAGE_ID"] = request.messageID
             environment["GATEWAY_USER_NAME"] = request.userName
             environment["GATEWAY_AGENT"] = request.agentKey
+            if !request.context.isEmpty, let context = try? WireJSON.string(request.context) {
+                // The earlier turns as JSON ([{"role": …, "text": …}]), for commands that keep no history.
+                environment["GATEWAY_CONTEXT"] = context
+            }
             do {
                 let process = try Subprocess(shellCommand: command, environment: environment)
                 try await withTaskCancellationHandler {
@@ -209,7 +214,11 @@ public final class OpenAIBackend: AgentBackend, Sendable {
     {
         var messages: [[String: String]] = []
         if let systemPrompt { messages.append(["role": "system", "content": systemPrompt]) }
-        messages += histories.withLockedValue { $0[request.sessionID] ?? [] }
+        // Turns the client sent with the message stand for the session's own history.
+        messages +=
+            request.context.isEmpty
+            ? histories.withLockedValue { $0[request.sessionID] ?? [] }
+            : request.context.map { ["role": $0.role == "assistant" || $0.role == "system" ? $0.role : "user", "content": $0.text] }
         messages.append(["role": "user", "content": request.text])
         let body: [String: any Sendable] = ["model": model, "stream": true, "messages": messages]
         let url = baseURL + "/chat/completions"

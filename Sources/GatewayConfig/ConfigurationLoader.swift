@@ -47,6 +47,7 @@ extension GatewayConfiguration {
             streamsPerUser: reader.positiveInteger(.maxStreamsPerUser) ?? 100,
             streamsPerDevice: reader.positiveInteger(.maxStreamsPerDevice) ?? 4)
         let httpIdleTimeout = reader.duration(.httpIdleTimeout) ?? .seconds(30)
+        let completionHostWait = reader.duration(.completionHostWait) ?? .seconds(30)
         let logLevel = reader.enumeration(.logLevel, LogLevel.self) ?? .info
         let logFormat = reader.enumeration(.logFormat, LogFormat.self) ?? (mode == .serve ? .json : .text)
         let corsOrigins = reader.origins(.corsAllowedOrigins)
@@ -55,12 +56,14 @@ extension GatewayConfiguration {
         if !reader.problems.isEmpty {
             throw ConfigurationError(problems: reader.problems)
         }
-        return GatewayConfiguration(
+        var configuration = GatewayConfiguration(
             mode: mode, port: port!, bindAddress: bindAddress, publicBaseURL: publicBaseURL!,
             signingKey: signingKey!, redisURL: redisURL, redisKeyPrefix: redisKeyPrefix, database: database!, authMode: authMode!,
             firebase: firebase, oidc: oidc, demo: demo, auth: auth, streams: streams, limits: limits,
             httpIdleTimeout: httpIdleTimeout, logLevel: logLevel, logFormat: logFormat,
             corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
+        configuration.completionHostWait = completionHostWait
+        return configuration
     }
 }
 

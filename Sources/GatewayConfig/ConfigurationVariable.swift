@@ -122,6 +122,10 @@ extension ConfigurationVariable {
         "HTTP_IDLE_TIMEOUT", .optional, default: "30s", example: "30s",
         "A connection that has not sent a complete request head (or stalls mid-body) for this long is closed; open event streams are exempt."
     )
+    public static let completionHostWait = ConfigurationVariable(
+        "COMPLETION_HOST_WAIT", .optional, default: "30s", example: "30s",
+        "How long an OpenAI-compatible completion waits for an offline agent's host to start answering before it fails with 503 (the message stays queued)."
+    )
     public static let authorizeRateLimit = ConfigurationVariable(
         "AUTHORIZE_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
         "Sign-in requests started (/oauth/authorize, /oauth/device_authorization) per client IP per minute.")
@@ -240,7 +244,7 @@ extension ConfigurationVariable {
         .accessTokenTTL, .refreshTokenTTL, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
         .tokenGlobalRateLimit, .authorizeRateLimit, .authorizeGlobalRateLimit, .userCodeFailureLimit, .trustedProxyHops,
         .messageRateLimit, .sessionRateLimit, .replyRateLimit, .replyByteLimit, .maxStreamsPerUser, .maxStreamsPerDevice,
-        .httpIdleTimeout, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
+        .httpIdleTimeout, .completionHostWait, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain, .firebaseSignInProviders, .firebaseAuthMaxAge, .firebaseTenantID,
         .firebaseAllowedEmailDomains, .firebaseRequireVerifiedEmail, .firebaseCertificatesURL, .firebaseAuthEmulatorHost,

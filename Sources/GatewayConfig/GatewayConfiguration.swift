@@ -211,6 +211,8 @@ public struct GatewayConfiguration: Sendable {
     public var limits: UsageLimits
     /// Connections without a complete request head for this long are closed.
     public var httpIdleTimeout: Duration
+    /// How long an OpenAI-compatible completion waits for an offline host to start answering.
+    public var completionHostWait: Duration = .seconds(30)
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var corsAllowedOrigins: [String]

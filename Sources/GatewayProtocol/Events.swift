@@ -115,20 +115,40 @@ public struct MessageCreatedEvent: EventPayload {
     public var agentID: String?
     public var agentKey: String?
     public var user: UserRef?
+    /// Device stream only, when the client supplied it (OpenAI-compatible API): the
+    /// conversation's earlier turns, oldest first, for a host whose agent keeps no history of
+    /// its own for this session.
+    public var context: [ContextTurn]?
 
-    public init(sessionID: String, message: MessageView, agentID: String? = nil, agentKey: String? = nil, user: UserRef? = nil) {
+    public init(
+        sessionID: String, message: MessageView, agentID: String? = nil, agentKey: String? = nil, user: UserRef? = nil,
+        context: [ContextTurn]? = nil
+    ) {
         self.sessionID = sessionID
         self.message = message
         self.agentID = agentID
         self.agentKey = agentKey
         self.user = user
+        self.context = context
     }
 
     enum CodingKeys: String, CodingKey {
-        case message, user
+        case message, user, context
         case sessionID = "session_id"
         case agentID = "agent_id"
         case agentKey = "agent_key"
+    }
+}
+
+/// An earlier turn of a conversation, carried with a message for the host's agent.
+public struct ContextTurn: Codable, Sendable, Equatable {
+    /// `user`, `assistant` or `system`.
+    public var role: String
+    public var text: String
+
+    public init(role: String, text: String) {
+        self.role = role
+        self.text = text
     }
 }
 

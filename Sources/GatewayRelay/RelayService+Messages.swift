@@ -10,12 +10,19 @@ extension RelayService {
     /// Stores the message, then puts it on the session stream and in the host's inbox. If the
     /// host is offline it waits in the device stream's history (bounded by its length and age)
     /// and is delivered when the device resumes from its last position.
-    public func postMessage(userID: String, sessionID: String, text: String?, idempotencyKey: String?) async throws -> PostedMessage {
+    public func postMessage(
+        userID: String, sessionID: String, text: String?, idempotencyKey: String?, context: [ContextTurn]? = nil
+    ) async throws -> PostedMessage {
         let (session, agent) = try await usableSession(userID: userID, id: sessionID)
         guard session.closedAt == nil else { throw RelayError.sessionClosed }
         guard let text, !text.isEmpty else { throw RelayError.invalid("text must not be empty") }
         guard text.utf8.count <= limits.maximumMessageBytes else { throw RelayError.tooLarge(limit: limits.maximumMessageBytes) }
         if let key = idempotencyKey, !(1...200).contains(key.count) { throw RelayError.invalid("idempotency keys are 1-200 characters") }
+        if let context {
+            guard context.count <= 200 else { throw RelayError.invalid("at most 200 earlier turns") }
+            let bytes = context.reduce(0) { $0 + $1.text.utf8.count + $1.role.utf8.count }
+            guard bytes <= limits.maximumMessageBytes * 4 else { throw RelayError.tooLarge(limit: limits.maximumMessageBytes * 4) }
+        }
         try await takeBudget(.messages, key: "messages:user:\(userID)", perMinute: limits.messagesPerMinute)
         let (message, created) = try await store.addMessage(
             sessionID: session.id, role: .user, authorID: userID, replyTo: nil, text: text, idempotencyKey: idempotencyKey)
@@ -28,7 +35,7 @@ extension RelayService {
                 RelayStreams.device(of: agent),
                 MessageCreatedEvent(
                     sessionID: session.id, message: view, agentID: agent.id, agentKey: agent.key,
-                    user: UserRef(id: userID, displayName: user?.displayName ?? "")))
+                    user: UserRef(id: userID, displayName: user?.displayName ?? ""), context: context?.isEmpty == false ? context : nil))
         }
         return PostedMessage(message: view, hostOnline: online, queued: !online, created: created)
     }

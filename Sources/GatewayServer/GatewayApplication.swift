@@ -100,6 +100,15 @@ public enum Gateway {
         let v1 = router.group("v1").add(
             middleware: BearerAuthenticationMiddleware(authentication: BearerAuthentication(tokens: dependencies.tokens)))
         MeRoutes(store: dependencies.store, authMode: configuration.authMode).register(on: v1)
+        APIKeyRoutes(keys: APIKeyService(store: dependencies.store)).register(on: v1)
+        OpenAIRoutes(
+            relay: dependencies.relay, keys: APIKeyService(store: dependencies.store), tokens: dependencies.tokens,
+            limits: {
+                var limits = CompletionLimits()
+                limits.hostWait = configuration.completionHostWait
+                return limits
+            }()
+        ).register(on: router)
         RelayRoutes(relay: dependencies.relay, streams: dependencies.streams).register(on: v1)
         extraRoutes?(
             router,

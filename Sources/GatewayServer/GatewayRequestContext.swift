@@ -10,12 +10,16 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     public let channel: any Channel
     /// The verified access token of a `/v1` request, put here by `BearerAuthenticationMiddleware`.
     public var caller: AccessTokenClaims?
+    /// The owner of the personal API key of a request to the OpenAI-compatible routes, put here by
+    /// `OpenAIAuthenticationMiddleware` (no other route accepts keys).
+    public var apiKeyUserID: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
         self.channel = source.channel
         self.caller = nil
+        self.apiKeyUserID = nil
     }
 
     /// The signed-in caller. Only `/v1` routes have one: the group's middleware refuses requests
@@ -25,6 +29,9 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
         return caller
     }
 
-    /// The signed-in caller's user id.
-    func callerID() throws -> String { try requireCaller().subject }
+    /// The signed-in caller's user id (or, on the OpenAI-compatible routes, the API key's owner).
+    func callerID() throws -> String {
+        if let apiKeyUserID { return apiKeyUserID }
+        return try requireCaller().subject
+    }
 }

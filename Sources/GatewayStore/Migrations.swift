@@ -156,6 +156,26 @@ public enum Schema {
                 "ALTER TABLE agents ADD COLUMN device_instance_id TEXT",
                 "UPDATE agents SET device_instance_id = device_id",
             ]),
+        // Static keys for AI clients that cannot sign in (OpenAI-compatible API): only a hash of
+        // each key is stored; a key stops working when revoked or expired.
+        Migration(
+            version: 5, name: "personal api keys",
+            statements: [
+                """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    prefix TEXT NOT NULL,
+                    key_hash TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    last_used_at BIGINT,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX api_keys_user ON api_keys (user_id)",
+            ]),
     ]
 }
 

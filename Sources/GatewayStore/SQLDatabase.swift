@@ -29,6 +29,7 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
     public init(_ value: String?) { self = value.map(SQLValue.text) ?? .null }
     public init(_ value: Int64?) { self = value.map(SQLValue.integer) ?? .null }
     public init(_ date: Date) { self = .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+    public init(_ date: Date?) { self = date.map { SQLValue($0) } ?? .null }
 }
 
 /// One result row, columns by name.

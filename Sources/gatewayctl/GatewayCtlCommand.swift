@@ -14,7 +14,7 @@ struct GatewayCtlCommand: AsyncParsableCommand {
         version: GatewayClientVersion.current,
         subcommands: [
             Login.self, Logout.self, Whoami.self, Host.self, Share.self, Shares.self, Revoke.self, Accept.self, Agents.self,
-            Devices.self, Chat.self,
+            Devices.self, Chat.self, APIKeys.self,
         ])
 
     static func main() async {

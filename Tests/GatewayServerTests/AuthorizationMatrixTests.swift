@@ -121,6 +121,27 @@ struct AuthorizationMatrixTests {
         }
     }
 
+    @Test func apiKeysAreTheirOwnersOnlyAndOpenNothingButTheOpenAIRoutes() async throws {
+        try await withStreamingGateway(.memory) { base in
+            let w = try await makeWorld(base)
+            let created = try await w.alice.call(.POST, "/v1/api-keys", ["name": "laptop"])
+            #expect(created.status == 201)
+            let key = try #require(created.json["key"] as? String)
+            let id = try #require((created.json["api_key"] as? [String: Any])?["id"] as? String)
+            #expect(try await w.mallory.call(.DELETE, "/v1/api-keys/\(id)").status == 404, "only the owner revokes a key")
+            #expect(try await w.mallory.call(.GET, "/v1/api-keys").array.isEmpty, "nobody sees another's keys")
+            #expect(try await w.alice.call(.GET, "/v1/api-keys").array.count == 1)
+            // The key itself: the OpenAI-compatible routes yes, the rest of /v1 no.
+            let holder = APITestClient(base: base, token: key, name: "alice's key")
+            #expect(try await holder.call(.GET, "/v1/models").status == 200)
+            for (method, path) in [("GET", "/v1/me"), ("GET", "/v1/agents"), ("GET", "/v1/api-keys"), ("DELETE", "/v1/api-keys/\(id)")] {
+                #expect(try await holder.call(.init(rawValue: method), path).status == 401, "\(method) \(path) with an API key")
+            }
+            #expect(try await w.alice.call(.DELETE, "/v1/api-keys/\(id)").status == 204)
+            #expect(try await holder.call(.GET, "/v1/models").status == 401, "a revoked key stops at once")
+        }
+    }
+
     @Test func aDeviceCannotAnswerInASessionOfAnAgentItDoesNotHost() async throws {
         try await withStreamingGateway(.memory) { base in
             let w = try await makeWorld(base)

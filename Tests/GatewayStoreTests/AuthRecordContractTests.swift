@@ -28,6 +28,35 @@ struct AuthRecordContractTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func apiKeysWorkUntilRevokedOrExpiredAndOnlyForTheirOwner(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let ada = try await store.createUser(displayName: "Ada")
+            let bea = try await store.createUser(displayName: "Bea")
+            let now = Date()
+            let lasting = try await store.createAPIKey(
+                userID: ada.id, name: "client", prefix: "gwk_aaaaaa", keyHash: "h1", expiresAt: nil, now: now)
+            let brief = try await store.createAPIKey(
+                userID: ada.id, name: "brief", prefix: "gwk_bbbbbb", keyHash: "h2", expiresAt: now.addingTimeInterval(60), now: now)
+            #expect(Set(try await store.apiKeys(userID: ada.id, now: now).map(\.id)) == [lasting.id, brief.id])
+            #expect(try await store.apiKeys(userID: bea.id, now: now).isEmpty)
+
+            let used = try await store.useAPIKey(keyHash: "h1", now: now.addingTimeInterval(5))
+            #expect(used?.id == lasting.id && used?.userID == ada.id)
+            #expect(used?.lastUsedAt != nil)
+            #expect(try await store.useAPIKey(keyHash: "unknown", now: now) == nil)
+            // Expired: neither usable nor listed.
+            #expect(try await store.useAPIKey(keyHash: "h2", now: now.addingTimeInterval(61)) == nil)
+            #expect(try await store.apiKeys(userID: ada.id, now: now.addingTimeInterval(61)).map(\.id) == [lasting.id])
+            // Only the owner revokes, once.
+            #expect(try await store.revokeAPIKey(userID: bea.id, id: lasting.id) == false)
+            #expect(try await store.useAPIKey(keyHash: "h1", now: now) != nil)
+            #expect(try await store.revokeAPIKey(userID: ada.id, id: lasting.id))
+            #expect(try await store.revokeAPIKey(userID: ada.id, id: lasting.id) == false)
+            #expect(try await store.useAPIKey(keyHash: "h1", now: now) == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func concurrentFirstSignInsOfOneIdentityYieldOneUser(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let identity = Identity(provider: "demo", subject: "racy")

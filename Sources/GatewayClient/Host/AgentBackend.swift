@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 
 /// One message for a local agent to answer.
 public struct ReplyRequest: Sendable {
@@ -7,13 +8,17 @@ public struct ReplyRequest: Sendable {
     public var text: String
     public var userName: String
     public var agentKey: String
+    /// Earlier turns the client sent with the message (OpenAI-compatible API), oldest first;
+    /// empty when the conversation lives in the session (web app, `gatewayctl chat`).
+    public var context: [ContextTurn]
 
-    public init(sessionID: String, messageID: String, text: String, userName: String, agentKey: String) {
+    public init(sessionID: String, messageID: String, text: String, userName: String, agentKey: String, context: [ContextTurn] = []) {
         self.sessionID = sessionID
         self.messageID = messageID
         self.text = text
         self.userName = userName
         self.agentKey = agentKey
+        self.context = context
     }
 }
 

@@ -208,7 +208,8 @@ public actor DeviceHost {
         report(.messageReceived(sessionID: sessionID, agent: key, user: user))
         let previous = sessionQueues[sessionID]
         let request = ReplyRequest(
-            sessionID: sessionID, messageID: created.message.id, text: created.message.text, userName: user, agentKey: key)
+            sessionID: sessionID, messageID: created.message.id, text: created.message.text, userName: user, agentKey: key,
+            context: created.context ?? [])
         sessionQueues[sessionID] = Task {
             await previous?.value
             guard !Task.isCancelled else { return }
@@ -222,7 +223,11 @@ public actor DeviceHost {
         // and keep what was written.
         let reading = Task { await self.readReply(request, from: agent) }
         runningReplies[request.messageID] = reading
-        let text = await withTaskCancellationHandler { await reading.value } onCancel: { reading.cancel() }
+        let text = await withTaskCancellationHandler {
+            await reading.value
+        } onCancel: {
+            reading.cancel()
+        }
         runningReplies[request.messageID] = nil
         let stopped = stopRequested.remove(request.messageID) != nil
         do {
