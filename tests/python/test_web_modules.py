@@ -424,6 +424,19 @@ def test_api_keys_on_devices_created_shown_once_listed_and_revoked(standin, phon
     assert [c.find_element("tag name", "h4").text for c in cards] == ["laptop", "Open WebUI"]
     assert "Expires\nNever" in cards[0].text or "Expires Never" in cards[0].text, cards[0].text
 
+    # The user stream reloading the devices (a reset, a new device) leaves the section as it is:
+    # a half-typed name, the key shown once and the focus.
+    assert phone.find_element("css selector", 'li.device[data-device-id="device-bea"]').is_displayed()
+    name.send_keys("half typed")
+    reloaded = phone.execute_async_script(
+        "const done = arguments[0]; import('/assets/web/devices.js').then((m) => m.devicesPage()).then(() => done('ok'), (e) => done(String(e)))"
+    )
+    assert reloaded == "ok", reloaded
+    assert phone.find_element("css selector", 'li.device[data-device-id="device-bea"]').is_displayed()
+    assert name.get_attribute("value") == "half typed" and phone.switch_to.active_element == name
+    assert phone.find_element("id", "api-key-secret").get_attribute("value") == second
+    name.clear()
+
     # The first key works on /v1/models; the list then says when it was last used.
     assert models_with(standin, key) == 200
     phone.refresh()

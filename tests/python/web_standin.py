@@ -8,7 +8,7 @@ It serves what the browser needs and nothing else, on 127.0.0.1:
   - /assets/web/{file} straight from Sources/GatewayWeb/Assets, and /tests/js/{file} (the harness
     page and fixtures) from tests/js, every response with the app's Content-Security-Policy;
   - a small in-memory /v1 API shaped like docs/openapi.yaml for one signed-in user: two agents (one
-    shared with the user, one of the user's own), sessions, messages, invites, and the session
+    shared with the user, one of the user's own, on the user's one device), sessions, messages, invites, and the session
     stream (SSE with ids and Last-Event-ID resume) on which a built-in agent echoes every message
     back in small deltas, then `reply.done`; the shares the user created here and one they
     accepted (Alice's agent); personal API keys (/v1/api-keys: list, create, revoke, with the
@@ -162,6 +162,10 @@ class State:
                 "access": "owner", "host_online": True,
             },
         }
+        # The device that hosts the user's own agent (DeviceView).
+        self.devices = [{
+            "id": "device-bea", "name": "Bea's laptop", "platform": "macOS", "online": True, "created_at": now(), "updated_at": now(),
+        }]
         self.sessions: dict[str, dict] = {}
         self.messages: dict[str, list[dict]] = {}
         self.events: dict[str, list[tuple[str, str, dict]]] = {}  # session id -> (id, type, data)
@@ -324,7 +328,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/shares/incoming":
             self.json(200, state.incoming)
         elif path == "/v1/devices":
-            self.json(200, [])
+            self.json(200, state.devices)
         elif path == "/v1/api-keys":
             with state.lock:
                 self.json(200, state.working_keys())

@@ -246,7 +246,7 @@ export async function devicesPage() {
   const section = apiKeysSection();
   if (keys instanceof Error) section.problem(keys);
   else section.render(keys);
-  show("Devices", container, section.section);
+  show("Devices", h("h2", { id: "devices-heading" }, "Your devices"), container, section.section);
   devicesPage.view = { devices: container, badges };
   if (!devicesPage.stream) {
     devicesPage.stream = userStream(
