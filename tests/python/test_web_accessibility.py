@@ -8,7 +8,7 @@ build is needed. Each page is checked in the state a person sees it:
 
 - the landing page (the stand-in's copy of WebApp.landingPage, with the demo banner);
 - the app signed out (the sign-in prompt), My agents and Devices;
-- Devices with API keys listed (one used, one that expires), then with a key just created and
+- Devices with API keys listed (one used, one that expires with a name of 100 characters), then with a key just created and
   shown once and a Revoke confirmation open;
 - the chat page after a reply with every Markdown construct (code block, tables, one wider than
   the screen, lists, links, quote) has streamed, and with the conversations panel open (phones
@@ -447,7 +447,8 @@ def test_devices_with_api_keys(standin, audit) -> None:
     state = standin.state
     with state.lock:
         used = state.create_api_key("Open WebUI", None)
-        state.create_api_key("laptop", 30 * 86400)
+        # A name of 100 characters without a space must wrap, not widen the page (reflow).
+        state.create_api_key(("build-server-of-the-nightly-release-pipeline-" * 3)[:100], 30 * 86400)
         used["api_key"]["last_used_at"] = now()
     sign_in(driver, standin)
     driver.get(f"{standin.url}/app/devices")
