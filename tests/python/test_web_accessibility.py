@@ -448,7 +448,7 @@ def test_devices_with_api_keys(standin, audit) -> None:
     with state.lock:
         used = state.create_api_key("Open WebUI", None)
         # A name of 100 characters without a space must wrap, not widen the page (reflow).
-        state.create_api_key(("build-server-of-the-nightly-release-pipeline-" * 3)[:100], 30 * 86400)
+        state.create_api_key(("BuildServerOfTheNightlyReleasePipeline" * 3)[:100], 30 * 86400)
         used["api_key"]["last_used_at"] = now()
     sign_in(driver, standin)
     driver.get(f"{standin.url}/app/devices")
