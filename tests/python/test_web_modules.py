@@ -414,8 +414,11 @@ def test_api_keys_on_devices_created_shown_once_listed_and_revoked(standin, phon
     theme_screenshots(phone, shots, "api-keys-created", capsys)
     phone.set_window_size(*PHONE)
 
-    # A second key, which never expires: newest first.
+    # A second key, which never expires (the expiry chosen last is kept): newest first.
     name = phone.find_element("id", "api-key-name")
+    expiry = Select(phone.find_element("id", "api-key-expiry"))
+    assert expiry.first_selected_option.text == "30 days"
+    expiry.select_by_visible_text("Never")
     name.send_keys("laptop", Keys.ENTER)
     wait(phone, lambda d: len(d.find_elements("css selector", "li.api-key")) == 2, "both keys")
     second = phone.find_element("id", "api-key-secret").get_attribute("value")

@@ -121,7 +121,7 @@ function apiKeysSection() {
       "li",
       { class: "card api-key", "data-key-id": key.id },
       h("h4", {}, key.name),
-      h("dl", { class: "facts" }, apiKeyFacts(key).map(([term, value]) => [h("dt", {}, term), h("dd", {}, factValue(value))])),
+      h("dl", { class: "facts" }, apiKeyFacts(key).flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, factValue(value))])),
       actions,
     );
   };
