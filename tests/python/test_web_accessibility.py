@@ -8,6 +8,8 @@ build is needed. Each page is checked in the state a person sees it:
 
 - the landing page (the stand-in's copy of WebApp.landingPage, with the demo banner);
 - the app signed out (the sign-in prompt), My agents and Devices;
+- Devices with API keys listed (one used, one that expires with a name of 100 characters), then with a key just created and
+  shown once and a Revoke confirmation open;
 - the chat page after a reply with every Markdown construct (code block, tables, one wider than
   the screen, lists, links, quote) has streamed, and with the conversations panel open (phones
   fold it);
@@ -48,7 +50,7 @@ import pytest
 from test_web_browser import launch_chromium, visible, wait
 from test_web_modules import sign_in
 from web_checks import DESKTOP, EVERY_CONSTRUCT, PHONE, REPO, color_scheme
-from web_standin import StandInServer
+from web_standin import StandInServer, now
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 SIZES = {"phone": PHONE, "desktop": DESKTOP}
@@ -437,6 +439,29 @@ def test_signed_out_my_agents_and_devices(standin, audit) -> None:
     wait(driver, lambda d: d.find_element("id", "page-title").text == "Devices", "the Devices page")
     signed_in_account(driver)
     audit.check("devices")
+    audit.assert_clean()
+
+
+def test_devices_with_api_keys(standin, audit) -> None:
+    driver = audit.driver
+    state = standin.state
+    with state.lock:
+        used = state.create_api_key("Open WebUI", None)
+        # A name of 100 characters without a space must wrap, not widen the page (reflow).
+        state.create_api_key(("BuildServerOfTheNightlyReleasePipeline" * 3)[:100], 30 * 86400)
+        used["api_key"]["last_used_at"] = now()
+    sign_in(driver, standin)
+    driver.get(f"{standin.url}/app/devices")
+    wait(driver, lambda d: len(d.find_elements("css selector", "li.api-key")) == 2, "both keys")
+    signed_in_account(driver)
+    audit.check("devices, api keys")
+    driver.find_element("id", "api-key-name").send_keys("Continue")
+    driver.find_element("id", "create-api-key").click()
+    wait(driver, visible("#api-key-secret"), "the new key shown once")
+    wait(driver, lambda d: len(d.find_elements("css selector", "li.api-key")) == 3, "the new key in the list")
+    driver.find_element("css selector", "li.api-key button.revoke-api-key").click()
+    wait(driver, visible("li.api-key button.confirm-revoke-api-key"), "the Revoke confirmation")
+    audit.check("devices, new api key, revoke confirmation")
     audit.assert_clean()
 
 

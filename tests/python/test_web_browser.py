@@ -2,8 +2,10 @@
 
 Scenario (docs/web.md): user A signs in and hosts an echo agent with the `gatewayctl` CLI and
 creates a share; user B opens the invite URL in Chromium, signs in on the demo sign-in page,
-sees the agent, accepts, sends a message and watches the streamed reply arrive; A revokes the
-share with `gatewayctl revoke` and B's page says so and disables the input. The landing page
+sees the agent, accepts, sends a message and watches the streamed reply arrive; A, in the web
+app, creates a personal API key on Devices, uses it on /v1/models and revokes it there (then it
+is refused); A revokes the share with `gatewayctl revoke` and B's page says so and disables the
+input. The landing page
 shows the Gateway URL and the demo banner.
 
 A second scenario: A shares a command agent from the web app's share dialog (the invite link, a
@@ -433,6 +435,7 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         owner_chromium.find_element("css selector", 'button[value="allow"]').click()
         agent_card = wait(owner_chromium, visible("li.agent"), "A's agent on My agents")
         assert agent in agent_card.text and "Host online" in agent_card.text, agent_card.text
+        agent_id = agent_card.get_attribute("data-agent-id")
         save(owner_chromium, screenshots, "07-owner-agents", capsys)
         owner_chromium.get(f"{gateway_url}/app/shares")
         share_card = wait(owner_chromium, visible(f'li.share[data-share-id="{share_id}"]'), "A's share on Shares")
@@ -440,6 +443,40 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         owner_chromium.get(f"{gateway_url}/app/devices")
         device_card = wait(owner_chromium, visible("li.device"), "A's device on Devices")
         wait(owner_chromium, lambda d: d.find_element("css selector", "li.device .status").text == "Online", "the device online")
+
+        # A makes a personal API key for an AI client on Devices, shown once: it lists A's agent
+        # on the OpenAI-compatible /v1/models until A revokes it in the page.
+        assert owner_chromium.find_element("id", "openai-base-url").get_attribute("value") == f"{gateway_url}/v1"
+        key_name = f"AI client {uuid.uuid4().hex[:4]}"
+        owner_chromium.find_element("id", "api-key-name").send_keys(key_name)
+        owner_chromium.find_element("id", "create-api-key").click()
+        key = wait(owner_chromium, visible("#api-key-secret"), "A's new API key").get_attribute("value")
+        assert key.startswith("gwk_"), key
+        key_card = wait(
+            owner_chromium,
+            lambda d: next((c for c in d.find_elements("css selector", "li.api-key") if key_name in c.text), None),
+            "the new key in A's list",
+        )
+        key_id = key_card.get_attribute("data-key-id")
+        assert f"{key[:10]}…" in key_card.text and "Never used" in key_card.text, key_card.text
+        assert key not in owner_chromium.find_element("id", "api-key-list").text, "the list shows the prefix, never the key"
+        models = httpx.get(f"{gateway_url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=HTTP_TIMEOUT)
+        assert models.status_code == 200, models.text
+        assert agent_id in [model["id"] for model in models.json()["data"]], models.text
+        owner_chromium.refresh()
+        device_card = wait(owner_chromium, visible("li.device"), "A's device on Devices, reloaded")
+        key_card = wait(owner_chromium, visible(f'li.api-key[data-key-id="{key_id}"]'), "the key after a reload")
+        assert "Last used" in key_card.text and "Never used" not in key_card.text, key_card.text
+        assert not owner_chromium.find_elements("id", "api-key-secret"), "the key is shown only once"
+        key_card.find_element("css selector", "button.revoke-api-key").click()
+        confirm = f'li.api-key[data-key-id="{key_id}"] button.confirm-revoke-api-key'
+        wait(owner_chromium, visible(confirm), "the Revoke confirmation").click()
+        wait(owner_chromium, lambda d: not d.find_elements("css selector", f'li.api-key[data-key-id="{key_id}"]'), "the revoked key to leave the list")
+        refused = httpx.get(f"{gateway_url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=HTTP_TIMEOUT)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"]["code"] == "invalid_api_key", refused.text
+        save(owner_chromium, screenshots, "07b-owner-api-keys", capsys)
+        wait(owner_chromium, lambda d: d.find_element("css selector", "li.device .status").text == "Online", "the device still online")
 
         # A revokes: B's page says so at once and the input is disabled.
         owner.revoke(share_id)

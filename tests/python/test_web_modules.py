@@ -14,7 +14,10 @@ message back in deltas of three characters). It checks:
 - the chat page: Enter sends and Shift+Enter is a new line, the streamed Markdown reply, the live
   region announcing the finished reply once, conversations (new one, reopen an earlier one with
   its history and continue it);
-- the share dialog: invite link with Copy, a QR code that decodes to the link, expiry and uses.
+- the share dialog: invite link with Copy, a QR code that decodes to the link, expiry and uses;
+- API keys on Devices: the OpenAI base URL copied, a name the gateway would refuse explained, a
+  key created and shown once (only its prefix in the list), used on /v1/models (the list then
+  says when), revoked after a confirmation (Cancel keeps it) and refused from then on.
 
 Screenshots in light and dark, phone and desktop sizes, go to $GATEWAY_SCREENSHOT_DIR or
 .build/screenshots/web-modules-<time>/. test_web_browser.py runs the same flows against a real
@@ -23,8 +26,11 @@ gateway; this file needs nothing but chromium, chromium-driver and zbarimg.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -336,3 +342,127 @@ def test_the_share_dialog_shows_the_link_its_qr_code_expiry_and_uses(standin, de
     assert desktop.switch_to.active_element == desktop.find_element("css selector", 'li.agent[data-agent-id="agent-own"] button.share-agent')
     assert desktop.find_element("css selector", 'li.agent[data-agent-id="agent-own"] .invite input').get_attribute("value") == url
     assert browser_errors(desktop) == []
+
+
+def models_with(standin, key: str) -> int:  # noqa: ANN001
+    """The status of the stand-in's GET /v1/models with `key` as the bearer token."""
+    request = urllib.request.Request(f"{standin.url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert [model["id"] for model in json.loads(response.read())["data"]] == list(standin.state.agents)
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_api_keys_on_devices_created_shown_once_listed_and_revoked(standin, phone, shots, capsys) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    sign_in(phone, standin)
+    phone.get(f"{standin.url}/app/devices")
+    section = wait(phone, visible("#api-keys"), "the API keys section")
+    assert section.find_element("tag name", "h2").text == "API keys for AI clients"
+    assert section.find_element("id", "api-key-list").text == "No keys yet."
+    assert "docs/clients.md" in section.text and "Open WebUI" in section.text
+
+    # The base URL to paste into the client, copied.
+    base = section.find_element("id", "openai-base-url")
+    assert base.get_attribute("value") == f"{standin.url}/v1" and base.get_attribute("readonly") is not None
+    phone.execute_cdp_cmd("Browser.grantPermissions", {"origin": standin.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    base.find_element("xpath", "following-sibling::button").click()
+    status = base.find_element("xpath", "../following-sibling::span[@role='status']")
+    wait(phone, lambda d: status.text in ("Copied.", "Press Ctrl+C (⌘C) to copy."), "the copy confirmation")
+    if status.text == "Copied.":
+        copied = phone.execute_async_script("const done = arguments[0]; navigator.clipboard.readText().then(done, (e) => done('error: ' + e))")
+        assert copied == f"{standin.url}/v1", copied
+
+    # The form: labelled fields; a blank name is explained, with the focus back on it.
+    name = phone.find_element("id", "api-key-name")
+    assert phone.find_element("css selector", 'label[for="api-key-name"]').text == "Name"
+    assert phone.find_element("css selector", 'label[for="api-key-expiry"]').text == "Expires"
+    assert name.get_attribute("required") is not None and name.get_attribute("maxlength") == "100"
+    expiry = Select(phone.find_element("id", "api-key-expiry"))
+    assert [option.text for option in expiry.options] == ["Never", "30 days", "90 days", "1 year"]
+    assert expiry.first_selected_option.text == "Never"
+    name.send_keys("   ")
+    phone.find_element("id", "create-api-key").click()
+    alert = wait(phone, visible('#api-key-message .notice.danger[role="alert"]'), "the notice about the name")
+    assert "name" in alert.text and phone.switch_to.active_element == name
+    assert name.get_attribute("aria-invalid") == "true" and standin.state.api_keys == []
+
+    # Created: shown once, with the focus on it, and listed by its prefix only.
+    name.clear()
+    name.send_keys("Open WebUI")
+    expiry.select_by_visible_text("30 days")
+    name.send_keys(Keys.ENTER)
+    secret = wait(phone, visible("#api-key-secret"), "the new key")
+    key = secret.get_attribute("value")
+    assert key.startswith("gwk_") and secret.get_attribute("readonly") is not None, key
+    assert phone.switch_to.active_element == secret
+    assert "Shown only now" in phone.find_element("id", "api-key-created").text
+    assert phone.find_elements("id", "api-key-message") and not phone.find_elements("css selector", "#api-key-message .notice")
+    assert name.get_attribute("value") == "" and name.get_attribute("aria-invalid") is None
+    card = wait(phone, visible("li.api-key"), "the key in the list")
+    key_id = standin.state.api_keys[0]["id"]
+    assert card.get_attribute("data-key-id") == key_id
+    facts = card.text
+    assert "Open WebUI" in facts and f"{key[:10]}…" in facts and "Never used" in facts, facts
+    assert "in 30 days" in facts or "in 1 month" in facts or "next month" in facts, facts
+    listed = phone.execute_script("return document.getElementById('api-key-list').textContent")
+    assert key not in listed and key[:11] not in listed, "the list shows the prefix, never the key"
+    theme_screenshots(phone, shots, "api-keys-created", capsys)
+    phone.set_window_size(*PHONE)
+
+    # A second key, which never expires (the expiry chosen last is kept): newest first.
+    name = phone.find_element("id", "api-key-name")
+    expiry = Select(phone.find_element("id", "api-key-expiry"))
+    assert expiry.first_selected_option.text == "30 days"
+    expiry.select_by_visible_text("Never")
+    name.send_keys("laptop", Keys.ENTER)
+    wait(phone, lambda d: len(d.find_elements("css selector", "li.api-key")) == 2, "both keys")
+    second = phone.find_element("id", "api-key-secret").get_attribute("value")
+    assert second != key and second.startswith("gwk_")
+    cards = phone.find_elements("css selector", "li.api-key")
+    assert [c.find_element("tag name", "h4").text for c in cards] == ["laptop", "Open WebUI"]
+    assert "Expires\nNever" in cards[0].text or "Expires Never" in cards[0].text, cards[0].text
+
+    # The user stream reloading the devices (a reset, a new device) leaves the section as it is:
+    # a half-typed name, the key shown once and the focus.
+    assert phone.find_element("css selector", 'li.device[data-device-id="device-bea"]').is_displayed()
+    name.send_keys("half typed")
+    reloaded = phone.execute_async_script(
+        "const done = arguments[0]; import('/assets/web/devices.js').then((m) => m.devicesPage()).then(() => done('ok'), (e) => done(String(e)))"
+    )
+    assert reloaded == "ok", reloaded
+    assert phone.find_element("css selector", 'li.device[data-device-id="device-bea"]').is_displayed()
+    assert name.get_attribute("value") == "half typed" and phone.switch_to.active_element == name
+    assert phone.find_element("id", "api-key-secret").get_attribute("value") == second
+    name.clear()
+
+    # The first key works on /v1/models; the list then says when it was last used.
+    assert models_with(standin, key) == 200
+    phone.refresh()
+    card = wait(phone, visible(f'li.api-key[data-key-id="{key_id}"]'), "the used key after a reload")
+    assert "Never used" not in card.text and "Last used" in card.text, card.text
+    assert not phone.find_elements("id", "api-key-secret"), "the key is not shown again"
+
+    # Revoke asks first; Cancel keeps the key and gives the focus back to Revoke.
+    revoke = card.find_element("css selector", "button.revoke-api-key")
+    assert revoke.text == "Revoke" and revoke.get_attribute("aria-label") == "Revoke Open WebUI"
+    revoke.click()
+    confirm = wait(phone, visible(f'li.api-key[data-key-id="{key_id}"] button.confirm-revoke-api-key'), "the confirmation")
+    assert phone.switch_to.active_element == confirm
+    assert "stop working at once" in card.text
+    theme_screenshots(phone, shots, "api-keys-confirm", capsys, sizes=(("phone", PHONE),))
+    card.find_element("css selector", "button.cancel-revoke-api-key").click()
+    revoke = card.find_element("css selector", "button.revoke-api-key")
+    assert phone.switch_to.active_element == revoke and models_with(standin, key) == 200
+    revoke.click()
+    wait(phone, visible(f'li.api-key[data-key-id="{key_id}"] button.confirm-revoke-api-key'), "the confirmation").click()
+    wait(phone, lambda d: not d.find_elements("css selector", f'li.api-key[data-key-id="{key_id}"]'), "the revoked key to go")
+    assert "revoked" in phone.find_element("id", "api-key-message").text
+    assert phone.switch_to.active_element == phone.find_element("id", "api-keys-list-heading")
+    assert [k["name"] for k in standin.state.api_keys] == ["laptop"]
+    assert models_with(standin, key) == 401 and models_with(standin, second) == 200
+    assert browser_errors(phone) == []

@@ -8,13 +8,15 @@ It serves what the browser needs and nothing else, on 127.0.0.1:
   - /assets/web/{file} straight from Sources/GatewayWeb/Assets, and /tests/js/{file} (the harness
     page and fixtures) from tests/js, every response with the app's Content-Security-Policy;
   - a small in-memory /v1 API shaped like docs/openapi.yaml for one signed-in user: two agents (one
-    shared with the user, one of the user's own), sessions, messages, invites, and the session
+    shared with the user, one of the user's own, on the user's one device), sessions, messages, invites, and the session
     stream (SSE with ids and Last-Event-ID resume) on which a built-in agent echoes every message
     back in small deltas, then `reply.done`; the shares the user created here and one they
-    accepted (Alice's agent).
+    accepted (Alice's agent); personal API keys (/v1/api-keys: list, create, revoke, with the
+    gateway's checks of name and expiry and its limit of 20), and /v1/models, which takes a key
+    (a known one answers the agents and records its last use, a revoked or unknown one 401).
 
-It is not the gateway: authentication is not checked (any Bearer token is the user), nothing is
-stored, and only what the web app calls is there. test_web_browser.py runs the same pages against
+It is not the gateway: authentication is not checked (any Bearer token that is not an API key is
+the user), nothing is stored, and only what the web app calls is there. test_web_browser.py runs the same pages against
 the real gateway; this lets the app be checked while the Swift build is unavailable or busy.
 """
 
@@ -160,6 +162,10 @@ class State:
                 "access": "owner", "host_online": True,
             },
         }
+        # The device that hosts the user's own agent (DeviceView).
+        self.devices = [{
+            "id": "device-bea", "name": "Bea's laptop", "platform": "macOS", "online": True, "created_at": now(), "updated_at": now(),
+        }]
         self.sessions: dict[str, dict] = {}
         self.messages: dict[str, list[dict]] = {}
         self.events: dict[str, list[tuple[str, str, dict]]] = {}  # session id -> (id, type, data)
@@ -170,6 +176,26 @@ class State:
             "created_at": now(), "status": "active",
         }]
         self.clock = 0
+        self.api_keys: list[dict] = []  # APIKeyView, newest first
+        self.api_key_ids: dict[str, str] = {}  # key -> its id (the gateway keeps only a hash)
+
+    def working_keys(self) -> list[dict]:
+        moment = now()
+        return [key for key in self.api_keys if key.get("expires_at", "9999") > moment]
+
+    def create_api_key(self, name: str, expires_in: int | None) -> dict:
+        """CreatedAPIKey: the view and the key, this once."""
+        self.clock += 1
+        key = "gwk_" + secrets.token_urlsafe(32)
+        view = {
+            "id": f"key-{secrets.token_hex(4)}", "name": name, "prefix": key[:10],
+            "created_at": (datetime.now(UTC) + timedelta(milliseconds=self.clock)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        if expires_in:
+            view["expires_at"] = (datetime.now(UTC) + timedelta(seconds=expires_in)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.api_keys.insert(0, view)
+        self.api_key_ids[key] = view["id"]
+        return {"api_key": view, "key": key}
 
     def position(self, session_id: str) -> str:
         events = self.events[session_id]
@@ -302,7 +328,12 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/v1/shares/incoming":
             self.json(200, state.incoming)
         elif path == "/v1/devices":
-            self.json(200, [])
+            self.json(200, state.devices)
+        elif path == "/v1/api-keys":
+            with state.lock:
+                self.json(200, state.working_keys())
+        elif path == "/v1/models":
+            self.models()
         else:
             self.problem(404, "not-found", f"{path} is not part of the stand-in")
 
@@ -341,6 +372,8 @@ class Handler(BaseHTTPRequestHandler):
                 share["max_uses"] = body["max_uses"]
             state.shares.append(share)
             self.json(201, {"share": share, "code": code, "invite_url": f"{state.base}/invite/{code}"})
+        elif path == "/v1/api-keys":
+            self.create_api_key()
         else:
             self.problem(404, "not-found", f"{path} is not part of the stand-in")
 
@@ -354,8 +387,49 @@ class Handler(BaseHTTPRequestHandler):
             session["closed_at"] = now()
             state.append(session["id"], "session.closed", {"reason": "closed_by_user", "session_id": session["id"]})
             self.send(204, b"", "text/plain")
+        elif match := re.fullmatch(r"/v1/api-keys/([^/]+)", path):
+            with state.lock:
+                found = [key for key in state.working_keys() if key["id"] == match.group(1)]
+                if not found:
+                    return self.problem(404, "not-found", "API key not found")
+                state.api_keys.remove(found[0])
+                state.api_key_ids = {key: id for key, id in state.api_key_ids.items() if id != match.group(1)}
+            self.send(204, b"", "text/plain")
         else:
             self.problem(404, "not-found", f"{path} is not part of the stand-in")
+
+    # MARK: API keys and the OpenAI-compatible models
+
+    def create_api_key(self) -> None:
+        """POST /v1/api-keys with the gateway's checks (APIKeyService.create)."""
+        state = self.server.state
+        body = self.body()
+        name = body.get("name").strip() if isinstance(body.get("name"), str) else ""
+        expires_in = body.get("expires_in")
+        if not 1 <= len(name) <= 100 or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+            return self.problem(400, "invalid-request", "name must be 1-100 characters without control characters")
+        if expires_in is not None and (type(expires_in) is not int or not 60 <= expires_in <= 366 * 24 * 3600):
+            return self.problem(400, "invalid-request", "expires_in must be between 60 seconds and 366 days")
+        with state.lock:
+            if len(state.working_keys()) >= 20:
+                return self.problem(409, "conflict", "you have 20 API keys already; revoke one first")
+            self.json(201, state.create_api_key(name, expires_in))
+
+    def models(self) -> None:
+        """GET /v1/models: an API key must be a working one (its use is recorded); any other
+        bearer token is the user."""
+        state = self.server.state
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if token.startswith("gwk_"):
+            with state.lock:
+                key = next((key for key in state.working_keys() if key["id"] == state.api_key_ids.get(token)), None)
+                if key is None:
+                    error = {"message": "invalid API key", "type": "authentication_error", "param": None, "code": "invalid_api_key"}
+                    return self.json(401, {"error": error})
+                key["last_used_at"] = now()
+        created = int(time.time())
+        models = [{"id": agent["id"], "object": "model", "created": created, "owned_by": agent["owner_name"]} for agent in state.agents.values()]
+        self.json(200, {"object": "list", "data": models})
 
     # MARK: Streams
 
