@@ -95,7 +95,7 @@ let package = Package(
             name: "GatewayRelay",
             dependencies: [
                 "GatewayProtocol", "GatewayStore", "GatewayEvents", "GatewayEphemeral", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

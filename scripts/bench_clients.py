@@ -113,6 +113,7 @@ def main() -> None:
         poster = httpx.Client(headers=headers, timeout=30)
         web: list[float] = []
         completions: list[float] = []
+        raw: list[float] = []
         for round_number in range(ROUNDS):
             # The web app's path: post, then the first delta on the already open stream.
             text = f"web {round_number} {uuid.uuid4().hex[:6]}"
@@ -132,11 +133,23 @@ def main() -> None:
                     completions.append((time.perf_counter() - started) * 1000)
                     break
             stream.close()
+            # The same request without the SDK: httpx reading the event stream, as the web path does.
+            started = time.perf_counter()
+            with poster.stream(
+                "POST", f"{url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                json={"model": agent_id, "stream": True, "messages": [{"role": "user", "content": f"raw {round_number}"}]},
+            ) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: {") and '"content":"' in line and '"content":""' not in line:
+                        raw.append((time.perf_counter() - started) * 1000)
+                        break
         stop.set()
         print(f"first reply delta, {ROUNDS} rounds each, alternating, one gateway (`gateway dev`), agent answers at once")
         print(f"  web app path (open session stream, POST message):  {summary(web)}")
         print(f"  OpenAI-compatible path (streamed completion):      {summary(completions)}")
-        print(f"  ratio OpenAI / web (p50): {statistics.median(completions) / statistics.median(web):.2f}")
+        print(f"  the same request read with httpx (no SDK):          {summary(raw)}")
+        print(f"  ratio OpenAI / web (p50): SDK {statistics.median(completions) / statistics.median(web):.2f}, "
+              f"httpx {statistics.median(raw) / statistics.median(web):.2f}")
     finally:
         owner.stop()
         gateway.terminate()

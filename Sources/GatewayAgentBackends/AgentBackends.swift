@@ -66,7 +66,7 @@ public struct CommandBackend: AgentBackend {
             environment["GATEWAY_MESSAGE_ID"] = request.messageID
             environment["GATEWAY_USER_NAME"] = request.userName
             environment["GATEWAY_AGENT"] = request.agentKey
-            if !request.context.isEmpty, let context = try? WireJSON.string(request.context) {
+            if let turns = request.context, let context = try? WireJSON.string(turns) {
                 // The earlier turns as JSON ([{"role": …, "text": …}]), for commands that keep no history.
                 environment["GATEWAY_CONTEXT"] = context
             }
@@ -215,10 +215,11 @@ public final class OpenAIBackend: AgentBackend, Sendable {
         var messages: [[String: String]] = []
         if let systemPrompt { messages.append(["role": "system", "content": systemPrompt]) }
         // Turns the client sent with the message stand for the session's own history.
-        messages +=
-            request.context.isEmpty
-            ? histories.withLockedValue { $0[request.sessionID] ?? [] }
-            : request.context.map { ["role": $0.role == "assistant" || $0.role == "system" ? $0.role : "user", "content": $0.text] }
+        if let context = request.context {
+            messages += context.map { ["role": $0.role == "assistant" || $0.role == "system" ? $0.role : "user", "content": $0.text] }
+        } else {
+            messages += histories.withLockedValue { $0[request.sessionID] ?? [] }
+        }
         messages.append(["role": "user", "content": request.text])
         let body: [String: any Sendable] = ["model": model, "stream": true, "messages": messages]
         let url = baseURL + "/chat/completions"

@@ -2,6 +2,7 @@ import Foundation
 import GatewayEvents
 import GatewayProtocol
 import Logging
+import NIOConcurrencyHelpers
 
 /// What the caller of a one-shot completion sees while the host answers.
 public enum CompletionUpdate: Sendable, Equatable {
@@ -51,21 +52,34 @@ extension RelayService {
     public func complete(
         userID: String, agentID: String, text: String, context: [ContextTurn], limits: CompletionLimits = CompletionLimits()
     ) async throws -> AsyncThrowingStream<CompletionUpdate, any Error> {
-        let session = try await openSession(userID: userID, agentID: agentID)
-        let stream = RelayStreams.session(session.id)
-        // Subscribed before posting, so no reply event can be missed.
-        let subscription = try await bus.subscribe(stream)
+        for expired in completionSessions.sweep() {
+            expired.subscription.cancel()
+            try? await closeSession(userID: expired.userID, id: expired.sessionID)
+        }
+        // A session a finished completion left, already subscribed; else a new one. Each message
+        // carries its whole conversation as `context` (possibly empty), so the host never mixes
+        // in what an earlier completion said in the same session.
+        let session: PooledCompletionSession
+        if let idle = completionSessions.take(userID: userID, agentID: agentID) {
+            session = idle
+        } else {
+            let view = try await openSession(userID: userID, agentID: agentID)
+            // Subscribed before posting, so no reply event can be missed.
+            session = PooledCompletionSession(
+                userID: userID, agentID: agentID, sessionID: view.id, subscription: try await bus.subscribe(RelayStreams.session(view.id)),
+                position: StreamPosition(view.streamPosition) ?? StreamPosition(epoch: "none", offset: 0))
+        }
         let posted: PostedMessage
         do {
-            posted = try await postMessage(userID: userID, sessionID: session.id, text: text, idempotencyKey: nil, context: context)
+            posted = try await postMessage(userID: userID, sessionID: session.sessionID, text: text, idempotencyKey: nil, context: context)
         } catch {
-            subscription.cancel()
-            try? await closeSession(userID: userID, id: session.id)
+            session.subscription.cancel()
+            try? await closeSession(userID: userID, id: session.sessionID)
             throw error
         }
-        let start = StreamPosition(session.streamPosition) ?? StreamPosition(epoch: "none", offset: 0)
         let (updates, continuation) = AsyncThrowingStream.makeStream(of: CompletionUpdate.self)
         let relay = self
+        let subscription = session.subscription
         let work = Task {
             // Ends the subscription (and so the wait below) when a limit passes.
             let waitingForHost = !posted.hostOnline
@@ -74,9 +88,11 @@ extension RelayService {
                 subscription.cancel()
             }
             var answered = false
+            var position = session.position
+            var reusable = false
             do {
                 let completed = try await relay.follow(
-                    subscription, stream: stream, from: start, replyTo: posted.message.id,
+                    subscription, stream: RelayStreams.session(session.sessionID), from: &position, replyTo: posted.message.id,
                     onFirst: {
                         answered = true
                         guard waitingForHost else { return }
@@ -87,18 +103,29 @@ extension RelayService {
                     throw waitingForHost && !answered
                         ? CompletionFailure.hostOffline(waited: limits.hostWait) : CompletionFailure.timedOut(limits.replyLimit)
                 }
+                reusable = !Task.isCancelled
             } catch let failure as CompletionFailure {
                 continuation.finish(throwing: failure)
             } catch {
                 continuation.finish(throwing: error)
             }
             watchdog.cancel()
-            subscription.cancel()
-            try? await relay.closeSession(userID: userID, id: session.id)
+            if reusable {
+                var idle = session
+                idle.position = position
+                relay.completionSessions.put(idle)
+            } else {
+                subscription.cancel()
+                try? await relay.closeSession(userID: userID, id: session.sessionID)
+            }
         }
-        continuation.onTermination = { _ in
-            subscription.cancel()
-            work.cancel()
+        continuation.onTermination = { termination in
+            // A consumer that leaves before the end: stop following (the session is closed, which
+            // tells the host to stop).
+            if case .cancelled = termination {
+                subscription.cancel()
+                work.cancel()
+            }
         }
         return updates
     }
@@ -107,10 +134,9 @@ extension RelayService {
     /// `continuation` with it (true), or throws why it cannot come. False when the subscription
     /// ended first (a limit passed, or the consumer left).
     private func follow(
-        _ subscription: EventSubscription, stream: StreamName, from start: StreamPosition, replyTo: String,
+        _ subscription: EventSubscription, stream: StreamName, from position: inout StreamPosition, replyTo: String,
         onFirst: () -> Void, continuation: AsyncThrowingStream<CompletionUpdate, any Error>.Continuation
     ) async throws -> Bool {
-        var position = start
         var first = true
         func handle(_ event: StreamEvent) throws -> Bool {
             position = event.position
@@ -154,5 +180,56 @@ extension RelayService {
             }
         }
         return false
+    }
+}
+
+/// A completion's session between two completions: its stream subscription and how far it read.
+struct PooledCompletionSession: Sendable {
+    let userID: String
+    let agentID: String
+    let sessionID: String
+    let subscription: EventSubscription
+    var position: StreamPosition
+    var idleSince = ContinuousClock.now
+}
+
+/// Idle completion sessions per user and agent, so a client that sends one request after another
+/// pays for opening a session and subscribing once (as the web app does per conversation).
+/// Bounded: a few per user and agent, and closed after ten idle minutes.
+final class CompletionSessionPool: Sendable {
+    static let maximumIdlePerAgent = 4
+    static let idleLimit: Duration = .seconds(600)
+
+    private let idle = NIOLockedValueBox([String: [PooledCompletionSession]]())
+
+    func take(userID: String, agentID: String) -> PooledCompletionSession? {
+        idle.withLockedValue { $0["\(userID) \(agentID)"]?.popLast() }
+    }
+
+    func put(_ session: PooledCompletionSession) {
+        var session = session
+        session.idleSince = .now
+        let surplus: PooledCompletionSession? = idle.withLockedValue { idle in
+            let key = "\(session.userID) \(session.agentID)"
+            idle[key, default: []].append(session)
+            return idle[key]!.count > Self.maximumIdlePerAgent ? idle[key]!.removeFirst() : nil
+        }
+        // Over the bound: the oldest idle one is no longer needed.
+        surplus?.subscription.cancel()
+    }
+
+    /// Removes and returns the sessions idle for longer than `idleLimit`, to be closed.
+    func sweep(now: ContinuousClock.Instant = .now) -> [PooledCompletionSession] {
+        idle.withLockedValue { idle in
+            var expired: [PooledCompletionSession] = []
+            for key in Array(idle.keys) {
+                let (old, fresh) = idle[key]!.reduce(into: ([PooledCompletionSession](), [PooledCompletionSession]())) {
+                    if now - $1.idleSince > Self.idleLimit { $0.0.append($1) } else { $0.1.append($1) }
+                }
+                expired += old
+                idle[key] = fresh.isEmpty ? nil : fresh
+            }
+            return expired
+        }
     }
 }

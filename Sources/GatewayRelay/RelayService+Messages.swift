@@ -35,7 +35,7 @@ extension RelayService {
                 RelayStreams.device(of: agent),
                 MessageCreatedEvent(
                     sessionID: session.id, message: view, agentID: agent.id, agentKey: agent.key,
-                    user: UserRef(id: userID, displayName: user?.displayName ?? ""), context: context?.isEmpty == false ? context : nil))
+                    user: UserRef(id: userID, displayName: user?.displayName ?? ""), context: context))
         }
         return PostedMessage(message: view, hostOnline: online, queued: !online, created: created)
     }

@@ -37,6 +37,8 @@ public struct RelayService: Sendable {
     let publicBaseURL: String
     public let limits: RelayLimits
     let logger: Logger
+    /// Sessions of finished one-shot completions, kept open for the next one (per user and agent).
+    let completionSessions = CompletionSessionPool()
 
     public init(
         store: GatewayStore, bus: any EventBus, ephemeral: any EphemeralStore, publicBaseURL: String, limits: RelayLimits = RelayLimits(),

@@ -46,16 +46,25 @@ extension GatewayStore {
         .isEmpty)
     }
 
-    /// The working key with this hash, marked used now; nil for an unknown, revoked or expired
-    /// key. Checked in the database on every use, so a revocation holds at once on every replica.
+    /// The working key with this hash; nil for an unknown, revoked or expired key. Checked in the
+    /// database on every use, so a revocation holds at once on every replica. `last_used_at` is
+    /// written at most once a minute per key, so using a key is a read.
     public func useAPIKey(keyHash: String, now: Date = Date()) async throws -> APIKeyRecord? {
-        try await database.execute(
-            """
-            UPDATE api_keys SET last_used_at = $2
-            WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
-            RETURNING \(Self.apiKeyColumns)
-            """, .text(keyHash), SQLValue(now)
-        ).first.map(Self.apiKey(from:))
+        guard
+            let key = try await database.execute(
+                """
+                SELECT \(Self.apiKeyColumns) FROM api_keys
+                WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+                """, .text(keyHash), SQLValue(now)
+            ).first.map(Self.apiKey(from:))
+        else { return nil }
+        if key.lastUsedAt.map({ now.timeIntervalSince($0) >= 60 }) ?? true {
+            try await database.execute("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", .text(key.id), SQLValue(now))
+            return APIKeyRecord(
+                id: key.id, userID: key.userID, name: key.name, prefix: key.prefix, createdAt: key.createdAt, expiresAt: key.expiresAt,
+                lastUsedAt: now)
+        }
+        return key
     }
 
     static func apiKey(from row: SQLRow) throws -> APIKeyRecord {

@@ -95,6 +95,10 @@ def test_a_friends_agent_from_the_openai_client(gateway_url, tmp_path) -> None:
         plain = client.chat.completions.create(model=agent_id, messages=[{"role": "user", "content": "once"}])
         assert plain.choices[0].message.role == "assistant"
         assert plain.choices[0].message.content == "0 earlier turns, the first by nobody; you said: once"
+        # One after another, completions reuse one open session (no new session per request); each
+        # message still carries its own conversation, so nothing of the earlier one leaks in.
+        sessions = [s for s in api(gateway_url, guest, "GET", "/v1/sessions").json() if s["agent_id"] == agent_id]
+        assert len(sessions) == 1 and "closed_at" not in sessions[0], sessions
 
         # Not a model of B's: the stranger's agent and a made-up one.
         for model in (strangers_agent, "no-such-agent"):

@@ -8,11 +8,13 @@ public struct ReplyRequest: Sendable {
     public var text: String
     public var userName: String
     public var agentKey: String
-    /// Earlier turns the client sent with the message (OpenAI-compatible API), oldest first;
-    /// empty when the conversation lives in the session (web app, `gatewayctl chat`).
-    public var context: [ContextTurn]
+    /// The conversation before this message when the client sent it (OpenAI-compatible API),
+    /// oldest first, possibly empty: then it is the whole history, and what the session said
+    /// before does not count. Nil when the conversation lives in the session (web app,
+    /// `gatewayctl chat`).
+    public var context: [ContextTurn]?
 
-    public init(sessionID: String, messageID: String, text: String, userName: String, agentKey: String, context: [ContextTurn] = []) {
+    public init(sessionID: String, messageID: String, text: String, userName: String, agentKey: String, context: [ContextTurn]? = nil) {
         self.sessionID = sessionID
         self.messageID = messageID
         self.text = text

@@ -209,7 +209,7 @@ public actor DeviceHost {
         let previous = sessionQueues[sessionID]
         let request = ReplyRequest(
             sessionID: sessionID, messageID: created.message.id, text: created.message.text, userName: user, agentKey: key,
-            context: created.context ?? [])
+            context: created.context)
         sessionQueues[sessionID] = Task {
             await previous?.value
             guard !Task.isCancelled else { return }
