@@ -123,13 +123,26 @@ fi
 TIMED_SUITES='GatewayCtlEndToEndTests|EventStreamTests|EventStreamOutageTests|EventStreamReplicaTests|SharedChatEmbeddedTests|SecurityRegressionTests|RedisConnectionResilienceTests|RedisEventBusTests'
 # At most 8 tests at once: unbounded, 280 tests on 2 cores starve tasks for seconds (a Redis
 # command times out); 8 keeps both cores busy and is faster than unbounded here.
+# Runs one `swift test` phase into a log; when it fails, the failed tests and what they recorded
+# are printed again at the end, so the last lines of a CI log name them.
+swift_test_phase() {
+  local phase_log="$1"
+  shift
+  local status=0
+  swift test --skip-build "$@" 2>&1 | tee "$phase_log" || status=$?
+  if [ "$status" != 0 ]; then
+    printf '\n==> failed (swift test %s), what the failing tests recorded:\n' "$*"
+    grep -E -A6 "recorded an issue|✘ Test .* failed after" "$phase_log" | grep -vE "^[0-9T:+-]+ (info|notice|debug|trace) " | head -80
+    exit "$status"
+  fi
+}
 log "running tests (in parallel, 8 at a time)"
-SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 swift test --skip-build --skip "GatewayProcessTests|$TIMED_SUITES" 2>&1 \
-  | tee "$WORK/swift-tests.log"
+SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 \
+  swift_test_phase "$WORK/swift-tests.log" --skip "GatewayProcessTests|$TIMED_SUITES"
 log "running the suites that time things (one test at a time)"
-swift test --skip-build --no-parallel --filter "$TIMED_SUITES" 2>&1 | tee "$WORK/timed-tests.log"
+swift_test_phase "$WORK/timed-tests.log" --no-parallel --filter "$TIMED_SUITES"
 log "running gateway process tests"
-swift test --skip-build --filter GatewayProcessTests 2>&1 | tee "$WORK/process-tests.log"
+swift_test_phase "$WORK/process-tests.log" --filter GatewayProcessTests
 
 # The web app's own JavaScript (Markdown renderer, QR encoder, palette contrast): node's test
 # runner, no gateway needed. Node 18 or newer (Debian 12's nodejs is 18).
