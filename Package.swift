@@ -99,7 +99,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // OAuth 2.1 authorization server: clients, codes, tokens, sign-in connectors.
+        // OAuth 2.1 authorization server: clients (first-party, registered, metadata documents),
+        // codes, tokens, sign-in connectors. Its only network I/O is fetching a client's
+        // metadata document, fenced against server-side request forgery.
         .target(
             name: "GatewayAuth",
             dependencies: [
@@ -109,13 +111,15 @@ let package = Package(
                 "GatewayEphemeral",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         // OpenID Connect relying party (AUTH_MODE=oidc): discovery, JWKS, token exchange, ID token
-        // checks. The only auth code that does network I/O, so GatewayAuth keeps none.
+        // checks.
         .target(
             name: "GatewayOIDC",
             dependencies: [

@@ -48,6 +48,8 @@ extension GatewayConfiguration {
             streamsPerDevice: reader.positiveInteger(.maxStreamsPerDevice) ?? 4)
         let httpIdleTimeout = reader.duration(.httpIdleTimeout) ?? .seconds(30)
         let completionHostWait = reader.duration(.completionHostWait) ?? .seconds(30)
+        let clientMetadataDocuments = reader.boolean(.oauthClientMetadataDocuments) ?? true
+        let clientMetadataAllowLoopback = reader.boolean(.oauthClientMetadataAllowLoopback) ?? false
         let logLevel = reader.enumeration(.logLevel, LogLevel.self) ?? .info
         let logFormat = reader.enumeration(.logFormat, LogFormat.self) ?? (mode == .serve ? .json : .text)
         let corsOrigins = reader.origins(.corsAllowedOrigins)
@@ -63,6 +65,8 @@ extension GatewayConfiguration {
             httpIdleTimeout: httpIdleTimeout, logLevel: logLevel, logFormat: logFormat,
             corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
         configuration.completionHostWait = completionHostWait
+        configuration.clientMetadataDocuments = clientMetadataDocuments
+        configuration.clientMetadataAllowLoopback = clientMetadataAllowLoopback
         return configuration
     }
 }

@@ -124,8 +124,15 @@ extension ConfigurationVariable {
     )
     public static let completionHostWait = ConfigurationVariable(
         "COMPLETION_HOST_WAIT", .optional, default: "30s", example: "30s",
-        "How long an OpenAI-compatible completion waits for an offline agent's host to start answering before it fails with 503 (the message stays queued)."
+        "How long an OpenAI-compatible completion or an MCP tool call waits for an offline agent's host to start answering before it fails (the message stays queued)."
     )
+    public static let oauthClientMetadataDocuments = ConfigurationVariable(
+        "OAUTH_CLIENT_METADATA_DOCUMENTS", .optional, default: "true", example: "false",
+        "Let AI clients (MCP) use the https URL of their Client ID Metadata Document as client_id; false leaves them dynamic registration (RFC 7591) only."
+    )
+    public static let oauthClientMetadataAllowLoopback = ConfigurationVariable(
+        "OAUTH_CLIENT_METADATA_ALLOW_LOOPBACK", .optional, default: "false", example: "true",
+        "Development only: fetch client metadata documents from loopback addresses too, over http as well as https.")
     public static let authorizeRateLimit = ConfigurationVariable(
         "AUTHORIZE_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
         "Sign-in requests started (/oauth/authorize, /oauth/device_authorization) per client IP per minute.")
@@ -244,7 +251,8 @@ extension ConfigurationVariable {
         .accessTokenTTL, .refreshTokenTTL, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
         .tokenGlobalRateLimit, .authorizeRateLimit, .authorizeGlobalRateLimit, .userCodeFailureLimit, .trustedProxyHops,
         .messageRateLimit, .sessionRateLimit, .replyRateLimit, .replyByteLimit, .maxStreamsPerUser, .maxStreamsPerDevice,
-        .httpIdleTimeout, .completionHostWait, .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
+        .httpIdleTimeout, .completionHostWait, .oauthClientMetadataDocuments, .oauthClientMetadataAllowLoopback,
+        .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain, .firebaseSignInProviders, .firebaseAuthMaxAge, .firebaseTenantID,
         .firebaseAllowedEmailDomains, .firebaseRequireVerifiedEmail, .firebaseCertificatesURL, .firebaseAuthEmulatorHost,

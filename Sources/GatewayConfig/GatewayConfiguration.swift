@@ -213,6 +213,10 @@ public struct GatewayConfiguration: Sendable {
     public var httpIdleTimeout: Duration
     /// How long an OpenAI-compatible completion waits for an offline host to start answering.
     public var completionHostWait: Duration = .seconds(30)
+    /// Client ID Metadata Documents are accepted as client ids.
+    public var clientMetadataDocuments = true
+    /// Development only: metadata documents may be on loopback addresses (and plain http).
+    public var clientMetadataAllowLoopback = false
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var corsAllowedOrigins: [String]

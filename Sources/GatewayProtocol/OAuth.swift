@@ -21,13 +21,17 @@ public struct AuthorizationServerMetadata: Codable, Sendable, Equatable {
     /// RFC 9207: authorization responses carry `iss`.
     public var authorizationResponseIssParameterSupported: Bool?
     public var serviceDocumentation: String?
+    /// RFC 7591 dynamic client registration.
+    public var registrationEndpoint: String?
+    /// Client ID Metadata Documents: a client may use the https URL of its metadata as `client_id`.
+    public var clientIDMetadataDocumentSupported: Bool?
 
     public init(
         issuer: String, authorizationEndpoint: String, tokenEndpoint: String, revocationEndpoint: String,
         deviceAuthorizationEndpoint: String?, jwksURI: String?, responseTypesSupported: [String]?, responseModesSupported: [String]?,
         grantTypesSupported: [String]?, codeChallengeMethodsSupported: [String]?, tokenEndpointAuthMethodsSupported: [String]?,
         revocationEndpointAuthMethodsSupported: [String]?, scopesSupported: [String]?, authorizationResponseIssParameterSupported: Bool?,
-        serviceDocumentation: String?
+        serviceDocumentation: String?, registrationEndpoint: String? = nil, clientIDMetadataDocumentSupported: Bool? = nil
     ) {
         self.issuer = issuer
         self.authorizationEndpoint = authorizationEndpoint
@@ -44,6 +48,8 @@ public struct AuthorizationServerMetadata: Codable, Sendable, Equatable {
         self.scopesSupported = scopesSupported
         self.authorizationResponseIssParameterSupported = authorizationResponseIssParameterSupported
         self.serviceDocumentation = serviceDocumentation
+        self.registrationEndpoint = registrationEndpoint
+        self.clientIDMetadataDocumentSupported = clientIDMetadataDocumentSupported
     }
 
     enum CodingKeys: String, CodingKey {
@@ -62,6 +68,82 @@ public struct AuthorizationServerMetadata: Codable, Sendable, Equatable {
         case scopesSupported = "scopes_supported"
         case authorizationResponseIssParameterSupported = "authorization_response_iss_parameter_supported"
         case serviceDocumentation = "service_documentation"
+        case registrationEndpoint = "registration_endpoint"
+        case clientIDMetadataDocumentSupported = "client_id_metadata_document_supported"
+    }
+}
+
+/// RFC 9728 protected resource metadata at `/.well-known/oauth-protected-resource[/path]`: which
+/// authorization server issues tokens for a resource (the API or the MCP endpoint).
+public struct ProtectedResourceMetadata: Codable, Sendable, Equatable {
+    public var resource: String
+    public var authorizationServers: [String]
+    public var scopesSupported: [String]
+    public var bearerMethodsSupported: [String]
+    public var resourceName: String
+    public var resourceDocumentation: String?
+
+    public init(
+        resource: String, authorizationServers: [String], scopesSupported: [String], bearerMethodsSupported: [String],
+        resourceName: String, resourceDocumentation: String?
+    ) {
+        self.resource = resource
+        self.authorizationServers = authorizationServers
+        self.scopesSupported = scopesSupported
+        self.bearerMethodsSupported = bearerMethodsSupported
+        self.resourceName = resourceName
+        self.resourceDocumentation = resourceDocumentation
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case resource
+        case authorizationServers = "authorization_servers"
+        case scopesSupported = "scopes_supported"
+        case bearerMethodsSupported = "bearer_methods_supported"
+        case resourceName = "resource_name"
+        case resourceDocumentation = "resource_documentation"
+    }
+}
+
+/// Client metadata (RFC 7591 section 2): what a client sends to register, what a Client ID
+/// Metadata Document holds, and (with the issued fields) the registration response.
+public struct OAuthClientMetadata: Codable, Sendable, Equatable {
+    public var clientID: String?
+    public var clientIDIssuedAt: Int?
+    public var clientName: String?
+    public var redirectURIs: [String]?
+    public var grantTypes: [String]?
+    public var responseTypes: [String]?
+    public var tokenEndpointAuthMethod: String?
+    public var scope: String?
+    public var clientURI: String?
+
+    public init(
+        clientID: String? = nil, clientIDIssuedAt: Int? = nil, clientName: String? = nil, redirectURIs: [String]? = nil,
+        grantTypes: [String]? = nil, responseTypes: [String]? = nil, tokenEndpointAuthMethod: String? = nil, scope: String? = nil,
+        clientURI: String? = nil
+    ) {
+        self.clientID = clientID
+        self.clientIDIssuedAt = clientIDIssuedAt
+        self.clientName = clientName
+        self.redirectURIs = redirectURIs
+        self.grantTypes = grantTypes
+        self.responseTypes = responseTypes
+        self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
+        self.scope = scope
+        self.clientURI = clientURI
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case scope
+        case clientID = "client_id"
+        case clientIDIssuedAt = "client_id_issued_at"
+        case clientName = "client_name"
+        case redirectURIs = "redirect_uris"
+        case grantTypes = "grant_types"
+        case responseTypes = "response_types"
+        case tokenEndpointAuthMethod = "token_endpoint_auth_method"
+        case clientURI = "client_uri"
     }
 }
 

@@ -287,6 +287,11 @@ public struct GatewayDependencies: Sendable {
         let authorizationServer = AuthorizationServer(
             issuer: configuration.publicBaseURL,
             clients: OAuthClientRegistry(publicBaseURL: configuration.publicBaseURL, allowlist: configuration.oauthRedirectAllowlist),
+            thirdParty: ThirdPartyClients(
+                store: store,
+                metadataDocuments: configuration.clientMetadataDocuments
+                    ? ClientMetadataDocuments(allowLoopback: configuration.clientMetadataAllowLoopback, logger: logger) : nil,
+                logger: logger),
             tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
 
         var relayLimits = RelayLimits()

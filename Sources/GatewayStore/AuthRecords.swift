@@ -17,6 +17,8 @@ public struct RefreshGrant: Sendable, Equatable {
     public let userID: String
     public let clientID: String
     public let scope: String
+    /// The RFC 8707 resource the family's access tokens are for; nil is the gateway's API.
+    public let resource: String?
 }
 
 public enum RefreshRotation: Sendable, Equatable {
@@ -74,18 +76,22 @@ extension GatewayStore {
 
     /// Starts a new family with its first token.
     public func createRefreshFamily(
-        tokenHash: String, userID: String, clientID: String, scope: String, expiresAt: Date, now: Date = Date()
+        tokenHash: String, userID: String, clientID: String, scope: String, resource: String? = nil, expiresAt: Date,
+        now: Date = Date()
     ) async throws -> RefreshGrant {
         let familyID = UUID().uuidString.lowercased()
         try await database.transaction { executor in
             try await executor.execute(
-                "INSERT INTO refresh_token_families (id, user_id, client_id, scope, created_at) VALUES ($1, $2, $3, $4, $5)",
-                .text(familyID), .text(userID), .text(clientID), .text(scope), SQLValue(now))
+                """
+                INSERT INTO refresh_token_families (id, user_id, client_id, scope, resource, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                """,
+                .text(familyID), .text(userID), .text(clientID), .text(scope), resource.map(SQLValue.text) ?? .null, SQLValue(now))
             try await executor.execute(
                 "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
                 .text(tokenHash), .text(familyID), SQLValue(now), SQLValue(expiresAt))
         }
-        return RefreshGrant(familyID: familyID, userID: userID, clientID: clientID, scope: scope)
+        return RefreshGrant(familyID: familyID, userID: userID, clientID: clientID, scope: scope, resource: resource)
     }
 
     /// Marks `tokenHash` used and adds `newTokenHash` to its family, atomically. Presenting a
@@ -117,7 +123,7 @@ extension GatewayStore {
                 return .invalid
             }
             let families = try await executor.execute(
-                "SELECT user_id, client_id, scope, revoked_at FROM refresh_token_families WHERE id = $1", .text(familyID))
+                "SELECT user_id, client_id, scope, resource, revoked_at FROM refresh_token_families WHERE id = $1", .text(familyID))
             guard let family = families.first else { return .invalid }
             try await executor.execute(
                 "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
@@ -125,7 +131,7 @@ extension GatewayStore {
             return .rotated(
                 RefreshGrant(
                     familyID: familyID, userID: try family.string("user_id"), clientID: clientID,
-                    scope: try family.string("scope")))
+                    scope: try family.string("scope"), resource: family["resource"] == .null ? nil : try family.string("resource")))
         }
     }
 

@@ -176,6 +176,23 @@ public enum Schema {
                 """,
                 "CREATE INDEX api_keys_user ON api_keys (user_id)",
             ]),
+        // AI clients that register themselves (RFC 7591), and the resource (RFC 8707) a sign-in's
+        // tokens are for: NULL is the gateway's API, otherwise e.g. the MCP endpoint's URL.
+        Migration(
+            version: 6, name: "registered oauth clients and token resources",
+            statements: [
+                """
+                CREATE TABLE oauth_clients (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    redirect_uris TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_used_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX oauth_clients_last_used ON oauth_clients (last_used_at)",
+                "ALTER TABLE refresh_token_families ADD COLUMN resource TEXT",
+            ]),
     ]
 }
 

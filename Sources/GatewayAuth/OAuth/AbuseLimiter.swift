@@ -11,7 +11,13 @@ public struct AbuseLimiter: Sendable {
         /// Starting a sign-in: `/oauth/authorize` and `/oauth/device_authorization` park a
         /// pending request for 10 minutes, so together they share one bucket.
         case authorize
+        /// Dynamic client registration: each one is a row, so it is bounded harder.
+        case register
     }
+
+    /// Registrations per client address and overall, per minute.
+    public static let registrationsPerMinute = 5
+    public static let registrationsGlobalPerMinute = 60
 
     let ephemeral: any EphemeralStore
     let settings: AuthSettings
@@ -28,6 +34,7 @@ public struct AbuseLimiter: Sendable {
             case .signIn: (settings.signInPerMinute, settings.signInGlobalPerMinute)
             case .token: (settings.tokenPerMinute, settings.tokenGlobalPerMinute)
             case .authorize: (settings.authorizePerMinute, settings.authorizeGlobalPerMinute)
+            case .register: (Self.registrationsPerMinute, Self.registrationsGlobalPerMinute)
             }
         let ipDecision = try await ephemeral.consume("\(action.rawValue):ip:\(clientIP)", limit: .perMinute(perIP))
         guard ipDecision.allowed else { throw OAuthError.rateLimited(retryAfter: ipDecision.retryAfter) }

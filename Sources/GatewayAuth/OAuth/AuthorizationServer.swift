@@ -12,6 +12,8 @@ public struct AuthorizationRequest: Sendable, Codable, Equatable {
     public let state: String?
     public let codeChallenge: String
     public let scope: String
+    /// The RFC 8707 resource the tokens are for; nil is the gateway's API.
+    public let resource: String?
 }
 
 /// A redeemable authorization code's grant (stored under the code's hash, about 60 s, single use).
@@ -21,6 +23,7 @@ struct CodeGrant: Codable {
     let codeChallenge: String
     let userID: String
     let scope: String
+    let resource: String?
 }
 
 /// RFC 8628 device authorization state.
@@ -58,6 +61,7 @@ public struct AuthorizationServer: Sendable {
     static let redeemedCodeMemory: Duration = .seconds(600)
 
     public let clients: OAuthClientRegistry
+    public let thirdParty: ThirdPartyClients
     public let tokens: AccessTokenService
     let store: GatewayStore
     let ephemeral: any EphemeralStore
@@ -66,11 +70,12 @@ public struct AuthorizationServer: Sendable {
     let logger: Logger
 
     public init(
-        issuer: String, clients: OAuthClientRegistry, tokens: AccessTokenService, store: GatewayStore,
+        issuer: String, clients: OAuthClientRegistry, thirdParty: ThirdPartyClients, tokens: AccessTokenService, store: GatewayStore,
         ephemeral: any EphemeralStore, settings: AuthSettings, logger: Logger
     ) {
         self.issuer = issuer
         self.clients = clients
+        self.thirdParty = thirdParty
         self.tokens = tokens
         self.store = store
         self.ephemeral = ephemeral
@@ -84,7 +89,13 @@ public struct AuthorizationServer: Sendable {
     public func beginAuthorization(_ parameters: [String: String]) async throws -> (
         requestID: String, request: AuthorizationRequest, client: OAuthClient
     ) {
-        guard let client = clients.client(parameters["client_id"]) else {
+        let found: OAuthClient?
+        do {
+            found = try await client(parameters["client_id"])
+        } catch let error as OAuthError {
+            throw AuthorizeFailure.errorPage("The application that sent you here cannot be used: \(error.message).")
+        }
+        guard let client = found else {
             throw AuthorizeFailure.errorPage("Unknown client. The application that sent you here is not registered with this gateway.")
         }
         guard let redirectURI = parameters["redirect_uri"], redirectURI.utf8.count <= Self.maximumRedirectURIBytes,
@@ -122,8 +133,14 @@ public struct AuthorizationServer: Sendable {
         guard let scope = Self.normalizedScope(parameters["scope"]) else {
             throw fail("invalid_scope", "supported scopes: \(Self.supportedScopes.joined(separator: " "))")
         }
+        let resource: String?
+        do {
+            resource = try tokenResource(parameters["resource"])
+        } catch {
+            throw fail(error.code, error.message)
+        }
         let request = AuthorizationRequest(
-            clientID: client.id, redirectURI: redirectURI, state: state, codeChallenge: challenge, scope: scope)
+            clientID: client.id, redirectURI: redirectURI, state: state, codeChallenge: challenge, scope: scope, resource: resource)
         let requestID = OpaqueToken.generate()
         try await ephemeral.set("authz:\(OpaqueToken.hash(requestID))", try Self.encode(request), ttl: Self.authorizationRequestLifetime)
         return (requestID, request, client)
@@ -138,10 +155,11 @@ public struct AuthorizationServer: Sendable {
     public func completeAuthorization(_ requestID: String, user: User) async throws -> String? {
         guard let raw = try await ephemeral.take("authz:\(OpaqueToken.hash(requestID))") else { return nil }
         let request = try Self.decode(AuthorizationRequest.self, raw)
+        if let client = try await client(request.clientID) { try await thirdParty.touch(client) }
         let code = OpaqueToken.generate()
         let grant = CodeGrant(
             clientID: request.clientID, redirectURI: request.redirectURI, codeChallenge: request.codeChallenge,
-            userID: user.id, scope: request.scope)
+            userID: user.id, scope: request.scope, resource: request.resource)
         try await ephemeral.set("code:\(OpaqueToken.hash(code))", try Self.encode(grant), ttl: settings.authorizationCodeTTL)
         return Self.redirect(request.redirectURI, adding: ["code": code, "state": request.state, "iss": issuer])
     }
@@ -174,14 +192,46 @@ public struct AuthorizationServer: Sendable {
         }
     }
 
-    func requireClient(_ form: [String: String]) throws(OAuthError) -> OAuthClient {
+    func requireClient(_ form: [String: String]) async throws -> OAuthClient {
         guard let id = form["client_id"] else { throw OAuthError.invalidRequest("client_id is required") }
-        guard let client = clients.client(id) else { throw OAuthError.invalidClient("unknown client \(id)") }
+        guard let client = try await client(id) else { throw OAuthError.invalidClient("unknown client \(id.prefix(200))") }
         return client
     }
 
+    /// A first-party client, a registered one or one known by its metadata document.
+    public func client(_ id: String?) async throws -> OAuthClient? {
+        guard let id else { return nil }
+        if let firstParty = clients.client(id) { return firstParty }
+        return try await thirdParty.client(id)
+    }
+
+    /// The resources tokens can be for (RFC 8707): the gateway's API (the issuer URL, also the
+    /// default) and the MCP endpoint.
+    public var resources: Set<String> { [issuer, mcpResource] }
+    public var mcpResource: String { issuer + "/mcp" }
+
+    /// The resource tokens are for, from a `resource` parameter: nil for the API (also when none
+    /// was asked for), the MCP endpoint's URL for it, `invalid_target` for anything else. A
+    /// trailing slash is ignored.
+    func tokenResource(_ requested: String?) throws(OAuthError) -> String? {
+        guard var normalized = requested else { return nil }
+        while normalized.hasSuffix("/") { normalized.removeLast() }
+        guard resources.contains(normalized) else {
+            throw OAuthError("invalid_target", "resource must be one of \(resources.sorted().joined(separator: ", "))")
+        }
+        return normalized == issuer ? nil : normalized
+    }
+
+    /// A token request's `resource`, when sent, must be the one the grant was for.
+    func checkResource(_ form: [String: String], granted: String?) throws {
+        guard form["resource"] != nil else { return }
+        guard try tokenResource(form["resource"]) == granted else {
+            throw OAuthError("invalid_target", "resource does not match the one this grant was authorized for")
+        }
+    }
+
     func redeemCode(_ form: [String: String]) async throws -> TokenResponse {
-        let client = try requireClient(form)
+        let client = try await requireClient(form)
         guard let code = form["code"] else { throw OAuthError.invalidRequest("code is required") }
         guard let redirectURI = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }
         guard let verifier = form["code_verifier"] else { throw OAuthError.invalidRequest("code_verifier is required (PKCE)") }
@@ -204,18 +254,19 @@ public struct AuthorizationServer: Sendable {
         guard PKCE.verify(verifier: verifier, challenge: grant.codeChallenge) else {
             throw OAuthError.invalidGrant("code_verifier does not match the code_challenge")
         }
+        try checkResource(form, granted: grant.resource)
         // Only a redemption that passed every check consumes the code; take() makes it
         // single-use when two correct redemptions race.
         guard try await ephemeral.take("code:\(codeHash)") != nil else {
             throw OAuthError.invalidGrant("the authorization code is invalid, expired or already used")
         }
-        let response = try await issueTokens(userID: grant.userID, clientID: client.id, scope: grant.scope)
+        let response = try await issueTokens(userID: grant.userID, clientID: client.id, scope: grant.scope, resource: grant.resource)
         try await ephemeral.set("code-redeemed:\(codeHash)", response.familyID, ttl: Self.redeemedCodeMemory)
         return response.tokens
     }
 
     func refresh(_ form: [String: String]) async throws -> TokenResponse {
-        let client = try requireClient(form)
+        let client = try await requireClient(form)
         guard let presented = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is required") }
         let next = OpaqueToken.generate()
         let rotation = try await store.rotateRefreshToken(
@@ -223,8 +274,11 @@ public struct AuthorizationServer: Sendable {
             newExpiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
         switch rotation {
         case .rotated(let grant):
+            try checkResource(form, granted: grant.resource)
+            try await thirdParty.touch(client)
             let access = try await tokens.issue(
-                subject: grant.userID, clientID: client.id, scope: grant.scope.split(separator: " ").map(String.init))
+                subject: grant.userID, clientID: client.id, scope: grant.scope.split(separator: " ").map(String.init),
+                audience: grant.resource)
             return TokenResponse(
                 accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn, refreshToken: next, scope: grant.scope)
         case .reuseDetected:
@@ -237,12 +291,15 @@ public struct AuthorizationServer: Sendable {
         }
     }
 
-    func issueTokens(userID: String, clientID: String, scope: String) async throws -> (tokens: TokenResponse, familyID: String) {
+    func issueTokens(userID: String, clientID: String, scope: String, resource: String? = nil) async throws -> (
+        tokens: TokenResponse, familyID: String
+    ) {
         let refreshToken = OpaqueToken.generate()
         let grant = try await store.createRefreshFamily(
-            tokenHash: OpaqueToken.hash(refreshToken), userID: userID, clientID: clientID, scope: scope,
+            tokenHash: OpaqueToken.hash(refreshToken), userID: userID, clientID: clientID, scope: scope, resource: resource,
             expiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
-        let access = try await tokens.issue(subject: userID, clientID: clientID, scope: scope.split(separator: " ").map(String.init))
+        let access = try await tokens.issue(
+            subject: userID, clientID: clientID, scope: scope.split(separator: " ").map(String.init), audience: resource)
         logger.info(
             "tokens issued", metadata: ["event": "oauth.tokens_issued", "client_id": .string(clientID), "user_id": .string(userID)])
         return (
@@ -272,7 +329,14 @@ public struct AuthorizationServer: Sendable {
     public func startDeviceAuthorization(_ form: [String: String], verificationURI: String) async throws(OAuthError)
         -> DeviceAuthorizationResponse
     {
-        let client = try requireClient(form)
+        let client: OAuthClient
+        do {
+            client = try await requireClient(form)
+        } catch let error as OAuthError {
+            throw error
+        } catch {
+            throw OAuthError("server_error", "the gateway could not complete the request", status: 500)
+        }
         guard client.allowsDeviceGrant else { throw OAuthError.unauthorizedClient("\(client.id) may not use the device grant") }
         guard let scope = Self.normalizedScope(form["scope"]) else {
             throw OAuthError.invalidScope("supported scopes: \(Self.supportedScopes.joined(separator: " "))")
@@ -328,7 +392,7 @@ public struct AuthorizationServer: Sendable {
     }
 
     func redeemDeviceCode(_ form: [String: String]) async throws -> TokenResponse {
-        let client = try requireClient(form)
+        let client = try await requireClient(form)
         guard let deviceCode = form["device_code"] else { throw OAuthError.invalidRequest("device_code is required") }
         let deviceKey = "device:\(OpaqueToken.hash(deviceCode))"
         guard let raw = try await ephemeral.get(deviceKey) else {

@@ -2,6 +2,17 @@ import Foundation
 
 /// A public client (no secret): what it may do and where it may be sent back to.
 public struct OAuthClient: Sendable, Equatable {
+    /// How the gateway knows the client, which decides whether its name can be trusted.
+    public enum Origin: String, Sendable, Equatable {
+        /// One of the gateway's own applications.
+        case firstParty = "first-party"
+        /// Registered itself (RFC 7591); its name is self-declared.
+        case registered
+        /// Its `client_id` is the https URL of a Client ID Metadata Document; its name is
+        /// self-declared, its URL's host is the only thing known about it.
+        case metadataDocument = "metadata-document"
+    }
+
     public let id: String
     public let name: String
     /// RFC 8252 loopback redirects on any port (native apps listen on a free port).
@@ -10,6 +21,26 @@ public struct OAuthClient: Sendable, Equatable {
     public let allowsGatewayPageRedirects: Bool
     /// RFC 8628 device authorization grant.
     public let allowsDeviceGrant: Bool
+    /// The redirect URIs a third-party client declared, matched exactly (a loopback one on any
+    /// port, RFC 8252 section 7.3).
+    public let redirectURIs: [String]
+    public let origin: Origin
+
+    public init(
+        id: String, name: String, allowsLoopbackRedirects: Bool = false, allowsGatewayPageRedirects: Bool = false,
+        allowsDeviceGrant: Bool = false, redirectURIs: [String] = [], origin: Origin = .firstParty
+    ) {
+        self.id = id
+        self.name = name
+        self.allowsLoopbackRedirects = allowsLoopbackRedirects
+        self.allowsGatewayPageRedirects = allowsGatewayPageRedirects
+        self.allowsDeviceGrant = allowsDeviceGrant
+        self.redirectURIs = redirectURIs
+        self.origin = origin
+    }
+
+    /// Whether the name was chosen by the client itself (pages say it is unverified).
+    public var isThirdParty: Bool { origin != .firstParty }
 }
 
 /// The three first-party clients and the redirect rules of RFC 8252 and the allowlist.
@@ -44,6 +75,7 @@ public struct OAuthClientRegistry: Sendable {
     }
 
     public func isRedirectAllowed(_ uri: String, for client: OAuthClient) -> Bool {
+        if client.isThirdParty { return Self.matchesDeclaredRedirect(uri, client.redirectURIs) }
         if allowlist.contains(uri) { return true }
         guard let components = URLComponents(string: uri), components.fragment == nil, components.user == nil,
             components.password == nil, let scheme = components.scheme?.lowercased()
@@ -58,4 +90,22 @@ public struct OAuthClientRegistry: Sendable {
         }
         return false
     }
+
+    /// Exact match, except that a declared loopback redirect matches on any port (RFC 8252
+    /// section 7.3: the port is chosen when the application starts listening).
+    static func matchesDeclaredRedirect(_ uri: String, _ declared: [String]) -> Bool {
+        if declared.contains(uri) { return true }
+        guard let requested = URLComponents(string: uri), requested.scheme == "http", requested.fragment == nil,
+            let host = requested.host, Self.loopbackHosts.contains(host)
+        else { return false }
+        return declared.contains { candidate in
+            guard var components = URLComponents(string: candidate), components.scheme == "http", components.host == host else {
+                return false
+            }
+            components.port = requested.port
+            return components.string == uri
+        }
+    }
+
+    static let loopbackHosts: Set<String> = ["127.0.0.1", "::1", "[::1]", "localhost"]
 }

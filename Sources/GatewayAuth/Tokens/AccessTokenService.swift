@@ -83,8 +83,9 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
         )
     }
 
-    /// Signs an access token for `subject` (the user id) on behalf of `clientID`.
-    public func issue(subject: String, clientID: String, scope: [String], now: Date = Date()) async throws
+    /// Signs an access token for `subject` (the user id) on behalf of `clientID`, for `audience`
+    /// (an RFC 8707 resource; the default is ``audience``, the gateway's API).
+    public func issue(subject: String, clientID: String, scope: [String], audience: String? = nil, now: Date = Date()) async throws
         -> IssuedAccessToken
     {
         guard !subject.isEmpty else { throw AccessTokenError.invalidClaim("sub") }
@@ -101,7 +102,7 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
 
         let payload = AccessTokenPayload(
             issuer: issuer,
-            audience: audience,
+            audience: audience ?? self.audience,
             subject: subject,
             clientID: clientID,
             scope: scope.joined(separator: " "),
@@ -113,14 +114,20 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
         return IssuedAccessToken(token: token, claims: payload.claims, expiresIn: lifetimeSeconds)
     }
 
-    /// Verifies `token` and returns its claims, or throws the first check that fails.
+    /// Verifies `token` for `audience` (default: ``audience``, the gateway's API) and returns its
+    /// claims, or throws the first check that fails. A token issued for one resource is refused
+    /// by every other.
     ///
     /// Order: shape → `alg` → `kid` → signature → payload shape → `iss` → `aud` → `exp`.
     /// Nothing from the payload is decoded before its signature has been checked.
-    public func verify(_ token: String, now: Date = Date()) async throws(AccessTokenError) -> AccessTokenClaims {
+    public func verify(_ token: String, audience: String? = nil, now: Date = Date()) async throws(AccessTokenError) -> AccessTokenClaims {
+        let expectedAudience = audience ?? self.audience
         let leeway = TimeInterval(Self.clockLeeway.components.seconds)
         let cacheKey = VerifiedTokenCache.key(token)
-        if let claims = verified.claims(for: cacheKey, now: now, leeway: leeway) { return claims }
+        if let claims = verified.claims(for: cacheKey, now: now, leeway: leeway) {
+            guard claims.audience == expectedAudience else { throw .wrongAudience }
+            return claims
+        }
         let header = try Self.unverifiedHeader(of: token)
         guard header.alg == Self.algorithm else { throw .unsupportedAlgorithm }
         guard header.kid == keyID else { throw .unknownKey }
@@ -136,7 +143,7 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
         }
 
         guard payload.issuer == issuer else { throw .wrongIssuer }
-        guard payload.audience == audience else { throw .wrongAudience }
+        guard payload.audience == expectedAudience else { throw .wrongAudience }
         guard now.timeIntervalSince1970 < TimeInterval(payload.expiresAt) + leeway else { throw .expired }
         verified.insert(cacheKey, claims: payload.claims, expiresAt: payload.expiresAt, now: now)
         return payload.claims

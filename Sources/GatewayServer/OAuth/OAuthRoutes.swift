@@ -25,6 +25,37 @@ struct OAuthRoutes: Sendable {
         router.post("/oauth/token") { request, context in try await token(request, context) }
         router.post("/oauth/revoke") { request, _ in try await revoke(request) }
         router.post("/oauth/device_authorization") { request, context in try await deviceAuthorization(request, context) }
+        router.post("/oauth/register") { request, context in try await register(request, context) }
+        // RFC 9728: the API's and the MCP endpoint's protected resource metadata (path-aware).
+        router.get("/.well-known/oauth-protected-resource") { _, _ in
+            Self.json(.ok, resourceMetadata(resource: base, name: "Agent gateway API"), cacheable: true)
+        }
+        router.get("/.well-known/oauth-protected-resource/mcp") { _, _ in
+            Self.json(.ok, resourceMetadata(resource: server.mcpResource, name: "Agent gateway MCP server"), cacheable: true)
+        }
+    }
+
+    func resourceMetadata(resource: String, name: String) -> Data {
+        let document = ProtectedResourceMetadata(
+            resource: resource, authorizationServers: [base], scopesSupported: AuthorizationServer.supportedScopes,
+            bearerMethodsSupported: ["header"], resourceName: name, resourceDocumentation: "\(base)/")
+        return (try? WireJSON.sharedEncoder.encode(document)) ?? Data()
+    }
+
+    // MARK: Dynamic client registration (RFC 7591)
+
+    func register(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        do {
+            try await limiter.check(.register, clientIP: clientIP(request, context))
+            let body = try await request.body.collect(upTo: 16 * 1024)
+            guard let metadata = try? JSONDecoder().decode(OAuthClientMetadata.self, from: Data(buffer: body)) else {
+                throw OAuthError("invalid_client_metadata", "send the client metadata as a JSON object (RFC 7591)")
+            }
+            let registered = try await server.thirdParty.register(metadata)
+            return Self.json(.created, try WireJSON.sharedEncoder.encode(registered))
+        } catch let error as OAuthError {
+            return Self.oauthError(error)
+        }
     }
 
     // MARK: Metadata (RFC 8414)
@@ -39,7 +70,8 @@ struct OAuthRoutes: Sendable {
             revocationEndpointAuthMethodsSupported: ["none"], scopesSupported: AuthorizationServer.supportedScopes,
             authorizationResponseIssParameterSupported: true,
             // The landing page: it links the API description and the docs (a path that resolves).
-            serviceDocumentation: "\(base)/")
+            serviceDocumentation: "\(base)/", registrationEndpoint: "\(base)/oauth/register",
+            clientIDMetadataDocumentSupported: server.thirdParty.acceptsMetadataDocuments)
         let data = (try? WireJSON.sharedEncoder.encode(document)) ?? Data()
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
@@ -91,10 +123,12 @@ struct OAuthRoutes: Sendable {
         ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops)
     }
 
-    static func json(_ status: HTTPResponse.Status, _ data: Data) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store", .init("Pragma")!: "no-cache"],
-            body: .init(byteBuffer: ByteBuffer(data: data)))
+    static func json(_ status: HTTPResponse.Status, _ data: Data, cacheable: Bool = false) -> Response {
+        let headers: HTTPFields =
+            cacheable
+            ? [.contentType: "application/json", .cacheControl: "public, max-age=300"]
+            : [.contentType: "application/json", .cacheControl: "no-store", .init("Pragma")!: "no-cache"]
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 
     /// RFC 6749 section 5.2 error body.

@@ -75,7 +75,7 @@ struct SignInRoutes: Sendable {
             return errorPage("The sign-in form was incomplete. Start again from the application.", status: .badRequest)
         }
         guard let pending = try await server.pendingAuthorization(requestID),
-            let client = server.clients.client(pending.clientID)
+            let client = try? await server.client(pending.clientID)
         else {
             return errorPage("This sign-in request expired or was already used. Start again from the application.", status: .badRequest)
         }
@@ -101,8 +101,7 @@ struct SignInRoutes: Sendable {
         let (inputs, allow, notice, sources) = Self.parts(of: form.page, allow: "Sign in and allow")
         let body = """
             <h1>Sign in to this gateway</h1>
-            <p><strong>\(HTML.escape(client.name))</strong> wants to use your account on \
-            <code>\(HTML.escape(base))</code>.</p>
+            \(Self.clientStatement(client, redirectURI: redirectURI, base: base))
             \(alert(error))
             <form method="post" action="/oauth/authorize" id="sign-in-form">
             <input type="hidden" name="request" value="\(HTML.escape(requestID))">
@@ -119,6 +118,25 @@ struct SignInRoutes: Sendable {
         response.setCookie(csrfCookie(csrf))
         response.setCookie(browserCookie(browser))
         return response
+    }
+
+    /// Who is asking. A third-party client's name is its own claim, so it is shown as such,
+    /// with the host the browser will be sent back to (the one fact the gateway checks).
+    static func clientStatement(_ client: OAuthClient, redirectURI: String, base: String) -> String {
+        guard client.isThirdParty else {
+            return "<p><strong>\(HTML.escape(client.name))</strong> wants to use your account on <code>\(HTML.escape(base))</code>.</p>"
+        }
+        let host = URLComponents(string: redirectURI)?.host ?? URLComponents(string: redirectURI)?.scheme ?? redirectURI
+        let source =
+            client.origin == .metadataDocument
+            ? " It is described by <code>\(HTML.escape(client.id))</code>." : " It registered itself with this gateway."
+        return """
+            <p>An application calling itself <strong>\(HTML.escape(client.name))</strong> \
+            <span class="badge">unverified name</span> wants to use your account and the agents you may use on \
+            <code>\(HTML.escape(base))</code>.\(source)</p>
+            <p>If you allow it, you will be sent back to <strong>\(HTML.escape(host))</strong>. \
+            Only continue if you started this from an application you trust.</p>
+            """
     }
 
     /// The form's inputs, its allow button (none for a script, which submits by itself), the
@@ -364,7 +382,8 @@ struct SignInRoutes: Sendable {
         let user = try await store.user(signingInAs: person.identity, displayName: person.displayName)
         switch purpose {
         case .authorization(let requestID):
-            let client = try await server.pendingAuthorization(requestID).flatMap { server.clients.client($0.clientID) }
+            let pendingClientID = try await server.pendingAuthorization(requestID)?.clientID
+            let client = try? await server.client(pendingClientID)
             guard let client, let location = try await server.completeAuthorization(requestID, user: user) else {
                 return errorPage("This sign-in request expired or was already used. Start again from the application.", status: .badRequest)
             }
