@@ -50,6 +50,10 @@ extension GatewayConfiguration {
         let completionHostWait = reader.duration(.completionHostWait) ?? .seconds(30)
         let clientMetadataDocuments = reader.boolean(.oauthClientMetadataDocuments) ?? true
         let clientMetadataAllowLoopback = reader.boolean(.oauthClientMetadataAllowLoopback) ?? false
+        let clientMetadataCAPEM = reader.value(.oauthClientMetadataCAPEM)
+        if let pem = clientMetadataCAPEM, !pem.contains("-----BEGIN CERTIFICATE-----") {
+            reader.problem(.oauthClientMetadataCAPEM, "is not PEM text (it must contain -----BEGIN CERTIFICATE-----)")
+        }
         let logLevel = reader.enumeration(.logLevel, LogLevel.self) ?? .info
         let logFormat = reader.enumeration(.logFormat, LogFormat.self) ?? (mode == .serve ? .json : .text)
         let corsOrigins = reader.origins(.corsAllowedOrigins)
@@ -67,6 +71,7 @@ extension GatewayConfiguration {
         configuration.completionHostWait = completionHostWait
         configuration.clientMetadataDocuments = clientMetadataDocuments
         configuration.clientMetadataAllowLoopback = clientMetadataAllowLoopback
+        configuration.clientMetadataCAPEM = clientMetadataCAPEM
         return configuration
     }
 }

@@ -133,6 +133,9 @@ extension ConfigurationVariable {
     public static let oauthClientMetadataAllowLoopback = ConfigurationVariable(
         "OAUTH_CLIENT_METADATA_ALLOW_LOOPBACK", .optional, default: "false", example: "true",
         "Development only: fetch client metadata documents from loopback addresses too, over http as well as https.")
+    public static let oauthClientMetadataCAPEM = ConfigurationVariable(
+        "OAUTH_CLIENT_METADATA_CA_PEM", .optional, example: "-----BEGIN CERTIFICATE-----…",
+        "Extra CA certificates (PEM text) to trust when fetching client metadata documents (a private CA).")
     public static let authorizeRateLimit = ConfigurationVariable(
         "AUTHORIZE_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
         "Sign-in requests started (/oauth/authorize, /oauth/device_authorization) per client IP per minute.")
@@ -252,6 +255,7 @@ extension ConfigurationVariable {
         .tokenGlobalRateLimit, .authorizeRateLimit, .authorizeGlobalRateLimit, .userCodeFailureLimit, .trustedProxyHops,
         .messageRateLimit, .sessionRateLimit, .replyRateLimit, .replyByteLimit, .maxStreamsPerUser, .maxStreamsPerDevice,
         .httpIdleTimeout, .completionHostWait, .oauthClientMetadataDocuments, .oauthClientMetadataAllowLoopback,
+        .oauthClientMetadataCAPEM,
         .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain, .firebaseSignInProviders, .firebaseAuthMaxAge, .firebaseTenantID,

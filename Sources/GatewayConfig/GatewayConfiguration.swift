@@ -217,6 +217,8 @@ public struct GatewayConfiguration: Sendable {
     public var clientMetadataDocuments = true
     /// Development only: metadata documents may be on loopback addresses (and plain http).
     public var clientMetadataAllowLoopback = false
+    /// Extra CA certificates (PEM) trusted when fetching metadata documents.
+    public var clientMetadataCAPEM: String?
     public var logLevel: LogLevel
     public var logFormat: LogFormat
     public var corsAllowedOrigins: [String]

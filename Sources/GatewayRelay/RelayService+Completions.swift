@@ -133,7 +133,7 @@ extension RelayService {
     /// Reads the session stream until the reply to `replyTo` is complete and finishes
     /// `continuation` with it (true), or throws why it cannot come. False when the subscription
     /// ended first (a limit passed, or the consumer left).
-    private func follow(
+    func follow(
         _ subscription: EventSubscription, stream: StreamName, from position: inout StreamPosition, replyTo: String,
         onFirst: () -> Void, continuation: AsyncThrowingStream<CompletionUpdate, any Error>.Continuation
     ) async throws -> Bool {

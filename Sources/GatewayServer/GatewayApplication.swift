@@ -100,14 +100,16 @@ public enum Gateway {
         let v1 = router.group("v1").add(
             middleware: BearerAuthenticationMiddleware(authentication: BearerAuthentication(tokens: dependencies.tokens)))
         MeRoutes(store: dependencies.store, authMode: configuration.authMode).register(on: v1)
-        APIKeyRoutes(keys: APIKeyService(store: dependencies.store)).register(on: v1)
-        OpenAIRoutes(
-            relay: dependencies.relay, keys: APIKeyService(store: dependencies.store), tokens: dependencies.tokens,
-            limits: {
-                var limits = CompletionLimits()
-                limits.hostWait = configuration.completionHostWait
-                return limits
-            }()
+        let apiKeys = APIKeyService(store: dependencies.store)
+        var completionLimits = CompletionLimits()
+        completionLimits.hostWait = configuration.completionHostWait
+        APIKeyRoutes(keys: apiKeys).register(on: v1)
+        OpenAIRoutes(relay: dependencies.relay, keys: apiKeys, tokens: dependencies.tokens, limits: completionLimits).register(on: router)
+        MCPRoutes(
+            relay: dependencies.relay, bus: dependencies.bus, keys: apiKeys, tokens: dependencies.tokens,
+            resource: dependencies.authorizationServer.mcpResource, publicBaseURL: configuration.publicBaseURL,
+            allowedOrigins: [configuration.publicBaseURL] + configuration.corsAllowedOrigins, limits: completionLimits,
+            streamLifetime: configuration.streams.maximumLifetime
         ).register(on: router)
         RelayRoutes(relay: dependencies.relay, streams: dependencies.streams).register(on: v1)
         extraRoutes?(
@@ -290,7 +292,9 @@ public struct GatewayDependencies: Sendable {
             thirdParty: ThirdPartyClients(
                 store: store,
                 metadataDocuments: configuration.clientMetadataDocuments
-                    ? ClientMetadataDocuments(allowLoopback: configuration.clientMetadataAllowLoopback, logger: logger) : nil,
+                    ? try ClientMetadataDocuments(
+                        allowLoopback: configuration.clientMetadataAllowLoopback, caPEM: configuration.clientMetadataCAPEM, logger: logger)
+                    : nil,
                 logger: logger),
             tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
 

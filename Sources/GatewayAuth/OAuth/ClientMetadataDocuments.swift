@@ -4,6 +4,7 @@ import GatewayProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
     import Glibc
@@ -30,11 +31,18 @@ public actor ClientMetadataDocuments {
     static let maximumCachedDocuments = 1_000
 
     let allowLoopback: Bool
+    let tls: TLSConfiguration
     let logger: Logger
     private var cache: [String: (result: Result<OAuthClientMetadata, OAuthError>, expires: Date)] = [:]
 
-    public init(allowLoopback: Bool, logger: Logger) {
+    /// `caPEM`: extra CA certificates to trust (a private CA), besides the system's.
+    public init(allowLoopback: Bool, caPEM: String? = nil, logger: Logger) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caPEM {
+            tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))]
+        }
         self.allowLoopback = allowLoopback
+        self.tls = tls
         self.logger = logger
     }
 
@@ -74,7 +82,7 @@ public actor ClientMetadataDocuments {
             throw OAuthError.invalidClient("the client's metadata document is on a private or reserved address")
         }
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: Self.fetchTimeout))
+            tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: Self.fetchTimeout))
         // Connect to the address that was checked; TLS still verifies the URL's host name.
         configuration.dnsOverride = [target.host: address]
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

@@ -5,6 +5,8 @@ import Hummingbird
 /// to the handler. Anything else is a 401 problem with `WWW-Authenticate: Bearer`.
 struct BearerAuthentication: Sendable {
     let tokens: AccessTokenService
+    /// The resource tokens must be for (RFC 8707); nil is the gateway's API.
+    var audience: String? = nil
 
     func claims(for request: Request) async throws -> AccessTokenClaims {
         guard let header = request.headers[.authorization] else {
@@ -15,7 +17,7 @@ struct BearerAuthentication: Sendable {
             throw Problem.invalidToken("the Authorization header must use the Bearer scheme")
         }
         do {
-            return try await tokens.verify(String(parts[1]))
+            return try await tokens.verify(String(parts[1]), audience: audience)
         } catch {
             throw Problem.invalidToken(error.description)
         }

@@ -1,0 +1,368 @@
+import Foundation
+import GatewayAuth
+import GatewayEvents
+import GatewayProtocol
+import GatewayRelay
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The remote MCP server at `/mcp` (Streamable HTTP, docs/clients.md): one tool per agent the
+/// caller may use; a call relays its message through a session exactly as the web app does,
+/// streams the reply as progress notifications and returns the final text.
+///
+/// Two protocol eras share the endpoint: 2026-07-28 (stateless; the client probes
+/// `server/discover`, every request carries its version) and the `initialize` handshake of
+/// 2025-11-25 and earlier. Nothing is kept between requests, so any replica answers any request;
+/// the session id handed out at `initialize` only lets a client open the GET stream that says
+/// when its tool list changed.
+struct MCPRoutes: Sendable {
+    static let modernVersion = "2026-07-28"
+    static let handshakeVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+    static let maximumBodyBytes = 1 << 20
+    static let heartbeatInterval: Duration = .seconds(15)
+
+    let relay: RelayService
+    let bus: any EventBus
+    let keys: APIKeyService
+    let tokens: AccessTokenService
+    let resource: String
+    let publicBaseURL: String
+    let allowedOrigins: [String]
+    let limits: CompletionLimits
+    let streamLifetime: Duration
+
+    var tools: MCPTools { MCPTools(relay: relay) }
+
+    func register(on router: Router<GatewayRequestContext>) {
+        let group = router.group("mcp").add(
+            middleware: MCPAuthenticationMiddleware(
+                keys: keys, bearer: BearerAuthentication(tokens: tokens, audience: resource),
+                resourceMetadataURL: "\(publicBaseURL)/.well-known/oauth-protected-resource/mcp", allowedOrigins: allowedOrigins))
+        group.post { request, context in try await post(request, context) }
+        group.get { _, context in try listChangedStream(userID: try context.callerID(), acknowledging: nil) }
+        // Sessions hold nothing, so ending one is always done.
+        group.delete { _, _ in Response(status: .noContent) }
+    }
+
+    // MARK: JSON-RPC
+
+    func post(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let userID = try context.callerID()
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maximumBodyBytes)
+        } catch {
+            return Self.error(id: .null, code: -32600, "the request is larger than \(Self.maximumBodyBytes) bytes", status: .contentTooLarge)
+        }
+        guard let message = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
+            return Self.error(id: .null, code: -32700, "Parse error: the body is not JSON", status: .badRequest)
+        }
+        guard case .object(let object) = message else {
+            return Self.error(id: .null, code: -32600, "send one JSON-RPC message per request (batches are not supported)", status: .badRequest)
+        }
+        // Notifications and answers to server requests need no reply.
+        guard let method = object["method"]?.string, let id = object["id"], id != .null else {
+            return Response(status: .accepted)
+        }
+        let params = object["params"]
+        let headerVersion = request.headers[.init("Mcp-Protocol-Version")!]
+        let version = headerVersion ?? params?["_meta"]?["io.modelcontextprotocol/protocolVersion"]?.string
+        if let version, version != Self.modernVersion, !Self.handshakeVersions.contains(version), method != "initialize" {
+            return Self.error(
+                id: id, code: -32022, "Unsupported protocol version",
+                data: ["supported": .array((Self.handshakeVersions + [Self.modernVersion]).map(JSONValue.string)), "requested": .string(version)],
+                status: .badRequest)
+        }
+        let modern = version == Self.modernVersion
+        switch method {
+        case "server/discover":
+            return Self.result(
+                id: id,
+                modernResult([
+                    "supportedVersions": [.string(Self.modernVersion)],
+                    "capabilities": Self.capabilities,
+                    "instructions": .string(Self.instructions),
+                    "ttlMs": 0, "cacheScope": "private",
+                ]))
+        case "initialize":
+            let requested = params?["protocolVersion"]?.string ?? Self.handshakeVersions[0]
+            let agreed = Self.handshakeVersions.contains(requested) ? requested : Self.handshakeVersions[0]
+            var response = Self.result(
+                id: id,
+                [
+                    "protocolVersion": .string(agreed), "capabilities": Self.capabilities, "serverInfo": Self.serverInfo,
+                    "instructions": .string(Self.instructions),
+                ])
+            response.headers[.init("Mcp-Session-Id")!] = OpaqueToken.generate()
+            return response
+        case "ping":
+            return Self.result(id: id, modern ? modernResult([:]) : [:])
+        case "tools/list":
+            let list = try await tools.list(userID: userID)
+            var result: [String: JSONValue] = ["tools": .array(list)]
+            if modern { result.merge(["ttlMs": 0, "cacheScope": "private"]) { $1 } }
+            return Self.result(id: id, modern ? modernResult(result) : result)
+        case "tools/call":
+            return try await callTool(id: id, params: params, userID: userID, modern: modern, context: context)
+        case "subscriptions/listen" where modern:
+            return try listChangedStream(userID: userID, acknowledging: (id, params?["notifications"] ?? [:]))
+        default:
+            return Self.error(id: id, code: -32601, "Method not found: \(method.prefix(100))")
+        }
+    }
+
+    func modernResult(_ fields: [String: JSONValue]) -> [String: JSONValue] {
+        fields.merging(["resultType": "complete", "_meta": ["io.modelcontextprotocol/serverInfo": Self.serverInfo]]) { $1 }
+    }
+
+    static let capabilities: JSONValue = ["tools": ["listChanged": true]]
+    static let serverInfo: JSONValue = ["name": "agent-gateway", "title": "Agent gateway", "version": .string(GatewayVersion.current)]
+    static let instructions = """
+        Each tool is an AI agent that a person runs on their own computer and shares with you through this gateway. \
+        Calling a tool sends it a message and returns its reply; pass conversation_id to continue a conversation.
+        """
+
+    // MARK: Tool calls
+
+    func callTool(id: JSONValue, params: JSONValue?, userID: String, modern: Bool, context: GatewayRequestContext) async throws
+        -> Response
+    {
+        let name = params?["name"]?.string ?? ""
+        let arguments = params?["arguments"]?.object ?? [:]
+        let progressToken = params?["_meta"]?["progressToken"]
+        func toolError(_ text: String) -> Response {
+            Self.result(id: id, finish(["content": [["type": "text", "text": .string(text)]], "isError": true], modern: modern))
+        }
+        guard let agent = try await tools.agent(named: name, userID: userID) else {
+            return toolError(
+                "No agent called \(name.prefix(100)) is available to you: it was unshared, removed or never existed. List the tools again.")
+        }
+        guard let text = arguments["message"]?.string, !text.isEmpty else { return toolError("message is required: the text to send to the agent") }
+        let conversationID = arguments["conversation_id"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+        let session: SessionView
+        let updates: AsyncThrowingStream<CompletionUpdate, any Error>
+        do {
+            (session, updates) = try await relay.converse(
+                userID: userID, agentID: agent.id, sessionID: conversationID, text: text, limits: limits)
+        } catch {
+            return toolError(Self.explain(error))
+        }
+        guard let progressToken else {
+            var reply = ""
+            do {
+                for try await update in updates { if case .done(let text) = update { reply = text } }
+            } catch {
+                return toolError(Self.explain(error))
+            }
+            return Self.result(id: id, finish(Self.replyResult(reply, conversationID: session.id), modern: modern))
+        }
+        // Progress notifications while the reply grows, in the POST's own event stream.
+        return Response(
+            status: .ok, headers: Self.eventStreamHeaders,
+            body: ResponseBody { writer in
+                var received = 0
+                var final: [String: JSONValue]
+                do {
+                    var reply = ""
+                    for try await update in updates {
+                        switch update {
+                        case .delta(let piece):
+                            received += piece.count
+                            try await writer.write(
+                                Self.event([
+                                    "jsonrpc": "2.0", "method": "notifications/progress",
+                                    "params": ["progressToken": progressToken, "progress": .int(received), "message": .string(piece)],
+                                ]))
+                        case .done(let text): reply = text
+                        }
+                    }
+                    final = Self.replyResult(reply, conversationID: session.id)
+                } catch {
+                    final = ["content": [["type": "text", "text": .string(Self.explain(error))]], "isError": true]
+                }
+                try await writer.write(Self.event(["jsonrpc": "2.0", "id": id, "result": .object(finish(final, modern: modern))]))
+                try await writer.finish(nil)
+            })
+    }
+
+    func finish(_ result: [String: JSONValue], modern: Bool) -> [String: JSONValue] {
+        modern ? modernResult(result) : result
+    }
+
+    static func replyResult(_ reply: String, conversationID: String) -> [String: JSONValue] {
+        [
+            "content": [
+                ["type": "text", "text": .string(reply)],
+                ["type": "text", "text": .string("conversation_id: \(conversationID) (pass it to continue this conversation)")],
+            ],
+            "structuredContent": ["reply": .string(reply), "conversation_id": .string(conversationID)],
+            "isError": false,
+        ]
+    }
+
+    /// A tool error's text: what happened and what the caller can do.
+    static func explain(_ error: any Error) -> String {
+        switch error {
+        case let failure as CompletionFailure:
+            if case .ended = failure { return "This agent is no longer available to you: \(failure.description)." }
+            return failure.description.prefix(1).uppercased() + failure.description.dropFirst() + "."
+        case RelayError.shareRevoked:
+            return "This agent is no longer shared with you: its owner revoked the share."
+        case RelayError.sessionClosed:
+            return "That conversation has ended; leave out conversation_id to start a new one."
+        case RelayError.notFound:
+            return "No such conversation with this agent; leave out conversation_id to start a new one."
+        case RelayError.invalid(let detail):
+            return detail
+        case RelayError.tooLarge(let limit):
+            return "The message is too long: at most \(limit) bytes."
+        case RelayError.rateLimited(let limit, let seconds):
+            return "Too many requests (\(limit.summary)); try again in \(seconds) seconds."
+        default:
+            return "The gateway could not relay the message; try again."
+        }
+    }
+
+    // MARK: Tool list changes
+
+    /// An event stream that says `notifications/tools/list_changed` whenever the caller's agents
+    /// or shares change (a share accepted or revoked, an agent published or removed). Served for
+    /// the GET of the handshake era and `subscriptions/listen` of 2026-07-28 (which is first
+    /// acknowledged); heartbeats keep proxies from cutting it, and it ends after the configured
+    /// event-stream lifetime, like every other stream.
+    func listChangedStream(userID: String, acknowledging listen: (id: JSONValue, notifications: JSONValue)?) throws -> Response {
+        let bus = self.bus
+        let lifetime = streamLifetime
+        return Response(
+            status: .ok, headers: Self.eventStreamHeaders,
+            body: ResponseBody { writer in
+                let subscription = try await bus.subscribe(RelayStreams.user(userID))
+                enum Outgoing { case changed, heartbeat }
+                let (outgoing, continuation) = AsyncStream.makeStream(of: Outgoing.self, bufferingPolicy: .bufferingNewest(4))
+                let reader = Task {
+                    for await signal in subscription {
+                        if case .event(let event) = signal, ["host.status", "device.status"].contains(event.type) { continue }
+                        continuation.yield(.changed)
+                    }
+                    continuation.finish()
+                }
+                let ticker = Task {
+                    let end = ContinuousClock.now + lifetime
+                    while ContinuousClock.now < end {
+                        try await Task.sleep(for: min(Self.heartbeatInterval, end - ContinuousClock.now))
+                        continuation.yield(.heartbeat)
+                    }
+                    continuation.finish()
+                }
+                defer {
+                    subscription.cancel()
+                    reader.cancel()
+                    ticker.cancel()
+                }
+                var meta: JSONValue = [:]
+                if let listen {
+                    meta = ["io.modelcontextprotocol/subscriptionId": listen.id]
+                    try await writer.write(
+                        Self.event([
+                            "jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+                            "params": ["_meta": meta, "notifications": listen.notifications],
+                        ]))
+                } else {
+                    try await writer.write(ByteBuffer(string: ": tool list changes\n\n"))
+                }
+                for await item in outgoing {
+                    switch item {
+                    case .heartbeat:
+                        try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                    case .changed:
+                        var notification: [String: JSONValue] = ["jsonrpc": "2.0", "method": "notifications/tools/list_changed"]
+                        if listen != nil { notification["params"] = ["_meta": meta] }
+                        try await writer.write(Self.event(notification))
+                    }
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    // MARK: Wire helpers
+
+    static let eventStreamHeaders: HTTPFields = [
+        .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache, no-transform", .init("X-Accel-Buffering")!: "no",
+    ]
+
+    /// One SSE event without an `id` (so a client never tries to resume a finished call).
+    static func event(_ message: [String: JSONValue]) -> ByteBuffer {
+        var buffer = ByteBuffer(string: "event: message\ndata: ")
+        buffer.writeBytes((try? WireJSON.sharedEncoder.encode(JSONValue.object(message))) ?? Data())
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    static func result(id: JSONValue, _ result: [String: JSONValue]) -> Response {
+        json(["jsonrpc": "2.0", "id": id, "result": .object(result)], status: .ok)
+    }
+
+    static func error(id: JSONValue, code: Int, _ message: String, data: JSONValue? = nil, status: HTTPResponse.Status = .ok) -> Response {
+        var error: [String: JSONValue] = ["code": .int(code), "message": .string(message)]
+        if let data { error["data"] = data }
+        return json(["jsonrpc": "2.0", "id": id, "error": .object(error)], status: status)
+    }
+
+    static func json(_ message: [String: JSONValue], status: HTTPResponse.Status) -> Response {
+        let data = (try? WireJSON.sharedEncoder.encode(JSONValue.object(message))) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
+}
+
+/// `/mcp` accepts a personal API key or an access token issued for the MCP resource (RFC 8707):
+/// a token for the gateway's API is refused here, as an MCP token is refused by the API. Without
+/// valid credentials the answer is 401 with `WWW-Authenticate` pointing at the protected
+/// resource metadata (RFC 9728), where an MCP client starts its OAuth flow. Requests from a
+/// browser page of another origin are refused (DNS rebinding).
+struct MCPAuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let keys: APIKeyService
+    let bearer: BearerAuthentication
+    let resourceMetadataURL: String
+    let allowedOrigins: [String]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let origin = request.headers[.origin], !allowedOrigins.contains(origin) {
+            return Self.refusal(.forbidden, error: nil, "requests from \(origin.prefix(100)) are not allowed")
+        }
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            return Self.refusal(.unauthorized, error: nil, "sign in: send Authorization: Bearer <token or personal API key>", metadata: resourceMetadataURL)
+        }
+        let credential = String(header.dropFirst(7))
+        var context = context
+        do {
+            if APIKeyService.looksLikeKey(credential) {
+                guard let key = try await keys.authenticate(credential) else {
+                    return Self.refusal(
+                        .unauthorized, error: "invalid_token", "the API key is not valid: unknown, revoked or expired", metadata: resourceMetadataURL)
+                }
+                context.apiKeyUserID = key.userID
+            } else {
+                context.caller = try await bearer.claims(for: request)
+            }
+        } catch let problem as Problem {
+            return Self.refusal(.unauthorized, error: "invalid_token", problem.detail ?? problem.title, metadata: resourceMetadataURL)
+        }
+        return try await next(request, context)
+    }
+
+    static func refusal(_ status: HTTPResponse.Status, error: String?, _ description: String, metadata: String? = nil) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if let metadata {
+            let errorPart = error.map { #"error="\#($0)", "# } ?? ""
+            headers[.wwwAuthenticate] = #"Bearer \#(errorPart)resource_metadata="\#(metadata)""#
+        }
+        let body: JSONValue = ["error": .string(error ?? (status == .forbidden ? "forbidden" : "unauthorized")), "error_description": .string(description)]
+        return Response(
+            status: status, headers: headers,
+            body: .init(byteBuffer: ByteBuffer(data: (try? WireJSON.sharedEncoder.encode(body)) ?? Data())))
+    }
+}
