@@ -68,6 +68,23 @@ mkdir -p "$(dirname "$VENV")"
 )
 PYTHON="$VENV/bin/python"
 
+# The MCP SDK's own virtualenv (tests/python/mcp-requirements.txt): test_mcp_client.py runs
+# tests/python/mcp_client.py with it.
+MCP_VENV="${GATEWAY_MCP_VENV:-$REPO/.build/mcp-venv}"
+log "mcp virtualenv at $MCP_VENV"
+(
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$MCP_VENV.lock"
+    timeout 300 flock 9 || { echo "python-tests: timed out waiting for $MCP_VENV.lock" >&2; exit 1; }
+  fi
+  if ! "$MCP_VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$MCP_VENV"
+    python3 -m venv "$MCP_VENV" || { echo "python-tests: python3 -m venv failed (install python3-venv)" >&2; exit 1; }
+  fi
+  PIP_DISABLE_PIP_VERSION_CHECK=1 timeout 600 "$MCP_VENV/bin/python" -m pip install -q -r tests/python/mcp-requirements.txt
+)
+export MCP_PYTHON="$MCP_VENV/bin/python"
+
 # MARK: fresh database
 
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

@@ -31,8 +31,9 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def access_token(gateway_url: str, display_name: str | None = None) -> str:
-    """Signs a new demo user in (authorization code + PKCE) and returns the access token."""
+def access_token(gateway_url: str, display_name: str | None = None, browser: Browser | None = None) -> str:
+    """Signs a new demo user in (authorization code + PKCE) and returns the access token. With
+    `browser`, the sign-in happens in it (and the demo user is that browser's)."""
     gateway_url = gateway_url.rstrip("/")
     metadata = httpx.get(f"{gateway_url}/.well-known/oauth-authorization-server", timeout=HTTP_TIMEOUT)
     if metadata.status_code != 200:
@@ -55,12 +56,14 @@ def access_token(gateway_url: str, display_name: str | None = None) -> str:
         }
     )
 
-    browser = Browser()
+    own_browser = browser is None
+    browser = browser or Browser()
     try:
         name = display_name or f"schemathesis {uuid.uuid4().hex[:8]}"
         location = browser.sign_in(f"{endpoints['authorization_endpoint']}?{query}", name)
     finally:
-        browser.close()
+        if own_browser:
+            browser.close()
     params = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
     if params.get("state") != state or not params.get("code"):
         fail(f"unexpected redirect: {location}")

@@ -61,20 +61,22 @@ class HeadlessPerson:
     """Opens the authorization URL the SDK hands over, signs in on the gateway's demo page and
     allows; remembers what the page showed and what the SDK asked for."""
 
-    def __init__(self, display_name: str) -> None:
+    def __init__(self, display_name: str, browser_id: str | None) -> None:
         self.display_name = display_name
+        # The demo sign-in knows a person by their browser: the same cookie is the same user.
+        self.cookies = {"gw_browser": browser_id} if browser_id else {}
         self.result: AuthorizationCodeResult | None = None
         self.seen: dict = {}
 
     async def redirect_handler(self, authorization_url: str) -> None:
         query = {k: v[0] for k, v in parse_qs(urlparse(authorization_url).query).items()}
         self.seen["authorize"] = {k: query.get(k) for k in ("client_id", "resource", "scope", "code_challenge_method", "redirect_uri")}
-        async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as browser:
+        async with httpx2.AsyncClient(follow_redirects=False, timeout=30, cookies=self.cookies) as browser:
             page = await browser.get(authorization_url)
+            text = " ".join(unescape(re.sub(r"<[^>]+>", " ", page.text)).split())[:2000]
             if page.status_code != 200:
-                raise RuntimeError(f"sign-in page: {page.status_code} {page.text[:300]}")
-            text = unescape(re.sub(r"<[^>]+>", " ", page.text))
-            self.seen["page_text"] = " ".join(text.split())[:2000]
+                raise RuntimeError(f"sign-in page: {page.status_code} {text}")
+            self.seen["page_text"] = text
             fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
             answer = await browser.post(
                 urljoin(authorization_url, "/oauth/authorize"),
@@ -140,13 +142,14 @@ async def main() -> None:
     parser.add_argument("--api-key")
     parser.add_argument("--display-name")
     parser.add_argument("--client-metadata-url")
+    parser.add_argument("--browser-id", help="the demo sign-in's gw_browser cookie, to sign in as that browser's user")
     arguments = parser.parse_args()
 
     sign_in: dict = {}
     if arguments.api_key:
         http = create_mcp_http_client(headers={"Authorization": f"Bearer {arguments.api_key}"})
     else:
-        person = HeadlessPerson(arguments.display_name or "MCP user")
+        person = HeadlessPerson(arguments.display_name or "MCP user", arguments.browser_id)
         storage = MemoryStorage()
         provider = OAuthClientProvider(
             server_url=arguments.url,
@@ -161,6 +164,8 @@ async def main() -> None:
             if not arguments.api_key:
                 sign_in["client_id"] = storage.client_info.client_id if storage.client_info else None
                 sign_in["token_type"] = storage.tokens.token_type if storage.tokens else None
+                # Handed to the test only, to check that the token opens /mcp and nothing else.
+                sign_in["access_token"] = storage.tokens.access_token if storage.tokens else None
             await serve(client, sign_in)
 
 

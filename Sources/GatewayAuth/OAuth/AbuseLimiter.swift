@@ -16,7 +16,7 @@ public struct AbuseLimiter: Sendable {
     }
 
     /// Registrations per client address and overall, per minute.
-    public static let registrationsPerMinute = 5
+    public static let registrationsPerMinute = 10
     public static let registrationsGlobalPerMinute = 60
 
     let ephemeral: any EphemeralStore

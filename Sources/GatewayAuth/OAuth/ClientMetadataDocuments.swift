@@ -103,6 +103,9 @@ public actor ClientMetadataDocuments {
                 _ = error
                 throw OAuthError.invalidClient("the client's metadata document is larger than \(Self.maximumDocumentBytes) bytes")
             }
+            logger.notice(
+                "client metadata document fetch failed",
+                metadata: ["event": "oauth.client_metadata_fetch_failed", "client_host": .string(target.host), "error": "\(error)"])
             throw OAuthError.invalidClient("the client's metadata document could not be fetched")
         }
     }

@@ -136,7 +136,8 @@ struct MCPRoutes: Sendable {
         }
         guard let agent = try await tools.agent(named: name, userID: userID) else {
             return toolError(
-                "No agent called \(name.prefix(100)) is available to you: it was unshared, removed or never existed. List the tools again.")
+                "The agent \(name.prefix(100)) is no longer available to you (its share was revoked, or it was removed), or never was. List the tools again."
+            )
         }
         guard let text = arguments["message"]?.string, !text.isEmpty else { return toolError("message is required: the text to send to the agent") }
         let conversationID = arguments["conversation_id"]?.string.flatMap { $0.isEmpty ? nil : $0 }
