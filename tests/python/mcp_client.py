@@ -15,6 +15,9 @@ Protocol: one JSON command per stdin line, one JSON answer per stdout line.
   {"op": "call", "tool": T, "arguments": {...}} -> {"content": [...], "is_error": bool,
         "structured": {...}, "progress": [[progress, message], ...], "first_progress_s": float|null,
         "elapsed_s": float}
+  {"op": "listen"}                             -> {"honored": ...}  (2026-07-28: subscriptions/listen)
+  {"op": "notifications"}                      -> {"notifications": [method, ...]} seen so far (the
+        handshake era's GET stream, or the listen stream)
   {"op": "quit"}
 """
 
@@ -29,6 +32,7 @@ from html import unescape
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import anyio
+import anyio.abc
 import httpx2
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider, TokenStorage
@@ -103,14 +107,41 @@ async def read_line() -> str:
     return await anyio.to_thread.run_sync(sys.stdin.readline)
 
 
+NOTIFICATIONS: list[str] = []
+
+
+async def message_handler(message) -> None:  # noqa: ANN001 - whatever the session hands over
+    method = getattr(message, "method", None)
+    if method:
+        NOTIFICATIONS.append(method)
+
+
 async def serve(client: Client, sign_in: dict) -> None:
     emit({"ready": True, "protocol": client.session.protocol_version, "sign_in": sign_in})
+    async with anyio.create_task_group() as tasks:
+        await commands(client, tasks)
+        tasks.cancel_scope.cancel()
+
+
+async def listen(client: Client, acknowledged: anyio.Event, task_status=anyio.TASK_STATUS_IGNORED) -> None:  # noqa: ANN001
+    async with client.listen(tools_list_changed=True) as subscription:
+        task_status.started(str(subscription.honored))
+        async for _ in subscription:
+            NOTIFICATIONS.append("notifications/tools/list_changed")
+
+
+async def commands(client: Client, tasks: anyio.abc.TaskGroup) -> None:
     while line := (await read_line()).strip():
         command = json.loads(line)
         try:
             if command["op"] == "quit":
                 return
-            if command["op"] == "list":
+            if command["op"] == "notifications":
+                emit({"notifications": NOTIFICATIONS})
+            elif command["op"] == "listen":
+                honored = await tasks.start(listen, client, anyio.Event())
+                emit({"honored": honored})
+            elif command["op"] == "list":
                 listed = await client.list_tools()
                 emit({"tools": [{"name": t.name, "title": t.title, "description": t.description} for t in listed.tools]})
             elif command["op"] == "call":
@@ -160,7 +191,8 @@ async def main() -> None:
         http = create_mcp_http_client(auth=provider)
         sign_in = person.seen
     async with http:
-        async with Client(streamable_http_client(arguments.url, http_client=http), mode=arguments.mode) as client:
+        transport = streamable_http_client(arguments.url, http_client=http)
+        async with Client(transport, mode=arguments.mode, message_handler=message_handler) as client:
             if not arguments.api_key:
                 sign_in["client_id"] = storage.client_info.client_id if storage.client_info else None
                 sign_in["token_type"] = storage.tokens.token_type if storage.tokens else None

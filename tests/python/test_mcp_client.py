@@ -161,6 +161,7 @@ def test_a_friends_agent_from_an_mcp_client(tmp_path) -> None:
     public, other = gateways.urls
     owner = Gatewayctl(other, require_env("GATEWAYCTL_BINARY"), str(tmp_path / "owner"))
     client: MCPClient | None = None
+    keyed: MCPClient | None = None
     browser = Browser()
     try:
         # A hosts a streaming agent through the second replica and shares it.
@@ -233,21 +234,29 @@ def test_a_friends_agent_from_an_mcp_client(tmp_path) -> None:
         # A personal API key works for /mcp too (handshake era this time).
         key = api(public, api_token, "POST", "/v1/api-keys", {"name": "mcp"}).json()["key"]
         keyed = MCPClient("--url", f"{public}/mcp", "--api-key", key, "--mode", "legacy")
-        try:
-            assert keyed.ready["protocol"] == "2025-11-25"
-            assert tool["name"] in [t["name"] for t in keyed.tools()]
-            assert keyed.call(tool["name"], message="with a key")["content"][0]["text"] == "Agent heard: with a key"
-        finally:
-            keyed.close()
+        assert keyed.ready["protocol"] == "2025-11-25"
+        assert tool["name"] in [t["name"] for t in keyed.tools()]
+        assert keyed.call(tool["name"], message="with a key")["content"][0]["text"] == "Agent heard: with a key"
+        # Both clients listen for tool list changes: subscriptions/listen and the GET stream.
+        client.ask({"op": "listen"})
 
-        # A revokes the share: the call is a tool error and the tool is gone.
+        # A revokes the share: both are told the list changed, the call is a tool error and the
+        # tool is gone.
         owner.revoke(share_id)
+        for listener in (client, keyed):
+            deadline = time.monotonic() + 10
+            while "notifications/tools/list_changed" not in listener.ask({"op": "notifications"})["notifications"]:
+                assert time.monotonic() < deadline, f"no tools/list_changed: {listener.ask({'op': 'notifications'})}"
+                time.sleep(0.1)
         revoked = client.call(tool["name"], message="still there?")
         assert revoked["is_error"] and "no longer" in revoked["content"][0]["text"], revoked
         assert tool["name"] not in [t["name"] for t in client.tools()]
+        assert tool["name"] not in [t["name"] for t in keyed.tools()]
     finally:
         if client:
             client.close()
+        if keyed:
+            keyed.close()
         browser.close()
         owner.stop()
         gateways.stop()
