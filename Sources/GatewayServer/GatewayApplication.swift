@@ -77,7 +77,7 @@ public enum Gateway {
             server: dependencies.authorizationServer, connector: dependencies.connector,
             pendingSignIns: PendingSignIns(ephemeral: dependencies.ephemeral), limiter: limiter,
             formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: dependencies.store,
-            configuration: configuration, logger: dependencies.logger
+            ephemeral: dependencies.ephemeral, configuration: configuration, logger: dependencies.logger
         ).register(on: router)
         WebApp(
             settings: WebAppSettings(

@@ -135,6 +135,17 @@ extension GatewayStore {
         }
     }
 
+    /// The resource of the family `tokenHash` belongs to: nil for an unknown token, `.some(nil)`
+    /// for the gateway's API.
+    public func refreshTokenResource(_ tokenHash: String) async throws -> String?? {
+        let rows = try await database.execute(
+            """
+            SELECT f.resource FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id WHERE t.token_hash = $1
+            """, .text(tokenHash))
+        guard let row = rows.first else { return nil }
+        return .some(row["resource"] == .null ? nil : try row.string("resource"))
+    }
+
     /// Revokes the family a token belongs to (RFC 7009). Unknown tokens are ignored.
     @discardableResult
     public func revokeRefreshToken(_ tokenHash: String, now: Date = Date()) async throws -> Bool {

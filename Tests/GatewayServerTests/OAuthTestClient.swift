@@ -28,7 +28,7 @@ final class OAuthTestClient: @unchecked Sendable {
     // MARK: HTTP
 
     func request(
-        _ method: HTTPMethod, _ pathOrURL: String, form: [String: String]? = nil, headers: [(String, String)] = []
+        _ method: HTTPMethod, _ pathOrURL: String, form: [String: String]? = nil, json: String? = nil, headers: [(String, String)] = []
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: pathOrURL.hasPrefix("http") ? pathOrURL : base + pathOrURL)
         request.method = method
@@ -38,6 +38,10 @@ final class OAuthTestClient: @unchecked Sendable {
         if let form {
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             request.body = .bytes(ByteBuffer(string: Self.encode(form)))
+        }
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
         }
         let response = try await Self.http.execute(request, timeout: .seconds(10))
         let body = String(buffer: try await response.body.collect(upTo: 1 << 20))

@@ -268,13 +268,16 @@ public struct AuthorizationServer: Sendable {
     func refresh(_ form: [String: String]) async throws -> TokenResponse {
         let client = try await requireClient(form)
         guard let presented = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is required") }
+        // Checked before the token is used up, so a wrong `resource` costs the client nothing.
+        if form["resource"] != nil, let granted = try await store.refreshTokenResource(OpaqueToken.hash(presented)) {
+            try checkResource(form, granted: granted)
+        }
         let next = OpaqueToken.generate()
         let rotation = try await store.rotateRefreshToken(
             OpaqueToken.hash(presented), clientID: client.id, newTokenHash: OpaqueToken.hash(next),
             newExpiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
         switch rotation {
         case .rotated(let grant):
-            try checkResource(form, granted: grant.resource)
             try await thirdParty.touch(client)
             let access = try await tokens.issue(
                 subject: grant.userID, clientID: client.id, scope: grant.scope.split(separator: " ").map(String.init),

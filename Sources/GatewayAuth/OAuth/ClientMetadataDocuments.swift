@@ -7,9 +7,9 @@ import NIOPosix
 import NIOSSL
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Client ID Metadata Documents: a client's `client_id` is an https URL, and the JSON document
@@ -182,33 +182,33 @@ public actor ClientMetadataDocuments {
         guard let bytes = bytes(of: address) else { return false }
         if bytes.count == 4 { return isPublicIPv4(bytes) }
         let zeroPrefix = bytes[0..<10].allSatisfy { $0 == 0 }
-        if zeroPrefix, bytes[10] == 0xff, bytes[11] == 0xff { return isPublicIPv4(Array(bytes[12...])) }  // ::ffff:a.b.c.d
-        if bytes[0..<12].allSatisfy({ $0 == 0 }) { return false }  // ::, ::1, IPv4-compatible
-        if bytes[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] { return isPublicIPv4(Array(bytes[12...])) }  // NAT64
-        if bytes[0] & 0xfe == 0xfc { return false }  // fc00::/7 unique local
-        if bytes[0] == 0xfe, bytes[1] & 0xc0 == 0x80 { return false }  // fe80::/10 link-local
-        if bytes[0] == 0xfe, bytes[1] & 0xc0 == 0xc0 { return false }  // fec0::/10 site-local
-        if bytes[0] == 0xff { return false }  // multicast
-        if bytes[0] == 0x20, bytes[1] == 0x01, bytes[2] == 0x0d, bytes[3] == 0xb8 { return false }  // documentation
-        if bytes[0] == 0x20, bytes[1] == 0x02 { return false }  // 6to4 can embed any IPv4 address
-        if bytes[0] == 0x20, bytes[1] == 0x01, bytes[2] == 0, bytes[3] == 0 { return false }  // Teredo
+        if zeroPrefix, bytes[10] == 0xff, bytes[11] == 0xff { return isPublicIPv4(Array(bytes[12...])) } // ::ffff:a.b.c.d
+        if bytes[0..<12].allSatisfy({ $0 == 0 }) { return false } // ::, ::1, IPv4-compatible
+        if bytes[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] { return isPublicIPv4(Array(bytes[12...])) } // NAT64
+        if bytes[0] & 0xfe == 0xfc { return false } // fc00::/7 unique local
+        if bytes[0] == 0xfe, bytes[1] & 0xc0 == 0x80 { return false } // fe80::/10 link-local
+        if bytes[0] == 0xfe, bytes[1] & 0xc0 == 0xc0 { return false } // fec0::/10 site-local
+        if bytes[0] == 0xff { return false } // multicast
+        if bytes[0] == 0x20, bytes[1] == 0x01, bytes[2] == 0x0d, bytes[3] == 0xb8 { return false } // documentation
+        if bytes[0] == 0x20, bytes[1] == 0x02 { return false } // 6to4 can embed any IPv4 address
+        if bytes[0] == 0x20, bytes[1] == 0x01, bytes[2] == 0, bytes[3] == 0 { return false } // Teredo
         return true
     }
 
     static func isPublicIPv4(_ b: [UInt8]) -> Bool {
         switch (b[0], b[1]) {
         case (0, _), (10, _), (127, _): return false
-        case (100, 64...127): return false  // shared address space
+        case (100, 64...127): return false // shared address space
         case (169, 254): return false
         case (172, 16...31): return false
         case (192, 168): return false
-        case (198, 18...19): return false  // benchmarking
-        case (224...255, _): return false  // multicast, reserved, broadcast
+        case (198, 18...19): return false // benchmarking
+        case (224...255, _): return false // multicast, reserved, broadcast
         default: break
         }
-        if b[0] == 192, b[1] == 0, b[2] == 0 || b[2] == 2 { return false }  // IETF protocol assignments, TEST-NET-1
-        if b[0] == 198, b[1] == 51, b[2] == 100 { return false }  // TEST-NET-2
-        if b[0] == 203, b[1] == 0, b[2] == 113 { return false }  // TEST-NET-3
+        if b[0] == 192, b[1] == 0, b[2] == 0 || b[2] == 2 { return false } // IETF protocol assignments, TEST-NET-1
+        if b[0] == 198, b[1] == 51, b[2] == 100 { return false } // TEST-NET-2
+        if b[0] == 203, b[1] == 0, b[2] == 113 { return false } // TEST-NET-3
         return true
     }
 

@@ -40,7 +40,7 @@ struct MCPRoutes: Sendable {
                 keys: keys, bearer: BearerAuthentication(tokens: tokens, audience: resource),
                 resourceMetadataURL: "\(publicBaseURL)/.well-known/oauth-protected-resource/mcp", allowedOrigins: allowedOrigins))
         group.post { request, context in try await post(request, context) }
-        group.get { _, context in try listChangedStream(userID: try context.callerID(), acknowledging: nil) }
+        group.get { _, context in try await listChangedStream(userID: try context.callerID(), acknowledging: nil) }
         // Sessions hold nothing, so ending one is always done.
         group.delete { _, _ in Response(status: .noContent) }
     }
@@ -53,13 +53,15 @@ struct MCPRoutes: Sendable {
         do {
             body = try await request.body.collect(upTo: Self.maximumBodyBytes)
         } catch {
-            return Self.error(id: .null, code: -32600, "the request is larger than \(Self.maximumBodyBytes) bytes", status: .contentTooLarge)
+            return Self.error(
+                id: .null, code: -32600, "the request is larger than \(Self.maximumBodyBytes) bytes", status: .contentTooLarge)
         }
         guard let message = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
             return Self.error(id: .null, code: -32700, "Parse error: the body is not JSON", status: .badRequest)
         }
         guard case .object(let object) = message else {
-            return Self.error(id: .null, code: -32600, "send one JSON-RPC message per request (batches are not supported)", status: .badRequest)
+            return Self.error(
+                id: .null, code: -32600, "send one JSON-RPC message per request (batches are not supported)", status: .badRequest)
         }
         // Notifications and answers to server requests need no reply.
         guard let method = object["method"]?.string, let id = object["id"], id != .null else {
@@ -71,7 +73,10 @@ struct MCPRoutes: Sendable {
         if let version, version != Self.modernVersion, !Self.handshakeVersions.contains(version), method != "initialize" {
             return Self.error(
                 id: id, code: -32022, "Unsupported protocol version",
-                data: ["supported": .array((Self.handshakeVersions + [Self.modernVersion]).map(JSONValue.string)), "requested": .string(version)],
+                data: [
+                    "supported": .array((Self.handshakeVersions + [Self.modernVersion]).map(JSONValue.string)),
+                    "requested": .string(version),
+                ],
                 status: .badRequest)
         }
         let modern = version == Self.modernVersion
@@ -106,7 +111,7 @@ struct MCPRoutes: Sendable {
         case "tools/call":
             return try await callTool(id: id, params: params, userID: userID, modern: modern, context: context)
         case "subscriptions/listen" where modern:
-            return try listChangedStream(userID: userID, acknowledging: (id, params?["notifications"] ?? [:]))
+            return try await listChangedStream(userID: userID, acknowledging: (id, params?["notifications"] ?? [:]))
         default:
             return Self.error(id: id, code: -32601, "Method not found: \(method.prefix(100))")
         }
@@ -139,7 +144,9 @@ struct MCPRoutes: Sendable {
                 "The agent \(name.prefix(100)) is no longer available to you (its share was revoked, or it was removed), or never was. List the tools again."
             )
         }
-        guard let text = arguments["message"]?.string, !text.isEmpty else { return toolError("message is required: the text to send to the agent") }
+        guard let text = arguments["message"]?.string, !text.isEmpty else {
+            return toolError("message is required: the text to send to the agent")
+        }
         let conversationID = arguments["conversation_id"]?.string.flatMap { $0.isEmpty ? nil : $0 }
         let session: SessionView
         let updates: AsyncThrowingStream<CompletionUpdate, any Error>
@@ -231,59 +238,81 @@ struct MCPRoutes: Sendable {
     /// or shares change (a share accepted or revoked, an agent published or removed). Served for
     /// the GET of the handshake era and `subscriptions/listen` of 2026-07-28 (which is first
     /// acknowledged); heartbeats keep proxies from cutting it, and it ends after the configured
-    /// event-stream lifetime, like every other stream.
-    func listChangedStream(userID: String, acknowledging listen: (id: JSONValue, notifications: JSONValue)?) throws -> Response {
+    /// event-stream lifetime, like every other stream. It counts against MAX_STREAMS_PER_USER.
+    func listChangedStream(userID: String, acknowledging listen: (id: JSONValue, notifications: JSONValue)?) async throws -> Response {
+        let lease: StreamLease
+        do {
+            lease = try await relay.acquireStreamLease(userID: userID)
+        } catch let error as RelayError {
+            return Self.error(
+                id: listen?.id ?? .null, code: -32000, error.problem.detail ?? "too many open streams", status: .tooManyRequests)
+        }
         let bus = self.bus
         let lifetime = streamLifetime
         return Response(
             status: .ok, headers: Self.eventStreamHeaders,
             body: ResponseBody { writer in
-                let subscription = try await bus.subscribe(RelayStreams.user(userID))
-                enum Outgoing { case changed, heartbeat }
-                let (outgoing, continuation) = AsyncStream.makeStream(of: Outgoing.self, bufferingPolicy: .bufferingNewest(4))
-                let reader = Task {
-                    for await signal in subscription {
-                        if case .event(let event) = signal, ["host.status", "device.status"].contains(event.type) { continue }
-                        continuation.yield(.changed)
-                    }
-                    continuation.finish()
+                do {
+                    try await Self.serveListChanges(
+                        writer: &writer, bus: bus, userID: userID, lifetime: lifetime, listen: listen, lease: lease)
+                } catch {
+                    await lease.release()
+                    throw error
                 }
-                let ticker = Task {
-                    let end = ContinuousClock.now + lifetime
-                    while ContinuousClock.now < end {
-                        try await Task.sleep(for: min(Self.heartbeatInterval, end - ContinuousClock.now))
-                        continuation.yield(.heartbeat)
-                    }
-                    continuation.finish()
-                }
-                defer {
-                    subscription.cancel()
-                    reader.cancel()
-                    ticker.cancel()
-                }
-                var meta: JSONValue = [:]
-                if let listen {
-                    meta = ["io.modelcontextprotocol/subscriptionId": listen.id]
-                    try await writer.write(
-                        Self.event([
-                            "jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
-                            "params": ["_meta": meta, "notifications": listen.notifications],
-                        ]))
-                } else {
-                    try await writer.write(ByteBuffer(string: ": tool list changes\n\n"))
-                }
-                for await item in outgoing {
-                    switch item {
-                    case .heartbeat:
-                        try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                    case .changed:
-                        var notification: [String: JSONValue] = ["jsonrpc": "2.0", "method": "notifications/tools/list_changed"]
-                        if listen != nil { notification["params"] = ["_meta": meta] }
-                        try await writer.write(Self.event(notification))
-                    }
-                }
-                try await writer.finish(nil)
+                await lease.release()
             })
+    }
+
+    static func serveListChanges(
+        writer: inout any ResponseBodyWriter, bus: any EventBus, userID: String, lifetime: Duration,
+        listen: (id: JSONValue, notifications: JSONValue)?, lease: StreamLease
+    ) async throws {
+        let subscription = try await bus.subscribe(RelayStreams.user(userID))
+        enum Outgoing { case changed, heartbeat }
+        let (outgoing, continuation) = AsyncStream.makeStream(of: Outgoing.self, bufferingPolicy: .bufferingNewest(4))
+        let reader = Task {
+            for await signal in subscription {
+                if case .event(let event) = signal, ["host.status", "device.status"].contains(event.type) { continue }
+                continuation.yield(.changed)
+            }
+            continuation.finish()
+        }
+        let ticker = Task {
+            let end = ContinuousClock.now + lifetime
+            while ContinuousClock.now < end {
+                try await Task.sleep(for: min(Self.heartbeatInterval, end - ContinuousClock.now))
+                continuation.yield(.heartbeat)
+            }
+            continuation.finish()
+        }
+        defer {
+            subscription.cancel()
+            reader.cancel()
+            ticker.cancel()
+        }
+        var meta: JSONValue = [:]
+        if let listen {
+            meta = ["io.modelcontextprotocol/subscriptionId": listen.id]
+            try await writer.write(
+                Self.event([
+                    "jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+                    "params": ["_meta": meta, "notifications": listen.notifications],
+                ]))
+        } else {
+            try await writer.write(ByteBuffer(string: ": tool list changes\n\n"))
+        }
+        for await item in outgoing {
+            switch item {
+            case .heartbeat:
+                try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                await lease.renew()
+            case .changed:
+                var notification: [String: JSONValue] = ["jsonrpc": "2.0", "method": "notifications/tools/list_changed"]
+                if listen != nil { notification["params"] = ["_meta": meta] }
+                try await writer.write(Self.event(notification))
+            }
+        }
+        try await writer.finish(nil)
     }
 
     // MARK: Wire helpers
@@ -335,7 +364,8 @@ struct MCPAuthenticationMiddleware: RouterMiddleware {
             return Self.refusal(.forbidden, error: nil, "requests from \(origin.prefix(100)) are not allowed")
         }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            return Self.refusal(.unauthorized, error: nil, "sign in: send Authorization: Bearer <token or personal API key>", metadata: resourceMetadataURL)
+            return Self.refusal(
+                .unauthorized, error: nil, "sign in: send Authorization: Bearer <token or personal API key>", metadata: resourceMetadataURL)
         }
         let credential = String(header.dropFirst(7))
         var context = context
@@ -343,7 +373,8 @@ struct MCPAuthenticationMiddleware: RouterMiddleware {
             if APIKeyService.looksLikeKey(credential) {
                 guard let key = try await keys.authenticate(credential) else {
                     return Self.refusal(
-                        .unauthorized, error: "invalid_token", "the API key is not valid: unknown, revoked or expired", metadata: resourceMetadataURL)
+                        .unauthorized, error: "invalid_token", "the API key is not valid: unknown, revoked or expired",
+                        metadata: resourceMetadataURL)
                 }
                 context.apiKeyUserID = key.userID
             } else {
@@ -361,7 +392,9 @@ struct MCPAuthenticationMiddleware: RouterMiddleware {
             let errorPart = error.map { #"error="\#($0)", "# } ?? ""
             headers[.wwwAuthenticate] = #"Bearer \#(errorPart)resource_metadata="\#(metadata)""#
         }
-        let body: JSONValue = ["error": .string(error ?? (status == .forbidden ? "forbidden" : "unauthorized")), "error_description": .string(description)]
+        let body: JSONValue = [
+            "error": .string(error ?? (status == .forbidden ? "forbidden" : "unauthorized")), "error_description": .string(description),
+        ]
         return Response(
             status: status, headers: headers,
             body: .init(byteBuffer: ByteBuffer(data: (try? WireJSON.sharedEncoder.encode(body)) ?? Data())))

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAuth
 import GatewayConfig
+import GatewayEphemeral
 import GatewayStore
 import Hummingbird
 import Logging
@@ -15,6 +16,8 @@ struct SignInRoutes: Sendable {
     let limiter: AbuseLimiter
     let formTokens: FormTokens
     let store: GatewayStore
+    /// Where a consent waits for its answer (any replica may get it).
+    let ephemeral: any EphemeralStore
     let configuration: GatewayConfiguration
     let logger: Logger
 
@@ -28,6 +31,7 @@ struct SignInRoutes: Sendable {
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/oauth/authorize") { request, context in try await authorize(request, context) }
         router.post("/oauth/authorize") { request, context in try await submitSignIn(request, context) }
+        router.post("/oauth/consent") { request, _ in try await submitConsent(request) }
         router.get("/device") { request, context in try await devicePage(request, context) }
         router.post("/device") { request, context in try await submitDevice(request, context) }
         if case .redirect(let redirect) = connector {
@@ -382,8 +386,14 @@ struct SignInRoutes: Sendable {
         let user = try await store.user(signingInAs: person.identity, displayName: person.displayName)
         switch purpose {
         case .authorization(let requestID):
-            let pendingClientID = try await server.pendingAuthorization(requestID)?.clientID
-            let client = try? await server.client(pendingClientID)
+            let pending = try await server.pendingAuthorization(requestID)
+            let client = try? await server.client(pending?.clientID)
+            // A third-party client's request went straight to the identity provider: the person
+            // has not seen who is asking yet, so they are asked now. (A form connector's page
+            // already said it, and signing in there was the consent.)
+            if let client, let pending, client.isThirdParty, case .redirect = connector {
+                return try await consentPage(requestID: requestID, pending: pending, client: client, user: user, browser: browser)
+            }
             guard let client, let location = try await server.completeAuthorization(requestID, user: user) else {
                 return errorPage("This sign-in request expired or was already used. Start again from the application.", status: .badRequest)
             }
@@ -406,6 +416,63 @@ struct SignInRoutes: Sendable {
             response.setCookie(browserCookie(browser))
             return response
         }
+    }
+
+    // MARK: Consent (third-party clients after an identity provider)
+
+    struct PendingConsent: Codable {
+        let userID: String
+        let browserID: String
+    }
+
+    static func consentKey(_ requestID: String) -> String { "consent:\(OpaqueToken.hash(requestID))" }
+
+    func consentPage(requestID: String, pending: AuthorizationRequest, client: OAuthClient, user: User, browser: String) async throws
+        -> Response
+    {
+        let record = String(decoding: try JSONEncoder().encode(PendingConsent(userID: user.id, browserID: browser)), as: UTF8.self)
+        try await ephemeral.set(Self.consentKey(requestID), record, ttl: PendingSignIns.lifetime)
+        let csrf = formTokens.token(forBrowser: browser)
+        let body = """
+            <h1>Allow access?</h1>
+            <p>You are signed in as <strong>\(HTML.escape(user.displayName))</strong>.</p>
+            \(Self.clientStatement(client, redirectURI: pending.redirectURI, base: base))
+            <form method="post" action="/oauth/consent">
+            <input type="hidden" name="request" value="\(HTML.escape(requestID))">
+            <input type="hidden" name="csrf" value="\(HTML.escape(csrf))">
+            <button type="submit" name="action" value="allow">Allow</button>
+            <button type="submit" name="action" value="deny" class="secondary">Deny</button>
+            </form>
+            """
+        var response = HTML.page(
+            title: "Allow access?", body: body, nonProduction: nonProduction,
+            formTargets: [Self.origin(of: pending.redirectURI)].compactMap { $0 })
+        response.setCookie(csrfCookie(csrf))
+        response.setCookie(browserCookie(browser))
+        return response
+    }
+
+    func submitConsent(_ request: Request) async throws -> Response {
+        guard let form = try await FormData.body(of: request), let requestID = form["request"] else {
+            return errorPage("The form was incomplete. Start again from the application.", status: .badRequest)
+        }
+        let browser = browserID(request)
+        guard csrfIsValid(request, form, browser: browser) else {
+            return errorPage("The form expired. Start again from the application.", status: .forbidden)
+        }
+        guard let raw = try await ephemeral.take(Self.consentKey(requestID)),
+            let consent = try? JSONDecoder().decode(PendingConsent.self, from: Data(raw.utf8)), consent.browserID == browser,
+            let user = try await store.user(id: consent.userID)
+        else {
+            return errorPage("This request expired or was already answered. Start again from the application.", status: .badRequest)
+        }
+        guard form["action"] == "allow" else { return try await declined(.authorization(requestID: requestID), browser: browser) }
+        let client = try? await server.client(try await server.pendingAuthorization(requestID)?.clientID)
+        guard let location = try await server.completeAuthorization(requestID, user: user) else {
+            return errorPage("This request expired or was already used. Start again from the application.", status: .badRequest)
+        }
+        logSignIn(user: user, client: client?.id ?? "?")
+        return redirect(to: location)
     }
 
     /// The person declined (on the gateway's page or at the provider): the application is told
