@@ -40,7 +40,9 @@ struct ThirdPartyClientTests {
 
     @Test func aDocumentOnALoopbackOrPrivateAddressIsRefusedBeforeAnyRequest() async throws {
         let documents = try ClientMetadataDocuments(allowLoopback: false, logger: Logger(label: "test"))
-        for url in ["https://127.0.0.1/client.json", "https://[::1]/client.json", "https://10.0.0.8/client.json", "https://localhost/c.json"] {
+        for url in [
+            "https://127.0.0.1/client.json", "https://[::1]/client.json", "https://10.0.0.8/client.json", "https://localhost/c.json",
+        ] {
             await #expect(throws: OAuthError.self, "\(url)") { try await documents.document(for: url) }
         }
     }
@@ -56,7 +58,10 @@ struct ThirdPartyClientTests {
             (["client_id": url], "no redirect URIs"),
             (["client_id": url, "redirect_uris": ["javascript:alert(1)"]], "a script redirect"),
             (["client_id": url, "redirect_uris": ["http://client.example/cb"]], "plain http off loopback"),
-            (["client_id": url, "redirect_uris": ["https://client.example/cb"], "token_endpoint_auth_method": "client_secret_post"], "a secret"),
+            (
+                ["client_id": url, "redirect_uris": ["https://client.example/cb"], "token_endpoint_auth_method": "client_secret_post"],
+                "a secret"
+            ),
         ] as [([String: Any], String)] {
             #expect(throws: OAuthError.self, "\(why)") { try ClientMetadataDocuments.validated(try document(fields), clientID: url) }
         }
@@ -76,7 +81,9 @@ struct ThirdPartyClientTests {
         ] {
             #expect(!ThirdPartyClients.isAcceptableRedirect(refused), "\(refused)")
         }
-        #expect(throws: OAuthError.self) { try ThirdPartyClients.validatedRedirectURIs(Array(repeating: "https://a.example/cb", count: 11)) }
+        #expect(throws: OAuthError.self) {
+            try ThirdPartyClients.validatedRedirectURIs(Array(repeating: "https://a.example/cb", count: 11))
+        }
     }
 
     @Test func aDeclaredLoopbackRedirectMatchesOnAnyPortAndNothingElseLoosely() {

@@ -142,6 +142,48 @@ struct AuthorizationMatrixTests {
         }
     }
 
+    /// The MCP endpoint (with each user's API key): a tool is the caller's own agent or one shared
+    /// with them; nobody can call another's agent or continue another's conversation.
+    @Test func mcpToolsAndConversationsAreTheCallersOnly() async throws {
+        try await withStreamingGateway(.memory) { base in
+            let w = try await makeWorld(base)
+            func keyHolder(_ user: APITestClient) async throws -> APITestClient {
+                let key = try #require(try await user.call(.POST, "/v1/api-keys", ["name": "mcp"]).json["key"] as? String)
+                return APITestClient(base: base, token: key, name: "\(user.name)'s key")
+            }
+            func rpc(_ client: APITestClient, _ method: String, _ params: [String: Any] = [:]) async throws -> [String: Any] {
+                let reply = try await client.call(.POST, "/mcp", ["jsonrpc": "2.0", "id": 1, "method": method, "params": params])
+                #expect(reply.status == 200, "\(client.name) \(method): \(reply.status)")
+                return reply.json["result"] as? [String: Any] ?? [:]
+            }
+            func tools(_ client: APITestClient) async throws -> [[String: Any]] {
+                try await rpc(client, "tools/list")["tools"] as? [[String: Any]] ?? []
+            }
+            let bob = try await keyHolder(w.bob)
+            let carol = try await keyHolder(w.carol)
+            let mallory = try await keyHolder(w.mallory)
+            let shared = try #require(try await tools(bob).first { $0["title"] as? String == "Echo" }?["name"] as? String)
+            #expect(try await tools(carol).contains { $0["name"] as? String == shared })
+            #expect(try await !tools(mallory).contains { $0["name"] as? String == shared }, "a stranger does not see the agent")
+            let mallorysOwn = try #require(try await tools(mallory).first?["name"] as? String)
+            #expect(mallorysOwn != shared, "same agent name, another agent, another tool")
+
+            let strangerCall = try await rpc(mallory, "tools/call", ["name": shared, "arguments": ["message": "hi"]])
+            #expect(strangerCall["isError"] as? Bool == true, "a stranger cannot call the agent")
+            let otherConversation = try await rpc(
+                carol, "tools/call", ["name": shared, "arguments": ["message": "hi", "conversation_id": w.bobSession]])
+            #expect(otherConversation["isError"] as? Bool == true, "a guest cannot continue another guest's conversation")
+            let hijack = try await rpc(
+                mallory, "tools/call", ["name": mallorysOwn, "arguments": ["message": "hi", "conversation_id": w.bobSession]])
+            #expect(hijack["isError"] as? Bool == true, "nor can a stranger, through an agent of their own")
+            let history = try await w.bob.call(.GET, "/v1/sessions/\(w.bobSession)/messages").json["messages"] as? [[String: Any]]
+            #expect(history?.isEmpty == true, "nothing reached Bob's conversation")
+
+            #expect(try await w.alice.call(.DELETE, "/v1/shares/\(w.shareID)").status == 200)
+            #expect(try await !tools(bob).contains { $0["name"] as? String == shared }, "revoked: the tool is gone")
+        }
+    }
+
     @Test func aDeviceCannotAnswerInASessionOfAnAgentItDoesNotHost() async throws {
         try await withStreamingGateway(.memory) { base in
             let w = try await makeWorld(base)

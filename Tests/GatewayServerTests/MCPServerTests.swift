@@ -119,7 +119,8 @@ struct MCPServerTests {
 
             // A tool that is not (or no longer) the caller's is a tool error, not a protocol error.
             let call = try await rpc(
-                client, #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"someone_else_12345678","arguments":{"message":"hi"}}}"#,
+                client,
+                #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"someone_else_12345678","arguments":{"message":"hi"}}}"#,
                 token: token)
             let result = try #require(call.json["result"] as? [String: Any], "\(call.body)")
             #expect(result["isError"] as? Bool == true)
@@ -134,7 +135,8 @@ struct MCPServerTests {
 
     @Test func dynamicRegistrationIsValidatedAndRateLimited() async throws {
         try await withCountingGateway(environment: [:]) { client in
-            let good = #"{"redirect_uris":["http://127.0.0.1:33418/callback"],"client_name":"Some \u0007Client","token_endpoint_auth_method":"client_secret_basic"}"#
+            let good =
+                #"{"redirect_uris":["http://127.0.0.1:33418/callback"],"client_name":"Some \u0007Client","token_endpoint_auth_method":"client_secret_basic"}"#
             let registered = try await client.request(.POST, "/oauth/register", json: good)
             #expect(registered.status == 201, "\(registered.body)")
             let answer = registered.json

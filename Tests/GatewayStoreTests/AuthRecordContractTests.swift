@@ -127,4 +127,52 @@ struct AuthRecordContractTests {
             #expect(rotated.count == 1)
         }
     }
+
+    @Test(arguments: Backend.allCases)
+    func aFamilyKeepsTheResourceItsTokensAreFor(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let user = try await store.createUser(displayName: "A")
+            let later = Date().addingTimeInterval(3600)
+            let mcp = "https://gateway.example/mcp"
+            _ = try await store.createRefreshFamily(
+                tokenHash: "m1", userID: user.id, clientID: "desktop", scope: "s", resource: mcp, expiresAt: later)
+            _ = try await store.createRefreshFamily(tokenHash: "a1", userID: user.id, clientID: "desktop", scope: "s", expiresAt: later)
+            #expect(try await store.refreshTokenResource("m1") == .some(mcp))
+            #expect(try await store.refreshTokenResource("a1") == .some(nil))
+            #expect(try await store.refreshTokenResource("unknown") == nil)
+            guard
+                case .rotated(let grant) = try await store.rotateRefreshToken(
+                    "m1", clientID: "desktop", newTokenHash: "m2", newExpiresAt: later)
+            else {
+                Issue.record("the token should rotate")
+                return
+            }
+            #expect(grant.resource == mcp)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func registeredClientsExpireWhenUnused(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let now = Date()
+            let fresh = RegisteredOAuthClient(
+                id: "mcp-client-fresh", name: "Fresh", redirectURIs: ["http://127.0.0.1:1/cb", "https://a.example/cb"], createdAt: now,
+                lastUsedAt: now)
+            let stale = RegisteredOAuthClient(
+                id: "mcp-client-stale", name: "Stale", redirectURIs: ["https://b.example/cb"], createdAt: now.addingTimeInterval(-90_000),
+                lastUsedAt: now.addingTimeInterval(-90_000))
+            try await store.registerOAuthClient(fresh)
+            try await store.registerOAuthClient(stale)
+            let cutoff = now.addingTimeInterval(-86_400)
+            let found = try await store.registeredOAuthClient(id: fresh.id, unusedSince: cutoff)
+            #expect(found?.redirectURIs == fresh.redirectURIs && found?.name == "Fresh")
+            #expect(try await store.registeredOAuthClientCount(unusedSince: cutoff) == 1, "the stale one is gone")
+            #expect(try await store.registeredOAuthClient(id: stale.id, unusedSince: cutoff) == nil)
+            #expect(try await store.registeredOAuthClient(id: "mcp-client-unknown", unusedSince: cutoff) == nil)
+            // A use keeps it alive (written at most once an hour).
+            try await store.touchOAuthClient(id: fresh.id, now: now.addingTimeInterval(7200))
+            let touched = try await store.registeredOAuthClient(id: fresh.id, unusedSince: cutoff)
+            #expect(touched.map { abs($0.lastUsedAt.timeIntervalSince(now.addingTimeInterval(7200))) < 1 } == true)
+        }
+    }
 }
