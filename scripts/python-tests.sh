@@ -184,8 +184,8 @@ esac
 # a config feeding their ids, and a few inputs known to break servers (NUL characters, oversized
 # forms), to the generated requests; it prints the access token to send. Any failure it reports
 # (with a curl command to reproduce it) fails this script.
-# Not fuzzed: the event streams (they stay open), the HTML sign-in pages (their forms need a
-# browser's cookies) and the OIDC callback (oidc mode only; tests/python/test_oidc_providers.py), the web app's pages and assets (HTML for a browser: test_web_browser.py
+# Not fuzzed: the event streams (they stay open), the HTML sign-in and consent pages (their forms
+# need a browser's cookies) and the OIDC callback (oidc mode only; tests/python/test_oidc_providers.py), the web app's pages and assets (HTML for a browser: test_web_browser.py
 # drives them in Chromium) and /metrics (plain text, and it changes with every request).
 
 schemathesis_status=0
@@ -201,7 +201,7 @@ if [ "${GATEWAY_SCHEMATHESIS:-1}" != "0" ]; then
         --url "$GATEWAY_URL" \
         -H "Authorization: Bearer $TOKEN" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-        --exclude-path-regex '(/events$|^/oauth/authorize$|^/oauth/oidc/callback$|^/device$|^/metrics$|^/$|^/app|^/invite/|^/assets/web/)' \
+        --exclude-path-regex '(/events$|^/oauth/authorize$|^/oauth/consent$|^/oauth/oidc/callback$|^/device$|^/metrics$|^/$|^/app|^/invite/|^/assets/web/)' \
         --max-examples 20 \
         --request-timeout 10 \
         --generation-database none \

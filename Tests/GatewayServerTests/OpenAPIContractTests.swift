@@ -3,7 +3,7 @@ import GatewayConfig
 import GatewayServer
 import Testing
 
-/// docs/openapi.yaml must describe exactly the routes the gateway serves, secure every `/v1`
+/// docs/openapi.yaml must describe exactly the routes the gateway serves, secure every `/v1` and `/mcp`
 /// operation with the bearer scheme (and nothing else), and name only problem types the code
 /// produces. The YAML is read with a minimal line-based reader (no dependency): under `paths:`,
 /// a line of two spaces then `/…:` is a path, four spaces then `get:` (etc.) an operation.
@@ -156,13 +156,13 @@ struct OpenAPIContractTests {
         var securedOutsideV1: [String] = []
         for operation in document.operations {
             let names = Self.security(of: operation) ?? document.globalSecurity
-            if operation.path.hasPrefix("/v1/") {
+            if operation.path.hasPrefix("/v1/") || operation.path == "/mcp" {
                 if !names.contains("bearerAuth") { unsecured.append(operation.key) }
             } else if !names.isEmpty {
                 securedOutsideV1.append(operation.key)
             }
         }
-        #expect(unsecured.isEmpty, "/v1 operations without bearerAuth security: \(unsecured)")
+        #expect(unsecured.isEmpty, "/v1 and /mcp operations without bearerAuth security: \(unsecured)")
         #expect(securedOutsideV1.isEmpty, "operations outside /v1 need no token but declare security: \(securedOutsideV1)")
     }
 

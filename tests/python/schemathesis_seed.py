@@ -9,7 +9,8 @@ some probability, so fully generated values are still tried too), plus a few inp
 break servers. Prints the fuzzing user's access token on stdout; errors go to stderr.
 
 The fuzzing user ("host") owns a device with an agent, a share of it, a session with it holding
-a message and a reply, and is the guest of another user's agent (an accepted invite, a session).
+a message and a reply, and is the guest of another user's agent (an accepted invite, a session);
+its personal API key is the credential of the /mcp operations.
 The operations that destroy data run as a third user ("janitor") on its own throw-away data, so
 they cannot take away what the other operations are fuzzing.
 """
@@ -101,6 +102,10 @@ def main() -> None:
     left_share = other.call("POST", f"/v1/agents/{other_agent['id']}/shares", {201}, {})
     janitor.call("POST", f"/v1/invites/{left_share['code']}/accept", {201})
 
+    # /mcp takes a personal API key (an API access token is refused there by design).
+    mcp_key = host.call("POST", "/v1/api-keys", {201}, {"name": "schemathesis mcp"})["key"]
+    mcp_headers = f'headers = {{ Authorization = {toml_string("Bearer " + mcp_key)} }}'
+
     probability = 0.7
     edge_bindings = "\n".join(
         f'"body.{field}" = {{ dictionary = "edge_strings", probability = 0.2 }}'
@@ -183,6 +188,14 @@ parameters = {{ "path.sessionID" = {{ dictionary = "janitor_sessions", probabili
 include-operation-id = "revokeShare"
 {janitor_headers}
 parameters = {{ "path.shareID" = {{ dictionary = "revoked_shares", probability = {probability} }} }}
+
+[[operations]]
+include-operation-id = "mcpMessage"
+{mcp_headers}
+
+[[operations]]
+include-operation-id = "mcpEndSession"
+{mcp_headers}
 
 [[operations]]
 include-operation-id = "leaveShare"
