@@ -8,11 +8,13 @@ import { test } from "node:test";
 globalThis.window ??= { sessionStorage: new Map() };
 globalThis.document ??= { querySelector: () => null };
 globalThis.location ??= { origin: "https://gateway.example" };
-const { API_KEY_EXPIRY, apiKeyFacts, apiKeyRequest, openAIBaseURL } = await import("../../Sources/GatewayWeb/Assets/devices.js");
+const { API_KEY_EXPIRY, apiKeyFacts, apiKeyRequest, mcpServerURL, openAIBaseURL } = await import("../../Sources/GatewayWeb/Assets/devices.js");
 
 test("the base URL is the gateway's origin and /v1", () => {
   assert.equal(openAIBaseURL("https://gateway.example"), "https://gateway.example/v1");
   assert.equal(openAIBaseURL("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/v1");
+  assert.equal(mcpServerURL("https://gateway.example"), "https://gateway.example/mcp");
+  assert.equal(mcpServerURL("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/mcp");
 });
 
 test("the expiry choices are Never, 30 days, 90 days and 1 year, within the gateway's 366 days", () => {

@@ -447,6 +447,7 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         # A makes a personal API key for an AI client on Devices, shown once: it lists A's agent
         # on the OpenAI-compatible /v1/models until A revokes it in the page.
         assert owner_chromium.find_element("id", "openai-base-url").get_attribute("value") == f"{gateway_url}/v1"
+        assert owner_chromium.find_element("id", "mcp-server-url").get_attribute("value") == f"{gateway_url}/mcp"
         key_name = f"AI client {uuid.uuid4().hex[:4]}"
         owner_chromium.find_element("id", "api-key-name").send_keys(key_name)
         owner_chromium.find_element("id", "create-api-key").click()

@@ -366,7 +366,10 @@ def test_api_keys_on_devices_created_shown_once_listed_and_revoked(standin, phon
     assert section.find_element("id", "api-key-list").text == "No keys yet."
     assert "docs/clients.md" in section.text and "Open WebUI" in section.text
 
-    # The base URL to paste into the client, copied.
+    # The MCP server's URL and the base URL to paste into clients; the latter copied.
+    mcp = section.find_element("id", "mcp-server-url")
+    assert mcp.get_attribute("value") == f"{standin.url}/mcp" and mcp.get_attribute("readonly") is not None
+    assert "Claude" in section.text and "remote MCP server" in section.text
     base = section.find_element("id", "openai-base-url")
     assert base.get_attribute("value") == f"{standin.url}/v1" and base.get_attribute("readonly") is not None
     phone.execute_cdp_cmd("Browser.grantPermissions", {"origin": standin.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})

@@ -1,6 +1,6 @@
 // Devices (/app/devices): the caller's devices, online status live from the user stream; and
-// their personal API keys for AI clients (the OpenAI-compatible API, docs/clients.md): the base
-// URL to paste, the working keys with Revoke (after a confirmation), and a form that makes a key
+// what AI clients need (docs/clients.md): the MCP server's URL, the OpenAI-compatible base URL,
+// the working personal API keys with Revoke (after a confirmation), and a form that makes a key
 // and shows it once.
 
 import { APIError, api } from "./api.js";
@@ -18,6 +18,11 @@ export const API_KEY_EXPIRY = [
 /** What an OpenAI client takes as its base URL, for a gateway at `origin`. */
 export function openAIBaseURL(origin) {
   return `${String(origin).replace(/\/+$/, "")}/v1`;
+}
+
+/** The remote MCP server's URL for a gateway origin. */
+export function mcpServerURL(origin) {
+  return `${String(origin).replace(/\/+$/, "")}/mcp`;
 }
 
 /** Characters as people count them (the gateway counts a name's grapheme clusters). */
@@ -196,9 +201,11 @@ function apiKeysSection() {
     "section",
     { id: "api-keys", "aria-labelledby": "api-keys-heading" },
     h("h2", { id: "api-keys-heading" }, "API keys for AI clients"),
-    h("p", {}, "AI clients that speak the OpenAI chat-completions API — Open WebUI, LibreChat, Continue, the OpenAI SDKs — can use your agents and those shared with you, with a personal API key. Set the client's base URL to:"),
+    h("p", {}, "MCP clients — Claude (Desktop and claude.ai), ChatGPT, Cursor, VS Code — can use your agents and those shared with you as tools. Add this URL as a remote MCP server; the client signs you in by itself:"),
+    copyRow("mcp-server-url", "MCP server URL", mcpServerURL(location.origin)),
+    h("p", {}, "AI clients that speak the OpenAI chat-completions API — Open WebUI, LibreChat, Continue, the OpenAI SDKs — can use them too, with a personal API key. Set the client's base URL to:"),
     copyRow("openai-base-url", "OpenAI base URL", baseURL),
-    h("p", { class: "muted" }, "Each agent is a model named by its id. A key acts as you, but only for listing models and chat completions. Setup for each client: docs/clients.md in the gateway's source repository."),
+    h("p", { class: "muted" }, "Each agent is a model named by its id. A key acts as you, but only for listing models, chat completions and the MCP server (for clients that take a static key). Setup for each client: docs/clients.md in the gateway's source repository."),
     message,
     form,
     created,
