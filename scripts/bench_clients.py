@@ -1,4 +1,4 @@
-"""Time to the first reply delta: the web app's path against the OpenAI-compatible API.
+"""Time to the first reply delta: the web app's path against the OpenAI-compatible API and MCP.
 
 Run it with the Python environment of scripts/python-tests.sh and built binaries:
   GATEWAY_BINARY=.build/debug/gateway GATEWAYCTL_BINARY=.build/debug/gatewayctl \
@@ -11,7 +11,11 @@ agent (it answers at once), shares it with B, then alternates, BENCH_ROUNDS (40)
 - OpenAI path: B's `openai` client sends a streamed chat completion with an API key; the clock
   stops at the first chunk with content.
 
-Prints p50 / p90 / mean of both and their ratio. Loopback only; bounded in count and time.
+Then scripts/bench_mcp_paths.py, in the mcp virtualenv (MCP_PYTHON, default .build/mcp-venv),
+alternates the web path, an MCP `tools/call` through the `mcp` SDK and the same call read with
+httpx2, all with the SDK's HTTP stack in one process, so they differ only by protocol.
+
+Prints p50 / p90 / mean of each and the ratios. Loopback only; bounded in count and time.
 """
 
 from __future__ import annotations
@@ -150,6 +154,19 @@ def main() -> None:
         print(f"  the same request read with httpx (no SDK):          {summary(raw)}")
         print(f"  ratio OpenAI / web (p50): SDK {statistics.median(completions) / statistics.median(web):.2f}, "
               f"httpx {statistics.median(raw) / statistics.median(web):.2f}")
+
+        mcp_python = os.environ.get("MCP_PYTHON", str(REPO / ".build" / "mcp-venv" / "bin" / "python"))
+        measured = subprocess.run(
+            [mcp_python, str(REPO / "scripts" / "bench_mcp_paths.py"), url, token, key, str(ROUNDS)],
+            capture_output=True, text=True, timeout=300, check=True,
+        )
+        mcp = json.loads(measured.stdout)
+        print(f"first reply delta with the mcp SDK's HTTP stack (httpx2), {ROUNDS} rounds each, alternating")
+        print(f"  web app path (open session stream, POST message):  {summary(mcp['web'])}")
+        print(f"  MCP tools/call through the mcp SDK (progress):     {summary(mcp['mcp_sdk'])}")
+        print(f"  the same tools/call read with httpx2:               {summary(mcp['mcp_httpx'])}")
+        print(f"  ratio MCP / web (p50): SDK {statistics.median(mcp['mcp_sdk']) / statistics.median(mcp['web']):.2f}, "
+              f"httpx2 {statistics.median(mcp['mcp_httpx']) / statistics.median(mcp['web']):.2f}")
     finally:
         owner.stop()
         gateway.terminate()
