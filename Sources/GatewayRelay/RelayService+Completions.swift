@@ -81,36 +81,10 @@ extension RelayService {
         let relay = self
         let subscription = session.subscription
         let work = Task {
-            // Ends the subscription (and so the wait below) when a limit passes.
-            let waitingForHost = !posted.hostOnline
-            let watchdog = Task {
-                try await Task.sleep(for: waitingForHost ? limits.hostWait : limits.replyLimit)
-                subscription.cancel()
-            }
-            var answered = false
-            var position = session.position
-            var reusable = false
-            do {
-                let completed = try await relay.follow(
-                    subscription, stream: RelayStreams.session(session.sessionID), from: &position, replyTo: posted.message.id,
-                    onFirst: {
-                        answered = true
-                        guard waitingForHost else { return }
-                        // The host is answering: from now on the whole-reply limit applies.
-                        watchdog.cancel()
-                    }, continuation: continuation)
-                if !completed {
-                    throw waitingForHost && !answered
-                        ? CompletionFailure.hostOffline(waited: limits.hostWait) : CompletionFailure.timedOut(limits.replyLimit)
-                }
-                reusable = !Task.isCancelled
-            } catch let failure as CompletionFailure {
-                continuation.finish(throwing: failure)
-            } catch {
-                continuation.finish(throwing: error)
-            }
-            watchdog.cancel()
-            if reusable {
+            let (position, completed) = await relay.relayReply(
+                subscription, stream: RelayStreams.session(session.sessionID), from: session.position, to: posted, limits: limits,
+                continuation: continuation)
+            if completed && !Task.isCancelled {
                 var idle = session
                 idle.position = position
                 relay.completionSessions.put(idle)
@@ -128,6 +102,42 @@ extension RelayService {
             }
         }
         return updates
+    }
+
+    /// Follows the reply to `posted` on `subscription` into `continuation` until it is complete,
+    /// a limit passes (the host's wait while it is offline, then the whole reply's) or the
+    /// consumer leaves; a failure finishes `continuation` with it. Returns how far the stream was
+    /// read and whether the reply completed.
+    func relayReply(
+        _ subscription: EventSubscription, stream: StreamName, from start: StreamPosition, to posted: PostedMessage,
+        limits: CompletionLimits, continuation: AsyncThrowingStream<CompletionUpdate, any Error>.Continuation
+    ) async -> (position: StreamPosition, completed: Bool) {
+        // Ends the subscription (and so the wait below) when a limit passes.
+        let waitingForHost = !posted.hostOnline
+        let watchdog = Task {
+            try await Task.sleep(for: waitingForHost ? limits.hostWait : limits.replyLimit)
+            subscription.cancel()
+        }
+        defer { watchdog.cancel() }
+        var answered = false
+        var position = start
+        do {
+            let completed = try await follow(
+                subscription, stream: stream, from: &position, replyTo: posted.message.id,
+                onFirst: {
+                    answered = true
+                    // The host is answering: from now on the whole-reply limit applies.
+                    if waitingForHost { watchdog.cancel() }
+                }, continuation: continuation)
+            if !completed {
+                throw waitingForHost && !answered
+                    ? CompletionFailure.hostOffline(waited: limits.hostWait) : CompletionFailure.timedOut(limits.replyLimit)
+            }
+            return (position, true)
+        } catch {
+            continuation.finish(throwing: error)
+            return (position, false)
+        }
     }
 
     /// Reads the session stream until the reply to `replyTo` is complete and finishes

@@ -33,28 +33,7 @@ extension RelayService {
         let relay = self
         let start = StreamPosition(view.streamPosition) ?? StreamPosition(epoch: "none", offset: 0)
         let work = Task {
-            let waitingForHost = !posted.hostOnline
-            let watchdog = Task {
-                try await Task.sleep(for: waitingForHost ? limits.hostWait : limits.replyLimit)
-                subscription.cancel()
-            }
-            var answered = false
-            var position = start
-            do {
-                let completed = try await relay.follow(
-                    subscription, stream: stream, from: &position, replyTo: posted.message.id,
-                    onFirst: {
-                        answered = true
-                        if waitingForHost { watchdog.cancel() }
-                    }, continuation: continuation)
-                if !completed {
-                    throw waitingForHost && !answered
-                        ? CompletionFailure.hostOffline(waited: limits.hostWait) : CompletionFailure.timedOut(limits.replyLimit)
-                }
-            } catch {
-                continuation.finish(throwing: error)
-            }
-            watchdog.cancel()
+            _ = await relay.relayReply(subscription, stream: stream, from: start, to: posted, limits: limits, continuation: continuation)
             subscription.cancel()
         }
         continuation.onTermination = { termination in
