@@ -46,6 +46,12 @@ struct OpenAPIRoundTripTests {
         "StreamPosition": .type(String.self),
         "Readiness": .type(ReadinessReport.self),
         "AuthorizationServerMetadata": .type(AuthorizationServerMetadata.self),
+        "ProtectedResourceMetadata": .type(ProtectedResourceMetadata.self),
+        "ClientRegistrationRequest": .type(OAuthClientMetadata.self),
+        "ClientRegistration": .type(OAuthClientMetadata.self),
+        // MCP's JSON-RPC messages are open-ended: the server reads and writes them as JSON values.
+        "JSONRPCMessage": .type(GatewayProtocol.JSONValue.self),
+        "JSONRPCResponse": .type(GatewayProtocol.JSONValue.self),
         "JSONWebKeySet": .type(JSONWebKeySet.self),
         "TokenResponse": .type(TokenResponse.self),
         "DeviceAuthorizationResponse": .type(DeviceAuthorizationResponse.self),
