@@ -96,6 +96,12 @@ struct MCPServerTests {
             let future = try await rpc(
                 client, #"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, token: token, headers: [("Mcp-Protocol-Version", "1999-01-01")])
             #expect(future.status == 400 && error(future) == -32022)
+            let objectID = try await rpc(client, #"{"jsonrpc":"2.0","id":{},"method":"ping"}"#, token: token)
+            #expect(objectID.status == 400 && error(objectID) == -32600 && objectID.json["id"] is NSNull)
+            let fractionID = try await rpc(client, #"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#, token: token)
+            #expect(fractionID.status == 400 && error(fractionID) == -32600)
+            let oldJSONRPC = try await rpc(client, #"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, token: token)
+            #expect(oldJSONRPC.status == 400 && error(oldJSONRPC) == -32600)
             let unknown = try await rpc(client, #"{"jsonrpc":"2.0","id":"a","method":"resources/list"}"#, token: token)
             #expect(error(unknown) == -32601 && unknown.json["id"] as? String == "a")
             let notification = try await rpc(client, #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, token: token)

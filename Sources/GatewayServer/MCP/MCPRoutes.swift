@@ -63,6 +63,13 @@ struct MCPRoutes: Sendable {
             return Self.error(
                 id: .null, code: -32600, "send one JSON-RPC message per request (batches are not supported)", status: .badRequest)
         }
+        switch object["id"] {
+        case nil, .null?, .string?, .int?: break
+        default: return Self.error(id: .null, code: -32600, "Invalid Request: id must be a string or an integer", status: .badRequest)
+        }
+        guard object["jsonrpc"] == "2.0" else {
+            return Self.error(id: object["id"] ?? .null, code: -32600, #"Invalid Request: jsonrpc must be "2.0""#, status: .badRequest)
+        }
         // Notifications and answers to server requests need no reply.
         guard let method = object["method"]?.string, let id = object["id"], id != .null else {
             return Response(status: .accepted)
