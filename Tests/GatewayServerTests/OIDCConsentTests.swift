@@ -37,6 +37,9 @@ extension OIDCSignInTests {
             #expect(consent.body.contains("Alice"), "the page says who is signed in")
             var form = OAuthTestClient.hiddenInputs(consent.body)
             form["action"] = "allow"
+            // The answer belongs to the browser that signed in: another one is refused.
+            let otherBrowser = OAuthTestClient(base: gateway.base)
+            #expect(try await otherBrowser.request(.POST, "/oauth/consent", form: form).status == 403)
             let allowed = try await client.request(.POST, "/oauth/consent", form: form)
             #expect(allowed.status == 302 && allowed.location?.hasPrefix(redirect) == true, "\(allowed.body)")
             let code = try #require(OAuthTestClient.queryItems(allowed.location ?? "")["code"])

@@ -7,8 +7,9 @@ and the authorization server metadata, identifies itself with a Client ID Metada
 (served over https by this test, on loopback, which the gateway is told to allow) or, where the
 gateway has those turned off, registers itself (RFC 7591), then signs in with authorization code
 + PKCE for the MCP resource (RFC 8707). B lists tools, calls A's agent, gets progress while the
-reply grows and the final text, continues the conversation; after A revokes the share the call
-fails and the tool is gone. Tokens for /mcp and for the API are not interchangeable; personal
+reply grows and the final text, continues the conversation (and streams a completion from the
+same agent with the `openai` client, across the replicas too); after A revokes the share the
+call fails and the tool is gone. Tokens for /mcp and for the API are not interchangeable; personal
 API keys work too; an offline host is a tool error after COMPLETION_HOST_WAIT.
 """
 
@@ -28,6 +29,7 @@ from pathlib import Path
 from queue import Empty, Queue
 
 import httpx
+import openai
 import pytest
 import trustme
 
@@ -237,6 +239,14 @@ def test_a_friends_agent_from_an_mcp_client(tmp_path) -> None:
         assert keyed.ready["protocol"] == "2025-11-25"
         assert tool["name"] in [t["name"] for t in keyed.tools()]
         assert keyed.call(tool["name"], message="with a key")["content"][0]["text"] == "Agent heard: with a key"
+        # The OpenAI-compatible API relays across the two replicas too (client here, host there).
+        completion = openai.OpenAI(base_url=f"{public}/v1", api_key=key, max_retries=0, timeout=30)
+        pieces = [
+            chunk.choices[0].delta.content or ""
+            for chunk in completion.chat.completions.create(
+                model=agent_id, stream=True, messages=[{"role": "user", "content": "from the openai client"}])
+        ]
+        assert "".join(pieces) == "Agent heard: from the openai client", pieces
         # Both clients listen for tool list changes: subscriptions/listen and the GET stream.
         client.ask({"op": "listen"})
 
