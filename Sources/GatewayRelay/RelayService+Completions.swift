@@ -52,10 +52,7 @@ extension RelayService {
     public func complete(
         userID: String, agentID: String, text: String, context: [ContextTurn], limits: CompletionLimits = CompletionLimits()
     ) async throws -> AsyncThrowingStream<CompletionUpdate, any Error> {
-        for expired in completionSessions.sweep() {
-            expired.subscription.cancel()
-            try? await closeSession(userID: expired.userID, id: expired.sessionID)
-        }
+        await closeIdleCompletionSessions()
         // A session a finished completion left, already subscribed; else a new one. Each message
         // carries its whole conversation as `context` (possibly empty), so the host never mixes
         // in what an earlier completion said in the same session.
@@ -102,6 +99,23 @@ extension RelayService {
             }
         }
         return updates
+    }
+
+    /// Closes the completion sessions idle for longer than the pool keeps them.
+    public func closeIdleCompletionSessions() async {
+        for expired in completionSessions.sweep() {
+            expired.subscription.cancel()
+            try? await closeSession(userID: expired.userID, id: expired.sessionID)
+        }
+    }
+
+    /// Closes idle completion sessions every minute until cancelled, so they do not wait for the
+    /// next completion to be swept.
+    public func runCompletionSessionSweeper() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(60))
+            await closeIdleCompletionSessions()
+        }
     }
 
     /// Follows the reply to `posted` on `subscription` into `continuation` until it is complete,

@@ -309,6 +309,7 @@ public struct GatewayDependencies: Sendable {
             store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, limits: relayLimits,
             logger: logger)
         services.append(BackgroundService(name: "presence") { await relay.runPresenceFanOut() })
+        services.append(BackgroundService(name: "completion sessions") { await relay.runCompletionSessionSweeper() })
         services.append(LiveEventStreamsService(streams: streams.live))
         return GatewayDependencies(
             configuration: configuration, store: store, ephemeral: ephemeral, bus: bus, readiness: readiness, streams: streams,
