@@ -109,14 +109,14 @@ struct MCPRoutes: Sendable {
             response.headers[.init("Mcp-Session-Id")!] = OpaqueToken.generate()
             return response
         case "ping":
-            return Self.result(id: id, modern ? modernResult([:]) : [:])
+            return Self.result(id: id, versioned([:], modern: modern))
         case "tools/list":
             let list = try await tools.list(userID: userID)
             var result: [String: JSONValue] = ["tools": .array(list)]
             if modern { result.merge(["ttlMs": 0, "cacheScope": "private"]) { $1 } }
-            return Self.result(id: id, modern ? modernResult(result) : result)
+            return Self.result(id: id, versioned(result, modern: modern))
         case "tools/call":
-            return try await callTool(id: id, params: params, userID: userID, modern: modern, context: context)
+            return try await callTool(id: id, params: params, userID: userID, modern: modern)
         case "subscriptions/listen" where modern:
             return try await listChangedStream(userID: userID, acknowledging: (id, params?["notifications"] ?? [:]))
         default:
@@ -137,14 +137,14 @@ struct MCPRoutes: Sendable {
 
     // MARK: Tool calls
 
-    func callTool(id: JSONValue, params: JSONValue?, userID: String, modern: Bool, context: GatewayRequestContext) async throws
+    func callTool(id: JSONValue, params: JSONValue?, userID: String, modern: Bool) async throws
         -> Response
     {
         let name = params?["name"]?.string ?? ""
         let arguments = params?["arguments"]?.object ?? [:]
         let progressToken = params?["_meta"]?["progressToken"]
         func toolError(_ text: String) -> Response {
-            Self.result(id: id, finish(["content": [["type": "text", "text": .string(text)]], "isError": true], modern: modern))
+            Self.result(id: id, versioned(["content": [["type": "text", "text": .string(text)]], "isError": true], modern: modern))
         }
         guard let agent = try await tools.agent(named: name, userID: userID) else {
             return toolError(
@@ -170,7 +170,7 @@ struct MCPRoutes: Sendable {
             } catch {
                 return toolError(Self.explain(error))
             }
-            return Self.result(id: id, finish(Self.replyResult(reply, conversationID: session.id), modern: modern))
+            return Self.result(id: id, versioned(Self.replyResult(reply, conversationID: session.id), modern: modern))
         }
         // Progress notifications while the reply grows, in the POST's own event stream.
         return Response(
@@ -196,12 +196,13 @@ struct MCPRoutes: Sendable {
                 } catch {
                     final = ["content": [["type": "text", "text": .string(Self.explain(error))]], "isError": true]
                 }
-                try await writer.write(Self.event(["jsonrpc": "2.0", "id": id, "result": .object(finish(final, modern: modern))]))
+                try await writer.write(Self.event(["jsonrpc": "2.0", "id": id, "result": .object(versioned(final, modern: modern))]))
                 try await writer.finish(nil)
             })
     }
 
-    func finish(_ result: [String: JSONValue], modern: Bool) -> [String: JSONValue] {
+    /// A result as the request's era wants it (2026-07-28 results say they are complete).
+    func versioned(_ result: [String: JSONValue], modern: Bool) -> [String: JSONValue] {
         modern ? modernResult(result) : result
     }
 
