@@ -127,8 +127,14 @@ env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" \
   "$GATEWAY_BINARY" serve --env-file "$WORK/no-such.env" >"$GATEWAY_LOG" 2>&1 &
 GATEWAY_PID=$!
 
+# On a failure the whole log is kept under .build (the work directory is removed on exit) and its
+# last lines are printed.
 show_gateway_log() {
-  echo "---- gateway log (last 60 lines) ----" >&2
+  local kept="$REPO/.build/python-tests-gateway.log"
+  cp "$GATEWAY_LOG" "$kept" 2>/dev/null || kept=""
+  echo "---- gateway log: warnings and errors (last 20) ----" >&2
+  grep -v '"level":"info"' "$GATEWAY_LOG" | grep -v '"level":"debug"' | tail -n 20 >&2 || true
+  echo "---- gateway log (last 60 lines${kept:+; all of it: $kept}) ----" >&2
   tail -n 60 "$GATEWAY_LOG" >&2 || true
   echo "-------------------------------------" >&2
 }

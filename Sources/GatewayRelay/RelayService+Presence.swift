@@ -22,7 +22,14 @@ extension RelayService {
         _ = try? await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL)
     }
 
-    public func deviceStreamClosed(_ device: Device, connection: String) async {
+    /// A stream that ends with its client expected back (`reconnecting`: the server ended it for
+    /// its lifetime or a shutdown) keeps the device online for one presence TTL; if no stream
+    /// comes back by then, the presence sweep announces it offline.
+    public func deviceStreamClosed(_ device: Device, connection: String, reconnecting: Bool) async {
+        if reconnecting {
+            _ = try? await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL)
+            return
+        }
         if (try? await bus.markOffline(device.instanceID, connection: connection)) == true {
             logger.info("device offline", metadata: ["event": "device.offline", "device_id": .string(device.id)])
         }

@@ -96,8 +96,18 @@ final class ChatPrinter: Sendable {
             Terminal.write((first ? "\(agentName.withLockedValue { $0 }): " : "") + text)
         case .done(let message):
             let already = streamed.withLockedValue { $0.removeValue(forKey: message.replyTo ?? "") }
-            if let already {
+            if let already, already == message.text {
                 endReplyLine(!already.hasSuffix("\n"))
+            } else if let already, message.text.hasPrefix(already) {
+                // The last pieces never arrived (e.g. lost with a stream reset): the rest, from `done`.
+                let rest = message.text.dropFirst(already.count)
+                Terminal.write(String(rest))
+                endReplyLine(!rest.hasSuffix("\n"))
+            } else if let already {
+                // Pieces went missing on the way: the complete reply, which replaces them, on its own line.
+                if !already.hasSuffix("\n") { Terminal.write("\n") }
+                Terminal.line("\(agentName.withLockedValue { $0 }): \(message.text)")
+                endReplyLine(false)
             } else {
                 Terminal.line("\(agentName.withLockedValue { $0 }): \(message.text)")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayClient
+import GatewayProtocol
 import GatewayTestSupport
 import RedisClient
 import Testing
@@ -136,6 +137,49 @@ import Testing
             #expect(
                 !chat.output.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{9B}" || $0 == "\r" }, "\(arguments)")
         }
+    }
+
+    /// A reply whose pieces did not all reach the chat (a stream reset loses the ones sent
+    /// meanwhile) is completed from its `reply.done`, which carries the whole text. The test is
+    /// the device here, so it can leave pieces out.
+    @Test func aReplyWithMissingPiecesIsShownWholeFromItsDone() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("pieces")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await login(gateway, configDir: root, as: "Olivia")
+        let api = try GatewayAPI(directory: ConfigDirectory(path: root))
+        let deviceID = "pieces-\(UUID().uuidString.prefix(8))"
+        _ = try await api.registerDevice(id: deviceID, name: "Test device", platform: "linux")
+        _ = try await api.publishAgent(deviceID: deviceID, key: "parrot", name: "parrot", description: "", capabilities: [])
+        let chat = try Ctl(["chat", "parrot"], configDir: root)
+        let cases: [(question: String, pieces: [String], expected: String)] = [
+            ("first pieces lost", ["by the store"], "parrot: by the store\nparrot: kept by the store\n"),
+            ("last pieces lost", ["kept ", "by"], "parrot: kept by the store\n"),
+            ("nothing lost", ["kept ", "by the ", "store"], "parrot: kept by the store\n"),
+        ]
+        for (number, item) in cases.enumerated() {
+            try await chat.send(item.question)
+            var waiting: [MessageCreatedEvent] = []
+            for _ in 0..<200 where waiting.isEmpty {
+                waiting = try await api.call(UnansweredMessageList.self, .GET, "/v1/devices/\(deviceID)/unanswered").value.messages
+                if waiting.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let message = try #require(waiting.first?.message)
+            // No stream is open for the device, so each message is queued and the chat says so.
+            #expect(await chat.waitFor("(host offline", count: number + 1), "\(chat.output)")
+            let before = chat.output
+            for (index, piece) in item.pieces.enumerated() {
+                try await api.postReply(
+                    deviceID: deviceID, sessionID: message.sessionID, kind: .delta, replyTo: message.id, text: piece, index: index)
+            }
+            try await api.postReply(
+                deviceID: deviceID, sessionID: message.sessionID, kind: .done, replyTo: message.id, text: "kept by the store")
+            #expect(await chat.waitFor("kept by the store\n", count: number + 1), "\(chat.output)")
+            #expect(String(chat.output.dropFirst(before.count)) == item.expected, "\(item.question): \(chat.output)")
+        }
+        chat.closeInput()
+        #expect(await chat.exitStatus() == 0, "\(chat.output)")
     }
 
     /// The guest stops a reply that is still being written: the host stops its command and posts

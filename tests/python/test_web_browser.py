@@ -138,7 +138,13 @@ class Gatewayctl:
                 browser.close()
             assert location.startswith("http://127.0.0.1:") or location.startswith("http://[::1]:"), location
             httpx.get(location, timeout=HTTP_TIMEOUT)  # the CLI's loopback listener completes the sign-in
-            assert process.wait(timeout=WAIT) == 0, f"gatewayctl login failed:\n{''.join(output)}"
+            # Longer than gatewayctl's own 30 s request timeout, so a stalled request is reported
+            # by gatewayctl (naming what it waited for) rather than by this wait.
+            try:
+                status = process.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"gatewayctl login did not finish within 45 s of the redirect; its output:\n{''.join(output)}")
+            assert status == 0, f"gatewayctl login failed:\n{''.join(output)}"
         finally:
             if process.poll() is None:
                 process.kill()

@@ -44,8 +44,11 @@ struct RelayRoutes: Sendable {
             let connection = UUID().uuidString
             var hooks = EventStreamResponder.Hooks()
             hooks.opened = { await relay.deviceStreamOpened(device, connection: connection) }
-            hooks.closed = {
-                await relay.deviceStreamClosed(device, connection: connection)
+            hooks.closed = { reason in
+                // The server ended it (lifetime, shutdown) and its client reconnects at once: the
+                // device stays online meanwhile instead of flickering offline and back.
+                let reconnecting = reason == .lifetime || reason == .shutdown
+                await relay.deviceStreamClosed(device, connection: connection, reconnecting: reconnecting)
                 await lease.release()
             }
             // Presence is refreshed far more often than the lease needs; one timer does both.
@@ -177,7 +180,7 @@ struct RelayRoutes: Sendable {
     func leasedHooks(userID: String) async throws -> EventStreamResponder.Hooks {
         let lease = try await relay.acquireStreamLease(userID: userID)
         var hooks = EventStreamResponder.Hooks()
-        hooks.closed = { await lease.release() }
+        hooks.closed = { _ in await lease.release() }
         hooks.periodic = (lease.renewal, { await lease.renew() })
         return hooks
     }

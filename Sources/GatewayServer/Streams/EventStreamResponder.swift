@@ -25,7 +25,7 @@ public struct EventStreamSettings: Sendable {
 }
 
 /// Why a stream ended, for logs and metrics.
-enum StreamEnd: String {
+enum StreamEnd: String, Sendable {
     case clientGone = "client_gone"
     case lifetime
     case shutdown
@@ -54,11 +54,11 @@ struct EventStreamResponder: Sendable {
     let live = LiveEventStreams()
 
     /// Hooks for the stream's owner: `opened` runs once headers are committed, `closed` when it
-    /// ends (presence uses them); `periodic` runs while it is open; `keepOpenAfter` lets the
+    /// ends, with why (presence uses them); `periodic` runs while it is open; `keepOpenAfter` lets the
     /// owner end the stream after an event (e.g. share revoked).
     struct Hooks: Sendable {
         var opened: @Sendable () async -> Void = {}
-        var closed: @Sendable () async -> Void = {}
+        var closed: @Sendable (StreamEnd) async -> Void = { _ in }
         var periodic: (interval: Duration, action: @Sendable () async -> Void)?
         /// Inspect each event before it is written: return false to end the stream after it.
         var keepOpenAfter: @Sendable (StreamEvent) -> Bool = { _ in true }
@@ -142,8 +142,9 @@ struct StreamSession {
             delivered = try await start(writer: &writer)
         } catch {
             subscription.cancel()
-            await parameters.hooks.closed()
-            return .ended((error as? StreamClosedByHook)?.reason ?? .clientGone)
+            let reason = (error as? StreamClosedByHook)?.reason ?? .clientGone
+            await parameters.hooks.closed(reason)
+            return .ended(reason)
         }
         let channel = self.channel
         let parameters = self.parameters
@@ -154,7 +155,7 @@ struct StreamSession {
         guard handedOver == true else {
             // The client left meanwhile, or this channel has no HTTP/1 pipeline to take over.
             subscription.cancel()
-            await parameters.hooks.closed()
+            await parameters.hooks.closed(.clientGone)
             return .ended(.clientGone)
         }
         return .live

@@ -317,7 +317,7 @@ final class LiveEventStream: ChannelDuplexHandler, RemovableChannelHandler {
                 "slow event-stream client disconnected", metadata: ["event": "stream.slow_client", "stream": "\(parameters.stream)"])
         }
         parameters.metrics.recordStreamEnded(reason: reason.rawValue)
-        parameters.registry.ended(self, closed: parameters.hooks.closed)
+        parameters.registry.ended(self, reason: reason, closed: parameters.hooks.closed)
     }
 
     // MARK: Channel events

@@ -26,9 +26,9 @@ final class LiveEventStreams: Sendable {
     }
 
     /// Called once when the stream ends: it is forgotten and its `closed` hook runs.
-    func ended(_ stream: LiveEventStream, closed: @escaping @Sendable () async -> Void) {
+    func ended(_ stream: LiveEventStream, reason: StreamEnd, closed: @escaping @Sendable (StreamEnd) async -> Void) {
         _ = state.withLockedValue { $0.open.removeValue(forKey: ObjectIdentifier(stream)) }
-        run(closed)
+        run { await closed(reason) }
     }
 
     /// Runs a stream's hook in a task that `shutdown()` waits for.
