@@ -309,7 +309,7 @@ import Testing
         // The host stops: the open chat shows it going offline.
         host.signal(SIGTERM)
         #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
-        #expect(await chat.waitFor("host went offline", timeout: .seconds(20)), "\(chat.output)")
+        #expect(await chat.waitFor("host went offline", timeout: .seconds(20)), "chat: \(chat.output)\nhost: \(host.output)")
         chat.closeInput()
         #expect(await chat.exitStatus() == 0, "\(chat.output)")
         print("gatewayctl timings: gateway restart to host reconnected \(reconnectTime)")

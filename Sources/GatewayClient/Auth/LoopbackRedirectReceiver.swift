@@ -74,9 +74,11 @@ public enum LoopbackRedirectReceiver {
                     headers.add(name: "Cache-Control", value: "no-store")
                     headers.add(name: "Referrer-Policy", value: "no-referrer")
                     let head = HTTPResponseHead(version: .http1_1, status: isCallback ? .ok : .notFound, headers: headers)
-                    try await outbound.write(.head(head))
-                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: page))))
-                    try await outbound.write(.end(nil))
+                    // The page is a courtesy: a browser that has read it (the length is known) may
+                    // close the connection before the last write completes, which must not cost the
+                    // sign-in its callback.
+                    try? await outbound.write(
+                        contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(string: page))), .end(nil)])
                     return isCallback ? query : nil
                 }
             }
