@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GatewayAgentBackends
 import GatewayClient
+import GatewayProtocol
 import GatewayTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
@@ -280,4 +281,32 @@ func jsonObject(_ output: String) throws -> [String: Any] {
 func permissions(_ path: String) throws -> Int {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)
     return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+}
+
+/// The test as the hosting device, through the API with a signed-in config dir: it publishes an
+/// agent, finds the messages waiting for it and answers them however the test needs (pieces
+/// left out, replies while the chat is away), which a real host would not do on purpose.
+struct TestDevice {
+    let api: GatewayAPI
+    let id = "test-device-\(UUID().uuidString.prefix(8))"
+
+    init(configDir: String, agent: String) async throws {
+        api = try GatewayAPI(directory: ConfigDirectory(path: configDir))
+        _ = try await api.registerDevice(id: id, name: "Test device", platform: "linux")
+        _ = try await api.publishAgent(deviceID: id, key: agent, name: agent, description: "", capabilities: [])
+    }
+
+    /// The oldest message waiting for an answer (waits up to 10 s for one).
+    func nextUnanswered() async throws -> MessageView {
+        for _ in 0..<200 {
+            let waiting = try await api.call(UnansweredMessageList.self, .GET, "/v1/devices/\(id)/unanswered").value.messages
+            if let first = waiting.first { return first.message }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw MissingTestServiceError(description: "no message reached the device within 10 s")
+    }
+
+    func reply(to message: MessageView, _ kind: ReplyKind, _ text: String, index: Int? = nil) async throws {
+        try await api.postReply(deviceID: id, sessionID: message.sessionID, kind: kind, replyTo: message.id, text: text, index: index)
+    }
 }

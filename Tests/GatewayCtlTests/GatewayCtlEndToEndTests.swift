@@ -148,10 +148,7 @@ import Testing
         let root = try temporaryDirectory("pieces")
         defer { try? FileManager.default.removeItem(atPath: root) }
         _ = try await login(gateway, configDir: root, as: "Olivia")
-        let api = try GatewayAPI(directory: ConfigDirectory(path: root))
-        let deviceID = "pieces-\(UUID().uuidString.prefix(8))"
-        _ = try await api.registerDevice(id: deviceID, name: "Test device", platform: "linux")
-        _ = try await api.publishAgent(deviceID: deviceID, key: "parrot", name: "parrot", description: "", capabilities: [])
+        let device = try await TestDevice(configDir: root, agent: "parrot")
         let chat = try Ctl(["chat", "parrot"], configDir: root)
         let cases: [(question: String, pieces: [String], expected: String)] = [
             ("first pieces lost", ["by the store"], "parrot: by the store\nparrot: kept by the store\n"),
@@ -160,21 +157,12 @@ import Testing
         ]
         for (number, item) in cases.enumerated() {
             try await chat.send(item.question)
-            var waiting: [MessageCreatedEvent] = []
-            for _ in 0..<200 where waiting.isEmpty {
-                waiting = try await api.call(UnansweredMessageList.self, .GET, "/v1/devices/\(deviceID)/unanswered").value.messages
-                if waiting.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            let message = try #require(waiting.first?.message)
+            let message = try await device.nextUnanswered()
             // No stream is open for the device, so each message is queued and the chat says so.
             #expect(await chat.waitFor("(host offline", count: number + 1), "\(chat.output)")
             let before = chat.output
-            for (index, piece) in item.pieces.enumerated() {
-                try await api.postReply(
-                    deviceID: deviceID, sessionID: message.sessionID, kind: .delta, replyTo: message.id, text: piece, index: index)
-            }
-            try await api.postReply(
-                deviceID: deviceID, sessionID: message.sessionID, kind: .done, replyTo: message.id, text: "kept by the store")
+            for (index, piece) in item.pieces.enumerated() { try await device.reply(to: message, .delta, piece, index: index) }
+            try await device.reply(to: message, .done, "kept by the store")
             #expect(await chat.waitFor("kept by the store\n", count: number + 1), "\(chat.output)")
             #expect(String(chat.output.dropFirst(before.count)) == item.expected, "\(item.question): \(chat.output)")
         }
@@ -350,6 +338,37 @@ import Testing
         #expect(await chat.exitStatus() == 0, "\(chat.output)")
         // Answered once: the reply is stored once and the list is empty.
         #expect(!(await host.waitFor("echo replied", count: 2, timeout: .seconds(2))), "\(host.output)")
+    }
+
+    /// A finished reply whose event Redis lost before the chat read it is taken from the stored
+    /// messages when the chat's stream is reset, so the chat does not wait for it forever. The
+    /// test is the device; the chat is stopped (SIGSTOP) while the gateway restarts, the reply is
+    /// stored and Redis loses its data.
+    @Test func aReplyLostWithRedisBeforeTheChatReadItIsTakenFromTheStore() async throws {
+        let redis = try RedisServerProcess()
+        try await redis.start()
+        defer { Task { await redis.cleanUp() } }
+        let gateway = try await LiveGateway.serve(extra: ["REDIS_URL": redis.url])
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("lost-reply")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await login(gateway, configDir: root, as: "Lena")
+        let device = try await TestDevice(configDir: root, agent: "parrot")
+
+        let chat = try Ctl(["chat", "parrot"], configDir: root)
+        defer { chat.signal(SIGKILL) }
+        try await chat.send("are you there")
+        #expect(await chat.waitFor("(host offline"), "\(chat.output)")
+        let message = try await device.nextUnanswered()
+        chat.signal(SIGSTOP)
+        try await gateway.restart()
+        try await device.reply(to: message, .done, "here I am")
+        try await RedisClient(url: redis.url).flushall()
+        chat.signal(SIGCONT)
+        #expect(await chat.waitFor("parrot: here I am\n", timeout: .seconds(30)), "\(chat.output)")
+        chat.closeInput()
+        #expect(await chat.exitStatus() == 0, "\(chat.output)")
+        #expect(chat.output.components(separatedBy: "here I am").count == 2, "shown once: \(chat.output)")
     }
 
     /// The access token is refreshed by itself; the rotated refresh token replaces the old one.

@@ -69,7 +69,7 @@ public struct ChatClient: Sendable {
                 for try await update in stream.updates() {
                     // Cancelled because the chat is ending: the stream's end is ours, not news.
                     if Task.isCancelled { return }
-                    if let ending = await Self.handle(update, output: output, replies: replies) {
+                    if let ending = await Self.handle(update, session: session, api: api, output: output, replies: replies) {
                         await replies.end(ending)
                         conversation.cancel()
                         return
@@ -112,6 +112,7 @@ public struct ChatClient: Sendable {
             } catch GatewayClientError.problem(let problem) where problem.slug == "session-closed" {
                 return await replies.ending ?? .sessionClosed(reason: "closed")
             }
+            await replies.sent(posted.message.id)
             output(.sent(message: posted.message, hostOnline: posted.hostOnline, queued: posted.queued))
             switch try await replies.wait(for: posted.message.id, timeout: replyTimeout) {
             case .replied: continue
@@ -128,7 +129,9 @@ public struct ChatClient: Sendable {
     // MARK: Events
 
     /// Shows one update; returns how the chat ends when the update ends it.
-    private static func handle(_ update: EventStream.Update, output: (Output) -> Void, replies: ReplyTracker) async -> Ending? {
+    private static func handle(
+        _ update: EventStream.Update, session: SessionView, api: GatewayAPI, output: (Output) -> Void, replies: ReplyTracker
+    ) async -> Ending? {
         let event: ServerSentEvent
         switch update {
         case .connected:
@@ -143,6 +146,8 @@ public struct ChatClient: Sendable {
         case .replyDelta(let delta):
             output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text))
         case .replyDone(let done):
+            // Already taken from the stored messages after a reset.
+            if let replyTo = done.message.replyTo, await replies.isAnswered(replyTo) { return nil }
             output(.done(message: done.message))
             if let replyTo = done.message.replyTo { await replies.replied(replyTo) }
         case .replyError(let failure):
@@ -152,6 +157,7 @@ public struct ChatClient: Sendable {
             output(.hostStatus(online: status.online))
         case .reset(let reset):
             output(.reset(reason: reset.reason.rawValue))
+            await completeFromStore(session: session, api: api, output: output, replies: replies)
         case .shareRevoked:
             output(.shareRevoked)
             return .shareRevoked
@@ -165,6 +171,25 @@ public struct ChatClient: Sendable {
     }
 }
 
+extension ChatClient {
+    /// After a reset the events in between are gone, a finished reply among them too: the replies
+    /// still awaited are looked up in the session's stored messages, so the chat does not wait
+    /// for an event that will never come.
+    fileprivate static func completeFromStore(
+        session: SessionView, api: GatewayAPI, output: (Output) -> Void, replies: ReplyTracker
+    ) async {
+        let awaited = await replies.unanswered
+        guard !awaited.isEmpty,
+            let stored = try? await api.call(MessageList.self, .GET, "/v1/sessions/\(GatewayAPI.escape(session.id))/messages")
+        else { return }
+        for message in stored.value.messages where message.role == .agent {
+            guard let replyTo = message.replyTo, awaited.contains(replyTo), await !replies.isAnswered(replyTo) else { continue }
+            output(.done(message: message))
+            await replies.replied(replyTo)
+        }
+    }
+}
+
 /// Which messages have their reply, and who waits for one.
 actor ReplyTracker {
     enum Outcome: Sendable {
@@ -174,9 +199,18 @@ actor ReplyTracker {
     }
 
     private var answered: Set<String> = []
+    /// Messages this chat sent.
+    private var sentMessages: Set<String> = []
     private var waiters: [String: CheckedContinuation<Outcome, any Error>] = [:]
     private(set) var ending: ChatClient.Ending?
     private(set) var failure: (any Error)?
+
+    func sent(_ messageID: String) { sentMessages.insert(messageID) }
+
+    /// Sent messages whose reply has not arrived.
+    var unanswered: Set<String> { sentMessages.subtracting(answered) }
+
+    func isAnswered(_ messageID: String) -> Bool { answered.contains(messageID) }
 
     func replied(_ messageID: String) {
         answered.insert(messageID)
