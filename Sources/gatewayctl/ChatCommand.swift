@@ -62,8 +62,10 @@ final class ChatPrinter: Sendable {
         }) { Terminal.line(text) }
     }
 
-    /// A final notice (the chat ends): breaks an unfinished reply line first.
-    private func finalNotice(_ text: String) {
+    /// A notice that cannot wait for the reply to finish (the chat ends, or the host went away
+    /// while writing it): breaks an unfinished reply line first. An interrupted reply is shown
+    /// again, whole, when it comes.
+    private func interruptingNotice(_ text: String) {
         let unfinished = streamed.withLockedValue { values in
             defer { values = [:] }
             return values.values.contains { !$0.hasSuffix("\n") }
@@ -115,7 +117,12 @@ final class ChatPrinter: Sendable {
             endReplyLine(streamed.withLockedValue({ $0.removeValue(forKey: replyTo) }) != nil)
             Terminal.line("(the agent could not answer: \(error))")
         case .hostStatus(let online):
-            notice(online ? "(host is back online)" : "(host went offline: messages wait until it is back)")
+            if online {
+                notice("(host is back online)")
+            } else {
+                // A reply it was writing will not finish now; it comes when the host is back.
+                interruptingNotice("(host went offline: messages wait until it is back)")
+            }
         case .connected:
             break
         case .reconnecting(let reason, let retryIn):
@@ -123,11 +130,11 @@ final class ChatPrinter: Sendable {
         case .reset:
             notice("(some events were lost while away; the chat continues)")
         case .shareRevoked:
-            finalNotice("share revoked: the owner revoked your access to \(agentName.withLockedValue { $0 }); this chat has ended")
+            interruptingNotice("share revoked: the owner revoked your access to \(agentName.withLockedValue { $0 }); this chat has ended")
         case .sessionClosed(let reason):
-            finalNotice("session closed (\(reason.replacingOccurrences(of: "_", with: " ")))")
+            interruptingNotice("session closed (\(reason.replacingOccurrences(of: "_", with: " ")))")
         case .replyTimedOut:
-            finalNotice("(no reply in time; giving up)")
+            interruptingNotice("(no reply in time; giving up)")
         }
     }
 

@@ -294,10 +294,13 @@ import Testing
         let reconnectTime = ContinuousClock.now - restartStarted
         try await chat.send("after the restart")
         #expect(await chat.waitFor("echo: after the restart", timeout: .seconds(30)), "chat: \(chat.output)\nhost: \(host.output)")
+        #expect(await host.waitFor("echo replied", count: 2), "\(host.output)")
         // The host stops: the open chat shows it going offline.
         host.signal(SIGTERM)
         #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
-        #expect(await chat.waitFor("host went offline", timeout: .seconds(20)), "chat: \(chat.output)\nhost: \(host.output)")
+        #expect(
+            await chat.waitFor("host went offline", timeout: .seconds(20)),
+            "chat: \(chat.output)\nhost: \(host.output)\ngateway: \(gateway.process.output.suffix(8000))")
         chat.closeInput()
         #expect(await chat.exitStatus() == 0, "\(chat.output)")
         print("gatewayctl timings: gateway restart to host reconnected \(reconnectTime)")
@@ -338,6 +341,36 @@ import Testing
         #expect(await chat.exitStatus() == 0, "\(chat.output)")
         // Answered once: the reply is stored once and the list is empty.
         #expect(!(await host.waitFor("echo replied", count: 2, timeout: .seconds(2))), "\(host.output)")
+    }
+
+    /// The host goes away while it writes a reply: the chat breaks the line and says so at once
+    /// (it does not hold the notice for a reply that will not finish now), and shows the reply
+    /// whole when the host, back, answers again.
+    @Test func aHostThatLeavesMidReplyIsShownAtOnceAndTheReplyComesWhole() async throws {
+        let gateway = try await LiveGateway.dev()
+        defer { gateway.stop() }
+        let root = try temporaryDirectory("mid-reply")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await login(gateway, configDir: root, as: "Olivia")
+        // The first answer stops halfway (the host is stopped meanwhile); the second is whole.
+        let marker = root + "/answered-once"
+        let script =
+            "cat >/dev/null; if [ -e \(marker) ]; then printf 'half a reply'; "
+            + "else touch \(marker); printf 'half a '; exec sleep 20; fi"
+        var host = try Ctl(["host", "--agent", "parrot=command:\(script)"], configDir: root)
+        defer { host.signal(SIGKILL) }
+        #expect(await host.waitFor("connected"), "\(host.output)")
+        let chat = try Ctl(["chat", "parrot"], configDir: root)
+        defer { chat.signal(SIGKILL) }
+        try await chat.send("hello")
+        #expect(await chat.waitFor("parrot: half a "), "\(chat.output)")
+        host.signal(SIGTERM)
+        #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
+        #expect(await chat.waitFor("parrot: half a \n(host went offline"), "\(chat.output)")
+        host = try Ctl(["host", "--agent", "parrot=command:\(script)"], configDir: root)
+        #expect(await chat.waitFor("parrot: half a reply\n"), "chat: \(chat.output)\nhost: \(host.output)")
+        chat.closeInput()
+        #expect(await chat.exitStatus() == 0, "\(chat.output)")
     }
 
     /// A finished reply whose event Redis lost before the chat read it is taken from the stored
