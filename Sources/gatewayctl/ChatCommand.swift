@@ -98,18 +98,22 @@ final class ChatPrinter: Sendable {
             Terminal.write((first ? "\(agentName.withLockedValue { $0 }): " : "") + text)
         case .done(let message):
             let already = streamed.withLockedValue { $0.removeValue(forKey: message.replyTo ?? "") }
-            if let already, already == message.text {
-                endReplyLine(!already.hasSuffix("\n"))
-            } else if let already, message.text.hasPrefix(already) {
-                // The last pieces never arrived (e.g. lost with a stream reset): the rest, from `done`.
-                let rest = message.text.dropFirst(already.count)
-                Terminal.write(String(rest))
-                endReplyLine(!rest.hasSuffix("\n"))
-            } else if let already {
-                // Pieces went missing on the way: the complete reply, which replaces them, on its own line.
-                if !already.hasSuffix("\n") { Terminal.write("\n") }
-                Terminal.line("\(agentName.withLockedValue { $0 }): \(message.text)")
-                endReplyLine(false)
+            if let already {
+                // The final text is what was streamed, without trailing newlines (the host drops
+                // them); what else is missing (pieces lost with a stream reset) comes from `done`.
+                var written = already
+                while written.last?.isNewline == true { written.removeLast() }
+                let base = message.text.hasPrefix(already) ? already : written
+                if message.text.hasPrefix(base) {
+                    let rest = String(message.text.dropFirst(base.count))
+                    Terminal.write(rest)
+                    endReplyLine(!(already + rest).hasSuffix("\n"))
+                } else {
+                    // Pieces went missing in between: the complete reply, on its own line.
+                    if !already.hasSuffix("\n") { Terminal.write("\n") }
+                    Terminal.line("\(agentName.withLockedValue { $0 }): \(message.text)")
+                    endReplyLine(false)
+                }
             } else {
                 Terminal.line("\(agentName.withLockedValue { $0 }): \(message.text)")
             }

@@ -154,6 +154,7 @@ import Testing
             ("first pieces lost", ["by the store"], "parrot: by the store\nparrot: kept by the store\n"),
             ("last pieces lost", ["kept ", "by"], "parrot: kept by the store\n"),
             ("nothing lost", ["kept ", "by the ", "store"], "parrot: kept by the store\n"),
+            ("a last newline the final text leaves out", ["kept by the store\n"], "parrot: kept by the store\n"),
         ]
         for (number, item) in cases.enumerated() {
             try await chat.send(item.question)
