@@ -22,7 +22,7 @@ extension GatewayConfiguration {
         let demo = DemoSettings(
             signInEnabled: reader.boolean(.demoSignInEnabled) ?? true,
             passcode: reader.value(.demoPasscode))
-        let auth = AuthSettings(
+        var auth = AuthSettings(
             accessTokenTTL: reader.duration(.accessTokenTTL) ?? .seconds(15 * 60),
             refreshTokenTTL: reader.duration(.refreshTokenTTL) ?? .seconds(authMode == .demo ? 24 * 3600 : 30 * 24 * 3600),
             signInPerMinute: reader.positiveInteger(.signInRateLimit) ?? 10,
@@ -33,6 +33,17 @@ extension GatewayConfiguration {
             authorizeGlobalPerMinute: reader.positiveInteger(.authorizeGlobalRateLimit) ?? 600,
             userCodeFailuresPerMinute: reader.positiveInteger(.userCodeFailureLimit) ?? 5,
             trustedProxyHops: reader.nonNegativeInteger(.trustedProxyHops) ?? 0)
+        auth.refreshTokenMaxLifetime = reader.duration(.refreshTokenMaxLifetime) ?? .seconds(90 * 24 * 3600)
+        if let prefix = reader.positiveInteger(.rateLimitIPv6Prefix) {
+            if (16...128).contains(prefix) {
+                auth.ipv6PrefixLength = prefix
+            } else {
+                reader.problem(.rateLimitIPv6Prefix, "must be a prefix length between 16 and 128")
+            }
+        }
+        auth.clientMetadataMaximumFetches = reader.positiveInteger(.oauthClientMetadataMaxFetches) ?? 16
+        auth.clientRegistrationsPerAddress = reader.positiveInteger(.oauthClientRegistrationsPerAddress) ?? 20
+        auth.unusedClientRegistrationLifetime = reader.duration(.oauthClientUnusedRegistrationTTL) ?? .seconds(3600)
         let streams = StreamSettings(
             heartbeatInterval: reader.duration(.sseHeartbeatInterval) ?? .seconds(15),
             maximumLifetime: reader.duration(.sseMaxLifetime) ?? .seconds(14 * 60),

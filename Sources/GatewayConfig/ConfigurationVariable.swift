@@ -136,6 +136,25 @@ extension ConfigurationVariable {
     public static let oauthClientMetadataCAPEM = ConfigurationVariable(
         "OAUTH_CLIENT_METADATA_CA_PEM", .optional, example: "-----BEGIN CERTIFICATE-----…",
         "Extra CA certificates (PEM text) to trust when fetching client metadata documents (a private CA).")
+    public static let oauthClientMetadataMaxFetches = ConfigurationVariable(
+        "OAUTH_CLIENT_METADATA_MAX_FETCHES", .optional, default: "16", example: "16",
+        "Client metadata documents one replica fetches at once; past it a sign-in with a new metadata-document client is refused until one ends."
+    )
+    public static let oauthClientRegistrationsPerAddress = ConfigurationVariable(
+        "OAUTH_CLIENT_REGISTRATIONS_PER_ADDRESS", .optional, default: "20", example: "20",
+        "Live dynamic client registrations (RFC 7591) one client address may hold; its oldest never-used one makes room first.")
+    public static let oauthClientUnusedRegistrationTTL = ConfigurationVariable(
+        "OAUTH_CLIENT_UNUSED_REGISTRATION_TTL", .optional, default: "1h", example: "1h",
+        "A dynamic client registration that nobody has signed in with is deleted after this; used ones last 30 days from their last use."
+    )
+    public static let refreshTokenMaxLifetime = ConfigurationVariable(
+        "REFRESH_TOKEN_MAX_LIFETIME", .optional, default: "90d", example: "90d",
+        "Absolute lifetime of a sign-in: however often a client refreshes, its refresh tokens stop working this long after it signed in."
+    )
+    public static let rateLimitIPv6Prefix = ConfigurationVariable(
+        "RATE_LIMIT_IPV6_PREFIX", .optional, default: "64", example: "64",
+        "Per-address limits count an IPv6 client by this many leading bits (one /64 is usually one customer); 128 counts each address."
+    )
     public static let authorizeRateLimit = ConfigurationVariable(
         "AUTHORIZE_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
         "Sign-in requests started (/oauth/authorize, /oauth/device_authorization) per client IP per minute.")
@@ -251,11 +270,13 @@ extension ConfigurationVariable {
         .port, .bindAddress, .publicBaseURL, .railwayPublicDomain, .jwtSigningKey, .redisURL, .redisKeyPrefix, .databaseURL,
         .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
         .demoSignInEnabled, .demoPasscode,
-        .accessTokenTTL, .refreshTokenTTL, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
+        .accessTokenTTL, .refreshTokenTTL, .refreshTokenMaxLifetime, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
         .tokenGlobalRateLimit, .authorizeRateLimit, .authorizeGlobalRateLimit, .userCodeFailureLimit, .trustedProxyHops,
+        .rateLimitIPv6Prefix,
         .messageRateLimit, .sessionRateLimit, .replyRateLimit, .replyByteLimit, .maxStreamsPerUser, .maxStreamsPerDevice,
         .httpIdleTimeout, .completionHostWait, .oauthClientMetadataDocuments, .oauthClientMetadataAllowLoopback,
-        .oauthClientMetadataCAPEM,
+        .oauthClientMetadataCAPEM, .oauthClientMetadataMaxFetches, .oauthClientRegistrationsPerAddress,
+        .oauthClientUnusedRegistrationTTL,
         .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
         .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain, .firebaseSignInProviders, .firebaseAuthMaxAge, .firebaseTenantID,

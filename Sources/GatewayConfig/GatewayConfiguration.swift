@@ -188,6 +188,16 @@ public struct AuthSettings: Sendable, Equatable {
     public var authorizationCodeTTL: Duration = .seconds(60)
     /// How long a device code waits for approval (RFC 8628).
     public var deviceCodeTTL: Duration = .seconds(600)
+    /// A refresh family (one sign-in) ends this long after it started, however often it refreshes.
+    public var refreshTokenMaxLifetime: Duration = .seconds(90 * 24 * 3600)
+    /// Per-address limits count an IPv6 client by this many leading bits.
+    public var ipv6PrefixLength = 64
+    /// Client metadata documents fetched at once by one replica.
+    public var clientMetadataMaximumFetches = 16
+    /// Live dynamic registrations one address may hold.
+    public var clientRegistrationsPerAddress = 20
+    /// A registration nobody signed in with is gone after this.
+    public var unusedClientRegistrationLifetime: Duration = .seconds(3600)
 }
 
 /// The typed configuration built once at start-up.

@@ -159,7 +159,7 @@ public struct OIDCConnector: RedirectConnector {
             }
         }
         let candidates = [claims[settings.nameClaim]?.string, claims[settings.usernameClaim]?.string, email, subject]
-        let name = candidates.compactMap { $0.map(SignedInPerson.displayable) }.first { !$0.isEmpty } ?? subject
+        let name = candidates.compactMap { $0.map(SignedInPerson.displayable) }.first { !$0.isEmpty } ?? "Unnamed"
         return SignedInPerson(identity: Identity(provider: "oidc:\(issuer)", subject: subject), displayName: name)
     }
 }

@@ -56,23 +56,38 @@ extension RelayService {
         // A session a finished completion left, already subscribed; else a new one. Each message
         // carries its whole conversation as `context` (possibly empty), so the host never mixes
         // in what an earlier completion said in the same session.
-        let session: PooledCompletionSession
-        if let idle = completionSessions.take(userID: userID, agentID: agentID) {
-            session = idle
-        } else {
+        func newSession() async throws -> PooledCompletionSession {
             let view = try await openSession(userID: userID, agentID: agentID)
             // Subscribed before posting, so no reply event can be missed.
-            session = PooledCompletionSession(
+            return PooledCompletionSession(
                 userID: userID, agentID: agentID, sessionID: view.id, subscription: try await bus.subscribe(RelayStreams.session(view.id)),
                 position: StreamPosition(view.streamPosition) ?? StreamPosition(epoch: "none", offset: 0))
         }
+        func post(in session: PooledCompletionSession) async throws -> PostedMessage {
+            do {
+                return try await postMessage(
+                    userID: userID, sessionID: session.sessionID, text: text, idempotencyKey: nil, context: context)
+            } catch {
+                session.subscription.cancel()
+                try? await closeSession(userID: userID, id: session.sessionID)
+                throw error
+            }
+        }
+        var session: PooledCompletionSession
         let posted: PostedMessage
-        do {
-            posted = try await postMessage(userID: userID, sessionID: session.sessionID, text: text, idempotencyKey: nil, context: context)
-        } catch {
-            session.subscription.cancel()
-            try? await closeSession(userID: userID, id: session.sessionID)
-            throw error
+        if let idle = completionSessions.take(userID: userID, agentID: agentID) {
+            session = idle
+            do {
+                posted = try await post(in: idle)
+            } catch RelayError.sessionClosed, RelayError.shareRevoked, RelayError.notFound, RelayError.forbidden {
+                // The idle session ended while it waited (its share was revoked and given again,
+                // its agent moved): a fresh session decides whether the caller may still ask.
+                session = try await newSession()
+                posted = try await post(in: session)
+            }
+        } else {
+            session = try await newSession()
+            posted = try await post(in: session)
         }
         let (updates, continuation) = AsyncThrowingStream.makeStream(of: CompletionUpdate.self)
         let relay = self

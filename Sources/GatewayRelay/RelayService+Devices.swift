@@ -17,15 +17,17 @@ extension RelayService {
         return try withoutControlCharacters(trimmed, field: field)
     }
 
-    /// Names, descriptions and labels are shown in other people's browsers and terminals: control
-    /// characters (C0 and C1, which carry terminal escape sequences) are refused, as they are in
-    /// display names. `allowingLineBreaks` admits newline and tab in longer texts.
+    /// Names, descriptions and labels are shown in other people's browsers, terminals and AI
+    /// clients' tool lists: control characters (C0 and C1, which carry terminal escape
+    /// sequences) and hidden format characters (bidi overrides, zero-width spaces, tag
+    /// characters) are refused (`PersonText`), as they are in display names. `allowingLineBreaks`
+    /// admits newline and tab in longer texts.
     static func withoutControlCharacters(_ text: String, field: String, allowingLineBreaks: Bool = false) throws(RelayError) -> String {
-        let refused = text.unicodeScalars.contains { scalar in
-            scalar.properties.generalCategory == .control && !(allowingLineBreaks && (scalar == "\n" || scalar == "\t"))
-        }
-        guard !refused else {
-            throw .invalid("\(field) must not contain control characters\(allowingLineBreaks ? " other than newline and tab" : "")")
+        if let refused = PersonText.refusedCharacter(in: text, allowingLineBreaks: allowingLineBreaks) {
+            let code = "U+" + String(refused.value, radix: 16, uppercase: true).leftPadded(to: 4)
+            throw .invalid(
+                "\(field) must not contain control or invisible formatting characters\(allowingLineBreaks ? " (newline and tab are fine)" : "") (found \(code))"
+            )
         }
         return text
     }
@@ -80,5 +82,11 @@ extension RelayService {
         DeviceView(
             id: device.id, name: device.name, platform: device.platform, online: try await bus.isOnline(device.instanceID),
             createdAt: device.createdAt, updatedAt: device.updatedAt)
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }

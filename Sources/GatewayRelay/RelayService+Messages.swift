@@ -18,10 +18,12 @@ extension RelayService {
         guard let text, !text.isEmpty else { throw RelayError.invalid("text must not be empty") }
         guard text.utf8.count <= limits.maximumMessageBytes else { throw RelayError.tooLarge(limit: limits.maximumMessageBytes) }
         if let key = idempotencyKey, !(1...200).contains(key.count) { throw RelayError.invalid("idempotency keys are 1-200 characters") }
-        if let context {
-            guard context.count <= 200 else { throw RelayError.invalid("at most 200 earlier turns") }
-            let bytes = context.reduce(0) { $0 + $1.text.utf8.count + $1.role.utf8.count }
+        var context = context
+        if let turns = context {
+            guard turns.count <= 200 else { throw RelayError.invalid("at most 200 earlier turns") }
+            let bytes = turns.reduce(0) { $0 + $1.text.utf8.count + $1.role.utf8.count }
             guard bytes <= limits.maximumMessageBytes * 4 else { throw RelayError.tooLarge(limit: limits.maximumMessageBytes * 4) }
+            context = try Self.checkedContext(turns, fromOwner: agent.ownerID == userID)
         }
         try await takeBudget(.messages, key: "messages:user:\(userID)", perMinute: limits.messagesPerMinute)
         let (message, created) = try await store.addMessage(
@@ -38,6 +40,25 @@ extension RelayService {
                     user: UserRef(id: userID, displayName: user?.displayName ?? ""), context: context))
         }
         return PostedMessage(message: view, hostOnline: online, queued: !online, created: created)
+    }
+
+    /// The roles a context turn may have.
+    public static let contextRoles: Set<String> = ["system", "user", "assistant"]
+
+    /// Earlier turns as the host's agent gets them: one of the three roles, without control
+    /// characters (other than newline and tab). A guest's `system` turn is demoted to `user`:
+    /// instructions to the agent are its owner's to give, so the agent must be able to tell what
+    /// a guest wrote from what its owner set up.
+    static func checkedContext(_ turns: [ContextTurn], fromOwner: Bool) throws(RelayError) -> [ContextTurn] {
+        var checked: [ContextTurn] = []
+        for turn in turns {
+            guard contextRoles.contains(turn.role) else {
+                throw .invalid("a context turn's role must be system, user or assistant, not \(turn.role.prefix(40))")
+            }
+            let role = turn.role == "system" && !fromOwner ? "user" : turn.role
+            checked.append(ContextTurn(role: role, text: PersonText.withoutControlCharacters(turn.text)))
+        }
+        return checked
     }
 
     /// Asks the host to stop answering one of the caller's messages: `reply.stop_requested` goes

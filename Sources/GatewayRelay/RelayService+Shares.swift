@@ -92,10 +92,12 @@ extension RelayService {
             guard let agent = try await store.agent(id: share.agentID) else { throw RelayError.notFound("invite not found") }
             if newly {
                 let guest = try await store.user(id: userID)
-                try await append(
-                    RelayStreams.user(share.ownerID),
-                    ShareAcceptedEvent(
-                        shareID: share.id, agentID: agent.id, guest: UserRef(id: userID, displayName: guest?.displayName ?? "")))
+                let accepted = ShareAcceptedEvent(
+                    shareID: share.id, agentID: agent.id, guest: UserRef(id: userID, displayName: guest?.displayName ?? ""))
+                try await append(RelayStreams.user(share.ownerID), accepted)
+                // The guest's own clients (an MCP client's tool list among them) learn they have a
+                // new agent.
+                try await append(RelayStreams.user(userID), accepted)
             }
             return AcceptedInvite(
                 share: ShareView(share, agentName: agent.name, guests: nil), agent: try await view(agent, for: userID, shareID: share.id),

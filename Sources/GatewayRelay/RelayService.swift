@@ -114,4 +114,24 @@ public struct StreamLease: Sendable {
     public func release() async {
         for key in keys { try? await ephemeral.releaseLease(key, holder: holder) }
     }
+
+    /// Runs `body` (a long response: a tool call, a streamed completion) while renewing the
+    /// lease, then releases it however `body` ends.
+    public func hold<Value>(_ body: () async throws -> Value) async throws -> Value {
+        let renewer = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: renewal)
+                await renew()
+            }
+        }
+        defer { renewer.cancel() }
+        do {
+            let value = try await body()
+            await release()
+            return value
+        } catch {
+            await release()
+            throw error
+        }
+    }
 }

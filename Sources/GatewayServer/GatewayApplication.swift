@@ -97,19 +97,20 @@ public enum Gateway {
                 return statuses
             }
         ).register(on: router)
-        let v1 = router.group("v1").add(
-            middleware: BearerAuthenticationMiddleware(authentication: BearerAuthentication(tokens: dependencies.tokens)))
+        let apiAuthentication = BearerAuthentication(
+            tokens: dependencies.tokens, clients: Set(dependencies.authorizationServer.clients.clients.keys))
+        let v1 = router.group("v1").add(middleware: BearerAuthenticationMiddleware(authentication: apiAuthentication))
         MeRoutes(store: dependencies.store, authMode: configuration.authMode).register(on: v1)
         let apiKeys = APIKeyService(store: dependencies.store)
         var completionLimits = CompletionLimits()
         completionLimits.hostWait = configuration.completionHostWait
         APIKeyRoutes(keys: apiKeys).register(on: v1)
-        OpenAIRoutes(relay: dependencies.relay, keys: apiKeys, tokens: dependencies.tokens, limits: completionLimits).register(on: router)
+        OpenAIRoutes(relay: dependencies.relay, keys: apiKeys, bearer: apiAuthentication, limits: completionLimits).register(on: router)
         MCPRoutes(
             relay: dependencies.relay, bus: dependencies.bus, keys: apiKeys, tokens: dependencies.tokens,
             resource: dependencies.authorizationServer.mcpResource, publicBaseURL: configuration.publicBaseURL,
             allowedOrigins: [configuration.publicBaseURL] + configuration.corsAllowedOrigins, limits: completionLimits,
-            streamLifetime: configuration.streams.maximumLifetime
+            streamLifetime: configuration.streams.maximumLifetime, heartbeatInterval: configuration.streams.heartbeatInterval
         ).register(on: router)
         RelayRoutes(relay: dependencies.relay, streams: dependencies.streams).register(on: v1)
         extraRoutes?(
@@ -293,8 +294,11 @@ public struct GatewayDependencies: Sendable {
                 store: store,
                 metadataDocuments: configuration.clientMetadataDocuments
                     ? try ClientMetadataDocuments(
-                        allowLoopback: configuration.clientMetadataAllowLoopback, caPEM: configuration.clientMetadataCAPEM, logger: logger)
+                        allowLoopback: configuration.clientMetadataAllowLoopback, caPEM: configuration.clientMetadataCAPEM,
+                        maximumFetches: configuration.auth.clientMetadataMaximumFetches, logger: logger)
                     : nil,
+                registrationsPerAddress: configuration.auth.clientRegistrationsPerAddress,
+                unusedRegistrationLifetime: TimeInterval(configuration.auth.unusedClientRegistrationLifetime.components.seconds),
                 logger: logger),
             tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
 

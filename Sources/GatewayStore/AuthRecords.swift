@@ -98,7 +98,8 @@ extension GatewayStore {
     /// used token again revokes the family (as Ory Hydra does): a stolen token and its
     /// legitimate holder can never both keep going.
     public func rotateRefreshToken(
-        _ tokenHash: String, clientID: String, newTokenHash: String, newExpiresAt: Date, now: Date = Date()
+        _ tokenHash: String, clientID: String, newTokenHash: String, newExpiresAt: Date, familyStartedAfter: Date = .distantPast,
+        now: Date = Date()
     ) async throws -> RefreshRotation {
         try await database.transaction { executor in
             // The conditional UPDATE is the race arbiter: only one presenter can flip used_at,
@@ -108,10 +109,11 @@ extension GatewayStore {
                 """
                 UPDATE refresh_tokens SET used_at = $1
                 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-                AND family_id IN (SELECT id FROM refresh_token_families WHERE client_id = $3 AND revoked_at IS NULL)
+                AND family_id IN (
+                    SELECT id FROM refresh_token_families WHERE client_id = $3 AND revoked_at IS NULL AND created_at > $4)
                 RETURNING family_id
                 """,
-                SQLValue(now), .text(tokenHash), .text(clientID))
+                SQLValue(now), .text(tokenHash), .text(clientID), SQLValue(familyStartedAfter))
             guard let familyID = try claimed.first?.string("family_id") else {
                 let known = try await executor.execute(
                     "SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1", .text(tokenHash))

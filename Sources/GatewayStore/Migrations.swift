@@ -193,6 +193,17 @@ public enum Schema {
                 "CREATE INDEX oauth_clients_last_used ON oauth_clients (last_used_at)",
                 "ALTER TABLE refresh_token_families ADD COLUMN resource TEXT",
             ]),
+        // Registrations nobody signed in with expire within hours, and each client address may
+        // hold a bounded number: the first use and the registering address are kept. Rows from
+        // before count as used (their first use was not recorded).
+        Migration(
+            version: 7, name: "registered oauth clients: first use and registering address",
+            statements: [
+                "ALTER TABLE oauth_clients ADD COLUMN first_used_at BIGINT",
+                "ALTER TABLE oauth_clients ADD COLUMN registered_from TEXT NOT NULL DEFAULT ''",
+                "UPDATE oauth_clients SET first_used_at = last_used_at",
+                "CREATE INDEX oauth_clients_registered_from ON oauth_clients (registered_from)",
+            ]),
     ]
 }
 

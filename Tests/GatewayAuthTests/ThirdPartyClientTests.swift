@@ -19,6 +19,8 @@ struct ThirdPartyClientTests {
             ("::1", false), ("::", false), ("fe80::1", false), ("fc00::1", false), ("fd12:3456::1", false), ("ff02::1", false),
             ("::ffff:127.0.0.1", false), ("::ffff:10.0.0.1", false), ("::ffff:93.184.215.14", true), ("64:ff9b::a00:1", false),
             ("2001:db8::1", false), ("2002:7f00:1::", false), ("not an address", false),
+            // IPv4-translated (RFC 2765) and local-use NAT64 (RFC 8215) reach the operator's own network.
+            ("::ffff:0:7f00:1", false), ("::ffff:0:5db8:d70e", false), ("64:ff9b:1::a00:1", false), ("64:ff9b:1:ffff::1", false),
         ])
     func onlyGloballyRoutableAddressesArePublic(_ address: String, _ isPublic: Bool) {
         #expect(ClientMetadataDocuments.isPublic(address) == isPublic, "\(address)")
@@ -29,6 +31,10 @@ struct ThirdPartyClientTests {
             "http://client.example/metadata.json", "https://client.example", "https://client.example/",
             "https://user:pass@client.example/metadata.json", "https://client.example/metadata.json#x",
             "https://client.example/a/../metadata.json", "ftp://client.example/metadata.json",
+            // Dot segments however they are spelled, non-ASCII hosts, hosts that are not DNS names.
+            "https://client.example/a/%2e%2e/metadata.json", "https://client.example/a/%2E%2e/metadata.json",
+            "https://client.example/%2e/metadata.json", "https://client.example/a%2f..%2fmetadata.json",
+            "https://clаude.ai/metadata.json", "https://*.client.example/metadata.json", "https://a;b.example/metadata.json",
         ] {
             #expect(throws: OAuthError.self, "\(refused)") { try ClientMetadataDocuments.checkedURL(refused, allowLoopback: false) }
         }
@@ -70,20 +76,47 @@ struct ThirdPartyClientTests {
 
     @Test func redirectURIsAClientMayDeclare() throws {
         for accepted in [
-            "https://claude.ai/api/mcp/auth_callback", "http://127.0.0.1:33418/callback", "http://localhost:6274/oauth/callback",
-            "cursor://anysphere.cursor-retrieval/oauth/callback", "vscode://vscode.dev/redirect",
+            "https://claude.ai/api/mcp/auth_callback", "http://127.0.0.1:33418/callback", "http://[::1]:6274/oauth/callback",
+            "https://www.cursor.com/agents/mcp/oauth/callback", "com.example.desktop:/oauth/callback",
+            "https://xn--clude-5ve.ai/cb",
         ] {
             #expect(ThirdPartyClients.isAcceptableRedirect(accepted), "\(accepted)")
         }
         for refused in [
             "http://example.com/callback", "javascript:alert(1)", "data:text/html,x", "file:///etc/passwd",
             "https://client.example/cb#fragment", "https://user@client.example/cb", "not a uri",
+            // RFC 8252 section 8.3: a third party may not use localhost (a resolver may send it elsewhere).
+            "http://localhost:6274/oauth/callback",
+            // Hosts that would break out of a Content-Security-Policy source or widen it.
+            "https://evil.example;sandbox/cb", "https://*.evil.example/cb", "https://evil.example%20x/cb", "https://a_b.example/cb",
+            // Unicode hosts must come in their ASCII form; a one-word scheme could be any program's.
+            "https://clаude.ai/cb", "cursor://anysphere.cursor-mcp/oauth/callback", "vscode://vscode.dev/redirect",
+            "ms-settings:privacy", "view-source:https://a.example/", "chrome://settings", "jar:https://a.example/x!/",
+            "mailto:a@example.com", "x-javascript:alert(1)", "evilapp://accounts.google.com/cb",
         ] {
             #expect(!ThirdPartyClients.isAcceptableRedirect(refused), "\(refused)")
         }
         #expect(throws: OAuthError.self) {
             try ThirdPartyClients.validatedRedirectURIs(Array(repeating: "https://a.example/cb", count: 11))
         }
+        // What cannot be used is left out, and what can is kept in order (RFC 7591 section 2).
+        let cursor = [
+            "cursor://anysphere.cursor-mcp/oauth/callback", "https://www.cursor.com/agents/mcp/oauth/callback",
+            "http://localhost:8787/callback",
+        ]
+        #expect(try ThirdPartyClients.validatedRedirectURIs(cursor) == ["https://www.cursor.com/agents/mcp/oauth/callback"])
+        #expect(throws: OAuthError.self) { try ThirdPartyClients.validatedRedirectURIs(["http://localhost:1/cb", "cursor://x/cb"]) }
+    }
+
+    @Test func redirectTargetsAreShownInTheirASCIIForm() throws {
+        let idn = try #require(RedirectTarget("https://xn--clude-5ve.ai/cb"))
+        #expect(idn.shownAs == "xn--clude-5ve.ai" && idn.isInternationalizedHost)
+        #expect(idn.policySource == "https://xn--clude-5ve.ai")
+        let app = try #require(RedirectTarget("com.example.app:/callback"))
+        #expect(app.shownAs == "com.example.app:" && app.policySource == "com.example.app:" && !app.isInternationalizedHost)
+        #expect(RedirectTarget("HTTPS://Claude.AI:8443/cb")?.policySource == "https://claude.ai:8443")
+        #expect(RedirectTarget("http://[::1]:4000/cb")?.policySource == "http://[::1]:4000")
+        #expect(RedirectTarget("https://evil.example;sandbox/cb") == nil)
     }
 
     @Test func aDeclaredLoopbackRedirectMatchesOnAnyPortAndNothingElseLoosely() {
@@ -100,5 +133,9 @@ struct ThirdPartyClientTests {
         #expect(ThirdPartyClients.cleanName("  Claude\n\u{7}Desktop  ") == "ClaudeDesktop")
         #expect(ThirdPartyClients.cleanName(String(repeating: "x", count: 500))?.count == 100)
         #expect(ThirdPartyClients.cleanName(" \n ") == nil)
+        // Hidden characters that reorder or hide text are dropped: a bidi override, zero-width
+        // space, tag characters; a zero-width joiner (emoji, scripts) stays.
+        #expect(ThirdPartyClients.cleanName("Claude\u{202E}resU\u{200B}\u{E0041}\u{E0042}") == "ClauderesU")
+        #expect(ThirdPartyClients.cleanName("👩\u{200D}💻 Coder") == "👩\u{200D}💻 Coder")
     }
 }

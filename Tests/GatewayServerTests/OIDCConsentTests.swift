@@ -37,9 +37,14 @@ extension OIDCSignInTests {
             #expect(consent.body.contains("Alice"), "the page says who is signed in")
             var form = OAuthTestClient.hiddenInputs(consent.body)
             form["action"] = "allow"
-            // The answer belongs to the browser that signed in: another one is refused.
+            // The answer belongs to the browser that signed in: another one is refused, even with
+            // a form token of its own, and its attempt does not use up the person's consent.
             let otherBrowser = OAuthTestClient(base: gateway.base)
             #expect(try await otherBrowser.request(.POST, "/oauth/consent", form: form).status == 403)
+            var stolen = form
+            stolen["csrf"] = OAuthTestClient.hiddenInputs(try await otherBrowser.request(.GET, "/device").body)["csrf"]
+            #expect(stolen["csrf"] != nil)
+            #expect(try await otherBrowser.request(.POST, "/oauth/consent", form: stolen).status == 400)
             let allowed = try await client.request(.POST, "/oauth/consent", form: form)
             #expect(allowed.status == 302 && allowed.location?.hasPrefix(redirect) == true, "\(allowed.body)")
             let code = try #require(OAuthTestClient.queryItems(allowed.location ?? "")["code"])

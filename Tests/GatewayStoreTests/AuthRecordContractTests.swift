@@ -155,24 +155,91 @@ struct AuthRecordContractTests {
     func registeredClientsExpireWhenUnused(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let now = Date()
+            let expiry = OAuthClientExpiry(unusedSince: now.addingTimeInterval(-86_400), neverUsedSince: now.addingTimeInterval(-3600))
             let fresh = RegisteredOAuthClient(
                 id: "mcp-client-fresh", name: "Fresh", redirectURIs: ["http://127.0.0.1:1/cb", "https://a.example/cb"], createdAt: now,
-                lastUsedAt: now)
+                lastUsedAt: now, registeredFrom: "203.0.113.7")
             let stale = RegisteredOAuthClient(
                 id: "mcp-client-stale", name: "Stale", redirectURIs: ["https://b.example/cb"], createdAt: now.addingTimeInterval(-90_000),
-                lastUsedAt: now.addingTimeInterval(-90_000))
-            try await store.registerOAuthClient(fresh)
-            try await store.registerOAuthClient(stale)
-            let cutoff = now.addingTimeInterval(-86_400)
-            let found = try await store.registeredOAuthClient(id: fresh.id, unusedSince: cutoff)
-            #expect(found?.redirectURIs == fresh.redirectURIs && found?.name == "Fresh")
-            #expect(try await store.registeredOAuthClientCount(unusedSince: cutoff) == 1, "the stale one is gone")
-            #expect(try await store.registeredOAuthClient(id: stale.id, unusedSince: cutoff) == nil)
-            #expect(try await store.registeredOAuthClient(id: "mcp-client-unknown", unusedSince: cutoff) == nil)
-            // A use keeps it alive (written at most once an hour).
+                lastUsedAt: now.addingTimeInterval(-90_000), firstUsedAt: now.addingTimeInterval(-90_000))
+            // Registered two hours ago and never signed in with: gone after one.
+            let neverUsed = RegisteredOAuthClient(
+                id: "mcp-client-never", name: "Never", redirectURIs: ["https://c.example/cb"], createdAt: now.addingTimeInterval(-7200),
+                lastUsedAt: now.addingTimeInterval(-7200), registeredFrom: "203.0.113.7")
+            // Registered two hours ago and used since: stays.
+            let used = RegisteredOAuthClient(
+                id: "mcp-client-used", name: "Used", redirectURIs: ["https://d.example/cb"], createdAt: now.addingTimeInterval(-7200),
+                lastUsedAt: now.addingTimeInterval(-7000), firstUsedAt: now.addingTimeInterval(-7000), registeredFrom: "203.0.113.7")
+            for client in [fresh, stale, neverUsed, used] { try await store.registerOAuthClient(client) }
+            let found = try await store.registeredOAuthClient(id: fresh.id, expiry: expiry)
+            #expect(found?.redirectURIs == fresh.redirectURIs && found?.name == "Fresh" && found?.registeredFrom == "203.0.113.7")
+            #expect(found?.firstUsedAt == nil)
+            let counts = try await store.liveOAuthClientCounts(from: "203.0.113.7", expiry: expiry)
+            #expect(counts.overall == 2 && counts.fromAddress == 2, "the stale and the never-used ones are gone: \(counts)")
+            #expect(try await store.registeredOAuthClient(id: stale.id, expiry: expiry) == nil)
+            #expect(try await store.registeredOAuthClient(id: neverUsed.id, expiry: expiry) == nil)
+            #expect(try await store.registeredOAuthClient(id: used.id, expiry: expiry) != nil)
+            #expect(try await store.registeredOAuthClient(id: "mcp-client-unknown", expiry: expiry) == nil)
+            // The first use is recorded at once; later ones at most once an hour.
+            try await store.touchOAuthClient(id: fresh.id, now: now.addingTimeInterval(60))
+            let firstUse = try await store.registeredOAuthClient(id: fresh.id, expiry: expiry)
+            #expect(firstUse.map { abs(($0.firstUsedAt ?? .distantPast).timeIntervalSince(now.addingTimeInterval(60))) < 1 } == true)
             try await store.touchOAuthClient(id: fresh.id, now: now.addingTimeInterval(7200))
-            let touched = try await store.registeredOAuthClient(id: fresh.id, unusedSince: cutoff)
+            let touched = try await store.registeredOAuthClient(id: fresh.id, expiry: expiry)
             #expect(touched.map { abs($0.lastUsedAt.timeIntervalSince(now.addingTimeInterval(7200))) < 1 } == true)
+            #expect(touched.map { abs(($0.firstUsedAt ?? .distantPast).timeIntervalSince(now.addingTimeInterval(60))) < 1 } == true)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theOldestNeverUsedRegistrationMakesRoomFirst(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let now = Date()
+            func client(_ id: String, age: TimeInterval, used: Bool, from address: String) -> RegisteredOAuthClient {
+                RegisteredOAuthClient(
+                    id: "mcp-client-\(id)", name: id, redirectURIs: ["https://\(id).example/cb"], createdAt: now.addingTimeInterval(-age),
+                    lastUsedAt: now.addingTimeInterval(-age), firstUsedAt: used ? now.addingTimeInterval(-age) : nil,
+                    registeredFrom: address)
+            }
+            try await store.registerOAuthClient(client("oldest-used", age: 300, used: true, from: "a"))
+            try await store.registerOAuthClient(client("older-unused", age: 200, used: false, from: "b"))
+            try await store.registerOAuthClient(client("newer-unused", age: 100, used: false, from: "a"))
+            let expiry = OAuthClientExpiry(unusedSince: now.addingTimeInterval(-86_400), neverUsedSince: now.addingTimeInterval(-3600))
+            // From one address: only that address's own unused registration goes.
+            #expect(try await store.evictOldestUnusedOAuthClient(from: "a"))
+            #expect(try await store.registeredOAuthClient(id: "mcp-client-newer-unused", expiry: expiry) == nil)
+            #expect(try await store.registeredOAuthClient(id: "mcp-client-older-unused", expiry: expiry) != nil)
+            #expect(try await !store.evictOldestUnusedOAuthClient(from: "a"), "a used registration is never evicted")
+            // Overall: the oldest unused one anywhere.
+            #expect(try await store.evictOldestUnusedOAuthClient())
+            #expect(try await store.registeredOAuthClient(id: "mcp-client-older-unused", expiry: expiry) == nil)
+            #expect(try await !store.evictOldestUnusedOAuthClient())
+            #expect(try await store.registeredOAuthClient(id: "mcp-client-oldest-used", expiry: expiry) != nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRefreshFamilyEndsAtItsAbsoluteLifetime(backend: Backend) async throws {
+        try await withMigratedStore(backend) { store in
+            let user = try await store.user(signingInAs: Identity(provider: "demo", subject: "lifetime"), displayName: "L")
+            let started = Date().addingTimeInterval(-100)
+            _ = try await store.createRefreshFamily(
+                tokenHash: "life-1", userID: user.id, clientID: "desktop", scope: "gateway", expiresAt: Date().addingTimeInterval(3600),
+                now: started)
+            let later = Date().addingTimeInterval(3600)
+            // A family started before the cut-off no longer rotates, however fresh its token.
+            let refused = try await store.rotateRefreshToken(
+                "life-1", clientID: "desktop", newTokenHash: "life-2", newExpiresAt: later,
+                familyStartedAfter: Date().addingTimeInterval(-50))
+            #expect(refused == .invalid)
+            guard
+                case .rotated = try await store.rotateRefreshToken(
+                    "life-1", clientID: "desktop", newTokenHash: "life-3", newExpiresAt: later,
+                    familyStartedAfter: Date().addingTimeInterval(-200))
+            else {
+                Issue.record("a family within its lifetime rotates")
+                return
+            }
         }
     }
 }

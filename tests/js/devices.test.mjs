@@ -38,6 +38,10 @@ test("a name the gateway would refuse is refused with what to fix", () => {
   assert.match(apiKeyRequest("tab\there", "").error, /control characters/);
   assert.match(apiKeyRequest("bell\u0007", "").error, /control characters/);
   assert.match(apiKeyRequest("c1\u0085", "").error, /control characters/);
+  for (const hidden of ["rtl\u202eoverride", "zero\u200bwidth", "tag\u{E0041}", "bom\ufeffx", "isolate\u2066x"]) {
+    assert.match(apiKeyRequest(hidden, "").error, /invisible formatting/, JSON.stringify(hidden));
+  }
+  assert.ok(apiKeyRequest("👩\u200d💻 laptop", "").body, "a joiner is fine");
   assert.match(apiKeyRequest("laptop", "86400").error, /expires/, "only the listed choices");
   assert.match(apiKeyRequest("laptop", "abc").error, /expires/);
 });

@@ -1,10 +1,12 @@
+import Foundation
+import GatewayProtocol
+
 /// Small pieces the network connectors (GatewayOIDC, GatewayFirebase) share.
 extension SignedInPerson {
-    /// A name from a provider's claims as the gateway shows it: without control characters,
-    /// trimmed, at most 64 characters.
+    /// A name from a provider's claims as the gateway shows it: without control and hidden
+    /// format characters (`PersonText`), trimmed, at most 64 characters.
     public static func displayable(_ text: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }))
-        return String(cleaned.trimmingCharacters(in: .whitespacesAndNewlines).prefix(64))
+        String(PersonText.displayable(text).trimmingCharacters(in: .whitespacesAndNewlines).prefix(64))
     }
 }
 

@@ -1,4 +1,5 @@
 import GatewayConfig
+import GatewayProtocol
 import GatewayStore
 
 /// Quick-start sign-in: a display name (and the shared passcode when one is set). The browser's
@@ -43,8 +44,8 @@ public struct DemoConnector: FormConnector {
         guard name.count <= Self.maximumDisplayNameLength else {
             throw .refused("Display names can be at most \(Self.maximumDisplayNameLength) characters.")
         }
-        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw .refused("Display names cannot contain control characters.")
+        guard PersonText.refusedCharacter(in: name) == nil else {
+            throw .refused("Display names cannot contain control characters or invisible formatting characters.")
         }
         return SignedInPerson(identity: Identity(provider: "demo", subject: submission.browserID), displayName: name)
     }

@@ -135,7 +135,7 @@ public struct AuthorizationServer: Sendable {
         }
         let resource: String?
         do {
-            resource = try tokenResource(parameters["resource"])
+            resource = try tokenResource(parameters["resource"], for: client)
         } catch {
             throw fail(error.code, error.message)
         }
@@ -213,22 +213,33 @@ public struct AuthorizationServer: Sendable {
     /// The resource tokens are for, from a `resource` parameter: nil for the API (also when none
     /// was asked for), the MCP endpoint's URL for it, `invalid_target` for anything else. A
     /// trailing slash is ignored.
-    func tokenResource(_ requested: String?) throws(OAuthError) -> String? {
-        guard var normalized = requested else { return nil }
+    ///
+    /// A third-party client (registered or known by its metadata document) only ever gets the
+    /// MCP endpoint: nobody vetted it, so it must not hold the API that makes shares, API keys
+    /// and devices. Without a `resource` it gets the MCP endpoint; asking for the API is refused.
+    func tokenResource(_ requested: String?, for client: OAuthClient) throws(OAuthError) -> String? {
+        guard var normalized = requested else { return client.isThirdParty ? mcpResource : nil }
         while normalized.hasSuffix("/") { normalized.removeLast() }
         guard resources.contains(normalized) else {
             throw OAuthError("invalid_target", "resource must be one of \(resources.sorted().joined(separator: ", "))")
+        }
+        if client.isThirdParty, normalized != mcpResource {
+            throw OAuthError(
+                "invalid_target", "a third-party client may only get tokens for \(mcpResource)")
         }
         return normalized == issuer ? nil : normalized
     }
 
     /// A token request's `resource`, when sent, must be the one the grant was for.
-    func checkResource(_ form: [String: String], granted: String?) throws {
+    func checkResource(_ form: [String: String], granted: String?, client: OAuthClient) throws {
         guard form["resource"] != nil else { return }
-        guard try tokenResource(form["resource"]) == granted else {
+        guard try tokenResource(form["resource"], for: client) == granted else {
             throw OAuthError("invalid_target", "resource does not match the one this grant was authorized for")
         }
     }
+
+    /// Whether `clientID` is one of the gateway's own applications: only their tokens open the API.
+    public func isFirstParty(_ clientID: String) -> Bool { clients.client(clientID) != nil }
 
     func redeemCode(_ form: [String: String]) async throws -> TokenResponse {
         let client = try await requireClient(form)
@@ -254,7 +265,7 @@ public struct AuthorizationServer: Sendable {
         guard PKCE.verify(verifier: verifier, challenge: grant.codeChallenge) else {
             throw OAuthError.invalidGrant("code_verifier does not match the code_challenge")
         }
-        try checkResource(form, granted: grant.resource)
+        try checkResource(form, granted: grant.resource, client: client)
         // Only a redemption that passed every check consumes the code; take() makes it
         // single-use when two correct redemptions race.
         guard try await ephemeral.take("code:\(codeHash)") != nil else {
@@ -269,13 +280,20 @@ public struct AuthorizationServer: Sendable {
         let client = try await requireClient(form)
         guard let presented = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is required") }
         // Checked before the token is used up, so a wrong `resource` costs the client nothing.
-        if form["resource"] != nil, let granted = try await store.refreshTokenResource(OpaqueToken.hash(presented)) {
-            try checkResource(form, granted: granted)
+        if form["resource"] != nil || client.isThirdParty, let granted = try await store.refreshTokenResource(OpaqueToken.hash(presented)) {
+            if client.isThirdParty, granted != mcpResource {
+                // A sign-in from before third-party clients were confined to /mcp: it opens nothing now.
+                throw OAuthError.invalidGrant("this sign-in was for the gateway's API, which third-party clients cannot use; sign in again")
+            }
+            try checkResource(form, granted: granted, client: client)
         }
         let next = OpaqueToken.generate()
+        let now = Date()
+        // However often it refreshes, a sign-in ends after REFRESH_TOKEN_MAX_LIFETIME.
         let rotation = try await store.rotateRefreshToken(
             OpaqueToken.hash(presented), clientID: client.id, newTokenHash: OpaqueToken.hash(next),
-            newExpiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
+            newExpiresAt: now.addingTimeInterval(settings.refreshTokenTTL.seconds),
+            familyStartedAfter: now.addingTimeInterval(-settings.refreshTokenMaxLifetime.seconds), now: now)
         switch rotation {
         case .rotated(let grant):
             try await thirdParty.touch(client)

@@ -10,7 +10,8 @@ import Logging
 public struct ThirdPartyClients: Sendable {
     /// A registration nobody signed in with or refreshed for this long is gone.
     public static let registrationLifetime: TimeInterval = 30 * 24 * 3600
-    /// Live registrations at most; past it, registering is refused until unused ones expire.
+    /// Live registrations at most; past it, the oldest one nobody ever used makes room, and
+    /// when every one is in use registering is refused until some expire.
     public static let maximumRegistrations = 10_000
     static let maximumRedirectURIs = 10
     static let maximumNameCharacters = 100
@@ -19,31 +20,47 @@ public struct ThirdPartyClients: Sendable {
     let store: GatewayStore
     /// Nil when Client ID Metadata Documents are turned off.
     let metadataDocuments: ClientMetadataDocuments?
+    /// Live registrations one client address may hold.
+    let registrationsPerAddress: Int
+    /// A registration nobody signed in with is gone after this.
+    let unusedRegistrationLifetime: TimeInterval
     let logger: Logger
 
-    public init(store: GatewayStore, metadataDocuments: ClientMetadataDocuments?, logger: Logger) {
+    public init(
+        store: GatewayStore, metadataDocuments: ClientMetadataDocuments?, registrationsPerAddress: Int = 20,
+        unusedRegistrationLifetime: TimeInterval = 3600, logger: Logger
+    ) {
         self.store = store
         self.metadataDocuments = metadataDocuments
+        self.registrationsPerAddress = registrationsPerAddress
+        self.unusedRegistrationLifetime = unusedRegistrationLifetime
         self.logger = logger
     }
 
     public var acceptsMetadataDocuments: Bool { metadataDocuments != nil }
 
+    func expiry(now: Date = Date()) -> OAuthClientExpiry {
+        OAuthClientExpiry(
+            unusedSince: now.addingTimeInterval(-Self.registrationLifetime),
+            neverUsedSince: now.addingTimeInterval(-unusedRegistrationLifetime))
+    }
+
     /// The client behind a `client_id` that is not first-party, or nil when there is none.
     /// A metadata document that cannot be used is an `OAuthError` saying why.
     func client(_ id: String) async throws -> OAuthClient? {
         if id.hasPrefix(Self.registeredIDPrefix) {
-            guard
-                let registered = try await store.registeredOAuthClient(
-                    id: id, unusedSince: Date().addingTimeInterval(-Self.registrationLifetime))
-            else { return nil }
-            return OAuthClient(id: registered.id, name: registered.name, redirectURIs: registered.redirectURIs, origin: .registered)
+            guard let registered = try await store.registeredOAuthClient(id: id, expiry: expiry()) else { return nil }
+            // Checked again on the way out: a registration kept from before a rule tightened gets
+            // only the redirects that are still acceptable.
+            return OAuthClient(
+                id: registered.id, name: registered.name, redirectURIs: Self.acceptableRedirectURIs(registered.redirectURIs),
+                origin: .registered)
         }
         guard let metadataDocuments, id.hasPrefix("https://") || id.hasPrefix("http://") else { return nil }
         let document = try await metadataDocuments.document(for: id)
         return OAuthClient(
-            id: id, name: Self.cleanName(document.clientName) ?? Self.host(of: id) ?? id, redirectURIs: document.redirectURIs ?? [],
-            origin: .metadataDocument)
+            id: id, name: Self.cleanName(document.clientName) ?? RedirectTarget(id)?.shownAs ?? id,
+            redirectURIs: Self.acceptableRedirectURIs(document.redirectURIs), origin: .metadataDocument)
     }
 
     /// Records a use (sign-in, refresh) so the registration does not expire.
@@ -53,8 +70,9 @@ public struct ThirdPartyClients: Sendable {
 
     // MARK: Dynamic registration (RFC 7591)
 
-    /// Validates the metadata and registers a public client; the answer echoes what was kept.
-    public func register(_ metadata: OAuthClientMetadata) async throws(OAuthError) -> OAuthClientMetadata {
+    /// Validates the metadata and registers a public client from `address` (as per-address
+    /// limits count it); the answer echoes what was kept.
+    public func register(_ metadata: OAuthClientMetadata, from address: String) async throws(OAuthError) -> OAuthClientMetadata {
         let redirectURIs = try Self.validatedRedirectURIs(metadata.redirectURIs)
         let grantTypes = metadata.grantTypes ?? ["authorization_code"]
         guard grantTypes.contains("authorization_code"), grantTypes.allSatisfy(["authorization_code", "refresh_token"].contains) else {
@@ -71,10 +89,22 @@ public struct ThirdPartyClients: Sendable {
         let name = Self.cleanName(metadata.clientName) ?? "Unnamed application"
         let now = Date()
         let client = RegisteredOAuthClient(
-            id: Self.registeredIDPrefix + OpaqueToken.generate(), name: name, redirectURIs: redirectURIs, createdAt: now, lastUsedAt: now)
+            id: Self.registeredIDPrefix + OpaqueToken.generate(), name: name, redirectURIs: redirectURIs, createdAt: now, lastUsedAt: now,
+            registeredFrom: address)
         do {
-            let live = try await store.registeredOAuthClientCount(unusedSince: now.addingTimeInterval(-Self.registrationLifetime))
-            guard live < Self.maximumRegistrations else {
+            let live = try await store.liveOAuthClientCounts(from: address, expiry: expiry(now: now))
+            // One address holds a bounded number: its own oldest unused registration makes room.
+            if live.fromAddress >= registrationsPerAddress, !(try await store.evictOldestUnusedOAuthClient(from: address)) {
+                logger.notice(
+                    "client registration refused: too many registrations from one address",
+                    metadata: ["event": "oauth.registration_address_full"])
+                throw OAuthError(
+                    "invalid_client_metadata",
+                    "this address already has \(registrationsPerAddress) registered clients in use; reuse one of them", status: 429,
+                    retryAfterSeconds: 3600)
+            }
+            // Overall: the oldest registration nobody ever used makes room before anyone is refused.
+            if live.overall >= Self.maximumRegistrations, !(try await store.evictOldestUnusedOAuthClient()) {
                 logger.warning(
                     "client registration refused: too many registrations", metadata: ["event": "oauth.registration_full"])
                 throw OAuthError("temporarily_unavailable", "this gateway has too many registered clients; try again later", status: 503)
@@ -89,7 +119,7 @@ public struct ThirdPartyClients: Sendable {
             "client registered",
             metadata: [
                 "event": "oauth.client_registered", "client_id": .string(client.id),
-                "redirect_hosts": .string(redirectURIs.compactMap(Self.host(of:)).joined(separator: ",")),
+                "redirect_targets": .string(redirectURIs.compactMap { RedirectTarget($0)?.shownAs }.joined(separator: ",")),
             ])
         return OAuthClientMetadata(
             clientID: client.id, clientIDIssuedAt: Int(now.timeIntervalSince1970), clientName: name, redirectURIs: redirectURIs,
@@ -97,46 +127,40 @@ public struct ThirdPartyClients: Sendable {
             scope: AuthorizationServer.defaultScope)
     }
 
-    /// https anywhere, http only to a loopback address (RFC 8252 section 7.3), or an
-    /// application's private-use scheme (section 7.1); never a fragment, credentials or a
-    /// scheme a browser would run.
+    /// The redirect URIs of `uris` a third-party client may use (`RedirectTarget`), in order.
+    /// Those it may not are left out, as RFC 7591 section 2 lets a server do (the answer lists
+    /// what was kept): clients such as Cursor declare a loopback `localhost`, an app scheme and
+    /// an https callback together and use the one that works. None left is an error.
     static func validatedRedirectURIs(_ uris: [String]?) throws(OAuthError) -> [String] {
         guard let uris, !uris.isEmpty else { throw OAuthError("invalid_redirect_uri", "redirect_uris is required") }
         guard uris.count <= maximumRedirectURIs else {
             throw OAuthError("invalid_redirect_uri", "at most \(maximumRedirectURIs) redirect_uris")
         }
-        for uri in uris {
-            guard isAcceptableRedirect(uri) else {
-                throw OAuthError(
-                    "invalid_redirect_uri",
-                    "redirect URI \(uri.prefix(200)) is not allowed: use https, http on a loopback address, or an application scheme")
-            }
+        let kept = acceptableRedirectURIs(uris)
+        guard !kept.isEmpty else {
+            throw OAuthError(
+                "invalid_redirect_uri",
+                "none of the redirect URIs is allowed: use https to a DNS name, http to 127.0.0.1 or [::1], or a reverse-domain app scheme such as com.example.app:/callback"
+            )
         }
-        return uris
+        return kept
+    }
+
+    static func acceptableRedirectURIs(_ uris: [String]?) -> [String] {
+        var kept: [String] = []
+        for uri in (uris ?? []).prefix(maximumRedirectURIs) where isAcceptableRedirect(uri) && !kept.contains(uri) { kept.append(uri) }
+        return kept
     }
 
     static func isAcceptableRedirect(_ uri: String) -> Bool {
-        guard uri.utf8.count <= AuthorizationServer.maximumRedirectURIBytes,
-            let components = URLComponents(string: uri), let scheme = components.scheme?.lowercased(),
-            components.fragment == nil, components.user == nil, components.password == nil
-        else { return false }
-        switch scheme {
-        case "https": return !(components.host ?? "").isEmpty
-        case "http": return OAuthClientRegistry.loopbackHosts.contains(components.host ?? "")
-        case "javascript", "data", "file", "blob", "vbscript", "about", "ws", "wss", "ftp": return false
-        default: return true
-        }
+        RedirectTarget(uri)?.isAcceptableForThirdPartyClients ?? false
     }
 
-    /// Printable, single-line and bounded: the name is shown on the consent page.
+    /// Printable, single-line and bounded: the name is shown on the consent page. Control and
+    /// hidden format characters (`PersonText`) are dropped.
     static func cleanName(_ name: String?) -> String? {
         guard let name else { return nil }
-        let printable = String(name.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }.map(Character.init))
-        let trimmed = printable.trimmingCharacters(in: .whitespaces)
+        let trimmed = PersonText.displayable(name).trimmingCharacters(in: .whitespaces)
         return trimmed.isEmpty ? nil : String(trimmed.prefix(maximumNameCharacters))
-    }
-
-    public static func host(of uri: String) -> String? {
-        URLComponents(string: uri)?.host
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 import GatewayStore
 
 /// Personal API keys for AI clients that take a static key (OpenAI-compatible API): created by a
@@ -36,8 +37,8 @@ public struct APIKeyService: Sendable {
         record: APIKeyRecord, key: String
     ) {
         let name = (name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw Refusal.invalid("name must be 1-100 characters without control characters")
+        guard (1...100).contains(name.count), PersonText.refusedCharacter(in: name) == nil else {
+            throw Refusal.invalid("name must be 1-100 characters without control or invisible formatting characters")
         }
         if let expiresIn, !(60...Int(Self.maximumLifetime)).contains(expiresIn) {
             throw Refusal.invalid("expires_in must be between 60 seconds and 366 days")

@@ -7,6 +7,10 @@ struct BearerAuthentication: Sendable {
     let tokens: AccessTokenService
     /// The resource tokens must be for (RFC 8707); nil is the gateway's API.
     var audience: String? = nil
+    /// The clients whose tokens are accepted; nil accepts any. The API takes tokens of the
+    /// gateway's own applications only: a third-party client (registered, or known by its
+    /// metadata document) is never given the API, and this makes sure of it.
+    var clients: Set<String>? = nil
 
     func claims(for request: Request) async throws -> AccessTokenClaims {
         guard let header = request.headers[.authorization] else {
@@ -16,11 +20,16 @@ struct BearerAuthentication: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.invalidToken("the Authorization header must use the Bearer scheme")
         }
+        let claims: AccessTokenClaims
         do {
-            return try await tokens.verify(String(parts[1]), audience: audience)
+            claims = try await tokens.verify(String(parts[1]), audience: audience)
         } catch {
             throw Problem.invalidToken(error.description)
         }
+        if let clients, !clients.contains(claims.clientID) {
+            throw Problem.invalidToken("this token was issued to a third-party client, which may use /mcp only")
+        }
+        return claims
     }
 }
 

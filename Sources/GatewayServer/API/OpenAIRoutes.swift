@@ -13,54 +13,89 @@ import NIOCore
 struct OpenAIRoutes: Sendable {
     let relay: RelayService
     let keys: APIKeyService
-    let tokens: AccessTokenService
+    /// Access tokens as the rest of `/v1` takes them (the API's audience, first-party clients).
+    let bearer: BearerAuthentication
     let limits: CompletionLimits
 
     func register(on router: Router<GatewayRequestContext>) {
         let group = router.group("v1").add(middleware: OpenAIErrorMiddleware()).add(
-            middleware: OpenAIAuthenticationMiddleware(keys: keys, bearer: BearerAuthentication(tokens: tokens)))
+            middleware: OpenAIAuthenticationMiddleware(keys: keys, bearer: bearer))
         group.get("models") { _, context in
             let agents = try await relay.agents(userID: try context.callerID())
             return try APIJSON.response(ModelList(data: agents.map { .init(id: $0.id, created: 0, ownedBy: $0.ownerName) }))
         }
         group.post("chat/completions") { request, context in
-            let userID = try context.callerID()
-            let body = try await APIJSON.decode(ChatCompletionRequest.self, from: request)
-            guard let model = body.model, !model.isEmpty else { throw OpenAIError.invalid("model is required", param: "model") }
-            guard let messages = body.messages, let last = messages.last else {
-                throw OpenAIError.invalid("messages must hold at least one message", param: "messages")
+            // A completion may wait minutes for the agent; a client that leaves ends it.
+            try await request.respondUnlessClientLeaves(context: context) { request in
+                try await completion(request, context: context)
+            } failure: { error in
+                try OpenAIErrorMiddleware.response(for: error, request: request, context: context)
             }
-            guard last.role == "user", let text = last.content?.text, !text.isEmpty else {
-                throw OpenAIError.invalid("the last message must be a user message with text", param: "messages")
+        }
+    }
+
+    func completion(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let userID = try context.callerID()
+        let body = try await APIJSON.decode(ChatCompletionRequest.self, from: request)
+        guard let model = body.model, !model.isEmpty else { throw OpenAIError.invalid("model is required", param: "model") }
+        guard let messages = body.messages, let last = messages.last else {
+            throw OpenAIError.invalid("messages must hold at least one message", param: "messages")
+        }
+        guard last.role == "user", let text = last.content?.text, !text.isEmpty else {
+            throw OpenAIError.invalid("the last message must be a user message with text", param: "messages")
+        }
+        // OpenAI's `developer` is its newer name for `system`; tool and function turns have no
+        // meaning for an agent on someone's desktop, so they are refused rather than dropped.
+        var turns: [ContextTurn] = []
+        for turn in messages.dropLast() {
+            let role = turn.role == "developer" ? "system" : turn.role
+            guard RelayService.contextRoles.contains(role) else {
+                throw OpenAIError.invalid(
+                    "messages may have the roles system (or developer), user and assistant; \(turn.role.prefix(40)) is not supported",
+                    param: "messages")
             }
-            let context = messages.dropLast().compactMap { turn -> ContextTurn? in
-                guard let text = turn.content?.text, !text.isEmpty else { return nil }
-                return ContextTurn(role: turn.role, text: text)
+            guard let text = turn.content?.text, !text.isEmpty else { continue }
+            turns.append(ContextTurn(role: role, text: text))
+        }
+        return try await complete(userID: userID, model: model, text: text, context: turns, stream: body.stream == true)
+    }
+
+    /// Relays one completion: the reply as one JSON answer, or streamed as chunks.
+    func complete(userID: String, model: String, text: String, context: [ContextTurn], stream: Bool) async throws -> Response {
+        // A completion is a long response: it counts against MAX_STREAMS_PER_USER while open.
+        let lease = try await relay.acquireStreamLease(userID: userID)
+        let updates: AsyncThrowingStream<CompletionUpdate, any Error>
+        do {
+            updates = try await relay.complete(userID: userID, agentID: model, text: text, context: context, limits: limits)
+        } catch {
+            await lease.release()
+            switch error {
+            case RelayError.notFound, RelayError.shareRevoked: throw OpenAIError.modelNotFound(model)
+            default: throw error
             }
-            let updates: AsyncThrowingStream<CompletionUpdate, any Error>
-            do {
-                updates = try await relay.complete(userID: userID, agentID: model, text: text, context: context, limits: limits)
-            } catch RelayError.notFound, RelayError.shareRevoked {
-                throw OpenAIError.modelNotFound(model)
-            }
-            let id = "chatcmpl-" + UUID().uuidString.lowercased()
-            let created = Int(Date().timeIntervalSince1970)
-            if body.stream == true {
-                return Self.streamed(updates, id: id, created: created, model: model)
-            }
+        }
+        let id = "chatcmpl-" + UUID().uuidString.lowercased()
+        let created = Int(Date().timeIntervalSince1970)
+        if stream {
+            return Self.streamed(updates, id: id, created: created, model: model, lease: lease)
+        }
+        let reply = try await lease.hold {
             var reply = ""
             for try await update in updates {
                 if case .done(let text) = update { reply = text }
             }
-            return try APIJSON.response(ChatCompletion(id: id, created: created, model: model, text: reply))
+            return reply
         }
+        return try APIJSON.response(
+            ChatCompletion(id: id, created: created, model: model, text: PersonText.withoutControlCharacters(reply)))
     }
 
     /// `text/event-stream` of chunks: the role first, a chunk per delta, the final chunk with
     /// `finish_reason`, then `[DONE]`; a failure after the start is an `error` event.
-    static func streamed(_ updates: AsyncThrowingStream<CompletionUpdate, any Error>, id: String, created: Int, model: String)
-        -> Response
-    {
+    /// Reply text loses its control characters (terminal escapes) on the way out.
+    static func streamed(
+        _ updates: AsyncThrowingStream<CompletionUpdate, any Error>, id: String, created: Int, model: String, lease: StreamLease
+    ) -> Response {
         let headers: HTTPFields = [
             .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
         ]
@@ -73,28 +108,33 @@ struct OpenAIRoutes: Sendable {
                     buffer.writeString("\n\n")
                     try await writer.write(buffer)
                 }
-                try await send(ChatCompletionChunk(id: id, created: created, model: model, role: "assistant", content: ""))
-                var streamed = ""
-                do {
-                    for try await update in updates {
-                        switch update {
-                        case .delta(let text):
-                            streamed += text
-                            try await send(ChatCompletionChunk(id: id, created: created, model: model, content: text))
-                        case .done(let text):
-                            // Deltas are not stored: whatever of the final text the deltas missed.
-                            if text.hasPrefix(streamed), text.count > streamed.count {
+                try await lease.hold {
+                    try await send(ChatCompletionChunk(id: id, created: created, model: model, role: "assistant", content: ""))
+                    var streamed = ""
+                    do {
+                        for try await update in updates {
+                            switch update {
+                            case .delta(let text):
+                                streamed += text
                                 try await send(
                                     ChatCompletionChunk(
-                                        id: id, created: created, model: model, content: String(text.dropFirst(streamed.count))))
+                                        id: id, created: created, model: model, content: PersonText.withoutControlCharacters(text)))
+                            case .done(let text):
+                                // Deltas are not stored: whatever of the final text the deltas missed.
+                                if text.hasPrefix(streamed), text.count > streamed.count {
+                                    try await send(
+                                        ChatCompletionChunk(
+                                            id: id, created: created, model: model,
+                                            content: PersonText.withoutControlCharacters(String(text.dropFirst(streamed.count)))))
+                                }
                             }
                         }
+                        try await send(ChatCompletionChunk(id: id, created: created, model: model, finishReason: "stop"))
+                    } catch {
+                        try await send(OpenAIError(error).body)
                     }
-                    try await send(ChatCompletionChunk(id: id, created: created, model: model, finishReason: "stop"))
-                } catch {
-                    try await send(OpenAIError(error).body)
+                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                 }
-                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
                 try await writer.finish(nil)
             })
     }
@@ -199,12 +239,16 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             // Answered here, so the router's problem+json handling never sees these routes' errors.
-            let openAIError = OpenAIError(error)
-            if openAIError.status.code >= 500, !(error is CompletionFailure) {
-                context.logger.error("request failed", metadata: ["event": "http.error", "error": "\(type(of: error))"])
-            }
-            return try openAIError.response(from: request, context: context)
+            return try Self.response(for: error, request: request, context: context)
         }
+    }
+
+    static func response(for error: any Error, request: Request, context: Context) throws -> Response {
+        let openAIError = OpenAIError(error)
+        if openAIError.status.code >= 500, !(error is CompletionFailure) {
+            context.logger.error("request failed", metadata: ["event": "http.error", "error": "\(type(of: error))"])
+        }
+        return try openAIError.response(from: request, context: context)
     }
 }
 

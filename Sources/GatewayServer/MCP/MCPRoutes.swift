@@ -20,7 +20,6 @@ struct MCPRoutes: Sendable {
     static let modernVersion = "2026-07-28"
     static let handshakeVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
     static let maximumBodyBytes = 1 << 20
-    static let heartbeatInterval: Duration = .seconds(15)
 
     let relay: RelayService
     let bus: any EventBus
@@ -31,6 +30,9 @@ struct MCPRoutes: Sendable {
     let allowedOrigins: [String]
     let limits: CompletionLimits
     let streamLifetime: Duration
+    /// SSE_HEARTBEAT_INTERVAL, as on every other stream: a heartbeat is also when a stream
+    /// notices that its client left.
+    let heartbeatInterval: Duration
 
     var tools: MCPTools { MCPTools(relay: relay) }
 
@@ -39,7 +41,15 @@ struct MCPRoutes: Sendable {
             middleware: MCPAuthenticationMiddleware(
                 keys: keys, bearer: BearerAuthentication(tokens: tokens, audience: resource),
                 resourceMetadataURL: "\(publicBaseURL)/.well-known/oauth-protected-resource/mcp", allowedOrigins: allowedOrigins))
-        group.post { request, context in try await post(request, context) }
+        // A tool call may wait minutes for the agent; a client that leaves ends it (which is
+        // known only once the body is read, so every POST is watched).
+        group.post { request, context in
+            try await request.respondUnlessClientLeaves(context: context) { request in
+                try await post(request, context)
+            } failure: { error in
+                throw error
+            }
+        }
         group.get { _, context in try await listChangedStream(userID: try context.callerID(), acknowledging: nil) }
         // Sessions hold nothing, so ending one is always done.
         group.delete { _, _ in Response(status: .noContent) }
@@ -155,48 +165,70 @@ struct MCPRoutes: Sendable {
             return toolError("message is required: the text to send to the agent")
         }
         let conversationID = arguments["conversation_id"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+        // A tool call is a long response: it counts against MAX_STREAMS_PER_USER while open.
+        let lease: StreamLease
+        do {
+            lease = try await relay.acquireStreamLease(userID: userID)
+        } catch {
+            return toolError(Self.explain(error))
+        }
         let session: SessionView
         let updates: AsyncThrowingStream<CompletionUpdate, any Error>
         do {
             (session, updates) = try await relay.converse(
                 userID: userID, agentID: agent.id, sessionID: conversationID, text: text, limits: limits)
         } catch {
+            await lease.release()
             return toolError(Self.explain(error))
         }
         guard let progressToken else {
-            var reply = ""
-            do {
-                for try await update in updates { if case .done(let text) = update { reply = text } }
-            } catch {
+            let outcome: Result<String, any Error> = await {
+                do {
+                    return .success(
+                        try await lease.hold {
+                            var reply = ""
+                            for try await update in updates { if case .done(let text) = update { reply = text } }
+                            return reply
+                        })
+                } catch {
+                    return .failure(error)
+                }
+            }()
+            switch outcome {
+            case .success(let reply):
+                return Self.result(id: id, versioned(Self.replyResult(reply, conversationID: session.id), modern: modern))
+            case .failure(let error):
                 return toolError(Self.explain(error))
             }
-            return Self.result(id: id, versioned(Self.replyResult(reply, conversationID: session.id), modern: modern))
         }
         // Progress notifications while the reply grows, in the POST's own event stream.
         return Response(
             status: .ok, headers: Self.eventStreamHeaders,
             body: ResponseBody { writer in
-                var received = 0
-                var final: [String: JSONValue]
-                do {
-                    var reply = ""
-                    for try await update in updates {
-                        switch update {
-                        case .delta(let piece):
-                            received += piece.count
-                            try await writer.write(
-                                Self.event([
-                                    "jsonrpc": "2.0", "method": "notifications/progress",
-                                    "params": ["progressToken": progressToken, "progress": .int(received), "message": .string(piece)],
-                                ]))
-                        case .done(let text): reply = text
+                try await lease.hold {
+                    var received = 0
+                    var final: [String: JSONValue]
+                    do {
+                        var reply = ""
+                        for try await update in updates {
+                            switch update {
+                            case .delta(let piece):
+                                let text = PersonText.withoutControlCharacters(piece)
+                                received += text.count
+                                try await writer.write(
+                                    Self.event([
+                                        "jsonrpc": "2.0", "method": "notifications/progress",
+                                        "params": ["progressToken": progressToken, "progress": .int(received), "message": .string(text)],
+                                    ]))
+                            case .done(let text): reply = text
+                            }
                         }
+                        final = Self.replyResult(reply, conversationID: session.id)
+                    } catch {
+                        final = ["content": [["type": "text", "text": .string(Self.explain(error))]], "isError": true]
                     }
-                    final = Self.replyResult(reply, conversationID: session.id)
-                } catch {
-                    final = ["content": [["type": "text", "text": .string(Self.explain(error))]], "isError": true]
+                    try await writer.write(Self.event(["jsonrpc": "2.0", "id": id, "result": .object(versioned(final, modern: modern))]))
                 }
-                try await writer.write(Self.event(["jsonrpc": "2.0", "id": id, "result": .object(versioned(final, modern: modern))]))
                 try await writer.finish(nil)
             })
     }
@@ -206,8 +238,10 @@ struct MCPRoutes: Sendable {
         modern ? modernResult(result) : result
     }
 
-    static func replyResult(_ reply: String, conversationID: String) -> [String: JSONValue] {
-        [
+    /// The reply without control characters (terminal escapes; MCP clients include terminals).
+    static func replyResult(_ rawReply: String, conversationID: String) -> [String: JSONValue] {
+        let reply = PersonText.withoutControlCharacters(rawReply)
+        return [
             "content": [
                 ["type": "text", "text": .string(reply)],
                 ["type": "text", "text": .string("conversation_id: \(conversationID) (pass it to continue this conversation)")],
@@ -235,6 +269,8 @@ struct MCPRoutes: Sendable {
             return "The message is too long: at most \(limit) bytes."
         case RelayError.rateLimited(let limit, let seconds):
             return "Too many requests (\(limit.summary)); try again in \(seconds) seconds."
+        case RelayError.tooManyStreams(let limit, let maximum):
+            return "Too many calls and streams open at once (at most \(maximum) \(limit.summary)); wait for one to finish and try again."
         default:
             return "The gateway could not relay the message; try again."
         }
@@ -257,12 +293,13 @@ struct MCPRoutes: Sendable {
         }
         let bus = self.bus
         let lifetime = streamLifetime
+        let heartbeat = heartbeatInterval
         return Response(
             status: .ok, headers: Self.eventStreamHeaders,
             body: ResponseBody { writer in
                 do {
                     try await Self.serveListChanges(
-                        writer: &writer, bus: bus, userID: userID, lifetime: lifetime, listen: listen, lease: lease)
+                        writer: &writer, bus: bus, userID: userID, lifetime: lifetime, heartbeat: heartbeat, listen: listen, lease: lease)
                 } catch {
                     await lease.release()
                     throw error
@@ -272,7 +309,7 @@ struct MCPRoutes: Sendable {
     }
 
     static func serveListChanges(
-        writer: inout any ResponseBodyWriter, bus: any EventBus, userID: String, lifetime: Duration,
+        writer: inout any ResponseBodyWriter, bus: any EventBus, userID: String, lifetime: Duration, heartbeat: Duration,
         listen: (id: JSONValue, notifications: JSONValue)?, lease: StreamLease
     ) async throws {
         let subscription = try await bus.subscribe(RelayStreams.user(userID))
@@ -288,7 +325,7 @@ struct MCPRoutes: Sendable {
         let ticker = Task {
             let end = ContinuousClock.now + lifetime
             while ContinuousClock.now < end {
-                try await Task.sleep(for: min(Self.heartbeatInterval, end - ContinuousClock.now))
+                try await Task.sleep(for: min(heartbeat, end - ContinuousClock.now))
                 continuation.yield(.heartbeat)
             }
             continuation.finish()

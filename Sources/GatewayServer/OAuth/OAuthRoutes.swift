@@ -44,14 +44,31 @@ struct OAuthRoutes: Sendable {
 
     // MARK: Dynamic client registration (RFC 7591)
 
+    static let maximumRegistrationBytes = 16 * 1024
+
     func register(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         do {
-            try await limiter.check(.register, clientIP: clientIP(request, context))
-            let body = try await request.body.collect(upTo: 16 * 1024)
-            guard let metadata = try? JSONDecoder().decode(OAuthClientMetadata.self, from: Data(buffer: body)) else {
+            // JSON only: a form or text/plain body is what another site's page can make a
+            // visitor's browser send without asking (a CORS simple request).
+            guard APIJSON.isJSON(request) else {
+                throw OAuthError("invalid_client_metadata", "send the client metadata as application/json (RFC 7591)", status: 415)
+            }
+            let address = clientIP(request, context)
+            try await limiter.check(.register, clientIP: address)
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Self.maximumRegistrationBytes)
+            } catch {
+                throw OAuthError(
+                    "invalid_client_metadata", "client metadata is limited to \(Self.maximumRegistrationBytes) bytes", status: 413)
+            }
+            let metadata: OAuthClientMetadata
+            do {
+                metadata = try JSONDecoder().decode(OAuthClientMetadata.self, from: Data(buffer: body))
+            } catch {
                 throw OAuthError("invalid_client_metadata", "send the client metadata as a JSON object (RFC 7591)")
             }
-            let registered = try await server.thirdParty.register(metadata)
+            let registered = try await server.thirdParty.register(metadata, from: address)
             return Self.json(.created, try WireJSON.sharedEncoder.encode(registered))
         } catch let error as OAuthError {
             return Self.oauthError(error)
@@ -120,7 +137,8 @@ struct OAuthRoutes: Sendable {
     // MARK: Helpers
 
     func clientIP(_ request: Request, _ context: GatewayRequestContext) -> String {
-        ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops)
+        ClientAddress.of(
+            request, context: context, trustedHops: configuration.auth.trustedProxyHops, ipv6Prefix: configuration.auth.ipv6PrefixLength)
     }
 
     static func json(_ status: HTTPResponse.Status, _ data: Data, cacheable: Bool = false) -> Response {

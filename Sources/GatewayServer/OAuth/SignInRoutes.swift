@@ -51,6 +51,20 @@ struct SignInRoutes: Sendable {
         } catch let error as OAuthError {
             return rateLimitedPage(error)
         }
+        guard parameters["client_id"]?.hasPrefix("http") == true else {
+            return try await startAuthorization(request, parameters: parameters)
+        }
+        // A metadata-document client: its document may take seconds to fetch; a browser that
+        // leaves meanwhile cancels its wait (and the fetch, when nobody else waits).
+        return try await request.respondUnlessClientLeaves(context: context) { request in
+            try await startAuthorization(request, parameters: parameters)
+        } failure: { error in
+            throw error
+        }
+    }
+
+    /// Checks the request and shows the connector's sign-in (or goes to its provider).
+    func startAuthorization(_ request: Request, parameters: [String: String]) async throws -> Response {
         let (requestID, pending, client): (String, AuthorizationRequest, OAuthClient)
         do {
             (requestID, pending, client) = try await server.beginAuthorization(parameters)
@@ -130,16 +144,32 @@ struct SignInRoutes: Sendable {
         guard client.isThirdParty else {
             return "<p><strong>\(HTML.escape(client.name))</strong> wants to use your account on <code>\(HTML.escape(base))</code>.</p>"
         }
-        let host = URLComponents(string: redirectURI)?.host ?? URLComponents(string: redirectURI)?.scheme ?? redirectURI
         let source =
             client.origin == .metadataDocument
             ? " It is described by <code>\(HTML.escape(client.id))</code>." : " It registered itself with this gateway."
+        // Third-party redirects were checked when the client declared them: ASCII only, a DNS
+        // name or IP literal, or a reverse-domain app scheme (RedirectTarget).
+        let target = RedirectTarget(redirectURI)
+        let destination: String
+        switch target?.kind {
+        case .app(let scheme)?:
+            destination = """
+                If you allow it, you will be sent to whichever app on this device handles \
+                <strong><code>\(HTML.escape(scheme)):</code></strong> links (any app can claim such a scheme).
+                """
+        default:
+            let host = target?.shownAs ?? redirectURI
+            let international =
+                target?.isInternationalizedHost == true
+                ? " This is an internationalized name shown in its ASCII form; its letters may imitate another name's." : ""
+            destination = "If you allow it, you will be sent back to <strong>\(HTML.escape(host))</strong>.\(international)"
+        }
         return """
             <p>An application calling itself <strong>\(HTML.escape(client.name))</strong> \
-            <span class="badge">unverified name</span> wants to use your account and the agents you may use on \
-            <code>\(HTML.escape(base))</code>.\(source)</p>
-            <p>If you allow it, you will be sent back to <strong>\(HTML.escape(host))</strong>. \
-            Only continue if you started this from an application you trust.</p>
+            <span class="badge">unverified name</span> wants to use the agents you may use on \
+            <code>\(HTML.escape(base))</code> through its MCP server (<code>/mcp</code>): it can list them and chat with them as you. \
+            It gets nothing else of your account.\(source)</p>
+            <p>\(destination) Only continue if you started this from an application you trust.</p>
             """
     }
 
@@ -460,7 +490,12 @@ struct SignInRoutes: Sendable {
         guard csrfIsValid(request, form, browser: browser) else {
             return errorPage("The form expired. Start again from the application.", status: .forbidden)
         }
-        guard let raw = try await ephemeral.take(Self.consentKey(requestID)),
+        // Read, compared with this browser, and only then taken: another browser's request (a
+        // stolen request id) must not use up the person's pending consent.
+        guard let pendingRaw = try await ephemeral.get(Self.consentKey(requestID)),
+            let pendingConsent = try? JSONDecoder().decode(PendingConsent.self, from: Data(pendingRaw.utf8)),
+            pendingConsent.browserID == browser,
+            let raw = try await ephemeral.take(Self.consentKey(requestID)),
             let consent = try? JSONDecoder().decode(PendingConsent.self, from: Data(raw.utf8)), consent.browserID == browser,
             let user = try await store.user(id: consent.userID)
         else {
@@ -599,7 +634,8 @@ struct SignInRoutes: Sendable {
     }
 
     func clientIP(_ request: Request, _ context: GatewayRequestContext) -> String {
-        ClientAddress.of(request, context: context, trustedHops: configuration.auth.trustedProxyHops)
+        ClientAddress.of(
+            request, context: context, trustedHops: configuration.auth.trustedProxyHops, ipv6Prefix: configuration.auth.ipv6PrefixLength)
     }
 
     func csrfCookie(_ token: String) -> Cookie {
@@ -616,13 +652,11 @@ struct SignInRoutes: Sendable {
         return OpaqueToken.constantTimeEquals(cookie, submitted) && formTokens.isValid(submitted, forBrowser: browser)
     }
 
-    /// The CSP source that admits exactly the redirect's origin. Schemes and hosts are case
-    /// insensitive, so both are lowercased: `HTTP:` would otherwise become a scheme source
-    /// that admits every http target.
+    /// The CSP source that admits exactly the redirect's origin, built from its checked ASCII
+    /// form (`RedirectTarget`): scheme and host lowercased (`HTTP:` would otherwise become a
+    /// scheme source that admits every http target), and nil for anything that is not a plain
+    /// DNS name or IP literal, so no `;`, `*` or space can reach the policy.
     static func origin(of uri: String) -> String? {
-        guard let components = URLComponents(string: uri), let scheme = components.scheme?.lowercased() else { return nil }
-        guard let host = components.host?.lowercased(), scheme == "http" || scheme == "https" else { return "\(scheme):" }
-        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
-        return "\(scheme)://\(hostPart)\(components.port.map { ":\($0)" } ?? "")"
+        RedirectTarget(uri)?.policySource
     }
 }

@@ -32,12 +32,14 @@ function characterCount(text) {
 }
 
 /** The body of `POST /v1/api-keys` for what the form holds, or `{error}` saying what to fix
- *  (the gateway's own rules: a name of 1 to 100 characters without control characters). */
+ *  (the gateway's own rules: a name of 1 to 100 characters without control or invisible formatting characters). */
 export function apiKeyRequest(name, expiry) {
   const trimmed = String(name ?? "").trim();
   if (!trimmed) return { error: "Give the key a name, such as the client that will use it." };
   if (characterCount(trimmed) > 100) return { error: "The name is too long: at most 100 characters." };
   if (/[\u0000-\u001f\u007f-\u009f]/.test(trimmed)) return { error: "The name cannot contain control characters." };
+  // Invisible formatting characters (Unicode Cf) that hide or reorder text; joiners (ZWNJ, ZWJ) are fine.
+  if (/(?![\u200c\u200d])\p{Cf}/u.test(trimmed)) return { error: "The name cannot contain invisible formatting characters." };
   const body = { name: trimmed };
   if (expiry) {
     const seconds = Number(expiry);
