@@ -24,6 +24,8 @@ public enum EventType: String, WireEnum {
     case agentUnpublished = "agent.unpublished"
     /// The last event of a deleted device's stream.
     case deviceDeleted = "device.deleted"
+    /// One of the user's credentials (a personal API key, a sign-in) was revoked.
+    case credentialRevoked = "credential.revoked"
 }
 
 /// The `data:` of one event type.
@@ -347,6 +349,25 @@ public struct DeviceDeletedEvent: EventPayload {
     enum CodingKeys: String, CodingKey { case deviceID = "device_id" }
 }
 
+/// On the user stream: one of the caller's credentials was revoked (a personal API key, or the
+/// sign-in a refresh token family stands for). Every replica ends the responses that credential
+/// holds open (MCP streams and tool calls, completions) when it sees this.
+public struct CredentialRevokedEvent: EventPayload {
+    public static let eventType = EventType.credentialRevoked
+    public var apiKeyID: String?
+    public var familyID: String?
+
+    public init(apiKeyID: String? = nil, familyID: String? = nil) {
+        self.apiKeyID = apiKeyID
+        self.familyID = familyID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case apiKeyID = "api_key_id"
+        case familyID = "family_id"
+    }
+}
+
 /// One decoded stream event. Types this version does not know, and payloads that do not fit
 /// their type, are `.unknown` so a newer server never breaks an older client.
 public enum GatewayEvent: Sendable, Equatable {
@@ -366,6 +387,7 @@ public enum GatewayEvent: Sendable, Equatable {
     case shareRevoked(ShareRevokedEvent)
     case agentUnpublished(AgentUnpublishedEvent)
     case deviceDeleted(DeviceDeletedEvent)
+    case credentialRevoked(CredentialRevokedEvent)
     case unknown(type: String, data: String)
 
     public init(type: String, data: String) {
@@ -396,6 +418,7 @@ public enum GatewayEvent: Sendable, Equatable {
         case .shareRevoked: self = decode(ShareRevokedEvent.self, GatewayEvent.shareRevoked)
         case .agentUnpublished: self = decode(AgentUnpublishedEvent.self, GatewayEvent.agentUnpublished)
         case .deviceDeleted: self = decode(DeviceDeletedEvent.self, GatewayEvent.deviceDeleted)
+        case .credentialRevoked: self = decode(CredentialRevokedEvent.self, GatewayEvent.credentialRevoked)
         }
     }
 }

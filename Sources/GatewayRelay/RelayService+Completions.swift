@@ -21,6 +21,8 @@ public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertib
     /// The session ended (share revoked, agent removed) before the reply was complete.
     case ended(String)
     case timedOut(Duration)
+    /// The API key or sign-in the request was made with was revoked while it waited.
+    case credentialRevoked
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertib
         case .agentFailed(let error): "the agent could not answer: \(error)"
         case .ended(let reason): "the conversation ended: \(reason)"
         case .timedOut(let limit): "no complete reply within \(limit.components.seconds) s"
+        case .credentialRevoked: "the API key or sign-in this request was made with was revoked"
         }
     }
 }
@@ -49,8 +52,10 @@ extension RelayService {
     /// Opens a session with `agentID`, posts `text` with the earlier turns as context, and yields
     /// the reply as the host streams it; the session is closed at the end, or when the consumer
     /// stops listening (which also tells the host to stop).
+    /// `credential`: what the caller authenticated with; its revocation ends the completion.
     public func complete(
-        userID: String, agentID: String, text: String, context: [ContextTurn], limits: CompletionLimits = CompletionLimits()
+        userID: String, agentID: String, text: String, context: [ContextTurn], limits: CompletionLimits = CompletionLimits(),
+        credential: CallerCredential? = nil
     ) async throws -> AsyncThrowingStream<CompletionUpdate, any Error> {
         await closeIdleCompletionSessions()
         // A session a finished completion left, already subscribed; else a new one. Each message
@@ -93,6 +98,9 @@ extension RelayService {
         let relay = self
         let subscription = session.subscription
         let work = Task {
+            let revocation = relay.watchRevocation(
+                of: credential, userID: userID, continuation: continuation, ending: subscription)
+            defer { revocation?.cancel() }
             let (position, completed) = await relay.relayReply(
                 subscription, stream: RelayStreams.session(session.sessionID), from: session.position, to: posted, limits: limits,
                 continuation: continuation)

@@ -8,8 +8,10 @@ import GatewayProtocol
 extension RelayService {
     /// Posts `text` to the caller's session `sessionID` with `agentID` (a new session when nil) and
     /// yields the reply as the host streams it. A consumer that leaves early asks the host to stop.
+    /// `credential`: what the caller authenticated with; its revocation ends the wait.
     public func converse(
-        userID: String, agentID: String, sessionID: String?, text: String, limits: CompletionLimits = CompletionLimits()
+        userID: String, agentID: String, sessionID: String?, text: String, limits: CompletionLimits = CompletionLimits(),
+        credential: CallerCredential? = nil
     ) async throws -> (session: SessionView, updates: AsyncThrowingStream<CompletionUpdate, any Error>) {
         let view: SessionView
         if let sessionID {
@@ -33,6 +35,8 @@ extension RelayService {
         let relay = self
         let start = StreamPosition(view.streamPosition) ?? StreamPosition(epoch: "none", offset: 0)
         let work = Task {
+            let revocation = relay.watchRevocation(of: credential, userID: userID, continuation: continuation, ending: subscription)
+            defer { revocation?.cancel() }
             _ = await relay.relayReply(subscription, stream: stream, from: start, to: posted, limits: limits, continuation: continuation)
             subscription.cancel()
         }

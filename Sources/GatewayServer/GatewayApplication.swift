@@ -104,7 +104,7 @@ public enum Gateway {
         let apiKeys = APIKeyService(store: dependencies.store)
         var completionLimits = CompletionLimits()
         completionLimits.hostWait = configuration.completionHostWait
-        APIKeyRoutes(keys: apiKeys).register(on: v1)
+        APIKeyRoutes(keys: apiKeys, relay: dependencies.relay).register(on: v1)
         OpenAIRoutes(relay: dependencies.relay, keys: apiKeys, bearer: apiAuthentication, limits: completionLimits).register(on: router)
         MCPRoutes(
             relay: dependencies.relay, bus: dependencies.bus, keys: apiKeys, tokens: dependencies.tokens,
@@ -287,6 +287,17 @@ public struct GatewayDependencies: Sendable {
         let tokens = try await AccessTokenService(
             keyMaterial: configuration.signingKey.bytes, issuer: configuration.publicBaseURL,
             audience: configuration.publicBaseURL, lifetime: configuration.auth.accessTokenTTL)
+
+        var relayLimits = RelayLimits()
+        relayLimits.messagesPerMinute = configuration.limits.messagesPerMinute
+        relayLimits.sessionsPerMinute = configuration.limits.sessionsPerMinute
+        relayLimits.repliesPerMinute = configuration.limits.repliesPerMinute
+        relayLimits.replyBytesPerMinute = configuration.limits.replyBytesPerMinute
+        relayLimits.streamsPerUser = configuration.limits.streamsPerUser
+        relayLimits.streamsPerDevice = configuration.limits.streamsPerDevice
+        let relay = RelayService(
+            store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, limits: relayLimits,
+            logger: logger)
         let authorizationServer = AuthorizationServer(
             issuer: configuration.publicBaseURL,
             clients: OAuthClientRegistry(publicBaseURL: configuration.publicBaseURL, allowlist: configuration.oauthRedirectAllowlist),
@@ -300,18 +311,9 @@ public struct GatewayDependencies: Sendable {
                 registrationsPerAddress: configuration.auth.clientRegistrationsPerAddress,
                 unusedRegistrationLifetime: TimeInterval(configuration.auth.unusedClientRegistrationLifetime.components.seconds),
                 logger: logger),
-            tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger)
-
-        var relayLimits = RelayLimits()
-        relayLimits.messagesPerMinute = configuration.limits.messagesPerMinute
-        relayLimits.sessionsPerMinute = configuration.limits.sessionsPerMinute
-        relayLimits.repliesPerMinute = configuration.limits.repliesPerMinute
-        relayLimits.replyBytesPerMinute = configuration.limits.replyBytesPerMinute
-        relayLimits.streamsPerUser = configuration.limits.streamsPerUser
-        relayLimits.streamsPerDevice = configuration.limits.streamsPerDevice
-        let relay = RelayService(
-            store: store, bus: bus, ephemeral: ephemeral, publicBaseURL: configuration.publicBaseURL, limits: relayLimits,
-            logger: logger)
+            tokens: tokens, store: store, ephemeral: ephemeral, settings: configuration.auth, logger: logger,
+            // A revoked sign-in's open MCP streams and calls end on every replica.
+            familyRevoked: { familyID in await relay.announceRevokedSignIn(familyID: familyID) })
         services.append(BackgroundService(name: "presence") { await relay.runPresenceFanOut() })
         services.append(BackgroundService(name: "completion sessions") { await relay.runCompletionSessionSweeper() })
         services.append(LiveEventStreamsService(streams: streams.live))

@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayRelay
 import Hummingbird
 import NIOCore
 
@@ -13,6 +14,8 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     /// The owner of the personal API key of a request to the OpenAI-compatible routes, put here by
     /// `OpenAIAuthenticationMiddleware` (no other route accepts keys).
     public var apiKeyUserID: String?
+    /// The id of that personal API key.
+    public var apiKeyID: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -20,6 +23,7 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
         self.channel = source.channel
         self.caller = nil
         self.apiKeyUserID = nil
+        self.apiKeyID = nil
     }
 
     /// The signed-in caller. Only `/v1` routes have one: the group's middleware refuses requests
@@ -27,6 +31,13 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     func requireCaller() throws -> AccessTokenClaims {
         guard let caller else { throw Problem.invalidToken("send an access token as Authorization: Bearer <token>") }
         return caller
+    }
+
+    /// What the caller authenticated with, for responses that end when it is revoked: the API
+    /// key, or the sign-in of an access token (nil for tokens from before they named theirs).
+    var credential: CallerCredential? {
+        if let apiKeyID { return .apiKey(id: apiKeyID) }
+        return caller?.familyID.map { .signIn(familyID: $0) }
     }
 
     /// The signed-in caller's user id (or, on the OpenAI-compatible routes, the API key's owner).

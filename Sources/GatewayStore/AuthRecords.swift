@@ -148,13 +148,19 @@ extension GatewayStore {
         return .some(row["resource"] == .null ? nil : try row.string("resource"))
     }
 
-    /// Revokes the family a token belongs to (RFC 7009). Unknown tokens are ignored.
+    /// Revokes the family a token belongs to (RFC 7009) and returns its id; unknown tokens are
+    /// ignored (nil).
     @discardableResult
-    public func revokeRefreshToken(_ tokenHash: String, now: Date = Date()) async throws -> Bool {
+    public func revokeRefreshToken(_ tokenHash: String, now: Date = Date()) async throws -> String? {
         let rows = try await database.execute("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", .text(tokenHash))
-        guard let familyID = try rows.first?.string("family_id") else { return false }
+        guard let familyID = try rows.first?.string("family_id") else { return nil }
         try await revokeRefreshFamily(familyID, reason: "revoked", now: now)
-        return true
+        return familyID
+    }
+
+    /// The user a refresh token family (a sign-in) belongs to.
+    public func refreshFamilyUser(_ familyID: String) async throws -> String? {
+        try await database.execute("SELECT user_id FROM refresh_token_families WHERE id = $1", .text(familyID)).first?.string("user_id")
     }
 
     public func revokeRefreshFamily(_ familyID: String, reason: String, now: Date = Date()) async throws {

@@ -89,6 +89,7 @@ struct OpenAPIRoundTripTests {
         "ShareAcceptedEvent": .type(ShareAcceptedEvent.self),
         "ShareRevokedEvent": .type(ShareRevokedEvent.self),
         "AgentUnpublishedEvent": .type(AgentUnpublishedEvent.self),
+        "CredentialRevokedEvent": .type(CredentialRevokedEvent.self),
         "DeviceDeletedEvent": .type(DeviceDeletedEvent.self),
     ]
 

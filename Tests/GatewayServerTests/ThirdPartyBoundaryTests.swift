@@ -88,7 +88,9 @@ struct ThirdPartyBoundaryTests {
     }
 
     /// Shares the owner's agent with a new person; returns the guest's API client and API key.
-    static func guest(of owner: Owner, at base: String, name: String = "Bob") async throws -> (api: APITestClient, key: String, code: String) {
+    static func guest(of owner: Owner, at base: String, name: String = "Bob") async throws -> (
+        api: APITestClient, key: String, code: String
+    ) {
         let share = try await owner.api.call(.POST, "/v1/agents/\(owner.agentID)/shares", [:])
         let code = try #require(share.json["code"] as? String, "\(share.body)")
         let api = try await APITestClient.signIn(name, at: base)
@@ -138,7 +140,8 @@ struct ThirdPartyBoundaryTests {
             let asked = try await browser.request(
                 .GET, browser.authorizeURL(clientID: clientID, redirectURI: redirect, verifier: verifier, extra: ["resource": Self.issuer]))
             #expect(asked.status == 302 && OAuthTestClient.queryItems(asked.location ?? "")["error"] == "invalid_target")
-            let redeemedForAPI = try await Self.signIn(browser, clientID: clientID, redirect: redirect, name: "Alice", tokenResource: Self.issuer)
+            let redeemedForAPI = try await Self.signIn(
+                browser, clientID: clientID, redirect: redirect, name: "Alice", tokenResource: Self.issuer)
             #expect(redeemedForAPI.json["error"] as? String == "invalid_target", "\(redeemedForAPI.body)")
 
             // A refresh stays on /mcp.
@@ -269,7 +272,8 @@ struct ThirdPartyBoundaryTests {
                     "cursor://anysphere.cursor-mcp/oauth/callback", "https://www.cursor.com/agents/mcp/oauth/callback",
                     "http://localhost:8787/callback",
                 ])
-            #expect(cursor.status == 201 && cursor.json["redirect_uris"] as? [String] == ["https://www.cursor.com/agents/mcp/oauth/callback"])
+            #expect(
+                cursor.status == 201 && cursor.json["redirect_uris"] as? [String] == ["https://www.cursor.com/agents/mcp/oauth/callback"])
 
             // A look-alike host is shown, and admitted by the policy, in its ASCII form only.
             let lookalike = "https://xn--clude-5ve.ai/api/mcp/auth_callback"
@@ -366,7 +370,9 @@ struct ThirdPartyBoundaryTests {
                 ("Echo", "Text\u{2066}hidden\u{2069} here"), ("Ec\u{FEFF}ho", ""), ("Echo\u{2060}x", ""), ("Ec\u{AD}ho", ""),
             ] {
                 let reply = try await alice.call(.PUT, "/v1/devices/box/agents/echo", ["name": name, "description": description])
-                #expect(reply.status == 400 && reply.body.contains("invisible formatting"), "\(name.unicodeScalars.map(\.value)): \(reply.body)")
+                #expect(
+                    reply.status == 400 && reply.body.contains("invisible formatting"), "\(name.unicodeScalars.map(\.value)): \(reply.body)"
+                )
             }
             #expect(try await alice.call(.PUT, "/v1/devices/box", ["name": "B\u{202E}ox", "platform": "linux"]).status == 400)
             #expect(try await alice.call(.POST, "/v1/api-keys", ["name": "ke\u{200B}y"]).status == 400)
@@ -407,8 +413,10 @@ struct ThirdPartyBoundaryTests {
                     let text = reply(message["text"] as? String ?? "")
                     let half = text.index(text.startIndex, offsetBy: text.count / 2)
                     let path = "/v1/devices/\(owner.deviceID)/sessions/\(sessionID)/replies"
-                    _ = try? await owner.api.call(.POST, path, ["kind": "delta", "reply_to": id, "text": String(text[..<half]), "index": 0])
-                    _ = try? await owner.api.call(.POST, path, ["kind": "delta", "reply_to": id, "text": String(text[half...]), "index": 1])
+                    _ = try? await owner.api.call(
+                        .POST, path, ["kind": "delta", "reply_to": id, "text": String(text[..<half]), "index": 0])
+                    _ = try? await owner.api.call(
+                        .POST, path, ["kind": "delta", "reply_to": id, "text": String(text[half...]), "index": 1])
                     _ = try? await owner.api.call(.POST, path, ["kind": "done", "reply_to": id, "text": text])
                 }
                 try? await Task.sleep(for: .milliseconds(20))
@@ -424,10 +432,12 @@ struct ThirdPartyBoundaryTests {
             let host = try await Self.answer(alice, base: base) { _ in "ok\u{1B}]52;c;ZXZpbA==\u{07}\u{1B}[2J\u{9B}31m done\n\tend" }
             defer { host.cancel() }
             let clean = "ok]52;c;ZXZpbA==[2J31m done\n\tend"
-            let tool = try #require(
-                (try await Self.rpc(base, alice.key, ["jsonrpc": "2.0", "id": 1, "method": "tools/list"]).json["result"] as? [String: Any])?[
-                    "tools"] as? [[String: Any]]
-            ).first?["name"] as? String
+            let tool =
+                try #require(
+                    (try await Self.rpc(base, alice.key, ["jsonrpc": "2.0", "id": 1, "method": "tools/list"]).json["result"]
+                        as? [String: Any])?[
+                            "tools"] as? [[String: Any]]
+                ).first?["name"] as? String
             let called = try await Self.rpc(base, alice.key, Self.toolCall(try #require(tool), "hi"))
             let structured = (called.json["result"] as? [String: Any])?["structuredContent"] as? [String: Any]
             #expect(structured?["reply"] as? String == clean, "\(called.body)")
@@ -484,7 +494,10 @@ struct ThirdPartyBoundaryTests {
             let ownerCall = Task {
                 try await Self.completion(
                     base, key: alice.key,
-                    ["model": alice.agentID, "messages": [["role": "system", "content": "Be brief."], ["role": "user", "content": "hi"]]])
+                    [
+                        "model": alice.agentID,
+                        "messages": [["role": "system", "content": "Be brief."], ["role": "user", "content": "hi"]],
+                    ])
             }
             defer { ownerCall.cancel() }
             #expect(await device.waitFor { $0.payloads("message.created").count >= 2 })
@@ -522,6 +535,55 @@ struct ThirdPartyBoundaryTests {
             let events = try await alice.api.call(.GET, "/v1/events")
             #expect(events.status == 429, "an event stream is refused too")
             #expect(ContinuousClock.now - start < .seconds(5), "refused at once, not after waiting for the host")
+        }
+    }
+
+    // MARK: Revocation reaches open responses
+
+    @Test(arguments: StreamBackend.allCases)
+    func revokingAKeyOrASignInEndsWhatItHoldsOpenAtOnce(backend: StreamBackend) async throws {
+        try await withStreamingGateway(backend, environment: ["COMPLETION_HOST_WAIT": "30s", "SSE_HEARTBEAT_INTERVAL": "1s"]) { base in
+            // No host is online: the calls wait, as long responses do.
+            let alice = try await Self.owner(base)
+            let keyID = try #require(try await alice.api.call(.GET, "/v1/api-keys").array.first?["id"] as? String)
+            let tool = try #require(
+                ((try await Self.rpc(base, alice.key, ["jsonrpc": "2.0", "id": 1, "method": "tools/list"]).json["result"]
+                    as? [String: Any])?["tools"] as? [[String: Any]])?.first?["name"] as? String)
+            let listening = try await SSETestConnection.open(base + "/mcp", headers: [("Authorization", "Bearer \(alice.key)")])
+            #expect(await listening.waitFor { $0.status == 200 })
+            let call = Task { try await Self.rpc(base, alice.key, Self.toolCall(tool, "still there?", id: 2, progress: true)) }
+            let completion = Task {
+                try await Self.completion(
+                    base, key: alice.key, ["model": alice.agentID, "stream": true, "messages": [["role": "user", "content": "hi"]]])
+            }
+            try await Task.sleep(for: .seconds(1))
+            let revoked = ContinuousClock.now
+            #expect(try await alice.api.call(.DELETE, "/v1/api-keys/\(keyID)").status == 204)
+            let called = try await call.value
+            #expect(called.body.contains("Your access was revoked"), "\(called.body)")
+            let completed = try await completion.value
+            #expect(completed.body.contains("invalid_api_key") && completed.body.contains("[DONE]"), "\(completed.body)")
+            #expect(await listening.waitFor(timeout: .seconds(5)) { $0.isFinished }, "the key's MCP stream ends")
+            #expect(!listening.body.contains("tools/list_changed"), "a revocation is not a tool list change")
+            #expect(ContinuousClock.now - revoked < .seconds(5), "ended at once, not at the host wait")
+            await listening.close()
+
+            // A third-party client's sign-in revoked (RFC 7009): its stream ends, its token stops.
+            let browser = OAuthTestClient(base: base)
+            let redirect = Self.loopbackRedirect()
+            let clientID = try #require(try await Self.register(browser, [redirect]).json["client_id"] as? String)
+            let issued = try await Self.signIn(browser, clientID: clientID, redirect: redirect, name: "Mia")
+            let token = try #require(issued.json["access_token"] as? String, "\(issued.body)")
+            let refreshToken = try #require(issued.json["refresh_token"] as? String)
+            let clientStream = try await SSETestConnection.open(base + "/mcp", headers: [("Authorization", "Bearer \(token)")])
+            #expect(await clientStream.waitFor { $0.status == 200 })
+            try await Task.sleep(for: .milliseconds(300))
+            let revocation = try await browser.request(.POST, "/oauth/revoke", form: ["token": refreshToken, "client_id": clientID])
+            #expect(revocation.status == 200)
+            #expect(await clientStream.waitFor(timeout: .seconds(5)) { $0.isFinished }, "the sign-in's MCP stream ends")
+            let after = try await Self.rpc(base, token, ["jsonrpc": "2.0", "id": 3, "method": "tools/list"])
+            #expect(after.status == 401 && after.body.contains("revoked"), "\(after.status) \(after.body)")
+            await clientStream.close()
         }
     }
 

@@ -307,7 +307,8 @@ def test_dynamic_registration_when_metadata_documents_are_off(tmp_path) -> None:
         assert sign_in["client_id"].startswith("mcp-client-"), sign_in
         assert "registered itself" in sign_in["page_text"] and "unverified name" in sign_in["page_text"], sign_in["page_text"]
         tool = next(t for t in client.tools() if t["title"] == "Mine")
-        assert "Your agent" in tool["description"]
+        assert tool["description"].startswith("Sends a message to your agent “Mine”"), tool["description"]
+        assert "written by you, not by this gateway" in tool["description"], tool["description"]
         assert client.call(tool["name"], message="mine")["content"][0]["text"] == "Agent heard: mine"
 
         # The host goes away: the call waits COMPLETION_HOST_WAIT (2 s here), then a tool error.

@@ -82,7 +82,8 @@ def test_a_friends_agent_from_the_openai_client(gateway_url, tmp_path) -> None:
             {"role": "assistant", "content": "Hello!"},
             {"role": "user", "content": "What did I say?"},
         ]
-        expected = "3 earlier turns, the first by system; you said: What did I say?"
+        # B is a guest: a system turn is the owner's to give, so B's reaches the agent as B's own.
+        expected = "3 earlier turns, the first by user; you said: What did I say?"
         pieces = []
         finish = None
         for chunk in client.chat.completions.create(model=agent_id, messages=conversation, stream=True):

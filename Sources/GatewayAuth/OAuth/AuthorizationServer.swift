@@ -68,11 +68,16 @@ public struct AuthorizationServer: Sendable {
     let settings: AuthSettings
     let issuer: String
     let logger: Logger
+    /// Told the id of every refresh token family revoked here (RFC 7009, reuse, code replay), so
+    /// the responses its tokens hold open can end on every replica.
+    let familyRevoked: @Sendable (_ familyID: String) async -> Void
 
     public init(
         issuer: String, clients: OAuthClientRegistry, thirdParty: ThirdPartyClients, tokens: AccessTokenService, store: GatewayStore,
-        ephemeral: any EphemeralStore, settings: AuthSettings, logger: Logger
+        ephemeral: any EphemeralStore, settings: AuthSettings, logger: Logger,
+        familyRevoked: @escaping @Sendable (_ familyID: String) async -> Void = { _ in }
     ) {
+        self.familyRevoked = familyRevoked
         self.issuer = issuer
         self.clients = clients
         self.thirdParty = thirdParty
@@ -251,6 +256,7 @@ public struct AuthorizationServer: Sendable {
             // A replayed code: revoke what its first redemption produced (RFC 6749 section 4.1.2).
             if let familyID = try await ephemeral.take("code-redeemed:\(codeHash)") {
                 try await store.revokeRefreshFamily(familyID, reason: "authorization code replay")
+                await familyRevoked(familyID)
                 logger.warning("authorization code replayed; its tokens were revoked", metadata: ["event": "oauth.code_replay"])
             }
             throw OAuthError.invalidGrant("the authorization code is invalid, expired or already used")
@@ -299,10 +305,11 @@ public struct AuthorizationServer: Sendable {
             try await thirdParty.touch(client)
             let access = try await tokens.issue(
                 subject: grant.userID, clientID: client.id, scope: grant.scope.split(separator: " ").map(String.init),
-                audience: grant.resource)
+                audience: grant.resource, familyID: grant.familyID)
             return TokenResponse(
                 accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn, refreshToken: next, scope: grant.scope)
-        case .reuseDetected:
+        case .reuseDetected(let familyID):
+            await familyRevoked(familyID)
             logger.warning(
                 "refresh token reused; its whole family was revoked",
                 metadata: ["event": "oauth.refresh_reuse", "client_id": .string(client.id)])
@@ -320,7 +327,8 @@ public struct AuthorizationServer: Sendable {
             tokenHash: OpaqueToken.hash(refreshToken), userID: userID, clientID: clientID, scope: scope, resource: resource,
             expiresAt: Date().addingTimeInterval(settings.refreshTokenTTL.seconds))
         let access = try await tokens.issue(
-            subject: userID, clientID: clientID, scope: scope.split(separator: " ").map(String.init), audience: resource)
+            subject: userID, clientID: clientID, scope: scope.split(separator: " ").map(String.init), audience: resource,
+            familyID: grant.familyID)
         logger.info(
             "tokens issued", metadata: ["event": "oauth.tokens_issued", "client_id": .string(clientID), "user_id": .string(userID)])
         return (
@@ -337,7 +345,8 @@ public struct AuthorizationServer: Sendable {
     public func revoke(_ form: [String: String]) async throws(OAuthError) {
         guard let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
         do {
-            if try await store.revokeRefreshToken(OpaqueToken.hash(token)) {
+            if let familyID = try await store.revokeRefreshToken(OpaqueToken.hash(token)) {
+                await familyRevoked(familyID)
                 logger.info("refresh token revoked", metadata: ["event": "oauth.revoked"])
             }
         } catch {

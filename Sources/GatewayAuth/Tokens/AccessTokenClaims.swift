@@ -19,10 +19,13 @@ public struct AccessTokenClaims: Sendable, Hashable {
     public var expiresAt: Date
     /// `jti`: unique per token, usable as a revocation/deny-list key.
     public var tokenID: String
+    /// `sid`: the sign-in (refresh token family) the token was issued under; nil for tokens
+    /// from before the claim existed.
+    public var familyID: String?
 
     public init(
         issuer: String, audience: String, subject: String, clientID: String, scope: [String],
-        issuedAt: Date, expiresAt: Date, tokenID: String
+        issuedAt: Date, expiresAt: Date, tokenID: String, familyID: String? = nil
     ) {
         self.issuer = issuer
         self.audience = audience
@@ -32,6 +35,7 @@ public struct AccessTokenClaims: Sendable, Hashable {
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.tokenID = tokenID
+        self.familyID = familyID
     }
 }
 
@@ -53,7 +57,8 @@ public struct IssuedAccessToken: Sendable, Hashable, CustomStringConvertible, Cu
 
 /// The JWT payload exactly as it goes over the wire.
 ///
-/// Every field is required, so a token missing `iat` or `exp` fails to decode (`.malformed`).
+/// Every field but `sid` is required, so a token missing `iat` or `exp` fails to decode
+/// (`.malformed`).
 /// Times are integer NumericDates; `aud` is a single string because that is all we issue.
 struct AccessTokenPayload: JWTPayload, Equatable {
     var issuer: String
@@ -64,6 +69,7 @@ struct AccessTokenPayload: JWTPayload, Equatable {
     var issuedAt: Int
     var expiresAt: Int
     var tokenID: String
+    var familyID: String?
 
     enum CodingKeys: String, CodingKey {
         case issuer = "iss"
@@ -74,6 +80,7 @@ struct AccessTokenPayload: JWTPayload, Equatable {
         case issuedAt = "iat"
         case expiresAt = "exp"
         case tokenID = "jti"
+        case familyID = "sid"
     }
 
     // Deliberately empty: issuer, audience and expiry are checked by `AccessTokenService.verify`,
@@ -89,7 +96,8 @@ struct AccessTokenPayload: JWTPayload, Equatable {
             scope: scope.split(separator: " ", omittingEmptySubsequences: true).map(String.init),
             issuedAt: Date(timeIntervalSince1970: TimeInterval(issuedAt)),
             expiresAt: Date(timeIntervalSince1970: TimeInterval(expiresAt)),
-            tokenID: tokenID
+            tokenID: tokenID,
+            familyID: familyID
         )
     }
 }

@@ -85,9 +85,9 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
 
     /// Signs an access token for `subject` (the user id) on behalf of `clientID`, for `audience`
     /// (an RFC 8707 resource; the default is ``audience``, the gateway's API).
-    public func issue(subject: String, clientID: String, scope: [String], audience: String? = nil, now: Date = Date()) async throws
-        -> IssuedAccessToken
-    {
+    public func issue(
+        subject: String, clientID: String, scope: [String], audience: String? = nil, familyID: String? = nil, now: Date = Date()
+    ) async throws -> IssuedAccessToken {
         guard !subject.isEmpty else { throw AccessTokenError.invalidClaim("sub") }
         guard !clientID.isEmpty else { throw AccessTokenError.invalidClaim("client_id") }
         // Scope is space-delimited on the wire, so a token containing a space would split in two.
@@ -108,7 +108,8 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
             scope: scope.joined(separator: " "),
             issuedAt: issuedAt,
             expiresAt: expiresAt,
-            tokenID: UUID().uuidString
+            tokenID: UUID().uuidString,
+            familyID: familyID
         )
         let token = try await keys.sign(payload, kid: JWKIdentifier(string: keyID), header: ["typ": "JWT"])
         return IssuedAccessToken(token: token, claims: payload.claims, expiresIn: lifetimeSeconds)

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAuth
 import GatewayProtocol
+import GatewayRelay
 import GatewayStore
 import Hummingbird
 
@@ -8,6 +9,8 @@ import Hummingbird
 /// token only: a key cannot list, make or revoke keys.
 struct APIKeyRoutes: Sendable {
     let keys: APIKeyService
+    /// Announces a revoked key, so the responses it holds open end on every replica.
+    let relay: RelayService
 
     func register(on v1: RouterGroup<GatewayRequestContext>) {
         v1.get("api-keys") { _, context in
@@ -26,9 +29,12 @@ struct APIKeyRoutes: Sendable {
             }
         }
         v1.delete("api-keys/:keyID") { _, context in
-            guard try await keys.revoke(userID: try context.callerID(), id: try context.parameters.require("keyID")) else {
+            let userID = try context.callerID()
+            let keyID = try context.parameters.require("keyID")
+            guard try await keys.revoke(userID: userID, id: keyID) else {
                 throw Problem("not-found", title: "Not found", status: 404, detail: "API key not found")
             }
+            await relay.announceRevoked(.apiKey(id: keyID), userID: userID)
             return APIJSON.noContent()
         }
     }

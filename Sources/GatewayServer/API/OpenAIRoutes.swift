@@ -57,16 +57,20 @@ struct OpenAIRoutes: Sendable {
             guard let text = turn.content?.text, !text.isEmpty else { continue }
             turns.append(ContextTurn(role: role, text: text))
         }
-        return try await complete(userID: userID, model: model, text: text, context: turns, stream: body.stream == true)
+        return try await complete(
+            userID: userID, model: model, text: text, context: turns, stream: body.stream == true, credential: context.credential)
     }
 
     /// Relays one completion: the reply as one JSON answer, or streamed as chunks.
-    func complete(userID: String, model: String, text: String, context: [ContextTurn], stream: Bool) async throws -> Response {
+    func complete(
+        userID: String, model: String, text: String, context: [ContextTurn], stream: Bool, credential: CallerCredential?
+    ) async throws -> Response {
         // A completion is a long response: it counts against MAX_STREAMS_PER_USER while open.
         let lease = try await relay.acquireStreamLease(userID: userID)
         let updates: AsyncThrowingStream<CompletionUpdate, any Error>
         do {
-            updates = try await relay.complete(userID: userID, agentID: model, text: text, context: context, limits: limits)
+            updates = try await relay.complete(
+                userID: userID, agentID: model, text: text, context: context, limits: limits, credential: credential)
         } catch {
             await lease.release()
             switch error {
@@ -179,6 +183,8 @@ struct OpenAIError: Error, HTTPResponseError {
             case .agentFailed: self.init(status: .badGateway, type: "api_error", code: "agent_failed", message: failure.description)
             case .ended: self.init(status: .notFound, type: "invalid_request_error", code: "model_not_found", message: failure.description)
             case .timedOut: self.init(status: .gatewayTimeout, type: "api_error", code: "timeout", message: failure.description)
+            case .credentialRevoked:
+                self.init(status: .unauthorized, type: "authentication_error", code: "invalid_api_key", message: failure.description)
             }
         case let relay as RelayError:
             self.init(problem: relay.problem)
@@ -267,6 +273,7 @@ struct OpenAIAuthenticationMiddleware: RouterMiddleware {
                 throw Problem.invalidToken("the API key is not valid: unknown, revoked or expired")
             }
             context.apiKeyUserID = key.userID
+            context.apiKeyID = key.id
         } else {
             context.caller = try await bearer.claims(for: request)
         }

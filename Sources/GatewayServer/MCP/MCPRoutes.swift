@@ -39,7 +39,7 @@ struct MCPRoutes: Sendable {
     func register(on router: Router<GatewayRequestContext>) {
         let group = router.group("mcp").add(
             middleware: MCPAuthenticationMiddleware(
-                keys: keys, bearer: BearerAuthentication(tokens: tokens, audience: resource),
+                relay: relay, keys: keys, bearer: BearerAuthentication(tokens: tokens, audience: resource),
                 resourceMetadataURL: "\(publicBaseURL)/.well-known/oauth-protected-resource/mcp", allowedOrigins: allowedOrigins))
         // A tool call may wait minutes for the agent; a client that leaves ends it (which is
         // known only once the body is read, so every POST is watched).
@@ -50,7 +50,9 @@ struct MCPRoutes: Sendable {
                 throw error
             }
         }
-        group.get { _, context in try await listChangedStream(userID: try context.callerID(), acknowledging: nil) }
+        group.get { _, context in
+            try await listChangedStream(userID: try context.callerID(), credential: context.credential, acknowledging: nil)
+        }
         // Sessions hold nothing, so ending one is always done.
         group.delete { _, _ in Response(status: .noContent) }
     }
@@ -126,9 +128,10 @@ struct MCPRoutes: Sendable {
             if modern { result.merge(["ttlMs": 0, "cacheScope": "private"]) { $1 } }
             return Self.result(id: id, versioned(result, modern: modern))
         case "tools/call":
-            return try await callTool(id: id, params: params, userID: userID, modern: modern)
+            return try await callTool(id: id, params: params, userID: userID, credential: context.credential, modern: modern)
         case "subscriptions/listen" where modern:
-            return try await listChangedStream(userID: userID, acknowledging: (id, params?["notifications"] ?? [:]))
+            return try await listChangedStream(
+                userID: userID, credential: context.credential, acknowledging: (id, params?["notifications"] ?? [:]))
         default:
             return Self.error(id: id, code: -32601, "Method not found: \(method.prefix(100))")
         }
@@ -147,7 +150,7 @@ struct MCPRoutes: Sendable {
 
     // MARK: Tool calls
 
-    func callTool(id: JSONValue, params: JSONValue?, userID: String, modern: Bool) async throws
+    func callTool(id: JSONValue, params: JSONValue?, userID: String, credential: CallerCredential?, modern: Bool) async throws
         -> Response
     {
         let name = params?["name"]?.string ?? ""
@@ -176,7 +179,7 @@ struct MCPRoutes: Sendable {
         let updates: AsyncThrowingStream<CompletionUpdate, any Error>
         do {
             (session, updates) = try await relay.converse(
-                userID: userID, agentID: agent.id, sessionID: conversationID, text: text, limits: limits)
+                userID: userID, agentID: agent.id, sessionID: conversationID, text: text, limits: limits, credential: credential)
         } catch {
             await lease.release()
             return toolError(Self.explain(error))
@@ -256,6 +259,7 @@ struct MCPRoutes: Sendable {
         switch error {
         case let failure as CompletionFailure:
             if case .ended = failure { return "This agent is no longer available to you: \(failure.description)." }
+            if case .credentialRevoked = failure { return "Your access was revoked: \(failure.description). Sign in again." }
             return failure.description.prefix(1).uppercased() + failure.description.dropFirst() + "."
         case RelayError.shareRevoked:
             return "This agent is no longer shared with you: its owner revoked the share."
@@ -283,7 +287,9 @@ struct MCPRoutes: Sendable {
     /// the GET of the handshake era and `subscriptions/listen` of 2026-07-28 (which is first
     /// acknowledged); heartbeats keep proxies from cutting it, and it ends after the configured
     /// event-stream lifetime, like every other stream. It counts against MAX_STREAMS_PER_USER.
-    func listChangedStream(userID: String, acknowledging listen: (id: JSONValue, notifications: JSONValue)?) async throws -> Response {
+    func listChangedStream(
+        userID: String, credential: CallerCredential?, acknowledging listen: (id: JSONValue, notifications: JSONValue)?
+    ) async throws -> Response {
         let lease: StreamLease
         do {
             lease = try await relay.acquireStreamLease(userID: userID)
@@ -299,7 +305,8 @@ struct MCPRoutes: Sendable {
             body: ResponseBody { writer in
                 do {
                     try await Self.serveListChanges(
-                        writer: &writer, bus: bus, userID: userID, lifetime: lifetime, heartbeat: heartbeat, listen: listen, lease: lease)
+                        writer: &writer, bus: bus, userID: userID, credential: credential, lifetime: lifetime, heartbeat: heartbeat,
+                        listen: listen, lease: lease)
                 } catch {
                     await lease.release()
                     throw error
@@ -309,15 +316,22 @@ struct MCPRoutes: Sendable {
     }
 
     static func serveListChanges(
-        writer: inout any ResponseBodyWriter, bus: any EventBus, userID: String, lifetime: Duration, heartbeat: Duration,
-        listen: (id: JSONValue, notifications: JSONValue)?, lease: StreamLease
+        writer: inout any ResponseBodyWriter, bus: any EventBus, userID: String, credential: CallerCredential?, lifetime: Duration,
+        heartbeat: Duration, listen: (id: JSONValue, notifications: JSONValue)?, lease: StreamLease
     ) async throws {
         let subscription = try await bus.subscribe(RelayStreams.user(userID))
         enum Outgoing { case changed, heartbeat }
         let (outgoing, continuation) = AsyncStream.makeStream(of: Outgoing.self, bufferingPolicy: .bufferingNewest(4))
         let reader = Task {
             for await signal in subscription {
-                if case .event(let event) = signal, ["host.status", "device.status"].contains(event.type) { continue }
+                if case .event(let event) = signal {
+                    if ["host.status", "device.status"].contains(event.type) { continue }
+                    if case .credentialRevoked(let revoked) = GatewayEvent(type: event.type, data: event.data) {
+                        // The stream's own credential revoked: it ends here, on whichever replica.
+                        if credential?.isRevoked(by: revoked) == true { break }
+                        continue
+                    }
+                }
                 continuation.yield(.changed)
             }
             continuation.finish()
@@ -399,6 +413,7 @@ struct MCPRoutes: Sendable {
 /// browser page of another origin are refused (DNS rebinding).
 struct MCPAuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
+    let relay: RelayService
     let keys: APIKeyService
     let bearer: BearerAuthentication
     let resourceMetadataURL: String
@@ -422,8 +437,16 @@ struct MCPAuthenticationMiddleware: RouterMiddleware {
                         metadata: resourceMetadataURL)
                 }
                 context.apiKeyUserID = key.userID
+                context.apiKeyID = key.id
             } else {
-                context.caller = try await bearer.claims(for: request)
+                let claims = try await bearer.claims(for: request)
+                // Tokens of a revoked sign-in are refused at once here, not when they expire:
+                // third-party clients hold these, and their person may have just revoked them.
+                if let familyID = claims.familyID, try await !relay.isSignInActive(familyID: familyID) {
+                    return Self.refusal(
+                        .unauthorized, error: "invalid_token", "this sign-in was revoked; sign in again", metadata: resourceMetadataURL)
+                }
+                context.caller = claims
             }
         } catch let problem as Problem {
             return Self.refusal(.unauthorized, error: "invalid_token", problem.detail ?? problem.title, metadata: resourceMetadataURL)
