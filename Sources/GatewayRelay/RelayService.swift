@@ -111,12 +111,18 @@ public struct StreamLease: Sendable {
         for key in keys { _ = try? await ephemeral.acquireLease(key, holder: holder, limit: .max, ttl: ttl) }
     }
 
+    /// Gives the lease back. Often called when the stream's task was cancelled (its client left),
+    /// so the store calls run in a task of their own, which a cancellation does not reach.
     public func release() async {
-        for key in keys { try? await ephemeral.releaseLease(key, holder: holder) }
+        let (keys, holder, ephemeral) = (self.keys, self.holder, self.ephemeral)
+        await Task {
+            for key in keys { try? await ephemeral.releaseLease(key, holder: holder) }
+        }.value
     }
 
     /// Runs `body` (a long response: a tool call, a streamed completion) while renewing the
-    /// lease, then releases it however `body` ends.
+    /// lease, then releases it however `body` ends. The renewal is stopped and waited for first,
+    /// so one in flight cannot take the lease again after the release.
     public func hold<Value>(_ body: () async throws -> Value) async throws -> Value {
         let renewer = Task {
             while !Task.isCancelled {
@@ -124,14 +130,15 @@ public struct StreamLease: Sendable {
                 await renew()
             }
         }
-        defer { renewer.cancel() }
+        let outcome: Result<Value, any Error>
         do {
-            let value = try await body()
-            await release()
-            return value
+            outcome = .success(try await body())
         } catch {
-            await release()
-            throw error
+            outcome = .failure(error)
         }
+        renewer.cancel()
+        _ = await renewer.result
+        await release()
+        return try outcome.get()
     }
 }

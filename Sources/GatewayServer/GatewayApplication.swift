@@ -105,7 +105,10 @@ public enum Gateway {
         var completionLimits = CompletionLimits()
         completionLimits.hostWait = configuration.completionHostWait
         APIKeyRoutes(keys: apiKeys, relay: dependencies.relay).register(on: v1)
-        OpenAIRoutes(relay: dependencies.relay, keys: apiKeys, bearer: apiAuthentication, limits: completionLimits).register(on: router)
+        OpenAIRoutes(
+            relay: dependencies.relay, keys: apiKeys, bearer: apiAuthentication, limits: completionLimits,
+            heartbeatInterval: configuration.streams.heartbeatInterval
+        ).register(on: router)
         MCPRoutes(
             relay: dependencies.relay, bus: dependencies.bus, keys: apiKeys, tokens: dependencies.tokens,
             resource: dependencies.authorizationServer.mcpResource, publicBaseURL: configuration.publicBaseURL,

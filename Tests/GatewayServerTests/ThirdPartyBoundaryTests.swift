@@ -510,7 +510,9 @@ struct ThirdPartyBoundaryTests {
 
     @Test(arguments: StreamBackend.allCases)
     func toolCallsAndCompletionsCountAgainstTheStreamLimit(backend: StreamBackend) async throws {
-        try await withStreamingGateway(backend, environment: ["MAX_STREAMS_PER_USER": "2", "COMPLETION_HOST_WAIT": "6s"]) { base in
+        try await withStreamingGateway(
+            backend, environment: ["MAX_STREAMS_PER_USER": "2", "COMPLETION_HOST_WAIT": "60s", "SSE_HEARTBEAT_INTERVAL": "1s"]
+        ) { base in
             // No host is online, so each call waits: a long response.
             let alice = try await Self.owner(base)
             let tool = try #require(
@@ -535,6 +537,20 @@ struct ThirdPartyBoundaryTests {
             let events = try await alice.api.call(.GET, "/v1/events")
             #expect(events.status == 429, "an event stream is refused too")
             #expect(ContinuousClock.now - start < .seconds(5), "refused at once, not after waiting for the host")
+
+            // The clients leave: their calls end and give their places back at once, not when the
+            // host wait (60 s) or the leases' expiry (60 s) would.
+            for task in waiting { task.cancel() }
+            let left = ContinuousClock.now
+            var admitted = false
+            while !admitted, ContinuousClock.now - left < .seconds(15) {
+                let stream = try await alice.api.stream("/v1/events")
+                admitted = stream.status == 200
+                await stream.close()
+                if !admitted { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(admitted, "the places of calls whose clients left are given back")
+            #expect(ContinuousClock.now - left < .seconds(10), "within a few heartbeats")
         }
     }
 

@@ -16,6 +16,8 @@ struct OpenAIRoutes: Sendable {
     /// Access tokens as the rest of `/v1` takes them (the API's audience, first-party clients).
     let bearer: BearerAuthentication
     let limits: CompletionLimits
+    /// SSE_HEARTBEAT_INTERVAL: a streamed completion is never silent longer (at most 5 s).
+    let heartbeatInterval: Duration
 
     func register(on router: Router<GatewayRequestContext>) {
         let group = router.group("v1").add(middleware: OpenAIErrorMiddleware()).add(
@@ -81,7 +83,9 @@ struct OpenAIRoutes: Sendable {
         let id = "chatcmpl-" + UUID().uuidString.lowercased()
         let created = Int(Date().timeIntervalSince1970)
         if stream {
-            return Self.streamed(updates, id: id, created: created, model: model, lease: lease)
+            return Self.streamed(
+                Paced.updates(updates, every: Paced<CompletionUpdate>.interval(heartbeatInterval)), id: id, created: created, model: model,
+                lease: lease)
         }
         let reply = try await lease.hold {
             var reply = ""
@@ -98,7 +102,7 @@ struct OpenAIRoutes: Sendable {
     /// `finish_reason`, then `[DONE]`; a failure after the start is an `error` event.
     /// Reply text loses its control characters (terminal escapes) on the way out.
     static func streamed(
-        _ updates: AsyncThrowingStream<CompletionUpdate, any Error>, id: String, created: Int, model: String, lease: StreamLease
+        _ updates: AsyncThrowingStream<Paced<CompletionUpdate>, any Error>, id: String, created: Int, model: String, lease: StreamLease
     ) -> Response {
         let headers: HTTPFields = [
             .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
@@ -116,7 +120,12 @@ struct OpenAIRoutes: Sendable {
                     try await send(ChatCompletionChunk(id: id, created: created, model: model, role: "assistant", content: ""))
                     var streamed = ""
                     do {
-                        for try await update in updates {
+                        for try await paced in updates {
+                            guard case .element(let update) = paced else {
+                                // A comment, which OpenAI clients skip; a client that left is noticed here.
+                                try await writer.write(ByteBuffer(string: ": waiting for the agent\n\n"))
+                                continue
+                            }
                             switch update {
                             case .delta(let text):
                                 streamed += text

@@ -204,7 +204,9 @@ struct MCPRoutes: Sendable {
                 return toolError(Self.explain(error))
             }
         }
-        // Progress notifications while the reply grows, in the POST's own event stream.
+        // Progress notifications while the reply grows, in the POST's own event stream; a
+        // comment while the agent is silent, so a client that left is noticed.
+        let paced = Paced.updates(updates, every: Paced<CompletionUpdate>.interval(heartbeatInterval))
         return Response(
             status: .ok, headers: Self.eventStreamHeaders,
             body: ResponseBody { writer in
@@ -213,7 +215,11 @@ struct MCPRoutes: Sendable {
                     var final: [String: JSONValue]
                     do {
                         var reply = ""
-                        for try await update in updates {
+                        for try await pacedUpdate in paced {
+                            guard case .element(let update) = pacedUpdate else {
+                                try await writer.write(ByteBuffer(string: ": waiting for the agent\n\n"))
+                                continue
+                            }
                             switch update {
                             case .delta(let piece):
                                 let text = PersonText.withoutControlCharacters(piece)
