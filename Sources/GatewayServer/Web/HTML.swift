@@ -71,6 +71,7 @@ enum HTML {
         button:focus-visible, input:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
         .error { color: #b3261e; font-weight: 600; }
         .muted { opacity: .75; font-size: .9rem; }
+        .badge { display: inline-block; padding: 0 .5rem; border: 1px solid currentColor; border-radius: 1rem; font-size: .8rem; font-weight: 600; white-space: nowrap; }
         code { font-size: 1.1rem; }
         """
 }
