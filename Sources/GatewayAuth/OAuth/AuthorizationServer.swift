@@ -243,9 +243,6 @@ public struct AuthorizationServer: Sendable {
         }
     }
 
-    /// Whether `clientID` is one of the gateway's own applications: only their tokens open the API.
-    public func isFirstParty(_ clientID: String) -> Bool { clients.client(clientID) != nil }
-
     func redeemCode(_ form: [String: String]) async throws -> TokenResponse {
         let client = try await requireClient(form)
         guard let code = form["code"] else { throw OAuthError.invalidRequest("code is required") }

@@ -185,22 +185,14 @@ struct MCPRoutes: Sendable {
             return toolError(Self.explain(error))
         }
         guard let progressToken else {
-            let outcome: Result<String, any Error> = await {
-                do {
-                    return .success(
-                        try await lease.hold {
-                            var reply = ""
-                            for try await update in updates { if case .done(let text) = update { reply = text } }
-                            return reply
-                        })
-                } catch {
-                    return .failure(error)
+            do {
+                let reply = try await lease.hold {
+                    var reply = ""
+                    for try await update in updates { if case .done(let text) = update { reply = text } }
+                    return reply
                 }
-            }()
-            switch outcome {
-            case .success(let reply):
                 return Self.result(id: id, versioned(Self.replyResult(reply, conversationID: session.id), modern: modern))
-            case .failure(let error):
+            } catch {
                 return toolError(Self.explain(error))
             }
         }
