@@ -124,7 +124,7 @@ extension ConfigurationVariable {
     )
     public static let completionHostWait = ConfigurationVariable(
         "COMPLETION_HOST_WAIT", .optional, default: "30s", example: "30s",
-        "How long an OpenAI-compatible completion or an MCP tool call waits for an offline agent's host to start answering before it fails (the message stays queued)."
+        "How long an OpenAI-compatible completion or an MCP tool call waits for an offline agent's host to start answering before it fails (a completion's message is then dropped; a tool call's is answered in its conversation when the host is back)."
     )
     public static let oauthClientMetadataDocuments = ConfigurationVariable(
         "OAUTH_CLIENT_METADATA_DOCUMENTS", .optional, default: "true", example: "false",

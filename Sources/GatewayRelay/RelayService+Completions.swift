@@ -14,7 +14,8 @@ public enum CompletionUpdate: Sendable, Equatable {
 
 /// Why a completion ended without a reply.
 public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The host did not start answering within the wait; the message stays queued.
+    /// The host did not start answering within the wait. A completion closes its session then
+    /// (its message is never answered); an MCP conversation stays open and is answered later.
     case hostOffline(waited: Duration)
     /// The host reported that its agent failed.
     case agentFailed(String)
@@ -27,7 +28,7 @@ public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String {
         switch self {
         case .hostOffline(let waited):
-            "the agent's host is offline (waited \(waited.components.seconds) s); the message is queued and answered when it is back"
+            "the agent's host is offline (waited \(waited.components.seconds) s)"
         case .agentFailed(let error): "the agent could not answer: \(error)"
         case .ended(let reason): "the conversation ended: \(reason)"
         case .timedOut(let limit): "no complete reply within \(limit.components.seconds) s"
@@ -47,11 +48,13 @@ public struct CompletionLimits: Sendable {
 }
 
 // One-shot completions for clients that send a whole conversation per request (the
-// OpenAI-compatible API): each request is a fresh session, closed when the reply is complete.
+// OpenAI-compatible API): a session per request, taken from the idle ones a finished completion
+// left (`CompletionSessionPool`) or opened anew, and closed when the reply fails.
 extension RelayService {
-    /// Opens a session with `agentID`, posts `text` with the earlier turns as context, and yields
-    /// the reply as the host streams it; the session is closed at the end, or when the consumer
-    /// stops listening (which also tells the host to stop).
+    /// Posts `text` with the earlier turns as context in an idle or new session with `agentID`,
+    /// and yields the reply as the host streams it; the session goes back to the idle ones when
+    /// the reply is complete, and is closed when it fails or the consumer stops listening (which
+    /// also tells the host to stop).
     /// `credential`: what the caller authenticated with; its revocation ends the completion.
     public func complete(
         userID: String, agentID: String, text: String, context: [ContextTurn], limits: CompletionLimits = CompletionLimits(),
@@ -107,7 +110,11 @@ extension RelayService {
             if completed && !Task.isCancelled {
                 var idle = session
                 idle.position = position
-                relay.completionSessions.put(idle)
+                if let surplus = relay.completionSessions.put(idle) {
+                    // Over the bound: the oldest idle one is no longer needed.
+                    surplus.subscription.cancel()
+                    try? await relay.closeSession(userID: surplus.userID, id: surplus.sessionID)
+                }
             } else {
                 subscription.cancel()
                 try? await relay.closeSession(userID: userID, id: session.sessionID)
@@ -151,11 +158,14 @@ extension RelayService {
     ) async -> (position: StreamPosition, completed: Bool) {
         // Ends the subscription (and so the wait below) when a limit passes.
         let waitingForHost = !posted.hostOnline
-        let watchdog = Task {
-            try await Task.sleep(for: waitingForHost ? limits.hostWait : limits.replyLimit)
-            subscription.cancel()
+        func watchdog(_ limit: Duration) -> Task<Void, any Error> {
+            Task {
+                try await Task.sleep(for: limit)
+                subscription.cancel()
+            }
         }
-        defer { watchdog.cancel() }
+        var limit = watchdog(waitingForHost ? limits.hostWait : limits.replyLimit)
+        defer { limit.cancel() }
         var answered = false
         var position = start
         do {
@@ -163,8 +173,12 @@ extension RelayService {
                 subscription, stream: stream, from: &position, replyTo: posted.message.id,
                 onFirst: {
                     answered = true
-                    // The host is answering: from now on the whole-reply limit applies.
-                    if waitingForHost { watchdog.cancel() }
+                    // The host is answering: from now on the whole-reply limit applies (not none,
+                    // or a reply that never ends would hold its call and stream lease for good).
+                    if waitingForHost {
+                        limit.cancel()
+                        limit = watchdog(limits.replyLimit)
+                    }
                 }, continuation: continuation)
             if !completed {
                 throw waitingForHost && !answered
@@ -253,16 +267,16 @@ final class CompletionSessionPool: Sendable {
         idle.withLockedValue { $0["\(userID) \(agentID)"]?.popLast() }
     }
 
-    func put(_ session: PooledCompletionSession) {
+    /// Keeps `session` idle; returns the oldest idle one when that makes more than the bound, for
+    /// the caller to close.
+    func put(_ session: PooledCompletionSession) -> PooledCompletionSession? {
         var session = session
         session.idleSince = .now
-        let surplus: PooledCompletionSession? = idle.withLockedValue { idle in
+        return idle.withLockedValue { idle in
             let key = "\(session.userID) \(session.agentID)"
             idle[key, default: []].append(session)
             return idle[key]!.count > Self.maximumIdlePerAgent ? idle[key]!.removeFirst() : nil
         }
-        // Over the bound: the oldest idle one is no longer needed.
-        surplus?.subscription.cancel()
     }
 
     /// Removes and returns the sessions idle for longer than `idleLimit`, to be closed.

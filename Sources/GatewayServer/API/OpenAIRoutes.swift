@@ -8,7 +8,8 @@ import NIOCore
 
 /// The OpenAI-compatible API (docs/clients.md): `GET /v1/models` lists the agents the caller may
 /// use, `POST /v1/chat/completions` relays the last user turn to one of them (the earlier turns
-/// travel as context) through a fresh session, streamed or not. Callers authenticate with a
+/// travel as context) through a session of its own (an idle one an earlier completion left, or a
+/// new one), streamed or not. Callers authenticate with a
 /// personal API key or an access token; errors use OpenAI's shape on these routes only.
 struct OpenAIRoutes: Sendable {
     let relay: RelayService

@@ -258,7 +258,11 @@ struct MCPRoutes: Sendable {
         case let failure as CompletionFailure:
             if case .ended = failure { return "This agent is no longer available to you: \(failure.description)." }
             if case .credentialRevoked = failure { return "Your access was revoked: \(failure.description). Sign in again." }
-            return failure.description.prefix(1).uppercased() + failure.description.dropFirst() + "."
+            let sentence = failure.description.prefix(1).uppercased() + failure.description.dropFirst() + "."
+            if case .hostOffline = failure {
+                return sentence + " The message stays in this conversation and is answered when the host is back."
+            }
+            return sentence
         case RelayError.shareRevoked:
             return "This agent is no longer shared with you: its owner revoked the share."
         case RelayError.sessionClosed:
