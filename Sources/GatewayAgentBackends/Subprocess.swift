@@ -24,7 +24,8 @@ public final class Subprocess: Sendable {
 
     /// - Parameters:
     ///   - environment: the whole environment, or nil to inherit this process's.
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
+    ///   - newProcessGroup: start the child as the leader of a process group of its own.
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil, newProcessGroup: Bool = false) throws {
         var stdinPipe: [Int32] = [-1, -1]
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
@@ -42,8 +43,9 @@ public final class Subprocess: Sendable {
             _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         }
 
-        let spawned = SpawnedChild.spawn(executable: executable, arguments: arguments, environment: environment, searchPath: true) {
-            fileActions in
+        let spawned = SpawnedChild.spawn(
+            executable: executable, arguments: arguments, environment: environment, searchPath: true, newProcessGroup: newProcessGroup
+        ) { fileActions in
             posix_spawn_file_actions_adddup2(&fileActions, stdinPipe[0], 0)
             posix_spawn_file_actions_adddup2(&fileActions, stdoutPipe[1], 1)
             posix_spawn_file_actions_adddup2(&fileActions, stderrPipe[1], 2)
@@ -63,9 +65,10 @@ public final class Subprocess: Sendable {
         self.standardError = Self.reader(stderrPipe[0])
     }
 
-    /// Runs `command` with `/bin/sh -c`.
+    /// Runs `command` with `/bin/sh -c` in a process group of its own, so `send` reaches the
+    /// commands the shell started too (a pipeline's last command, a `sleep` in a loop).
     public convenience init(shellCommand command: String, environment: [String: String]? = nil) throws {
-        try self.init(executable: "/bin/sh", arguments: ["-c", command], environment: environment)
+        try self.init(executable: "/bin/sh", arguments: ["-c", command], environment: environment, newProcessGroup: true)
     }
 
     /// Writes `bytes` to the child's stdin (on a thread of its own, since a pipe may block).

@@ -12,10 +12,14 @@ public enum EventType: String, WireEnum {
     case sessionCreated = "session.created"
     case sessionClosed = "session.closed"
     case messageCreated = "message.created"
+    /// The host started working on a message (a new attempt at its reply).
+    case replyStarted = "reply.started"
     case replyDelta = "reply.delta"
     case replyDone = "reply.done"
     case replyError = "reply.error"
     case replyStopRequested = "reply.stop_requested"
+    /// The host went away in the middle of a reply; it answers again when it is back.
+    case replyInterrupted = "reply.interrupted"
     case hostStatus = "host.status"
     case deviceStatus = "device.status"
     case shareCreated = "share.created"
@@ -154,6 +158,28 @@ public struct ContextTurn: Codable, Sendable, Equatable {
     }
 }
 
+/// Session stream: the host started working on `reply_to` — attempt 1 when it picks the message
+/// up, a higher one when it answers again (after an interruption, or when it restarted its
+/// agent). Clients show "working…" and drop any text of an earlier attempt.
+public struct ReplyStartedEvent: EventPayload {
+    public static let eventType = EventType.replyStarted
+    public var sessionID: String
+    public var replyTo: String
+    public var attempt: Int
+
+    public init(sessionID: String, replyTo: String, attempt: Int) {
+        self.sessionID = sessionID
+        self.replyTo = replyTo
+        self.attempt = attempt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attempt
+        case sessionID = "session_id"
+        case replyTo = "reply_to"
+    }
+}
+
 /// Session stream: a piece of a streamed reply.
 public struct ReplyDeltaEvent: EventPayload {
     public static let eventType = EventType.replyDelta
@@ -162,16 +188,19 @@ public struct ReplyDeltaEvent: EventPayload {
     public var replyTo: String
     public var index: Int
     public var text: String
+    /// Which attempt at the reply this piece belongs to (absent when `reply_to` is empty).
+    public var attempt: Int?
 
-    public init(sessionID: String, replyTo: String, index: Int, text: String) {
+    public init(sessionID: String, replyTo: String, index: Int, text: String, attempt: Int? = nil) {
         self.sessionID = sessionID
         self.replyTo = replyTo
         self.index = index
         self.text = text
+        self.attempt = attempt
     }
 
     enum CodingKeys: String, CodingKey {
-        case index, text
+        case index, text, attempt
         case sessionID = "session_id"
         case replyTo = "reply_to"
     }
@@ -182,14 +211,20 @@ public struct ReplyDoneEvent: EventPayload {
     public static let eventType = EventType.replyDone
     public var sessionID: String
     public var message: MessageView
+    /// The attempt this reply ends (absent for a reply the gateway saw no start of).
+    public var attempt: Int?
+    /// True when the user asked to stop the reply: the text is what was written until then.
+    public var stopped: Bool?
 
-    public init(sessionID: String, message: MessageView) {
+    public init(sessionID: String, message: MessageView, attempt: Int? = nil, stopped: Bool? = nil) {
         self.sessionID = sessionID
         self.message = message
+        self.attempt = attempt
+        self.stopped = stopped
     }
 
     enum CodingKeys: String, CodingKey {
-        case message
+        case message, attempt, stopped
         case sessionID = "session_id"
     }
 }
@@ -200,15 +235,48 @@ public struct ReplyErrorEvent: EventPayload {
     public var sessionID: String
     public var replyTo: String
     public var error: String
+    public var attempt: Int?
 
-    public init(sessionID: String, replyTo: String, error: String) {
+    public init(sessionID: String, replyTo: String, error: String, attempt: Int? = nil) {
         self.sessionID = sessionID
         self.replyTo = replyTo
         self.error = error
+        self.attempt = attempt
     }
 
     enum CodingKeys: String, CodingKey {
-        case error
+        case error, attempt
+        case sessionID = "session_id"
+        case replyTo = "reply_to"
+    }
+}
+
+/// Why a reply was interrupted.
+public enum ReplyInterruption: String, WireEnum {
+    /// The hosting device went offline (its process ended, or its connection dropped).
+    case hostOffline = "host_offline"
+}
+
+/// Session stream: the host went away in the middle of `attempt`. Its text so far is not the
+/// answer: the message is answered again (a new `reply.started`) when the host is back, unless
+/// the host's connection only dropped for a moment, in which case more deltas of the same
+/// attempt follow.
+public struct ReplyInterruptedEvent: EventPayload {
+    public static let eventType = EventType.replyInterrupted
+    public var sessionID: String
+    public var replyTo: String
+    public var attempt: Int
+    public var reason: ReplyInterruption
+
+    public init(sessionID: String, replyTo: String, attempt: Int, reason: ReplyInterruption = .hostOffline) {
+        self.sessionID = sessionID
+        self.replyTo = replyTo
+        self.attempt = attempt
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, reason
         case sessionID = "session_id"
         case replyTo = "reply_to"
     }
@@ -376,10 +444,12 @@ public enum GatewayEvent: Sendable, Equatable {
     case sessionCreated(SessionCreatedEvent)
     case sessionClosed(SessionClosedEvent)
     case messageCreated(MessageCreatedEvent)
+    case replyStarted(ReplyStartedEvent)
     case replyDelta(ReplyDeltaEvent)
     case replyDone(ReplyDoneEvent)
     case replyError(ReplyErrorEvent)
     case replyStopRequested(ReplyStopRequestedEvent)
+    case replyInterrupted(ReplyInterruptedEvent)
     case hostStatus(HostStatusEvent)
     case deviceStatus(DeviceStatusEvent)
     case shareCreated(ShareCreatedEvent)
@@ -407,10 +477,12 @@ public enum GatewayEvent: Sendable, Equatable {
         case .sessionCreated: self = decode(SessionCreatedEvent.self, GatewayEvent.sessionCreated)
         case .sessionClosed: self = decode(SessionClosedEvent.self, GatewayEvent.sessionClosed)
         case .messageCreated: self = decode(MessageCreatedEvent.self, GatewayEvent.messageCreated)
+        case .replyStarted: self = decode(ReplyStartedEvent.self, GatewayEvent.replyStarted)
         case .replyDelta: self = decode(ReplyDeltaEvent.self, GatewayEvent.replyDelta)
         case .replyDone: self = decode(ReplyDoneEvent.self, GatewayEvent.replyDone)
         case .replyError: self = decode(ReplyErrorEvent.self, GatewayEvent.replyError)
         case .replyStopRequested: self = decode(ReplyStopRequestedEvent.self, GatewayEvent.replyStopRequested)
+        case .replyInterrupted: self = decode(ReplyInterruptedEvent.self, GatewayEvent.replyInterrupted)
         case .hostStatus: self = decode(HostStatusEvent.self, GatewayEvent.hostStatus)
         case .deviceStatus: self = decode(DeviceStatusEvent.self, GatewayEvent.deviceStatus)
         case .shareCreated: self = decode(ShareCreatedEvent.self, GatewayEvent.shareCreated)

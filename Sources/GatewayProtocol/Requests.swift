@@ -73,6 +73,8 @@ public struct MessageBody: Codable, Sendable, Equatable {
 }
 
 public enum ReplyKind: String, WireEnum {
+    /// The host started working on the message (no text): a new attempt at its reply.
+    case started
     /// A piece of the streamed reply.
     case delta
     /// The whole reply, stored as a message.

@@ -334,11 +334,61 @@ public struct PostedMessage: Codable, Sendable, Equatable {
     }
 }
 
-/// `GET /v1/sessions/{id}/messages`.
+/// `GET /v1/sessions/{id}/messages`: the stored messages, the replies in progress, and where
+/// to read the session stream from so that nothing is missed, including the text so far of the
+/// replies in progress.
 public struct MessageList: Codable, Sendable, Equatable {
     public var messages: [MessageView]
+    /// The replies the host is working on, or was when it went away, oldest first.
+    public var replies: [ReplyProgressView]?
+    /// Read the session stream after this position to see everything after this snapshot; when
+    /// replies are in progress it lies before the first `reply.started` of their current
+    /// attempts, so their text so far is replayed (messages already listed may then appear on
+    /// the stream again; recognise them by `id`).
+    public var streamPosition: String?
 
-    public init(messages: [MessageView]) { self.messages = messages }
+    public init(messages: [MessageView], replies: [ReplyProgressView]? = nil, streamPosition: String? = nil) {
+        self.messages = messages
+        self.replies = replies
+        self.streamPosition = streamPosition
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case messages, replies
+        case streamPosition = "stream_position"
+    }
+}
+
+/// Where a reply that is not finished stands.
+public enum ReplyState: String, WireEnum {
+    /// The host picked the message up (`reply.started`) and has sent no text yet.
+    case working
+    /// Deltas are arriving.
+    case streaming
+    /// The host went away mid-reply (`reply.interrupted`); it answers again when it is back.
+    case interrupted
+}
+
+/// A reply in progress, in `MessageList.replies`.
+public struct ReplyProgressView: Codable, Sendable, Equatable {
+    public var replyTo: String
+    public var attempt: Int
+    public var state: ReplyState
+    /// Set when the user asked to stop it (`reply.stop_requested`).
+    public var stopRequested: Bool?
+
+    public init(replyTo: String, attempt: Int, state: ReplyState, stopRequested: Bool? = nil) {
+        self.replyTo = replyTo
+        self.attempt = attempt
+        self.state = state
+        self.stopRequested = stopRequested
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, state
+        case replyTo = "reply_to"
+        case stopRequested = "stop_requested"
+    }
 }
 
 /// `GET /v1/devices/{id}/unanswered`: the user messages of the device's open sessions that have

@@ -24,6 +24,9 @@ public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertib
     case timedOut(Duration)
     /// The API key or sign-in the request was made with was revoked while it waited.
     case credentialRevoked
+    /// The host went away (or started over) in the middle of the reply: what was streamed is
+    /// not the answer.
+    case interrupted
 
     public var description: String {
         switch self {
@@ -33,6 +36,7 @@ public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertib
         case .ended(let reason): "the conversation ended: \(reason)"
         case .timedOut(let limit): "no complete reply within \(limit.components.seconds) s"
         case .credentialRevoked: "the API key or sign-in this request was made with was revoked"
+        case .interrupted: "the agent's host went offline in the middle of the reply"
         }
     }
 }
@@ -199,14 +203,26 @@ extension RelayService {
         onFirst: () -> Void, continuation: AsyncThrowingStream<CompletionUpdate, any Error>.Continuation
     ) async throws -> Bool {
         var first = true
+        var streamed = false
         func handle(_ event: StreamEvent) throws -> Bool {
             position = event.position
             switch GatewayEvent(type: event.type, data: event.data) {
+            case .replyStarted(let started) where started.replyTo == replyTo:
+                // A second attempt after text was streamed cannot be shown to a client that
+                // already has the first one's text.
+                if streamed { throw CompletionFailure.interrupted }
+                if first {
+                    first = false
+                    onFirst()
+                }
+            case .replyInterrupted(let interrupted) where interrupted.replyTo == replyTo:
+                throw CompletionFailure.interrupted
             case .replyDelta(let delta) where delta.replyTo == replyTo:
                 if first {
                     first = false
                     onFirst()
                 }
+                streamed = true
                 continuation.yield(.delta(delta.text))
             case .replyDone(let done) where done.message.replyTo == replyTo:
                 if first { onFirst() }

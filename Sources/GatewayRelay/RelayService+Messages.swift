@@ -72,57 +72,15 @@ extension RelayService {
         }
         guard !answered else { throw RelayError.conflict("this message has been answered already") }
         try await takeBudget(.messages, key: "messages:user:\(userID)", perMinute: limits.messagesPerMinute)
+        try await noteStopRequested(sessionID: session.id, replyTo: messageID)
         let event = ReplyStopRequestedEvent(sessionID: session.id, replyTo: messageID)
         try await append(RelayStreams.device(of: agent), event)
         try await append(RelayStreams.session(session.id), event)
-    }
-
-    public func messages(userID: String, sessionID: String) async throws -> [MessageView] {
-        let (session, _) = try await usableSession(userID: userID, id: sessionID)
-        return try await store.messages(sessionID: session.id).map(MessageView.init)
     }
 
     /// What the caller's own device still has to answer (see `SharingStore.unansweredMessages`).
     public func unansweredMessages(userID: String, deviceID: String) async throws -> [MessageCreatedEvent] {
         let device = try await ownDevice(userID: userID, id: deviceID)
         return try await store.unansweredMessages(deviceID: device.id).map(MessageCreatedEvent.init)
-    }
-
-    /// A hosting device answers: deltas stream to the guest, `done` stores the full reply,
-    /// `error` reports a failure. Only the device hosting the session's agent may answer, and
-    /// not once the session is closed or its share revoked.
-    public func postReply(
-        userID: String, deviceID: String, sessionID: String, kind: ReplyKind, replyTo: String?, text: String?, index: Int?
-    ) async throws -> MessageView? {
-        guard let target = try await store.replyTarget(sessionID: sessionID, deviceID: deviceID, ownerID: userID) else {
-            // Which of the two it is only matters on this rare path: ask once more.
-            _ = try await ownDevice(userID: userID, id: deviceID)
-            throw RelayError.notFound("session not found")
-        }
-        if target.shareRevoked { throw RelayError.shareRevoked }
-        guard !target.closed else { throw RelayError.sessionClosed }
-        let text = text ?? ""
-        let maximumBytes = min(limits.maximumMessageBytes * 4, limits.replyBytesPerMinute)
-        guard text.utf8.count <= maximumBytes else { throw RelayError.tooLarge(limit: maximumBytes) }
-        try await takeBudgets([
-            (.replies, "replies:device:\(target.deviceInstanceID)", 1, limits.repliesPerMinute),
-            (.replyBytes, "reply-bytes:device:\(target.deviceInstanceID)", text.utf8.count, limits.replyBytesPerMinute),
-        ])
-        let stream = RelayStreams.session(target.sessionID)
-        switch kind {
-        case .delta:
-            try await append(stream, ReplyDeltaEvent(sessionID: target.sessionID, replyTo: replyTo ?? "", index: index ?? 0, text: text))
-            return nil
-        case .done:
-            let (message, created) = try await store.addMessage(
-                sessionID: target.sessionID, role: .agent, authorID: nil, replyTo: replyTo, text: text,
-                idempotencyKey: replyTo.map { "reply:\($0)" })
-            let view = MessageView(message)
-            if created { try await append(stream, ReplyDoneEvent(sessionID: target.sessionID, message: view)) }
-            return view
-        case .error:
-            try await append(stream, ReplyErrorEvent(sessionID: target.sessionID, replyTo: replyTo ?? "", error: String(text.prefix(2000))))
-            return nil
-        }
     }
 }

@@ -13,10 +13,19 @@ extension RelayService {
             if try await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL) {
                 logger.info("device online", metadata: ["event": "device.online", "device_id": .string(device.id)])
             }
+            // The device is back: the stream it left for its lifetime no longer needs to hold it
+            // online, so if this one drops the device is offline at once, not a presence TTL later.
+            if let previous = try await ephemeral.take(Self.graceKey(device)) {
+                try await bus.markOffline(device.instanceID, connection: previous)
+            }
         } catch {
             logger.warning("presence update failed", metadata: ["device_id": .string(device.id), "error": "\(error)"])
         }
     }
+
+    /// The connection of a stream the gateway ended for its lifetime, kept online until the
+    /// device reconnects.
+    private static func graceKey(_ device: Device) -> String { "presence-grace:\(device.instanceID)" }
 
     public func deviceStreamRefresh(_ device: Device, connection: String) async {
         _ = try? await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL)
@@ -28,6 +37,7 @@ extension RelayService {
     public func deviceStreamClosed(_ device: Device, connection: String, reconnecting: Bool) async {
         if reconnecting {
             _ = try? await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL)
+            try? await ephemeral.set(Self.graceKey(device), connection, ttl: limits.presenceTTL)
             return
         }
         if (try? await bus.markOffline(device.instanceID, connection: connection)) == true {
@@ -62,6 +72,7 @@ extension RelayService {
         }
         for session in try await store.openSessions(deviceID: device.id) {
             try await append(RelayStreams.session(session.id), HostStatusEvent(agentID: session.agentID, online: online))
+            if !online { try await interruptReplies(sessionID: session.id) }
         }
     }
 }

@@ -93,8 +93,9 @@ public struct RelayService: Sendable {
 
     // MARK: Streams
 
-    func append<Payload: EventPayload>(_ stream: StreamName, _ payload: Payload) async throws {
-        _ = try await bus.append(to: stream, type: Payload.eventType.rawValue, data: try WireJSON.string(payload))
+    @discardableResult
+    func append<Payload: EventPayload>(_ stream: StreamName, _ payload: Payload) async throws -> StreamPosition {
+        try await bus.append(to: stream, type: Payload.eventType.rawValue, data: try WireJSON.string(payload)).position
     }
 }
 

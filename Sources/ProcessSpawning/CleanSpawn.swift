@@ -15,11 +15,13 @@ import Darwin
 /// and default dispositions, and a dedicated thread blocks in waitpid.
 public enum CleanSpawn {
     /// posix_spawn (or posix_spawnp with `searchPath`) with an empty signal mask and default
-    /// signal dispositions; `fileActions` sets up the child's descriptors.
+    /// signal dispositions; `fileActions` sets up the child's descriptors. With
+    /// `newProcessGroup` the child leads a process group of its own (its pid is the group id),
+    /// so a signal can reach everything it started, such as the commands of a `sh -c`.
     /// - Returns: the pid, or the errno posix_spawn failed with.
     public static func spawn(
         executable: String, arguments: [String], environment: [String: String]?, searchPath: Bool = false,
-        fileActions configure: (inout posix_spawn_file_actions_t) -> Void
+        newProcessGroup: Bool = false, fileActions configure: (inout posix_spawn_file_actions_t) -> Void
     ) -> Result<pid_t, SpawnError> {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -30,12 +32,26 @@ public enum CleanSpawn {
         var allSignals = sigset_t()
         sigfillset(&allSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if newProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        #if canImport(Darwin)
+        flags |= POSIX_SPAWN_CLOEXEC_DEFAULT // what closefrom does on Linux, below
+        #endif
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
         configure(&fileActions)
+        // Nothing but stdin, stdout and stderr reaches the child: SwiftNIO opens its sockets
+        // without close-on-exec, so a child would otherwise hold this process's connections
+        // (a host's device stream stayed open, and the device online, after the host was killed).
+        #if canImport(Glibc)
+        _ = closeFrom?(&fileActions, 3)
+        #endif
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
@@ -62,6 +78,18 @@ public enum CleanSpawn {
         }.start()
     }
 }
+
+#if canImport(Glibc)
+/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34 and later), looked up at run time: the
+/// header declares it only under `_GNU_SOURCE`, which Swift's Glibc module does not define.
+private let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "posix_spawn_file_actions_addclosefrom_np") else {
+        return nil
+    }
+    return unsafeBitCast(
+        symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()
+#endif
 
 public struct SpawnError: Error, CustomStringConvertible, Sendable {
     public let executable: String

@@ -16,6 +16,8 @@ public final class SpawnedChild: Sendable {
     /// When the child was spawned; with `runningTime`, measured by the reaper thread so the
     /// figures do not depend on how busy Swift's cooperative thread pool is.
     public let startedAt: ContinuousClock.Instant
+    /// Whether the child leads its own process group: signals then go to the whole group.
+    public let leadsProcessGroup: Bool
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -27,17 +29,19 @@ public final class SpawnedChild: Sendable {
     /// Spawns with `CleanSpawn.spawn` and starts reaping at once.
     public static func spawn(
         executable: String, arguments: [String], environment: [String: String]?, searchPath: Bool = false,
-        fileActions: (inout posix_spawn_file_actions_t) -> Void
+        newProcessGroup: Bool = false, fileActions: (inout posix_spawn_file_actions_t) -> Void
     ) -> Result<SpawnedChild, SpawnError> {
         let startedAt = ContinuousClock.now
         return CleanSpawn.spawn(
-            executable: executable, arguments: arguments, environment: environment, searchPath: searchPath, fileActions: fileActions
-        ).map { SpawnedChild(pid: $0, startedAt: startedAt) }
+            executable: executable, arguments: arguments, environment: environment, searchPath: searchPath,
+            newProcessGroup: newProcessGroup, fileActions: fileActions
+        ).map { SpawnedChild(pid: $0, startedAt: startedAt, leadsProcessGroup: newProcessGroup) }
     }
 
-    private init(pid: pid_t, startedAt: ContinuousClock.Instant) {
+    private init(pid: pid_t, startedAt: ContinuousClock.Instant, leadsProcessGroup: Bool) {
         self.pid = pid
         self.startedAt = startedAt
+        self.leadsProcessGroup = leadsProcessGroup
         CleanSpawn.reap(pid) { [state] code in
             let exitedAt = ContinuousClock.now
             let waiters = state.withLockedValue { state in
@@ -58,10 +62,11 @@ public final class SpawnedChild: Sendable {
     /// How long the child ran, once it has exited.
     public var runningTime: Duration? { state.withLockedValue { state in state.exitedAt.map { $0 - startedAt } } }
 
-    /// Sends `signal` unless the child has already been reaped.
+    /// Sends `signal` unless the child has already been reaped; to its whole process group when
+    /// it leads one (while the leader is unreaped its pid, and so the group id, cannot be reused).
     public func send(_ signal: Int32) {
         state.withLockedValue { state in
-            if state.exitStatus == nil { _ = kill(pid, signal) }
+            if state.exitStatus == nil { _ = kill(leadsProcessGroup ? -pid : pid, signal) }
         }
     }
 

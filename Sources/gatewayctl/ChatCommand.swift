@@ -89,6 +89,16 @@ final class ChatPrinter: Sendable {
         case .sent(let message, _, let queued):
             if echoInput { Terminal.line("you: \(message.text)") }
             if queued { Terminal.line("(host offline: the message waits until it is back)") }
+        case .started(let replyTo, let attempt):
+            if attempt > 1 { interruptingNotice("(the host answers again from the start)") }
+            // The agent's name at once: the reply is on its way.
+            let fresh = streamed.withLockedValue { values in
+                defer { values[replyTo] = values[replyTo] ?? "" }
+                return values[replyTo] == nil
+            }
+            if fresh { Terminal.write("\(agentName.withLockedValue { $0 }): ") }
+        case .interrupted:
+            interruptingNotice("(the host went offline in the middle of this reply; it answers again when it is back)")
         case .delta(let replyTo, _, let text):
             var first = false
             streamed.withLockedValue { values in
@@ -121,12 +131,8 @@ final class ChatPrinter: Sendable {
             endReplyLine(streamed.withLockedValue({ $0.removeValue(forKey: replyTo) }) != nil)
             Terminal.line("(the agent could not answer: \(error))")
         case .hostStatus(let online):
-            if online {
-                notice("(host is back online)")
-            } else {
-                // A reply it was writing will not finish now; it comes when the host is back.
-                interruptingNotice("(host went offline: messages wait until it is back)")
-            }
+            // A reply it was writing is cut off with its own `interrupted` notice.
+            notice(online ? "(host is back online)" : "(host went offline: messages wait until it is back)")
         case .connected:
             break
         case .reconnecting(let reason, let retryIn):
@@ -152,8 +158,12 @@ final class ChatPrinter: Sendable {
             ]
         case .sent(let message, let hostOnline, let queued):
             object = ["type": "message.sent", "message_id": message.id, "text": message.text, "host_online": hostOnline, "queued": queued]
+        case .started(let replyTo, let attempt):
+            object = ["type": "reply.started", "reply_to": replyTo, "attempt": attempt]
         case .delta(let replyTo, let index, let text):
             object = ["type": "reply.delta", "reply_to": replyTo, "index": index, "text": text]
+        case .interrupted(let replyTo, let attempt):
+            object = ["type": "reply.interrupted", "reply_to": replyTo, "attempt": attempt]
         case .done(let message):
             object = ["type": "reply.done", "reply_to": message.replyTo ?? "", "message_id": message.id, "text": message.text]
         case .replyError(let replyTo, let error):

@@ -65,6 +65,11 @@ import Testing
         #expect(chat.status == 0, "\(chat.output)")
         let events = jsonLines(chat.output)
         let deltas = events.filter { $0["type"] as? String == "reply.delta" }
+        // The host said it started (attempt 1) before its first piece.
+        let startedAt = events.firstIndex { $0["type"] as? String == "reply.started" }
+        let firstDeltaAt = events.firstIndex { $0["type"] as? String == "reply.delta" }
+        #expect(startedAt != nil && firstDeltaAt != nil && startedAt! < firstDeltaAt!, "\(chat.output)")
+        #expect(startedAt.map { events[$0]["attempt"] as? Int } == 1)
         #expect(deltas.map { $0["index"] as? Int } == Array(0..<deltas.count).map { Optional($0) })
         #expect(deltas.count >= 2, "the command's output should arrive in pieces: \(chat.output)")
         #expect(deltas.compactMap { $0["text"] as? String }.joined() == "got: HELLO", "\(chat.output)")
@@ -368,8 +373,13 @@ import Testing
         host.signal(SIGTERM)
         #expect(await host.exitStatus(timeout: .seconds(10)) == 0, "\(host.output)")
         #expect(await chat.waitFor("parrot: half a \n(host went offline"), "\(chat.output)")
+        #expect(await chat.waitFor("(the host went offline in the middle of this reply"), "\(chat.output)")
         host = try Ctl(["host", "--agent", "parrot=command:\(script)"], configDir: root)
-        #expect(await chat.waitFor("parrot: half a reply\n"), "chat: \(chat.output)\nhost: \(host.output)")
+        // Answered again: a new attempt, shown whole on its own line, once.
+        #expect(
+            await chat.waitFor("(the host answers again from the start)\nparrot: half a reply\n"),
+            "chat: \(chat.output)\nhost: \(host.output)")
+        #expect(chat.output.components(separatedBy: "half a reply").count == 2, "\(chat.output)")
         chat.closeInput()
         #expect(await chat.exitStatus() == 0, "\(chat.output)")
     }

@@ -152,6 +152,34 @@ import Testing
         }
     }
 
+    /// A command gets stdin, stdout and stderr and nothing else of gatewayctl's: SwiftNIO's
+    /// sockets are not close-on-exec, and a child holding the device stream's socket kept a killed
+    /// host's device online.
+    @Test func commandsInheritOnlyTheStandardDescriptors() async throws {
+        var pipeEnds: [Int32] = [-1, -1]
+        #expect(pipe(&pipeEnds) == 0) // open, and not close-on-exec, while the command starts
+        defer { for descriptor in pipeEnds { close(descriptor) } }
+        let backend = CommandBackend(command: #"cat >/dev/null; ls /proc/$$/fd | sort -n | tr '\n' ' '"#)
+        let descriptors = try await collect(backend.reply(to: request)).joined().split(separator: " ").map(String.init)
+        #expect(descriptors == ["0", "1", "2"])
+    }
+
+    /// Stopping a command stops what it started too: a `sh -c` child must not outlive it.
+    @Test func stoppingACommandStopsItsWholeProcessGroup() async throws {
+        let backend = CommandBackend(command: "cat >/dev/null; sleep 30 & echo $!; wait")
+        let stream = backend.reply(to: request)
+        var iterator = stream.makeAsyncIterator()
+        let first = try await iterator.next() ?? ""
+        let child = try #require(Int32(first.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(child, 0) == 0, "the sleep runs")
+        let consumer = Task { while (try? await iterator.next()) != nil {} }
+        consumer.cancel() // the reply is stopped: the command gets SIGTERM
+        _ = await consumer.result
+        let deadline = ContinuousClock.now + .seconds(3)
+        while kill(child, 0) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(kill(child, 0) == -1, "the command's own child was stopped with it")
+    }
+
     @Test func multiByteCharactersAreNeverSplit() {
         var decoder = UTF8ChunkDecoder()
         let bytes = Array("é😀".utf8)

@@ -42,6 +42,7 @@ struct OpenAPIRoundTripTests {
         "PostedMessage": .type(PostedMessage.self),
         "UnansweredMessageList": .type(UnansweredMessageList.self),
         "MessageList": .type(MessageList.self),
+        "ReplyProgress": .type(ReplyProgressView.self),
         "ReplyAccepted": .type(ReplyAccepted.self),
         "StreamPosition": .type(String.self),
         "Readiness": .type(ReadinessReport.self),
@@ -61,7 +62,9 @@ struct OpenAPIRoundTripTests {
         "SessionCreatedEvent": .type(SessionCreatedEvent.self),
         "SessionClosedEvent": .type(SessionClosedEvent.self),
         "MessageCreatedEvent": .type(MessageCreatedEvent.self),
+        "ReplyStartedEvent": .type(ReplyStartedEvent.self),
         "ReplyDeltaEvent": .type(ReplyDeltaEvent.self),
+        "ReplyInterruptedEvent": .type(ReplyInterruptedEvent.self),
         "ReplyDoneEvent": .type(ReplyDoneEvent.self),
         "ReplyErrorEvent": .type(ReplyErrorEvent.self),
         "ReplyStopRequestedEvent": .type(ReplyStopRequestedEvent.self),
@@ -137,7 +140,7 @@ struct WireCodingTests {
             Issue.record("an unknown kind was accepted")
         } catch DecodingError.dataCorrupted(let context) {
             #expect(context.codingPath.map(\.stringValue) == ["kind"])
-            #expect(context.debugDescription == "must be one of delta, done, error")
+            #expect(context.debugDescription == "must be one of started, delta, done, error")
         }
     }
 

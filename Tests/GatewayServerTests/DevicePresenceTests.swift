@@ -74,4 +74,29 @@ struct DevicePresenceTests {
             #expect(try await statuses(becoming: [true, false, true, false]) == [true, false, true, false])
         }
     }
+
+    /// The stream the gateway ended for its lifetime holds the device online only until the
+    /// device is back: a host killed just after reconnecting is offline at once, not a presence
+    /// TTL later (its guests see the reply it was writing interrupted straight away).
+    @Test func aDeviceThatLeavesRightAfterReconnectingIsOfflineAtOnce() async throws {
+        try await withLiveGateway(environment: ["SSE_MAX_LIFETIME": "2s", "SSE_HEARTBEAT_INTERVAL": "1s"]) { client in
+            let alice = try await APITestClient.signIn("Alice", at: client.base)
+            let deviceID = "presence-\(UUID().uuidString.prefix(8))"
+            #expect(try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "Laptop", "platform": "linux"]).status == 201)
+            var device = try await alice.stream("/v1/devices/\(deviceID)/events")
+            #expect(await device.waitFor(timeout: .seconds(6)) { $0.isFinished }, "the stream ends after its lifetime")
+            device = try await alice.stream("/v1/devices/\(deviceID)/events", lastEventID: device.lastEventID)
+            #expect(await device.waitFor { $0.items.contains(.comment("heartbeat")) }, "the resumed stream is live")
+            await device.close()
+            let leftAt = ContinuousClock.now
+            var offline = false
+            while !offline, ContinuousClock.now - leftAt < .seconds(8) {
+                try await Task.sleep(for: .milliseconds(100))
+                let devices = try await alice.call(.GET, "/v1/devices").array
+                offline = devices.first { $0["id"] as? String == deviceID }?["online"] as? Bool == false
+            }
+            #expect(offline)
+            #expect(ContinuousClock.now - leftAt < .seconds(2), "offline \(ContinuousClock.now - leftAt) after it left")
+        }
+    }
 }

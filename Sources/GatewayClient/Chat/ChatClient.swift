@@ -8,7 +8,12 @@ public struct ChatClient: Sendable {
     public enum Output: Sendable {
         case opened(session: SessionView, agent: AgentView)
         case sent(message: MessageView, hostOnline: Bool, queued: Bool)
+        /// The host started working on a message: attempt 1 when it picks it up, a higher one when
+        /// it answers again (what an earlier attempt streamed is not the answer).
+        case started(replyTo: String, attempt: Int)
         case delta(replyTo: String, index: Int, text: String)
+        /// The host went away in the middle of the reply; it answers again when it is back.
+        case interrupted(replyTo: String, attempt: Int)
         case done(message: MessageView)
         case replyError(replyTo: String, error: String)
         case hostStatus(online: Bool)
@@ -143,6 +148,10 @@ public struct ChatClient: Sendable {
         case .event(let value): event = value
         }
         switch event.gatewayEvent {
+        case .replyStarted(let started):
+            output(.started(replyTo: started.replyTo, attempt: started.attempt))
+        case .replyInterrupted(let interrupted):
+            output(.interrupted(replyTo: interrupted.replyTo, attempt: interrupted.attempt))
         case .replyDelta(let delta):
             output(.delta(replyTo: delta.replyTo, index: delta.index, text: delta.text))
         case .replyDone(let done):

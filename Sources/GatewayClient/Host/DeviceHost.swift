@@ -264,6 +264,9 @@ public actor DeviceHost {
     private func readReply(_ request: ReplyRequest, from agent: HostedAgent) async -> String {
         var text = ""
         guard !stopRequested.contains(request.messageID) else { return text }
+        // Guests see "working…" from here on, and a re-answer as a new attempt. A gateway that
+        // predates `started` refuses it; the first delta then starts the reply as before.
+        try? await api.postReply(deviceID: deviceID, sessionID: request.sessionID, kind: .started, replyTo: request.messageID, text: "")
         var index = 0
         do {
             for try await piece in agent.backend.reply(to: request) {

@@ -193,6 +193,8 @@ struct OpenAIError: Error, HTTPResponseError {
             case .agentFailed: self.init(status: .badGateway, type: "api_error", code: "agent_failed", message: failure.description)
             case .ended: self.init(status: .notFound, type: "invalid_request_error", code: "model_not_found", message: failure.description)
             case .timedOut: self.init(status: .gatewayTimeout, type: "api_error", code: "timeout", message: failure.description)
+            case .interrupted:
+                self.init(status: .badGateway, type: "api_error", code: "agent_interrupted", message: failure.description)
             case .credentialRevoked:
                 self.init(status: .unauthorized, type: "authentication_error", code: "invalid_api_key", message: failure.description)
             }

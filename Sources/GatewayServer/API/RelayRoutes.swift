@@ -140,9 +140,7 @@ struct RelayRoutes: Sendable {
         }
         v1.get("sessions/:sessionID/messages") { request, context in
             try APIJSON.response(
-                MessageList(
-                    messages: try await relay.messages(
-                        userID: try context.callerID(), sessionID: try context.parameters.require("sessionID"))))
+                try await relay.messages(userID: try context.callerID(), sessionID: try context.parameters.require("sessionID")))
         }
         v1.post("sessions/:sessionID/messages") { request, context in
             let userID = try context.callerID()

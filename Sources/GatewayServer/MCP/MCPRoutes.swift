@@ -262,6 +262,9 @@ struct MCPRoutes: Sendable {
             if case .hostOffline = failure {
                 return sentence + " The message stays in this conversation and is answered when the host is back."
             }
+            if case .interrupted = failure {
+                return sentence + " It answers again in this conversation when the host is back."
+            }
             return sentence
         case RelayError.shareRevoked:
             return "This agent is no longer shared with you: its owner revoked the share."
