@@ -171,6 +171,7 @@ let package = Package(
                 .embedInCode("Assets/conversations.js"),
                 .embedInCode("Assets/devices.js"),
                 .embedInCode("Assets/dom.js"),
+                .embedInCode("Assets/highlight.js"),
                 .embedInCode("Assets/invite.js"),
                 .embedInCode("Assets/invite-dialog.js"),
                 .embedInCode("Assets/markdown.js"),

@@ -44,6 +44,7 @@ public enum WebAssets {
         javaScript("conversations.js", PackageResources.conversations_js),
         javaScript("devices.js", PackageResources.devices_js),
         javaScript("dom.js", PackageResources.dom_js),
+        javaScript("highlight.js", PackageResources.highlight_js),
         javaScript("invite.js", PackageResources.invite_js),
         javaScript("invite-dialog.js", PackageResources.invite_dialog_js),
         javaScript("markdown.js", PackageResources.markdown_js),

@@ -53,7 +53,7 @@ test("fenced code blocks carry their language and a Copy button", () => {
     html("```python\nprint('<hi>')\n```"),
     '<div class="code-block"><div class="code-head"><span class="code-language">python</span>' +
       '<button type="button" class="copy-code secondary" aria-label="Copy python code">Copy</button></div>' +
-      '<pre tabindex="0" role="group" aria-label="python code"><code class="language-python">print(\'&lt;hi&gt;\')</code></pre></div>',
+      '<pre tabindex="0" role="group" aria-label="python code"><code class="language-python"><span class="tok-function">print</span>(<span class="tok-string">\'&lt;hi&gt;\'</span>)</code></pre></div>',
   );
   // Without a language, the block is just "Code".
   assert.equal(

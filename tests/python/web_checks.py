@@ -22,13 +22,14 @@ DESKTOP = (1280, 900)
 
 # What markdown.js may create inside a reply (its allowlist, plus the code block's head with the
 # Copy button and the focusable code and table containers: tabindex, role), and what the chat
-# page itself puts on a message.
+# page itself puts on a message (its time, the working dots, the note under it).
 ALLOWED_TAGS = sorted({
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "br", "hr", "blockquote", "ul", "ol",
-    "li", "table", "thead", "tbody", "tr", "th", "td", "a", "div", "span", "button",
+    "li", "table", "thead", "tbody", "tr", "th", "td", "a", "div", "span", "button", "time",
 })
 ALLOWED_ATTRIBUTES = sorted({
     "href", "title", "rel", "target", "class", "start", "type", "aria-label", "data-id", "aria-busy", "id", "tabindex", "role",
+    "datetime", "aria-hidden", "hidden",
 })
 
 INERT_CHECK = """

@@ -3,11 +3,16 @@
 // caller's other conversations with it, the stored messages, then the session stream: replies
 // rendered as Markdown delta by delta, host status, and the end of the chat when the share is
 // revoked or the session closes.
+//
+// A reply's lifecycle (docs/protocol.md): reply.started shows "working…", deltas stream with a
+// cursor, a newer attempt replaces an older one's text, reply.interrupted marks a reply whose
+// host went away, reply.done settles it. The messages response says where to read the stream
+// from so a reload mid-reply replays the text so far.
 
 import { api } from "./api.js";
 import { randomString } from "./auth.js";
 import { conversationList, titleFromText } from "./conversations.js";
-import { h, show, notice, statusBadge, setStatus } from "./dom.js";
+import { h, show, notice, statusBadge, setStatus, when } from "./dom.js";
 import { markdownText, renderMarkdown } from "./markdown.js";
 import { EventStream } from "./sse.js";
 import { failure } from "./shell.js";
@@ -71,12 +76,19 @@ export async function chatPage(agentID, sessionID) {
 
   const hostBadge = statusBadge(session.host_online, "Host online", "Host offline");
   hostBadge.id = "host-status";
-  // A status region: "Reconnecting…" and "the host is offline: your message waits" are said too.
+  // "Live", "Reconnecting…": said by a status region that stays in view with the message box.
   const connection = h("span", { class: "muted", id: "connection", role: "status" }, session.closed_at ? "" : "Connecting…");
   // Deltas are not announced one by one: this region says when a reply is complete.
   const announcer = h("p", { class: "visually-hidden", id: "reply-announcer", role: "status", "aria-live": "polite" });
   const log = h("ol", { class: "messages", id: "messages", "aria-label": `Conversation with ${agent.name}` });
-  const input = h("textarea", { id: "message-input", name: "text", rows: 2, required: true, autocomplete: "off", "aria-describedby": "composer-hint" });
+  const greeting = h(
+    "div",
+    { class: "chat-empty", id: "chat-empty", hidden: true },
+    h("p", { class: "chat-empty-name" }, agent.name),
+    agent.description ? h("p", { class: "chat-empty-description" }, agent.description) : null,
+    h("p", { class: "muted" }, agent.access === "guest" ? `${agent.owner_name} shared this agent with you. Say hello!` : "Your agent. Say hello!"),
+  );
+  const input = h("textarea", { id: "message-input", name: "text", rows: 1, required: true, autocomplete: "off", "aria-describedby": "composer-hint" });
   const send = h("button", { type: "submit", id: "send" }, "Send");
   // Shown while one of my messages waits for its reply: asks the host to stop (docs/protocol.md).
   const stop = h("button", { type: "button", id: "stop", class: "secondary", hidden: true }, "Stop");
@@ -89,6 +101,11 @@ export async function chatPage(agentID, sessionID) {
     stop,
     h("span", { id: "composer-hint", class: "visually-hidden" }, "Enter sends; Shift+Enter starts a new line."),
   );
+  // Shown when the reader scrolled up and something new arrived below.
+  const jump = h("button", { type: "button", id: "jump-to-latest", class: "jump secondary", hidden: true }, "↓ Latest");
+  // The message box, the chat's state and its notices stay at the bottom of the window, where
+  // the reader is, on a phone too.
+  const dock = h("div", { class: "chat-dock", id: "chat-dock" }, jump, banner, h("div", { class: "chat-status", id: "chat-status" }, hostBadge, connection), form);
   show(
     agent.name,
     h(
@@ -98,48 +115,134 @@ export async function chatPage(agentID, sessionID) {
       h(
         "div",
         { class: "chat" },
-        h("div", { class: "chat-head" }, h("p", { class: "muted" }, agent.access === "guest" ? `Shared by ${agent.owner_name}` : "Your agent"), hostBadge, connection),
-        banner,
+        h("div", { class: "chat-head" }, h("p", { class: "muted" }, agent.access === "guest" ? `Shared by ${agent.owner_name}` : "Your agent")),
+        greeting,
         log,
         announcer,
-        form,
+        dock,
       ),
     ),
   );
   document.getElementById("main").classList.add("wide");
-  // The message box sticks to the bottom of the window: what scrolls into view (the newest
-  // message, whatever takes the focus, its focus ring) stops above it instead of behind it
-  // (WCAG 2.4.11).
-  const keepClear = () => document.documentElement.style.setProperty("scroll-padding-bottom", `${form.offsetHeight + 8}px`);
-  if ("ResizeObserver" in window) new ResizeObserver(keepClear).observe(form);
+  // What scrolls into view (the newest message, whatever takes the focus, its focus ring) stops
+  // above the docked message box instead of behind it (WCAG 2.4.11).
+  const keepClear = () => document.documentElement.style.setProperty("scroll-padding-bottom", `${dock.offsetHeight + 8}px`);
+  if ("ResizeObserver" in window) new ResizeObserver(keepClear).observe(dock);
   keepClear();
 
+  // MARK: Scrolling: follow new text only while the reader is at the bottom.
+  const atBottom = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 96;
+  let following = true;
+  addEventListener("scroll", () => {
+    following = atBottom();
+    if (following) jump.hidden = true;
+  }, { passive: true });
+  const toBottom = () => {
+    following = true;
+    jump.hidden = true;
+    window.scrollTo({ top: document.documentElement.scrollHeight });
+  };
+  const follow = () => {
+    if (following) window.scrollTo({ top: document.documentElement.scrollHeight });
+    else jump.hidden = false;
+  };
+  jump.addEventListener("click", toBottom);
+
+  // MARK: The transcript
   const byID = new Map(); // message id -> element
-  const replies = new Map(); // reply_to -> element being streamed
+  const replies = new Map(); // reply_to -> the reply in progress: {element, attempt, text, state}
   const pending = []; // own messages posted but not yet seen on the stream
   const awaiting = new Set(); // ids of user messages without a reply yet
   const answered = new Set(); // ids of user messages with a stored reply
   const stopped = new Set(); // ids of user messages whose reply was asked to stop
+  let hostOnline = session.host_online;
+  let ended = false;
   const updateStop = () => {
     stop.hidden = awaiting.size === 0 || input.disabled;
   };
   let titled = Boolean(session.title);
 
   const bubble = (role, who) =>
-    h("li", { class: `message ${role}` }, h("span", { class: "who" }, who), h("div", { class: role.startsWith("agent") ? "text markdown" : "text" }));
+    h(
+      "li",
+      { class: `message ${role}` },
+      h("div", { class: "message-head" }, h("span", { class: "who" }, who), h("span", { class: "reply-state" })),
+      h("span", { class: "typing", "aria-hidden": "true" }, h("span"), h("span"), h("span")),
+      h("div", { class: role.startsWith("agent") ? "text markdown" : "text" }),
+      h("p", { class: "message-note", hidden: true }),
+      h("div", { class: "message-actions" }),
+    );
   /** Agent replies are Markdown; what people type is shown as typed. */
   const setText = (element, text, streaming) => {
     const target = element.querySelector(".text");
+    element.rawText = text;
     if (element.classList.contains("agent")) renderMarkdown(target, text, { streaming });
     else target.textContent = text;
   };
-  const scroll = (element) => element.scrollIntoView({ block: "nearest" });
+  /** A line under a message: why it waits, why it was cut off. */
+  const setNote = (element, text, kind) => {
+    const note = element.querySelector(".message-note");
+    note.textContent = text || "";
+    note.className = `message-note ${kind || ""}`;
+    note.hidden = !text;
+  };
+  const setLabel = (element, text) => {
+    element.querySelector(".reply-state").textContent = text ? ` ${text}` : "";
+  };
+  const stamp = (element, iso) => {
+    if (!iso || element.querySelector(".message-head time")) return;
+    element.querySelector(".message-head").append(when(iso));
+  };
+  /** A line in the transcript about the chat itself: the host came or went, the share ended. */
+  const chatEvent = (text, kind) => {
+    const item = h("li", { class: `chat-event ${kind || ""}` }, h("span", {}, text), " ", when(new Date().toISOString()));
+    log.append(item);
+    follow();
+    return item;
+  };
   const announce = (text) => {
     announcer.textContent = text.length > 300 ? `${text.slice(0, 299)}…` : text;
   };
+  const updateGreeting = () => {
+    greeting.hidden = log.querySelector(".message") !== null;
+  };
+
+  // Copy on every reply; send again and edit on my last message.
+  const actionButton = (label, name, onclick) => h("button", { type: "button", class: `message-action ${name}`, onclick }, label);
+  const copyText = async (button, text) => {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => (button.textContent = "Copy"), 1500);
+  };
+  const refreshActions = () => {
+    const mine = [...log.querySelectorAll(".message.user[data-id]")];
+    const last = mine[mine.length - 1];
+    for (const element of log.querySelectorAll(".message[data-id]")) {
+      const actions = element.querySelector(".message-actions");
+      const buttons = [];
+      if (element.classList.contains("agent")) {
+        buttons.push(actionButton("Copy", "copy-message", (click) => copyText(click.currentTarget, element.rawText || "")));
+      } else if (element === last && !input.disabled && answered.has(element.dataset.id)) {
+        buttons.push(actionButton("Send again", "resend-message", () => submit(element.rawText || "")));
+        buttons.push(
+          actionButton("Edit", "edit-message", () => {
+            input.value = element.rawText || "";
+            grow();
+            input.focus();
+          }),
+        );
+      }
+      actions.replaceChildren(...buttons);
+    }
+  };
+
   const addMessage = (message) => {
     if (byID.has(message.id)) return byID.get(message.id);
-    let element = message.role === "agent" ? replies.get(message.reply_to) : null;
+    let element = message.role === "agent" ? replies.get(message.reply_to)?.element : null;
     if (!element && message.role === "user") {
       const index = pending.findIndex((candidate) => candidate.text === message.text);
       if (index !== -1) element = pending.splice(index, 1)[0].element;
@@ -148,71 +251,157 @@ export async function chatPage(agentID, sessionID) {
       element = bubble(message.role, message.role === "agent" ? agent.name : "You");
       log.append(element);
     }
-    clearTimeout(element.renderTimer);
-    element.classList.remove("pending", "streaming");
+    const entry = replies.get(message.reply_to);
+    if (entry) clearTimeout(entry.renderTimer);
+    element.classList.remove("pending", "streaming", "working", "interrupted", "stopping");
     element.removeAttribute("aria-busy");
     setText(element, message.text);
+    setNote(element, null);
+    setLabel(element, "");
+    stamp(element, message.created_at);
     element.dataset.id = message.id;
     byID.set(message.id, element);
     if (message.reply_to) {
       replies.delete(message.reply_to);
       awaiting.delete(message.reply_to);
       answered.add(message.reply_to);
-      if (stopped.has(message.reply_to)) element.querySelector(".who").textContent = `${agent.name} (stopped)`;
+      const asked = byID.get(message.reply_to);
+      if (asked) setNote(asked, null);
+      if (stopped.has(message.reply_to)) setLabel(element, "(stopped)");
     } else if (message.role === "user" && !answered.has(message.id)) {
       awaiting.add(message.id);
     }
     updateStop();
+    updateGreeting();
+    refreshActions();
     if (message.role === "user" && !titled) {
       titled = true;
       conversations.setTitle(session.id, titleFromText(message.text));
     }
-    scroll(element);
+    follow();
     return element;
   };
-  const loadHistory = async () => {
-    const { messages } = await api("GET", `${sessionPath}/messages`);
-    for (const message of messages) addMessage(message);
+
+  /** My message that waits for an offline host says so. */
+  const markQueued = (id) => {
+    const element = byID.get(id);
+    if (element && !answered.has(id) && !replies.has(id)) setNote(element, "Waiting for the host: it is answered when the host is back online.", "queued");
+  };
+
+  /** The reply to `replyTo`, made when its first event arrives; a newer attempt starts it over. */
+  const replyTo = (id, attempt) => {
+    let entry = replies.get(id);
+    if (!entry) {
+      const element = bubble("agent", agent.name);
+      element.setAttribute("aria-busy", "true");
+      entry = { id, element, attempt: attempt || 0, text: "", lastRender: 0, renderTimer: null, state: "working" };
+      replies.set(id, entry);
+      // Right after the message it answers, so later (queued) messages stay below it.
+      const asked = byID.get(id);
+      if (asked && asked.parentNode === log) asked.after(element);
+      else log.append(element);
+      updateGreeting();
+    } else if (attempt && attempt > entry.attempt) {
+      // The host answers again: the earlier attempt's text is not the answer.
+      clearTimeout(entry.renderTimer);
+      entry.renderTimer = null;
+      entry.attempt = attempt;
+      entry.text = "";
+      setText(entry.element, "", true);
+      setNote(entry.element, null);
+    }
+    const asked = byID.get(id);
+    if (asked) setNote(asked, null);
+    return entry;
+  };
+  const setReplyState = (entry, state) => {
+    entry.state = state;
+    const element = entry.element;
+    element.classList.toggle("working", state === "working");
+    element.classList.toggle("streaming", state === "streaming");
+    element.classList.toggle("interrupted", state === "interrupted");
+    if (state === "interrupted") element.removeAttribute("aria-busy");
+    else element.setAttribute("aria-busy", "true");
+    const stopping = stopped.has(entry.id);
+    setLabel(element, state === "working" ? "working…" : state === "interrupted" ? "(interrupted)" : stopping ? "stopping…" : "");
+  };
+  const started = (data) => {
+    const entry = replyTo(data.reply_to, data.attempt);
+    setReplyState(entry, "working");
+    follow();
+  };
+  const interrupted = (data) => {
+    const entry = replies.get(data.reply_to);
+    if (!entry || (data.attempt && data.attempt < entry.attempt)) return;
+    clearTimeout(entry.renderTimer);
+    entry.renderTimer = null;
+    setText(entry.element, entry.text);
+    setReplyState(entry, "interrupted");
+    setNote(entry.element, "The host went offline in the middle of this reply. It answers again when it is back.", "interrupted");
+    announce(`${agent.name}'s reply was interrupted: the host went offline.`);
+    follow();
   };
 
   /** A delta: the reply so far is rendered at once, then at most every few tens of milliseconds. */
   const growReply = (data) => {
-    let element = replies.get(data.reply_to);
-    if (!element) {
-      element = bubble("agent streaming", agent.name);
-      element.setAttribute("aria-busy", "true");
-      element.replyText = "";
-      element.lastRender = 0;
-      replies.set(data.reply_to, element);
-      log.append(element);
+    const current = replies.get(data.reply_to);
+    if (current && data.attempt && data.attempt < current.attempt) return; // an older attempt's late piece
+    const entry = replyTo(data.reply_to, data.attempt);
+    if (entry.state !== "streaming") {
+      setReplyState(entry, "streaming");
+      setNote(entry.element, null); // back after a dropped connection: the same attempt goes on
     }
-    element.replyText += data.text;
+    entry.text += data.text;
     const render = () => {
-      element.renderTimer = null;
-      element.lastRender = performance.now();
-      setText(element, element.replyText, true);
-      scroll(element);
+      entry.renderTimer = null;
+      entry.lastRender = performance.now();
+      setText(entry.element, entry.text, true);
+      follow();
     };
-    if (element.renderTimer) return;
+    if (entry.renderTimer) return;
     // Longer replies take longer to parse: render them less often.
-    const interval = Math.min(200, 30 + element.replyText.length / 200);
-    const wait = element.lastRender + interval - performance.now();
+    const interval = Math.min(200, 30 + entry.text.length / 200);
+    const wait = entry.lastRender + interval - performance.now();
     if (wait <= 0) render();
-    else element.renderTimer = setTimeout(render, wait);
+    else entry.renderTimer = setTimeout(render, wait);
+  };
+
+  const loadHistory = async () => {
+    const list = await api("GET", `${sessionPath}/messages`);
+    for (const message of list.messages) addMessage(message);
+    // Replies in progress: their text so far is replayed from the stream position below.
+    for (const progress of list.replies || []) {
+      if (answered.has(progress.reply_to)) continue;
+      if (progress.stop_requested) stopped.add(progress.reply_to);
+      const entry = replyTo(progress.reply_to, progress.attempt);
+      setReplyState(entry, progress.state === "streaming" ? "working" : progress.state);
+      if (progress.state === "interrupted") interrupted({ reply_to: progress.reply_to, attempt: progress.attempt });
+    }
+    if (!hostOnline) for (const id of awaiting) markQueued(id);
+    return list.stream_position;
   };
 
   let stream = null;
   const end = (text) => {
+    if (ended) return;
+    ended = true;
     stream?.stop();
     input.disabled = true;
     send.disabled = true;
     stop.hidden = true;
-    connection.textContent = "";
+    // The host's state no longer matters here: the status line says the chat ended.
+    hostBadge.hidden = true;
+    connection.textContent = "This chat has ended.";
     banner.replaceChildren(notice(text, "danger"));
-    for (const element of replies.values()) {
-      element.classList.remove("streaming");
-      element.removeAttribute("aria-busy");
+    chatEvent(text, "danger");
+    for (const entry of replies.values()) {
+      clearTimeout(entry.renderTimer);
+      entry.element.classList.remove("streaming", "working");
+      entry.element.removeAttribute("aria-busy");
+      setLabel(entry.element, "(cut off)");
+      setNote(entry.element, "The chat ended before this reply was finished.", "interrupted");
     }
+    refreshActions();
   };
   const revoked = () => end("The owner revoked this share: you can no longer chat with this agent.");
   const closedReasons = {
@@ -225,15 +414,30 @@ export async function chatPage(agentID, sessionID) {
     const again = h("button", { type: "button", id: "start-new", onclick: () => newConversation(agentID, again, banner) }, "Start a new conversation");
     banner.append(h("p", {}, again));
   };
+  const hostChanged = (online) => {
+    if (online === hostOnline) return;
+    hostOnline = online;
+    setStatus(hostBadge, online, "Host online", "Host offline");
+    conversations.setHostOnline(online);
+    if (online) {
+      chatEvent("The host is back online.", "ok");
+    } else {
+      chatEvent("The host went offline. Messages you send wait until it is back.", "danger");
+      for (const id of awaiting) markQueued(id);
+    }
+  };
 
-  await loadHistory();
+  const position = await loadHistory();
+  updateGreeting();
   if (session.closed_at) {
     end("This conversation has ended: you can read it, and start a new one to keep chatting.");
     offerNew();
     return;
   }
+  if (!hostOnline) chatEvent("The host is offline. Messages you send wait until it is back.", "danger");
+  toBottom();
   stream = new EventStream(`${sessionPath}/events`, {
-    lastEventId: session.stream_position,
+    lastEventId: position || session.stream_position,
     onState: (state) => {
       connection.textContent = state === "live" ? "Live" : "Reconnecting…";
     },
@@ -242,36 +446,51 @@ export async function chatPage(agentID, sessionID) {
       switch (type) {
         case "message.created":
           addMessage(data.message);
+          if (!hostOnline) markQueued(data.message.id);
+          break;
+        case "reply.started":
+          started(data);
           break;
         case "reply.delta":
           growReply(data);
           break;
+        case "reply.interrupted":
+          interrupted(data);
+          break;
         case "reply.done": {
           const known = byID.has(data.message.id);
+          if (data.stopped) stopped.add(data.message.reply_to);
           addMessage(data.message);
           if (!known) announce(`${agent.name} replied: ${markdownText(data.message.text)}`);
           break;
         }
         case "reply.error": {
-          const element = replies.get(data.reply_to) || log.appendChild(bubble("agent", agent.name));
-          clearTimeout(element.renderTimer);
-          element.classList.remove("streaming");
+          const entry = replies.get(data.reply_to);
+          const element = entry?.element || log.appendChild(bubble("agent", agent.name));
+          if (entry) clearTimeout(entry.renderTimer);
+          element.classList.remove("streaming", "working", "interrupted");
           element.removeAttribute("aria-busy");
           element.classList.add("failed");
+          setLabel(element, "(failed)");
           element.querySelector(".text").textContent = `The host could not answer: ${data.error}`;
+          setNote(element, null);
           replies.delete(data.reply_to);
           awaiting.delete(data.reply_to);
+          answered.add(data.reply_to); // may be sent again
           updateStop();
+          refreshActions();
           announce(`${agent.name} could not answer.`);
+          follow();
           break;
         }
-        case "reply.stop_requested":
+        case "reply.stop_requested": {
           stopped.add(data.reply_to);
-          replies.get(data.reply_to)?.classList.add("stopping");
+          const entry = replies.get(data.reply_to);
+          if (entry) setLabel(entry.element, "stopping…");
           break;
+        }
         case "host.status":
-          setStatus(hostBadge, data.online, "Host online", "Host offline");
-          conversations.setHostOnline(data.online);
+          hostChanged(data.online);
           break;
         case "share.revoked":
           revoked();
@@ -287,15 +506,14 @@ export async function chatPage(agentID, sessionID) {
     },
   }).start();
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const text = input.value.trim();
+  /** Posts `text` as my message (the composer's, or a message sent again). */
+  const submit = async (text) => {
     if (!text || input.disabled) return;
-    input.value = "";
     const element = bubble("user pending", "You");
     setText(element, text);
     log.append(element);
-    scroll(element);
+    updateGreeting();
+    toBottom();
     const entry = { text, element };
     pending.push(entry);
     if (!titled) {
@@ -311,18 +529,29 @@ export async function chatPage(agentID, sessionID) {
         else {
           element.classList.remove("pending");
           element.dataset.id = result.message.id;
+          stamp(element, result.message.created_at);
           byID.set(result.message.id, element);
           if (!answered.has(result.message.id)) awaiting.add(result.message.id);
           updateStop();
+          refreshActions();
         }
       }
-      if (result.queued && !result.host_online) connection.textContent = "The host is offline: your message waits until it is back.";
+      if (result.queued) markQueued(result.message.id);
     } catch (error) {
       element.classList.add("failed");
       if (error.type === "share-revoked") revoked();
       else if (error.type === "session-closed") end("This conversation was closed.");
       else banner.replaceChildren(notice(`Not sent: ${error.message}`, "danger"));
     }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || input.disabled) return;
+    input.value = "";
+    grow();
+    banner.replaceChildren();
+    submit(text);
   });
   stop.addEventListener("click", async () => {
     stop.disabled = true;
@@ -330,6 +559,8 @@ export async function chatPage(agentID, sessionID) {
     try {
       for (const id of [...awaiting]) {
         stopped.add(id);
+        const entry = replies.get(id);
+        if (entry) setLabel(entry.element, "stopping…");
         // 409: answered meanwhile, nothing left to stop.
         await api("POST", `${sessionPath}/messages/${encodeURIComponent(id)}/stop`).catch((error) => {
           if (error.status !== 409) throw error;
@@ -344,6 +575,12 @@ export async function chatPage(agentID, sessionID) {
       input.focus();
     }
   });
+  // The message box grows with what is typed, up to a third of the window, then scrolls.
+  const grow = () => {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight + 2, Math.round(window.innerHeight / 3))}px`;
+  };
+  input.addEventListener("input", grow);
   input.addEventListener("keydown", (event) => {
     // Enter sends; Shift+Enter (and Enter while an input method composes) is a new line.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

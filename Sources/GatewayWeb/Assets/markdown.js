@@ -8,15 +8,18 @@
 //
 // What it understands: paragraphs, ATX headings (#), emphasis (* _), strong (** __),
 // strikethrough (~~), inline code, fenced code blocks (``` or ~~~, with a language label and a
-// Copy button), indented code, bullet and ordered lists (nested), block quotes, GFM tables,
-// thematic breaks, links [text](url "title"), <autolinks> and bare http(s) URLs, backslash
-// escapes and the common HTML entities. A single newline is a line break, as in chat apps.
+// Copy button; highlight.js colours the languages it knows), indented code, bullet and ordered
+// lists (nested), block quotes, GFM tables, thematic breaks, links [text](url "title"),
+// <autolinks> and bare http(s) URLs, backslash escapes and the common HTML entities. A single
+// newline is a line break, as in chat apps.
 // Not supported: setext headings, reference links, footnotes, task lists.
 //
 // Safety: raw HTML is never interpreted (it is ordinary text); links keep only absolute http,
 // https and mailto URLs (checked after the URL parser normalises them, as the browser would) and
 // open with rel="noopener noreferrer" in a new tab; images are never loaded, they become links.
 // The DOM builder checks every tag and attribute against an allowlist as well.
+
+import { TOKEN_KINDS, canHighlight, highlight } from "./highlight.js";
 
 // MARK: Blocks
 
@@ -264,8 +267,17 @@ function fenceTracker() {
   };
 }
 
+/**
+ * A code block; in a language highlight.js knows, its `children` are the code as strings and
+ * `span`s with a token class (their texts joined are `text`).
+ */
 function codeBlock(language, text, closed = true) {
-  return { tag: "codeblock", language: language.toLowerCase().replace(/[^a-z0-9_+#.-]/g, "").slice(0, 30), text, closed };
+  const label = language.toLowerCase().replace(/[^a-z0-9_+#.-]/g, "").slice(0, 30);
+  const node = { tag: "codeblock", language: label, text, closed };
+  if (canHighlight(label)) {
+    node.children = highlight(text, label).map((token) => (token.class ? { tag: "span", attrs: { class: `tok-${token.class}` }, children: [token.text] } : token.text));
+  }
+  return node;
 }
 
 function table(header, aligns, rows) {
@@ -728,8 +740,10 @@ export function parseMarkdown(text, options = {}) {
 const ALLOWED = {
   p: [], h1: [], h2: [], h3: [], h4: [], h5: [], h6: [], em: [], strong: [], del: [], code: [], br: [], hr: [],
   blockquote: [], ul: [], ol: ["start"], li: [], table: [], thead: [], tbody: [], tr: [], th: ["class"], td: ["class"],
-  a: ["href", "title", "rel", "target", "class"],
+  a: ["href", "title", "rel", "target", "class"], span: ["class"],
 };
+/** The only classes a span may have: the highlighter's tokens. */
+const TOKEN_CLASSES = new Set(TOKEN_KINDS.map((kind) => `tok-${kind}`));
 
 /** Elements of a tree, with `document.createElement` and text nodes only. */
 export function buildNodes(nodes, doc = document) {
@@ -745,6 +759,7 @@ function buildNode(node, doc) {
   for (const [name, value] of Object.entries(node.attrs || {})) {
     if (!ALLOWED[node.tag].includes(name)) throw new Error(`markdown: ${name} is not allowed on <${node.tag}>`);
     if (name === "href" && safeURL(value) !== value) throw new Error("markdown: unsafe link");
+    if (node.tag === "span" && !TOKEN_CLASSES.has(value)) throw new Error("markdown: a span's class must be a token's");
     element.setAttribute(name, value);
   }
   for (const child of node.children || []) element.appendChild(buildNode(child, doc));
@@ -764,18 +779,45 @@ function buildCodeBlock(node, doc) {
   button.setAttribute("class", "copy-code secondary");
   button.setAttribute("aria-label", node.language ? `Copy ${node.language} code` : "Copy code");
   button.textContent = "Copy";
-  button.addEventListener("click", () => copyCode(button, node.text));
+  // The plain code, also once the block has grown (updateCodeBlock).
+  codeTexts.set(wrapper, node.text);
+  button.addEventListener("click", () => copyCode(button, codeTexts.get(wrapper)));
   head.appendChild(label);
   head.appendChild(button);
   const pre = doc.createElement("pre");
   scrollable(pre, node.language ? `${node.language} code` : "Code");
   const code = doc.createElement("code");
   if (node.language) code.setAttribute("class", `language-${node.language}`);
-  code.textContent = node.text;
+  for (const child of codeChildren(node)) code.appendChild(buildNode(child, doc));
   pre.appendChild(code);
   wrapper.appendChild(head);
   wrapper.appendChild(pre);
   return wrapper;
+}
+
+const codeTexts = new WeakMap(); // code-block wrapper -> the code its Copy button copies
+
+/** What a code block's <code> holds, a node each: highlighted tokens, or the text. */
+const codeChildren = (node) => node.children ?? (node.text ? [node.text] : []);
+
+const sameChild = (a, b) => (typeof a === "string" ? a === b : typeof b !== "string" && a.attrs.class === b.attrs.class && a.children[0] === b.children[0]);
+
+/**
+ * Brings a code block built for `before` up to `after` (the same block grown by a streamed reply):
+ * the nodes of the tokens the two share from the start stay, the rest are rebuilt. False, and
+ * nothing changed, when `wrapper` is not such a block.
+ */
+function updateCodeBlock(wrapper, before, after, doc) {
+  const code = wrapper.childNodes?.[1]?.childNodes?.[0];
+  const old = codeChildren(before);
+  const next = codeChildren(after);
+  if (before.language !== after.language || !codeTexts.has(wrapper) || !code || code.childNodes.length !== old.length) return false;
+  let same = 0;
+  while (same < old.length && same < next.length && sameChild(old[same], next[same])) same++;
+  while (code.childNodes.length > same) code.removeChild(code.childNodes[code.childNodes.length - 1]);
+  for (const child of next.slice(same)) code.appendChild(buildNode(child, doc));
+  codeTexts.set(wrapper, after.text);
+  return true;
 }
 
 /**
@@ -827,17 +869,19 @@ async function copyCode(button, text) {
   button.resetTimer = setTimeout(() => (button.textContent = "Copy"), 2000);
 }
 
-const rendered = new WeakMap(); // container -> keys of the blocks it shows
+const rendered = new WeakMap(); // container -> {keys, blocks} of the blocks it shows
 
 /**
  * Shows `text` as Markdown in `container`. Called again with a longer text (a streamed reply),
  * it rebuilds only the top-level blocks that changed, so earlier blocks (and a selection in
- * them) stay as they are. The result is the same as rendering the whole text at once.
+ * them) stay as they are; a code block that grew keeps its head and the tokens that did not
+ * change. The result is the same as rendering the whole text at once.
  */
 export function renderMarkdown(container, text, options = {}) {
   const blocks = parseMarkdown(text, options);
-  const keys = blocks.map((block) => JSON.stringify(block));
-  const previous = rendered.get(container) || [];
+  // A code block's tokens follow from its language and text: no need to compare them too.
+  const keys = blocks.map((block) => JSON.stringify(block.tag === "codeblock" ? { ...block, children: undefined } : block));
+  const { keys: previous, blocks: previousBlocks } = rendered.get(container) || { keys: [], blocks: [] };
   const children = Array.from(container.childNodes);
   if (previous.length !== children.length) {
     // The container was changed by someone else: start over.
@@ -846,13 +890,16 @@ export function renderMarkdown(container, text, options = {}) {
   } else {
     keys.forEach((key, index) => {
       if (previous[index] === key) return;
+      const before = previousBlocks[index];
+      const block = blocks[index];
+      if (before?.tag === "codeblock" && block.tag === "codeblock" && updateCodeBlock(children[index], before, block, container.ownerDocument)) return;
       const element = buildNode(blocks[index], container.ownerDocument);
       if (index < children.length) container.replaceChild(element, children[index]);
       else container.appendChild(element);
     });
     for (let index = children.length - 1; index >= keys.length; index--) container.removeChild(children[index]);
   }
-  rendered.set(container, keys);
+  rendered.set(container, { keys, blocks });
 }
 
 const INLINE = new Set(["em", "strong", "del", "code", "a"]);
