@@ -196,6 +196,12 @@ public enum Gateway {
             metadata["oidc_callback_url"] = .string(configuration.publicBaseURL + OIDCConnector.callback)
         }
         logger.info("gateway started", metadata: metadata)
+        if configuration.mode == .dev {
+            // The one line a newcomer looks for.
+            logger.info(
+                "open \(configuration.publicBaseURL)/ in your browser",
+                metadata: ["event": "gateway.open", "url": .string(configuration.publicBaseURL)])
+        }
         if configuration.authMode == .demo {
             logger.warning(
                 "demo auth mode: anyone can sign in with a display name; not for production",
@@ -215,7 +221,7 @@ public enum Gateway {
         }
         if configuration.signingKey.isGenerated {
             logger.warning(
-                "JWT_SIGNING_KEY not set: generated a key for this process; tokens stop working when it restarts",
+                "JWT_SIGNING_KEY not set: generated a key for this process; access tokens from before a restart are refused, and clients renew them with their refresh tokens",
                 metadata: ["event": "gateway.generated_signing_key"])
         }
     }
