@@ -74,7 +74,12 @@ def test_a_friends_agent_from_the_openai_client(gateway_url, tmp_path) -> None:
 
         client = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=key, max_retries=0, timeout=30)
         models = [model.id for model in client.models.list()]
-        assert agent_id in models and strangers_agent not in models, models
+        # Readable ids (the name made safe and the start of the agent's id), as model pickers show them.
+        readable = f"{agent}-{agent_id.replace('-', '')[:8]}"
+        assert readable in models and not any(strangers_agent[:8] in m for m in models), models
+        # The agent's id, which model ids were before, still names it.
+        by_uuid = client.chat.completions.create(model=agent_id, messages=[{"role": "user", "content": "by id"}])
+        assert by_uuid.choices[0].message.content.endswith("you said: by id"), by_uuid
 
         conversation = [
             {"role": "system", "content": "Be brief."},
@@ -86,14 +91,14 @@ def test_a_friends_agent_from_the_openai_client(gateway_url, tmp_path) -> None:
         expected = "3 earlier turns, the first by user; you said: What did I say?"
         pieces = []
         finish = None
-        for chunk in client.chat.completions.create(model=agent_id, messages=conversation, stream=True):
-            assert chunk.object == "chat.completion.chunk" and chunk.model == agent_id
+        for chunk in client.chat.completions.create(model=readable, messages=conversation, stream=True):
+            assert chunk.object == "chat.completion.chunk" and chunk.model == readable
             pieces.append(chunk.choices[0].delta.content or "")
             finish = chunk.choices[0].finish_reason or finish
         assert "".join(pieces) == expected and len([p for p in pieces if p]) > 2, pieces
         assert finish == "stop"
 
-        plain = client.chat.completions.create(model=agent_id, messages=[{"role": "user", "content": "once"}])
+        plain = client.chat.completions.create(model=readable, messages=[{"role": "user", "content": "once"}])
         assert plain.choices[0].message.role == "assistant"
         assert plain.choices[0].message.content == "0 earlier turns, the first by nobody; you said: once"
         # One after another, completions reuse one open session (no new session per request); each
@@ -129,18 +134,19 @@ def test_a_friends_agent_from_the_openai_client(gateway_url, tmp_path) -> None:
         # A revoked share: the model is gone and using it is not found.
         second = api(gateway_url, guest, "POST", "/v1/api-keys", {"name": "second", "expires_in": 3600}).json()["key"]
         client = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=second, max_retries=0, timeout=30)
-        assert agent_id in [model.id for model in client.models.list()]
+        assert readable in [model.id for model in client.models.list()]
         owner.revoke(share_id)
-        assert agent_id not in [model.id for model in client.models.list()]
-        with pytest.raises(openai.NotFoundError):
-            client.chat.completions.create(model=agent_id, messages=[{"role": "user", "content": "still there?"}])
+        assert readable not in [model.id for model in client.models.list()]
+        for model in (agent_id, readable):
+            with pytest.raises(openai.NotFoundError):
+                client.chat.completions.create(model=model, messages=[{"role": "user", "content": "still there?"}])
 
         # The owner's keys from gatewayctl: made, listed, used, revoked.
         made = json.loads(owner.run("api-key", "create", "from the cli", "--expires-in-days", "7", "--json"))
         assert made["key"].startswith("gwk_") and made["api_key"]["expires_at"]
         assert made["api_key"]["id"] in owner.run("api-key", "list")
         own = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=made["key"], max_retries=0, timeout=30)
-        assert agent_id in [model.id for model in own.models.list()], "the owner's own agent is a model too"
+        assert readable in [model.id for model in own.models.list()], "the owner's own agent is a model too"
         owner.run("api-key", "revoke", made["api_key"]["id"])
         with pytest.raises(openai.AuthenticationError):
             own.models.list()

@@ -25,7 +25,7 @@ struct OpenAIRoutes: Sendable {
             middleware: OpenAIAuthenticationMiddleware(keys: keys, bearer: bearer))
         group.get("models") { _, context in
             let agents = try await relay.agents(userID: try context.callerID())
-            return try APIJSON.response(ModelList(data: agents.map { .init(id: $0.id, created: 0, ownedBy: $0.ownerName) }))
+            return try APIJSON.response(ModelList(data: agents.map { .init(id: $0.modelID, created: 0, ownedBy: $0.ownerName) }))
         }
         group.post("chat/completions") { request, context in
             // A completion may wait minutes for the agent; a client that leaves ends it.
@@ -68,12 +68,17 @@ struct OpenAIRoutes: Sendable {
     func complete(
         userID: String, model: String, text: String, context: [ContextTurn], stream: Bool, credential: CallerCredential?
     ) async throws -> Response {
+        // A model is named by its readable id (`GET /v1/models`) or, as before those, the agent's id.
+        let agentID =
+            UUID(uuidString: model) != nil
+            ? model : try await relay.agents(userID: userID).first { $0.modelID == model }?.id
+        guard let agentID else { throw OpenAIError.modelNotFound(model) }
         // A completion is a long response: it counts against MAX_STREAMS_PER_USER while open.
         let lease = try await relay.acquireStreamLease(userID: userID)
         let updates: AsyncThrowingStream<CompletionUpdate, any Error>
         do {
             updates = try await relay.complete(
-                userID: userID, agentID: model, text: text, context: context, limits: limits, credential: credential)
+                userID: userID, agentID: agentID, text: text, context: context, limits: limits, credential: credential)
         } catch {
             await lease.release()
             switch error {

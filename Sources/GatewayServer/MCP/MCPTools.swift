@@ -9,23 +9,7 @@ import GatewayRelay
 struct MCPTools: Sendable {
     let relay: RelayService
 
-    static func toolName(for agent: AgentView) -> String {
-        var slug = ""
-        var lastWasSeparator = true
-        for scalar in agent.name.lowercased().unicodeScalars {
-            if ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) {
-                slug.unicodeScalars.append(scalar)
-                lastWasSeparator = false
-            } else if !lastWasSeparator {
-                slug += "_"
-                lastWasSeparator = true
-            }
-        }
-        while slug.hasSuffix("_") { slug.removeLast() }
-        if slug.isEmpty { slug = "agent" }
-        let suffix = agent.id.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(8)
-        return "\(slug.prefix(40))_\(suffix)"
-    }
+    static func toolName(for agent: AgentView) -> String { agent.readableID(separator: "_") }
 
     /// The gateway's own sentence first; then the owner's description, marked as the owner's
     /// words and quoted, so an AI client can tell what the gateway says from what a person wrote
