@@ -95,6 +95,16 @@ public enum Gateway {
                         WebDependencyStatus(name: "identity_provider", isUp: provider.status == "available", latencyMilliseconds: 0))
                 }
                 return statuses
+            },
+            invite: { [relay = dependencies.relay] code in
+                // What anyone holding the link may learn: the link is the secret.
+                guard let preview = try? await relay.invite(code: code) else { return nil }
+                return WebInvite(
+                    ownerName: PersonText.displayable(preview.ownerName),
+                    agentName: PersonText.displayable(preview.agentName),
+                    agentDescription: PersonText.displayable(preview.agentDescription, allowingLineBreaks: true),
+                    status: preview.status.rawValue,
+                    expiresAt: preview.expiresAt.map { ISO8601DateFormatter().string(from: $0) })
             }
         ).register(on: router)
         let apiAuthentication = BearerAuthentication(

@@ -45,6 +45,26 @@ public struct WebDependencyStatus: Sendable {
     }
 }
 
+/// What the invite page says before anyone signs in: who shares which agent, and whether the
+/// invite still works (the fields of the API's `InvitePreview`).
+public struct WebInvite: Sendable, Equatable {
+    public var ownerName: String
+    public var agentName: String
+    public var agentDescription: String
+    /// `active`, `expired`, `exhausted` or `revoked`.
+    public var status: String
+    /// RFC 3339, when the invite expires.
+    public var expiresAt: String?
+
+    public init(ownerName: String, agentName: String, agentDescription: String, status: String, expiresAt: String?) {
+        self.ownerName = ownerName
+        self.agentName = agentName
+        self.agentDescription = agentDescription
+        self.status = status
+        self.expiresAt = expiresAt
+    }
+}
+
 /// The web app: the landing page (server-rendered), the app shell that the app.js module (with
 /// the modules it imports) turns into the sign-in callback, invite, chat, agents, shares and
 /// devices pages, and the embedded assets.
@@ -54,10 +74,16 @@ public struct WebApp: Sendable {
     public let settings: WebAppSettings
     /// The server's readiness checks (the same `/readyz` runs).
     public let readiness: @Sendable () async -> [WebDependencyStatus]
+    /// The invite a code stands for, nil when there is none.
+    public let invite: @Sendable (String) async -> WebInvite?
 
-    public init(settings: WebAppSettings, readiness: @escaping @Sendable () async -> [WebDependencyStatus]) {
+    public init(
+        settings: WebAppSettings, readiness: @escaping @Sendable () async -> [WebDependencyStatus],
+        invite: @escaping @Sendable (String) async -> WebInvite? = { _ in nil }
+    ) {
         self.settings = settings
         self.readiness = readiness
+        self.invite = invite
     }
 
     public static let contentSecurityPolicy =
@@ -71,9 +97,10 @@ public struct WebApp: Sendable {
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/") { _, _ in await landingPage() }
-        for path in Self.shellPaths {
+        for path in Self.shellPaths where path != "/invite/{code}" {
             router.get(RouterPath(path)) { _, _ in shellPage() }
         }
+        router.get("/invite/{code}") { _, context in await invitePage(code: context.parameters.get("code") ?? "") }
         router.get("/assets/web/{file}") { request, context in
             asset(named: context.parameters.get("file") ?? "", request: request)
         }
@@ -111,14 +138,41 @@ public struct WebApp: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
 
+    static let shellMain = """
+        <noscript><p>This page needs JavaScript. The API is described in <a href="/openapi.yaml">/openapi.yaml</a>.</p></noscript>
+        <p class="muted" id="loading">Loading…</p>
+        """
+
     func shellPage() -> Response {
-        Self.html(
-            document(
-                title: "Gateway", page: "app",
-                main: """
-                    <noscript><p>This page needs JavaScript. The API is described in <a href="/openapi.yaml">/openapi.yaml</a>.</p></noscript>
-                    <p class="muted" id="loading">Loading…</p>
-                    """))
+        Self.html(document(title: "Gateway", page: "app", main: Self.shellMain))
+    }
+
+    /// The app shell with the invite in it, so the page can say before sign-in who invites the
+    /// visitor to which agent and whether the invite still works, and a link preview in a
+    /// messaging app shows it too. The invite is a JSON data block (never run as script; `<`,
+    /// `>` and `&` escaped, so names cannot end it) and escaped text in the title and meta tags.
+    func invitePage(code: String) async -> Response {
+        let invite = code.count <= 200 ? await invite(code) : nil
+        guard let invite else { return Self.html(document(title: "Invite · Gateway", page: "app", main: Self.shellMain)) }
+        let title =
+            invite.status == "active"
+            ? "\(invite.ownerName) invites you to chat with \(invite.agentName)" : "Invite to \(invite.agentName) (\(invite.status))"
+        var fields: [String: String] = [
+            "owner_name": invite.ownerName, "agent_name": invite.agentName, "agent_description": invite.agentDescription,
+            "status": invite.status,
+        ]
+        fields["expires_at"] = invite.expiresAt
+        let json =
+            (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+            ?? "{}"
+        let safe = json.replacingOccurrences(of: "<", with: "\\u003c").replacingOccurrences(of: ">", with: "\\u003e")
+            .replacingOccurrences(of: "&", with: "\\u0026")
+        let head = """
+            <meta property="og:title" content="\(WebHTML.escape(title))">
+            <meta property="og:description" content="\(WebHTML.escape(String(invite.agentDescription.prefix(300))))">
+            """
+        let main = Self.shellMain + "\n<script type=\"application/json\" id=\"invite-preview\">\(safe)</script>"
+        return Self.html(document(title: "\(title) · Gateway", page: "app", main: main, head: head))
     }
 
     func landingPage() async -> Response {
@@ -214,7 +268,7 @@ public struct WebApp: Sendable {
     }
 
     /// The frame every page shares: banner, header with navigation, main, and the assets.
-    func document(title: String, page: String, main: String) -> String {
+    func document(title: String, page: String, main: String, head: String = "") -> String {
         """
         <!doctype html>
         <html lang="en">
@@ -225,6 +279,7 @@ public struct WebApp: Sendable {
         <meta name="gateway-base-url" content="\(WebHTML.escape(settings.publicBaseURL))">
         <meta name="gateway-auth-mode" content="\(WebHTML.escape(settings.authMode))">
         <title>\(WebHTML.escape(title))</title>
+        \(head)
         <link rel="icon" href="\(WebAssets.icon.versionedPath)" type="image/svg+xml">
         <link rel="stylesheet" href="\(WebAssets.stylesheet.versionedPath)">
         <script type="module" src="\(WebAssets.script.versionedPath)"></script>

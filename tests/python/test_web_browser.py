@@ -340,9 +340,14 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         share_id, invite_url = owner.share(agent)
         assert invite_url.startswith(f"{gateway_url}/invite/"), invite_url
 
-        # B opens the invite: not signed in yet.
+        # B opens the invite: not signed in yet, the page already says who invites B to what.
         chromium.get(invite_url)
-        wait(chromium, visible("#sign-in"), "the sign-in button on the invite page").click()
+        sign_in = wait(chromium, visible("#sign-in"), "the sign-in button on the invite page")
+        assert chromium.find_element("id", "invite-owner").text == owner_name
+        assert chromium.find_element("id", "invite-agent").text == agent
+        assert owner_name in chromium.title and agent in chromium.title, chromium.title
+        save(chromium, screenshots, "02a-invite-signed-out", capsys)
+        sign_in.click()
         # The gateway's own demo sign-in page.
         name = wait(chromium, visible("#display_name"), "the demo sign-in form")
         assert chromium.find_element("css selector", ".banner").is_displayed()
@@ -469,7 +474,7 @@ def test_guest_accepts_an_invite_chats_with_streamed_replies_and_sees_the_revoca
         assert key not in owner_chromium.find_element("id", "api-key-list").text, "the list shows the prefix, never the key"
         models = httpx.get(f"{gateway_url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=HTTP_TIMEOUT)
         assert models.status_code == 200, models.text
-        assert agent_id in [model["id"] for model in models.json()["data"]], models.text
+        assert f"{agent}-{agent_id.replace('-', '')[:8]}" in [model["id"] for model in models.json()["data"]], models.text
         owner_chromium.refresh()
         device_card = wait(owner_chromium, visible("li.device"), "A's device on Devices, reloaded")
         key_card = wait(owner_chromium, visible(f'li.api-key[data-key-id="{key_id}"]'), "the key after a reload")
