@@ -14,7 +14,8 @@ build is needed. Each page is checked in the state a person sees it:
   the screen, lists, links, quote) has streamed, and with the conversations panel open (phones
   fold it);
 - the share dialog with its options, then with the invite link and its QR code;
-- Shares, with an invite the user created and a share they accepted.
+- Shares, with an invite the user created (two guests, one with a long name) and a share they
+  accepted, then with the invite's Revoke confirmation open.
 
 Each state runs axe with prefers-color-scheme light and dark (Chromium's media emulation, as
 web_checks.theme_screenshots does) at 390 px and 1280 px wide, with the rules tagged wcag2a,
@@ -42,13 +43,12 @@ import importlib.util
 import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from test_web_browser import launch_chromium, visible, wait
-from test_web_modules import sign_in
+from test_web_modules import post, sign_in
 from web_checks import DESKTOP, EVERY_CONSTRUCT, PHONE, REPO, color_scheme
 from web_standin import StandInServer, now
 
@@ -331,15 +331,6 @@ def audit(browser, shots, capsys):
     return Audit(driver, size, shots, capsys)
 
 
-def post(standin, path: str, body: dict) -> dict:  # noqa: ANN001
-    request = urllib.request.Request(
-        f"{standin.url}{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": "Bearer standin"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 def signed_in_account(driver) -> None:  # noqa: ANN001
     wait(driver, visible("#sign-out"), "the account area")
 
@@ -377,7 +368,7 @@ def test_the_standin_serves_the_gateways_markup() -> None:
         ("document", "func document(", landing),
         ("document", "func document(", shell),
         ("demo banner", "static let demoBanner", shell),
-        ("shell page", "func shellPage(", shell),
+        ("shell page", "static let shellMain", shell),
         ("landing page", "func landingPage(", landing),
     ]:
         lines = swift_template(source, start)
@@ -521,10 +512,17 @@ def test_share_dialog_with_its_qr_code(standin, audit) -> None:
 
 def test_shares_page(standin, audit) -> None:
     driver = audit.driver
-    post(standin, "/v1/agents/agent-own/shares", {"label": "for Carol", "expires_in": 86400, "max_uses": 3})
+    share = post(standin, "/v1/agents/agent-own/shares", {"label": "for Carol", "expires_in": 86400, "max_uses": 3})["share"]
+    standin.state.accept(share["id"], "Ada")
+    # A name of 64 characters (the longest a demo sign-in takes) without a space must wrap (reflow).
+    standin.state.accept(share["id"], ("GuestWithAVeryLongDisplayName" * 3)[:64])
     sign_in(driver, standin)
     driver.get(f"{standin.url}/app/shares")
     wait(driver, lambda d: len(d.find_elements("css selector", "li.share")) == 2, "the created and the accepted share")
     signed_in_account(driver)
     audit.check("shares")
+    driver.find_element("css selector", "li.share button.revoke-share").click()
+    wait(driver, visible("li.share button.confirm-revoke-share"), "the Revoke confirmation")
+    audit.check("shares, revoke confirmation")
+    assert standin.state.revoked_shares == []
     audit.assert_clean()

@@ -17,7 +17,10 @@ message back in deltas of three characters). It checks:
 - the share dialog: invite link with Copy, a QR code that decodes to the link, expiry and uses;
 - API keys on Devices: the OpenAI base URL copied, a name the gateway would refuse explained, a
   key created and shown once (only its prefix in the list), used on /v1/models (the list then
-  says when), revoked after a confirmation (Cancel keeps it) and refused from then on.
+  says when), revoked after a confirmation (Cancel and Escape keep it) and refused from then on;
+- Revoke on Shares: it asks first, naming the share and the guests who lose access (a hostile
+  name stays text), Cancel and Escape send nothing, a guest who accepts meanwhile is named in the
+  question asked again, and confirmed the stand-in gets the DELETE and the card says revoked.
 
 Screenshots in light and dark, phone and desktop sizes, go to $GATEWAY_SCREENSHOT_DIR or
 .build/screenshots/web-modules-<time>/. test_web_browser.py runs the same flows against a real
@@ -344,6 +347,16 @@ def test_the_share_dialog_shows_the_link_its_qr_code_expiry_and_uses(standin, de
     assert browser_errors(desktop) == []
 
 
+def post(standin, path: str, body: dict) -> dict:  # noqa: ANN001
+    """The stand-in's answer to a POST as the user (the app's own requests go through the page)."""
+    request = urllib.request.Request(
+        f"{standin.url}{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer standin"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def models_with(standin, key: str) -> int:  # noqa: ANN001
     """The status of the stand-in's GET /v1/models with `key` as the bearer token."""
     request = urllib.request.Request(f"{standin.url}/v1/models", headers={"Authorization": f"Bearer {key}"})
@@ -356,6 +369,7 @@ def models_with(standin, key: str) -> int:  # noqa: ANN001
 
 
 def test_api_keys_on_devices_created_shown_once_listed_and_revoked(standin, phone, shots, capsys) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
@@ -461,6 +475,11 @@ def test_api_keys_on_devices_created_shown_once_listed_and_revoked(standin, phon
     card.find_element("css selector", "button.cancel-revoke-api-key").click()
     revoke = card.find_element("css selector", "button.revoke-api-key")
     assert phone.switch_to.active_element == revoke and models_with(standin, key) == 200
+    revoke.click()  # Escape cancels too
+    wait(phone, visible(f'li.api-key[data-key-id="{key_id}"] button.confirm-revoke-api-key'), "the confirmation")
+    ActionChains(phone).send_keys(Keys.ESCAPE).perform()
+    revoke = card.find_element("css selector", "button.revoke-api-key")
+    assert phone.switch_to.active_element == revoke and not card.find_elements("css selector", ".confirm")
     revoke.click()
     wait(phone, visible(f'li.api-key[data-key-id="{key_id}"] button.confirm-revoke-api-key'), "the confirmation").click()
     wait(phone, lambda d: not d.find_elements("css selector", f'li.api-key[data-key-id="{key_id}"]'), "the revoked key to go")
@@ -469,3 +488,86 @@ def test_api_keys_on_devices_created_shown_once_listed_and_revoked(standin, phon
     assert [k["name"] for k in standin.state.api_keys] == ["laptop"]
     assert models_with(standin, key) == 401 and models_with(standin, second) == 200
     assert browser_errors(phone) == []
+
+
+def test_revoking_a_share_asks_first_naming_who_loses_access(standin, desktop, shots, capsys) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    state = standin.state
+    share_id = post(standin, "/v1/agents/agent-own/shares", {"label": "for Carol"})["share"]["id"]
+    hostile = '<img src=x onerror="window.__xss=1">Bob'
+    state.accept(share_id, "Ada")
+    state.accept(share_id, hostile)
+    state.accept(share_id, "Cy")["left"] = True  # gave up their access: not named
+    unlabelled = post(standin, "/v1/agents/agent-own/shares", {})["share"]["id"]
+    streams = state.user_streams
+    sign_in(desktop, standin)
+    desktop.get(f"{standin.url}/app/shares")
+    card = wait(desktop, visible(f'li.share[data-share-id="{share_id}"]'), "the share on Shares")
+    assert f"Guests: Ada, {hostile}" in card.text, card.text
+    confirm_selector = f'li.share[data-share-id="{share_id}"] button.confirm-revoke-share'
+
+    def ask():  # noqa: ANN202
+        card.find_element("css selector", "button.revoke-share").click()
+        return wait(desktop, visible(confirm_selector), "the Revoke confirmation")
+
+    # Revoke asks, in the card: the share and the guests (text, never markup), the focus on Yes.
+    revoke = card.find_element("css selector", "button.revoke-share")
+    assert revoke.text == "Revoke for Carol" and "danger" in revoke.get_attribute("class")
+    confirm = ask()
+    question = card.find_element("css selector", ".confirm p")
+    assert question.text == (
+        f"Revoke “for Carol”? Ada and {hostile} lose access to My helper at once, and the invite link stops working. "
+        "This cannot be undone."
+    ), question.text
+    assert confirm.text == "Yes, revoke" and confirm.get_attribute("aria-describedby") == question.get_attribute("id")
+    assert desktop.switch_to.active_element == confirm
+    assert not card.find_elements("css selector", "img") and desktop.execute_script("return window.__xss") is None
+    theme_screenshots(desktop, shots, "shares-revoke-confirm", capsys)
+    desktop.set_window_size(*DESKTOP)
+
+    # Cancel, and Escape, put Revoke back with the focus on it, and send nothing.
+    card.find_element("css selector", "button.cancel-revoke-share").click()
+    assert desktop.switch_to.active_element == card.find_element("css selector", "button.revoke-share")
+    assert not card.find_elements("css selector", ".confirm")
+    ask()
+    ActionChains(desktop).send_keys(Keys.TAB).perform()
+    assert "cancel-revoke-share" in desktop.switch_to.active_element.get_attribute("class")
+    ActionChains(desktop).send_keys(Keys.ESCAPE).perform()
+    assert desktop.switch_to.active_element == card.find_element("css selector", "button.revoke-share")
+    assert not card.find_elements("css selector", ".confirm")
+    time.sleep(0.3)
+    assert state.revoked_shares == [] and card.get_attribute("data-status") == "active"
+
+    # An invite without a label or guests says so.
+    other = desktop.find_element("css selector", f'li.share[data-share-id="{unlabelled}"]')
+    other.find_element("css selector", "button.revoke-share").click()
+    asked = wait(desktop, lambda d: other.find_elements("css selector", ".confirm p"), "the other confirmation")[0]
+    assert asked.text == "Revoke this invite? Nobody has accepted it yet; the invite link to My helper stops working at once. This cannot be undone."
+    ActionChains(desktop).send_keys(Keys.ESCAPE).perform()
+    assert desktop.switch_to.active_element == other.find_element("css selector", "button.revoke-share")
+
+    # A guest accepting while Revoke asks (the user stream reloads the page): asked again, naming them.
+    ask()
+    wait(desktop, lambda _: state.user_streams > streams, "the page's user stream")
+    state.accept(share_id, "Dee")
+    reloaded = "const card = document.querySelector(arguments[0]); return card && card.textContent.includes('Dee') ? card : null"
+    card = wait(desktop, lambda d: d.execute_script(reloaded, f'li.share[data-share-id="{share_id}"]'), "the page reloaded with the new guest")
+    confirm = wait(desktop, visible(confirm_selector), "the confirmation asked again")
+    assert f"Ada, {hostile}, and Dee lose access to My helper" in card.find_element("css selector", ".confirm p").text
+    assert desktop.switch_to.active_element == confirm and state.revoked_shares == []
+
+    # Confirmed: the DELETE, and the card says revoked, with the focus on its heading.
+    confirm.click()
+    card = wait(
+        desktop,
+        lambda d: (found := d.find_elements("css selector", f'li.share[data-share-id="{share_id}"][data-status="revoked"]')) and found[0],
+        "the card to say revoked",
+    )
+    assert "Status: revoked." in card.text and not card.find_elements("css selector", "button"), card.text
+    assert state.revoked_shares == [share_id]
+    assert desktop.switch_to.active_element == card.find_element("tag name", "h3")
+    other = desktop.find_element("css selector", f'li.share[data-share-id="{unlabelled}"]')
+    assert other.get_attribute("data-status") == "active" and other.find_elements("css selector", "button.revoke-share")
+    assert browser_errors(desktop) == []

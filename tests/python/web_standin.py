@@ -10,7 +10,9 @@ It serves what the browser needs and nothing else, on 127.0.0.1:
   - a small in-memory /v1 API shaped like docs/openapi.yaml for one signed-in user: two agents (one
     shared with the user, one of the user's own, on the user's one device), sessions, messages, invites, and the session
     stream (SSE with ids and Last-Event-ID resume) on which a built-in agent echoes every message
-    back in small deltas, then `reply.done`; the shares the user created here and one they
+    back in small deltas, then `reply.done`; the shares the user created here (revoked with
+    DELETE /v1/shares/{id}, each such request recorded in State.revoked_shares), their guests
+    (State.accept, which also tells the user stream `share.accepted`) and one share the user
     accepted (Alice's agent); personal API keys (/v1/api-keys: list, create, revoke, with the
     gateway's checks of name and expiry and its limit of 20), and /v1/models, which takes a key
     (a known one answers the agents and records its last use, a revoked or unknown one 401).
@@ -170,6 +172,9 @@ class State:
         self.messages: dict[str, list[dict]] = {}
         self.events: dict[str, list[tuple[str, str, dict]]] = {}  # session id -> (id, type, data)
         self.shares: list[dict] = []
+        self.revoked_shares: list[str] = []  # the share id of every DELETE /v1/shares/{id}, in order
+        self.user_events: list[tuple[str, dict]] = []  # (type, data) for the user stream
+        self.user_streams = 0  # user stream connections so far
         # The share of Alice's agent that the user accepted (ShareView without guests).
         self.incoming = [{
             "id": "share-in", "agent_id": "agent-md", "agent_name": "Markdown helper", "use_count": 1, "max_uses": 5,
@@ -196,6 +201,20 @@ class State:
         self.api_keys.insert(0, view)
         self.api_key_ids[key] = view["id"]
         return {"api_key": view, "key": key}
+
+    def accept(self, share_id: str, display_name: str) -> dict:
+        """A guest accepts the user's share: listed among its guests (GuestView), and the user
+        stream says `share.accepted`, as the gateway tells the owner."""
+        with self.lock:
+            share = next(share for share in self.shares if share["id"] == share_id)
+            self.clock += 1
+            guest = {"user_id": f"user-guest-{self.clock}", "display_name": display_name, "accepted_at": now(), "left": False}
+            share["guests"].append(guest)
+            share["use_count"] += 1
+            data = {"share_id": share_id, "agent_id": share["agent_id"], "guest": {"id": guest["user_id"], "display_name": display_name}}
+            self.user_events.append(("share.accepted", data))
+            self.lock.notify_all()
+            return guest
 
     def position(self, session_id: str) -> str:
         events = self.events[session_id]
@@ -387,6 +406,17 @@ class Handler(BaseHTTPRequestHandler):
             session["closed_at"] = now()
             state.append(session["id"], "session.closed", {"reason": "closed_by_user", "session_id": session["id"]})
             self.send(204, b"", "text/plain")
+        elif match := re.fullmatch(r"/v1/shares/([^/]+)", path):
+            # RelayService.revokeShare: the owner's share, revoked at once (again is harmless),
+            # answered without its guests.
+            with state.lock:
+                state.revoked_shares.append(match.group(1))
+                share = next((share for share in state.shares if share["id"] == match.group(1)), None)
+                if share is None:
+                    return self.problem(404, "not-found", "share not found")
+                if share["status"] == "active":
+                    share.update(status="revoked", revoked_at=now())
+                self.json(200, {key: value for key, value in share.items() if key != "guests"})
         elif match := re.fullmatch(r"/v1/api-keys/([^/]+)", path):
             with state.lock:
                 found = [key for key in state.working_keys() if key["id"] == match.group(1)]
@@ -469,12 +499,26 @@ class Handler(BaseHTTPRequestHandler):
             return
 
     def user_stream(self) -> None:
+        """The events of State.user_events from the moment it connects (no replay), and heartbeats."""
+        state = self.server.state
         self.start_stream()
         deadline = time.monotonic() + self.server.stream_lifetime
+        with state.lock:
+            sent = len(state.user_events)
+            state.user_streams += 1
+        beat = time.monotonic()
         try:
             while time.monotonic() < deadline and not self.server.stopping:
-                time.sleep(1.0)
-                self.wfile.write(b": heartbeat\n\n")
+                with state.lock:
+                    if sent >= len(state.user_events):
+                        state.lock.wait(timeout=1.0)  # session events wake it too
+                    pending = state.user_events[sent:]
+                    sent = len(state.user_events)
+                if not pending and time.monotonic() - beat >= 1.0:
+                    beat = time.monotonic()
+                    self.wfile.write(b": heartbeat\n\n")
+                for kind, data in pending:
+                    self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             return

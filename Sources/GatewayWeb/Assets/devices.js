@@ -4,7 +4,7 @@
 // and shows it once.
 
 import { APIError, api } from "./api.js";
-import { copyRow, fromNow, h, notice, show, statusBadge, setStatus, when } from "./dom.js";
+import { confirmInline, copyRow, fromNow, h, notice, show, statusBadge, setStatus, when } from "./dom.js";
 import { failure, userStream } from "./shell.js";
 
 /** The expiry choices of a new key: [expires_in in seconds, or "" for none; label]. */
@@ -92,37 +92,28 @@ function apiKeysSection() {
     const revoke = h("button", {
       type: "button", class: "danger revoke-api-key", "aria-label": `Revoke ${key.name}`, onclick: () => confirmRevoke(),
     }, "Revoke");
-    const confirmRevoke = () => {
-      const question = h("p", { id: `revoke-question-${key.id}` }, `Revoke “${key.name}”? Clients that use it stop working at once. This cannot be undone.`);
-      const yes = h("button", {
-        type: "button", class: "danger confirm-revoke-api-key", "aria-describedby": question.id,
-        onclick: async () => {
-          yes.disabled = no.disabled = true;
+    const confirmRevoke = () =>
+      confirmInline(actions, revoke, {
+        id: `revoke-question-${key.id}`,
+        name: "revoke-api-key",
+        question: `Revoke “${key.name}”? Clients that use it stop working at once. This cannot be undone.`,
+        yes: "Yes, revoke",
+        onConfirm: async () => {
           try {
             await api("DELETE", `/v1/api-keys/${encodeURIComponent(key.id)}`);
             say(notice(`Key “${key.name}” revoked.`));
           } catch (error) {
             if (error instanceof APIError && error.status === 404) say(notice(`Key “${key.name}” was already revoked.`));
             else {
-              yes.disabled = no.disabled = false;
-              return problem(error);
+              problem(error);
+              return false;
             }
           }
           if (shown === key.id) hideKey();
           await refresh();
           listHeading.focus(); // the card and its buttons are gone
         },
-      }, "Yes, revoke");
-      const no = h("button", {
-        type: "button", class: "secondary cancel-revoke-api-key",
-        onclick: () => {
-          actions.replaceChildren(revoke);
-          revoke.focus();
-        },
-      }, "Cancel");
-      actions.replaceChildren(h("div", { class: "confirm" }, question, h("div", { class: "actions" }, yes, no)));
-      yes.focus();
-    };
+      });
     actions.append(revoke);
     return h(
       "li",

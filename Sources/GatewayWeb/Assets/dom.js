@@ -1,5 +1,5 @@
 // Building the page: elements from data (text nodes only, never HTML), the page frame's title
-// and notices, status badges and copy buttons.
+// and notices, status badges, inline confirmations and copy buttons.
 
 /** h("button", {class: "x", onclick: f}, "text", child) */
 export function h(tag, attributes, ...children) {
@@ -58,6 +58,37 @@ export function fromNow(iso) {
     if (Math.abs(seconds) >= length - 60) return relativeFormat.format(Math.round(seconds / length), unit);
   }
   return relativeFormat.format(Math.round(seconds / 60), "minute");
+}
+
+/** Asks before a destructive action, in place: `holder` (a card's actions) shows the question
+ *  (text, never HTML), a danger button (`yes`, class `confirm-{name}`) and Cancel (class
+ *  `cancel-{name}`), with the focus on the first. Cancel or Escape puts `trigger` back, with the
+ *  focus on it. Confirming disables both buttons and awaits `onConfirm`; if it returns false (it
+ *  failed and said so), they are enabled again. */
+export function confirmInline(holder, trigger, { id, name, question, yes, onConfirm }) {
+  const text = h("p", { id }, question);
+  const busy = (on) => {
+    accept.disabled = cancel.disabled = on;
+  };
+  const back = () => {
+    holder.replaceChildren(trigger);
+    trigger.focus();
+  };
+  const accept = h("button", {
+    type: "button", class: `danger confirm-${name}`, "aria-describedby": id,
+    onclick: async () => {
+      busy(true);
+      if ((await onConfirm()) === false) busy(false);
+    },
+  }, yes);
+  const cancel = h("button", { type: "button", class: `secondary cancel-${name}`, onclick: back }, "Cancel");
+  const onkeydown = (event) => {
+    if (event.key !== "Escape" || cancel.disabled) return;
+    event.preventDefault();
+    back();
+  };
+  holder.replaceChildren(h("div", { class: "confirm", onkeydown }, text, h("div", { class: "actions" }, accept, cancel)));
+  accept.focus();
 }
 
 /** A read-only field with a copy button (the Gateway URL, invite links). */
