@@ -103,3 +103,10 @@ public struct ReplyBody: Codable, Sendable, Equatable {
         case replyTo = "reply_to"
     }
 }
+
+/// `PATCH /v1/sessions/{id}`: names a conversation; an empty or null title removes the name.
+public struct SessionPatch: Codable, Sendable, Equatable {
+    public var title: String?
+
+    public init(title: String?) { self.title = title }
+}

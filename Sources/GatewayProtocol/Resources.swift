@@ -251,10 +251,12 @@ public struct SessionView: Codable, Sendable, Equatable {
     public var hostOnline: Bool
     /// Resume the session stream from here to see everything after this snapshot.
     public var streamPosition: String
+    /// The name its user gave the conversation (`PATCH /v1/sessions/{id}`); absent when none.
+    public var title: String?
 
     public init(
         id: String, agentID: String, agentName: String, userID: String, shareID: String?, createdAt: Date, closedAt: Date?,
-        hostOnline: Bool, streamPosition: String
+        hostOnline: Bool, streamPosition: String, title: String? = nil
     ) {
         self.id = id
         self.agentID = agentID
@@ -265,10 +267,11 @@ public struct SessionView: Codable, Sendable, Equatable {
         self.closedAt = closedAt
         self.hostOnline = hostOnline
         self.streamPosition = streamPosition
+        self.title = title
     }
 
     enum CodingKeys: String, CodingKey {
-        case id
+        case id, title
         case agentID = "agent_id"
         case agentName = "agent_name"
         case userID = "user_id"

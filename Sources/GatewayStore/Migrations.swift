@@ -204,6 +204,8 @@ public enum Schema {
                 "UPDATE oauth_clients SET first_used_at = last_used_at",
                 "CREATE INDEX oauth_clients_registered_from ON oauth_clients (registered_from)",
             ]),
+        // People name their conversations; without a name a client shows the first message.
+        Migration(version: 8, name: "conversation titles", statements: ["ALTER TABLE sessions ADD COLUMN title TEXT"]),
     ]
 }
 

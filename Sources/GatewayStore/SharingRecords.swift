@@ -64,7 +64,8 @@ public struct ChatSession: Sendable, Equatable {
     public let shareID: String?
     public let createdAt: Date
     public var closedAt: Date?
-
+    /// The name its user gave it, if any.
+    public var title: String?
 }
 
 public struct Message: Sendable, Equatable {

@@ -353,11 +353,12 @@ extension GatewayStore {
         }
     }
 
-    static let sessionColumns = "id, agent_id, user_id, share_id, created_at, closed_at"
+    static let sessionColumns = "id, agent_id, user_id, share_id, created_at, closed_at, title"
 
     public func createSession(agentID: String, userID: String, shareID: String?, now: Date = Date()) async throws -> ChatSession {
         let session = ChatSession(
-            id: UUID().uuidString.lowercased(), agentID: agentID, userID: userID, shareID: shareID, createdAt: now, closedAt: nil)
+            id: UUID().uuidString.lowercased(), agentID: agentID, userID: userID, shareID: shareID, createdAt: now, closedAt: nil,
+            title: nil)
         try await database.execute(
             "INSERT INTO sessions (id, agent_id, user_id, share_id, created_at) VALUES ($1, $2, $3, $4, $5)",
             .text(session.id), .text(agentID), .text(userID), SQLValue(shareID), SQLValue(now))
@@ -391,11 +392,21 @@ extension GatewayStore {
         ).isEmpty)
     }
 
+    /// Names the session (nil: no name).
+    public func renameSession(id: String, title: String?) async throws {
+        try await database.execute("UPDATE sessions SET title = $1 WHERE id = $2", SQLValue(title), .text(id))
+    }
+
+    /// Removes the session and, with it, its messages (the foreign key cascades).
+    public func deleteSession(id: String) async throws {
+        try await database.execute("DELETE FROM sessions WHERE id = $1", .text(id))
+    }
+
     static func session(from row: SQLRow) throws -> ChatSession {
         ChatSession(
             id: try row.string("id"), agentID: try row.string("agent_id"), userID: try row.string("user_id"),
             shareID: row["share_id"].string, createdAt: try row.date("created_at"),
-            closedAt: row["closed_at"] == .null ? nil : try row.date("closed_at"))
+            closedAt: row["closed_at"] == .null ? nil : try row.date("closed_at"), title: row["title"].string)
     }
 
     /// Stores a message once per idempotency key: a retried post returns the first one.

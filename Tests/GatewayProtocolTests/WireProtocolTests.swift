@@ -28,6 +28,7 @@ struct OpenAPIRoundTripTests {
         "ShareBody": .type(ShareBody.self),
         "SessionBody": .type(SessionBody.self),
         "MessageBody": .type(MessageBody.self),
+        "SessionPatch": .type(SessionPatch.self),
         "ReplyBody": .type(ReplyBody.self),
         "Me": .type(Me.self),
         "DeviceView": .type(DeviceView.self),

@@ -105,6 +105,38 @@ struct StoreContractTests {
 struct UnansweredMessagesStoreContractTests {
     let logger = Logger(label: "test.store")
 
+    /// A conversation's title round-trips and can be removed; deleting a conversation takes its
+    /// messages with it and leaves other conversations alone.
+    @Test(arguments: Backend.allCases)
+    func sessionsAreRenamedAndDeletedWithTheirMessages(backend: Backend) async throws {
+        try await withFreshDatabase(backend) { database, _ in
+            try await Migrator(database: database, logger: logger).migrate()
+            let store = GatewayStore(database: database)
+            let owner = try await store.createUser(displayName: "Owner")
+            _ = try await store.registerDevice(id: "laptop", ownerID: owner.id, name: "Laptop", platform: "linux")
+            let agent = try await store.publishAgent(
+                deviceID: "laptop", ownerID: owner.id, key: "echo", name: "Echo", description: "", capabilities: []
+            ).agent
+            let kept = try await store.createSession(agentID: agent.id, userID: owner.id, shareID: nil)
+            let erased = try await store.createSession(agentID: agent.id, userID: owner.id, shareID: nil)
+            for session in [kept, erased] {
+                _ = try await store.addMessage(
+                    sessionID: session.id, role: .user, authorID: owner.id, replyTo: nil, text: "hi", idempotencyKey: nil)
+            }
+            try await store.renameSession(id: kept.id, title: "Release plan ✨")
+            #expect(try await store.session(id: kept.id)?.title == "Release plan ✨")
+            #expect(try await store.sessions(userID: owner.id).first { $0.id == kept.id }?.title == "Release plan ✨")
+            try await store.renameSession(id: kept.id, title: nil)
+            #expect(try await store.session(id: kept.id)?.title == nil)
+
+            try await store.deleteSession(id: erased.id)
+            #expect(try await store.session(id: erased.id) == nil)
+            #expect(try await store.messages(sessionID: erased.id).isEmpty)
+            #expect(try await store.messages(sessionID: kept.id).count == 1)
+            #expect(try await store.sessions(userID: owner.id).map(\.id) == [kept.id])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func onlyOpenSessionsUserMessagesWithoutAStoredReply(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in

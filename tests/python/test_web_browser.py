@@ -721,6 +721,34 @@ def test_markdown_replies_conversations_and_an_invite_with_its_qr_code(gateway_u
             first,
         )
         assert [role for role, _ in stored] == ["user", "agent"] * 3 and stored[-2:] == [["user", "And we go on"], ["agent", "And we go on"]], stored
+
+        # Rename the first conversation (kept by the gateway: a reload shows it), delete the second.
+        chromium.find_element("id", "rename-conversation").click()
+        field = wait(chromium, visible("#conversation-title-input"), "the rename field")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys("Notes <b>for</b> Friday", Keys.ENTER)
+        wait(chromium, lambda d: d.find_element("id", "conversation-name").text == "Notes <b>for</b> Friday", "the new name")
+        chromium.refresh()
+        wait(chromium, lambda d: d.find_element("id", "conversation-name").text == "Notes <b>for</b> Friday", "the name after a reload")
+        wait(
+            chromium,
+            lambda d: d.find_element("css selector", f'li.conversation[data-session-id="{first}"] .conversation-title').get_attribute("textContent") == "Notes <b>for</b> Friday",
+            "the name in the list",
+        )
+        chromium.get(f"{gateway_url}/app/chat/{agent_id}?session={second}")
+        wait(chromium, visible("#delete-conversation"), "the Delete button").click()
+        question = wait(chromium, visible("#delete-conversation-question"), "the delete question")
+        assert "cannot be undone" in question.text
+        chromium.find_element("css selector", "button.confirm-delete-conversation").click()
+        wait(chromium, lambda d: d.execute_script(session_of) == first, "the remaining conversation after the delete")
+        sessions = chromium.execute_async_script(
+            """
+            const done = arguments[0];
+            const token = JSON.parse(sessionStorage.getItem('gateway.tokens')).access_token;
+            fetch('/v1/sessions', { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json()).then((list) => done(list.map((s) => [s.id, s.title || null])));
+            """
+        )
+        assert second not in [s for s, _ in sessions] and [first, "Notes <b>for</b> Friday"] in sessions, sessions
         assert browser_errors(chromium) == [], "console errors in B's browser (a CSP violation would be one)"
         assert browser_errors(owner_chromium) == [], "console errors in A's browser"
     finally:

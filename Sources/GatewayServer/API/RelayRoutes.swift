@@ -134,8 +134,21 @@ struct RelayRoutes: Sendable {
         v1.get("sessions/:sessionID") { request, context in
             try APIJSON.response(try await relay.session(userID: try context.callerID(), id: try context.parameters.require("sessionID")))
         }
+        v1.patch("sessions/:sessionID") { request, context in
+            let userID = try context.callerID()
+            let body = try await APIJSON.decode(SessionPatch.self, from: request)
+            return try APIJSON.response(
+                try await relay.renameSession(userID: userID, id: try context.parameters.require("sessionID"), title: body.title))
+        }
         v1.delete("sessions/:sessionID") { request, context in
-            try await relay.closeSession(userID: try context.callerID(), id: try context.parameters.require("sessionID"))
+            let userID = try context.callerID()
+            let id = try context.parameters.require("sessionID")
+            // `?erase=true` deletes the conversation with its messages; without it, it is closed and kept.
+            switch request.uri.queryParameters.get("erase") {
+            case nil, "false": try await relay.closeSession(userID: userID, id: id)
+            case "true": try await relay.deleteSession(userID: userID, id: id)
+            default: throw RelayError.invalid("erase is true or false")
+            }
             return APIJSON.noContent()
         }
         v1.get("sessions/:sessionID/messages") { request, context in

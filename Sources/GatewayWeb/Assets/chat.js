@@ -11,8 +11,8 @@
 
 import { api } from "./api.js";
 import { randomString } from "./auth.js";
-import { conversationList, titleFromText } from "./conversations.js";
-import { h, show, notice, statusBadge, setStatus, when } from "./dom.js";
+import { conversationList, conversationTitle, titleFromText } from "./conversations.js";
+import { h, show, notice, statusBadge, setStatus, when, confirmInline } from "./dom.js";
 import { markdownText, renderMarkdown } from "./markdown.js";
 import { EventStream } from "./sse.js";
 import { failure } from "./shell.js";
@@ -29,6 +29,71 @@ async function newConversation(agentID, button, banner) {
     button.disabled = false;
     banner.replaceChildren(notice(`Could not start a conversation: ${error.message}`, "danger"));
   }
+}
+
+/**
+ * The current conversation's name with Rename (PATCH /v1/sessions/{id}) and Delete
+ * (DELETE …?erase=true, after a confirmation; then the agent's newest conversation).
+ */
+function conversationTools(session, agentID, conversations, banner) {
+  const path = `/v1/sessions/${encodeURIComponent(session.id)}`;
+  const name = h("span", { class: "conversation-name", id: "conversation-name" }, session.title || "");
+  const showName = async () => {
+    name.textContent = session.title || (await conversationTitle(session).catch(() => "")) || "New conversation";
+  };
+  showName();
+  const rename = h("button", { type: "button", class: "secondary small", id: "rename-conversation" }, "Rename");
+  const remove = h("button", { type: "button", class: "secondary small", id: "delete-conversation" }, "Delete");
+  // The delete question replaces the Delete button only, beside the name.
+  const removal = h("div", { class: "conversation-removal" }, remove);
+  const tools = h("div", { class: "conversation-tools" }, name, rename, removal);
+  const restore = () => {
+    tools.replaceChildren(name, rename, removal);
+  };
+  rename.addEventListener("click", () => {
+    const field = h("input", { type: "text", id: "conversation-title-input", maxlength: 100, value: session.title || name.textContent, "aria-label": "Conversation name" });
+    const save = h("button", { type: "submit", class: "small", id: "save-conversation-title" }, "Save");
+    const cancel = h("button", { type: "button", class: "secondary small", onclick: () => (restore(), rename.focus()) }, "Cancel");
+    const form = h("form", { class: "rename-form" }, field, save, cancel);
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") (event.preventDefault(), restore(), rename.focus());
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      save.disabled = true;
+      try {
+        const renamed = await api("PATCH", path, { title: field.value });
+        session.title = renamed.title;
+        await showName();
+        conversations.setTitle(session.id, name.textContent);
+        restore();
+        rename.focus();
+      } catch (error) {
+        save.disabled = false;
+        banner.replaceChildren(notice(`Not renamed: ${error.message}`, "danger"));
+      }
+    });
+    tools.replaceChildren(form);
+    field.select();
+  });
+  remove.addEventListener("click", () =>
+    confirmInline(removal, remove, {
+      id: "delete-conversation-question",
+      name: "delete-conversation",
+      question: "Delete this conversation and its messages? This cannot be undone.",
+      yes: "Yes, delete",
+      onConfirm: async () => {
+        try {
+          await api("DELETE", `${path}?erase=true`);
+          location.assign(chatPath(agentID));
+        } catch (error) {
+          banner.replaceChildren(notice(`Not deleted: ${error.message}`, "danger"));
+          return false;
+        }
+      },
+    }),
+  );
+  return tools;
 }
 
 export async function chatPage(agentID, sessionID) {
@@ -115,7 +180,7 @@ export async function chatPage(agentID, sessionID) {
       h(
         "div",
         { class: "chat" },
-        h("div", { class: "chat-head" }, h("p", { class: "muted" }, agent.access === "guest" ? `Shared by ${agent.owner_name}` : "Your agent")),
+        h("div", { class: "chat-head" }, h("p", { class: "muted" }, agent.access === "guest" ? `Shared by ${agent.owner_name}` : "Your agent"), conversationTools(session, agentID, conversations, banner)),
         greeting,
         log,
         announcer,
