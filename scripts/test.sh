@@ -120,7 +120,7 @@ fi
 # are marked `.serialized` and run after the rest, one test at a time: on a 2-core machine
 # running everything at once their figures would be about the machine. Whole gateway processes
 # (start-up time, signals, readiness, a replica killed mid-reply) run last, on their own.
-TIMED_SUITES='GatewayCtlEndToEndTests|EventStreamTests|EventStreamOutageTests|EventStreamReplicaTests|SharedChatEmbeddedTests|SecurityRegressionTests|RedisConnectionResilienceTests|RedisEventBusTests'
+TIMED_SUITES='GatewayCtlEndToEndTests|EventStreamClientTests|ReplyLifecycleTests|DevicePresenceTests|EventStreamTests|EventStreamOutageTests|EventStreamReplicaTests|SharedChatEmbeddedTests|SecurityRegressionTests|RedisConnectionResilienceTests|RedisEventBusTests'
 # At most 8 tests at once: unbounded, 280 tests on 2 cores starve tasks for seconds (a Redis
 # command times out); 8 keeps both cores busy and is faster than unbounded here.
 # Runs one `swift test` phase into a log; when it fails, the failed tests and what they recorded

@@ -195,4 +195,67 @@ struct ReplyLifecycleTests {
             }
         }
     }
+
+    /// AI clients are told clearly when the host goes away mid-reply: a streamed completion ends
+    /// with an `agent_interrupted` error event, a plain one answers 502, an MCP tool call is a
+    /// tool error that says the host answers again when it is back. Never a silent stall.
+    @Test(arguments: StreamBackend.allCases)
+    func aReplyCutOffByItsHostIsAnErrorForAIClients(backend: StreamBackend) async throws {
+        try await withStreamingGateway(backend) { base in
+            let alice = try await ThirdPartyBoundaryTests.owner(base)
+            let tools = try await ThirdPartyBoundaryTests.rpc(base, alice.key, ["jsonrpc": "2.0", "id": 1, "method": "tools/list"])
+            let tool = try #require(((tools.json["result"] as? [String: Any])?["tools"] as? [[String: Any]])?.first?["name"] as? String)
+            let requests: [(String, @Sendable () async throws -> APITestClient.Reply)] = [
+                (
+                    "streamed completion",
+                    {
+                        try await ThirdPartyBoundaryTests.completion(
+                            base, key: alice.key,
+                            ["model": alice.agentID, "stream": true, "messages": [["role": "user", "content": "hi"]]])
+                    }
+                ),
+                (
+                    "completion",
+                    {
+                        try await ThirdPartyBoundaryTests.completion(
+                            base, key: alice.key, ["model": alice.agentID, "messages": [["role": "user", "content": "hi"]]])
+                    }
+                ),
+                (
+                    "tool call",
+                    { try await ThirdPartyBoundaryTests.rpc(base, alice.key, ThirdPartyBoundaryTests.toolCall(tool, "hi", id: 2)) }
+                ),
+            ]
+            for (what, send) in requests {
+                let device = try await alice.api.stream("/v1/devices/\(alice.deviceID)/events")
+                #expect(await device.waitFor { !$0.events(ofType: "stream.open").isEmpty })
+                let request = Task { try await send() }
+                #expect(await device.waitFor { !$0.payloads("message.created").isEmpty }, "\(what)")
+                let created = try #require(device.payloads("message.created").last)
+                let sessionID = try #require(created["session_id"] as? String)
+                let messageID = try #require((created["message"] as? [String: Any])?["id"] as? String)
+                let replies = "/v1/devices/\(alice.deviceID)/sessions/\(sessionID)/replies"
+                try await alice.api.call(.POST, replies, ["kind": "started", "reply_to": messageID])
+                try await alice.api.call(.POST, replies, ["kind": "delta", "reply_to": messageID, "index": 0, "text": "Hel"])
+                try await Task.sleep(for: .milliseconds(100))
+                await device.close() // the host goes away mid-reply
+                let started = ContinuousClock.now
+                let reply = try await request.value
+                #expect(ContinuousClock.now - started < .seconds(5), "\(what) ended \(ContinuousClock.now - started) after the host left")
+                switch what {
+                case "streamed completion":
+                    #expect(reply.status == 200 && reply.body.contains(#""content":"Hel""#), "\(reply.body)")
+                    #expect(reply.body.contains("agent_interrupted") && !reply.body.contains(#""finish_reason":"stop""#), "\(reply.body)")
+                case "completion":
+                    #expect(reply.status == 502, "\(reply.body)")
+                    #expect((reply.json["error"] as? [String: Any])?["code"] as? String == "agent_interrupted", "\(reply.body)")
+                default:
+                    let result = reply.json["result"] as? [String: Any]
+                    #expect(result?["isError"] as? Bool == true, "\(reply.body)")
+                    #expect(reply.body.contains("went offline in the middle of the reply"), "\(reply.body)")
+                    #expect(reply.body.contains("answers again in this conversation"), "\(reply.body)")
+                }
+            }
+        }
+    }
 }
