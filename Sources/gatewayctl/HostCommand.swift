@@ -135,7 +135,10 @@ final class HostStatusDisplay: Sendable {
                 message = "connected: device \(state.device) is online, hosting \(state.agents.joined(separator: ", "))"
             case .reconnecting(let reason, let retryIn):
                 state.connection = "reconnecting"
-                message = "connection lost (\(reason)); reconnecting in \(Int((retryIn / .seconds(1)).rounded(.up)))s"
+                message =
+                    retryIn < .seconds(1)
+                    ? "\(reason); reconnecting now"
+                    : "connection lost (\(reason)); reconnecting in \(Int((retryIn / .seconds(1)).rounded(.up)))s"
             case .reset(let reason):
                 message = "the device stream was reset (\(reason)): taking waiting messages from the gateway's list instead"
             case .unansweredListFailed(let error):

@@ -86,8 +86,12 @@ public struct EventStream: Sendable {
                 reason = error is IdleTimeout ? "no heartbeat for \(idleTimeout)" : "connection lost"
                 failures += 1
             }
-            // A stream that ended cleanly (its 14-minute lifetime) reconnects after the retry hint.
-            let delay = failures == 0 ? retryHint : Self.backoff(failures, maximum: maximumBackoff)
+            // A stream the gateway ended cleanly (its lifetime) is picked up again at once: a
+            // device keeps its online grace only until it is back, so the shorter the gap, the
+            // sooner a host that dies is seen offline. The `retry:` hint caps the wait.
+            let delay =
+                failures == 0
+                ? min(retryHint, .milliseconds(Int.random(in: 20...200))) : Self.backoff(failures, maximum: maximumBackoff)
             continuation.yield(.interrupted(reason: reason, retryIn: delay))
             try await Task.sleep(for: delay)
         }
