@@ -54,6 +54,12 @@ extension RelayService {
             do {
                 let claim = "presence-fanout:\(change.subject):\(change.isOnline):\(change.sequence)"
                 guard try await ephemeral.setIfAbsent(claim, "1", ttl: .seconds(60)) else { continue }
+                // Said once, by the replica that claimed it: also when the presence sweep found a
+                // device whose streams stopped being refreshed (its replica died), which no stream
+                // close logged.
+                logger.info(
+                    change.isOnline ? "device online announced" : "device offline announced",
+                    metadata: ["event": "presence.announced", "device_instance": .string(change.subject), "online": "\(change.isOnline)"])
                 try await announceHostStatus(instanceID: change.subject, online: change.isOnline)
             } catch {
                 logger.warning("presence fan-out failed", metadata: ["device_id": .string(change.subject), "error": "\(error)"])
