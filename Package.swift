@@ -243,7 +243,8 @@ let package = Package(
         .executableTarget(
             name: "gatewayctl",
             dependencies: [
-                "GatewayClient", "GatewayAgentBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "GatewayClient", "GatewayAgentBackends", "TerminalQRCode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -269,6 +270,8 @@ let package = Package(
         .target(
             name: "ProcessSpawning", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: swiftSettings),
+        // gatewayctl's QR codes for the terminal; not part of the GatewayClient library.
+        .target(name: "TerminalQRCode", dependencies: [], swiftSettings: swiftSettings),
         .executableTarget(
             name: "gateway",
             dependencies: [
@@ -350,7 +353,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCtlTests",
             dependencies: [
-                "GatewayClient", "GatewayAgentBackends", "GatewayProtocol", "GatewayTestSupport", "RedisClient",
+                "GatewayClient", "GatewayAgentBackends", "GatewayProtocol", "GatewayTestSupport", "RedisClient", "TerminalQRCode",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -3,6 +3,7 @@ import Foundation
 import GatewayAgentBackends
 import GatewayClient
 import GatewayProtocol
+import TerminalQRCode
 
 #if canImport(Glibc)
 import Glibc

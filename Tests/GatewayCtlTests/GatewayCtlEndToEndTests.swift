@@ -3,6 +3,7 @@ import GatewayClient
 import GatewayProtocol
 import GatewayTestSupport
 import RedisClient
+import TerminalQRCode
 import Testing
 
 /// The real gatewayctl binary against live gateway processes: two people, two config dirs.

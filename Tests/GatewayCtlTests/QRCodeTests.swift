@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import GatewayClient
+@testable import TerminalQRCode
 
 /// The terminal QR encoder (GatewayClient's `QRCode`): the standard's tables, symbols identical
 /// module for module to the web app's encoder, the terminal drawing, and decodes by zbarimg.
