@@ -254,6 +254,7 @@ struct ReplyLifecycleTests {
                     #expect(result?["isError"] as? Bool == true, "\(reply.body)")
                     #expect(reply.body.contains("went offline in the middle of the reply"), "\(reply.body)")
                     #expect(reply.body.contains("answers again in this conversation"), "\(reply.body)")
+                    #expect(reply.body.contains("conversation_id: \(sessionID)"), "the error names the conversation: \(reply.body)")
                 }
             }
         }

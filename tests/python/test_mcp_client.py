@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import os
 import shlex
 import ssl
@@ -317,6 +318,8 @@ def test_dynamic_registration_when_metadata_documents_are_off(tmp_path) -> None:
         started = time.monotonic()
         offline = client.call(tool["name"], message="anyone home?")
         assert offline["is_error"] and "offline" in offline["content"][0]["text"], offline
+        # The message stays in the conversation the call opened: the error names it, to continue.
+        assert re.match(r"conversation_id: [0-9a-f-]{36} ", offline["content"][1]["text"]), offline
         assert 1.5 < time.monotonic() - started < 15
     finally:
         if client:

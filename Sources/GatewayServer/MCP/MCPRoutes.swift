@@ -193,7 +193,7 @@ struct MCPRoutes: Sendable {
                 }
                 return Self.result(id: id, versioned(Self.replyResult(reply, conversationID: session.id), modern: modern))
             } catch {
-                return toolError(Self.explain(error))
+                return Self.result(id: id, versioned(Self.failureResult(error, conversationID: session.id), modern: modern))
             }
         }
         // Progress notifications while the reply grows, in the POST's own event stream; a
@@ -226,7 +226,7 @@ struct MCPRoutes: Sendable {
                         }
                         final = Self.replyResult(reply, conversationID: session.id)
                     } catch {
-                        final = ["content": [["type": "text", "text": .string(Self.explain(error))]], "isError": true]
+                        final = Self.failureResult(error, conversationID: session.id)
                     }
                     try await writer.write(Self.event(["jsonrpc": "2.0", "id": id, "result": .object(versioned(final, modern: modern))]))
                 }
@@ -250,6 +250,22 @@ struct MCPRoutes: Sendable {
             "structuredContent": ["reply": .string(reply), "conversation_id": .string(conversationID)],
             "isError": false,
         ]
+    }
+
+    /// A tool error after the conversation was opened or continued. When the conversation stays
+    /// usable (the host is offline or went away, the agent failed, the wait ran out) the error
+    /// names it, so the caller can continue it, also when this call started it.
+    static func failureResult(_ error: any Error, conversationID: String) -> [String: JSONValue] {
+        var content: [JSONValue] = [["type": "text", "text": .string(explain(error))]]
+        let usable: Bool
+        switch error as? CompletionFailure {
+        case .hostOffline?, .interrupted?, .agentFailed?, .timedOut?: usable = true
+        default: usable = false
+        }
+        if usable {
+            content.append(["type": "text", "text": .string("conversation_id: \(conversationID) (pass it to continue this conversation)")])
+        }
+        return ["content": .array(content), "isError": true]
     }
 
     /// A tool error's text: what happened and what the caller can do.
