@@ -156,6 +156,53 @@ struct FirebaseTokenVerifierTests {
         }
     }
 
+    func isUnavailable(_ error: any Error) -> Bool {
+        if let failure = error as? SignInError, case .providerUnavailable = failure { return true }
+        return false
+    }
+
+    /// Sign-ins that need the document at once share one fetch; after a failure, the next ones
+    /// get the failure at once for `failureBackoff` instead of each waiting for a fetch of its own.
+    @Test func fetchesAreSharedAndAFailureIsNotRetriedAtOnce() async throws {
+        try await withVerifier { google, verifier, _ in
+            let token = try google.token(google.claims())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 { group.addTask { _ = try await verifier.person(from: token) } }
+                try await group.waitForAll()
+            }
+            #expect(google.fetches == 1, "eight sign-ins, one fetch")
+        }
+        try await withVerifier { google, verifier, _ in
+            google.answer(.serverError)
+            let token = try google.token(google.claims())
+            for attempt in 0..<3 {
+                do {
+                    _ = try await verifier.person(from: token)
+                    Issue.record("no keys: the sign-in must fail")
+                } catch {
+                    #expect(isUnavailable(error), "attempt \(attempt): \(error)")
+                }
+            }
+            #expect(google.fetches == 1, "one failed fetch, then the failure is answered without fetching")
+        }
+    }
+
+    /// A key id Firebase does not publish yet, while the document cannot be fetched, is the
+    /// provider being unavailable (503), not a bad token (400): it may be a new key.
+    @Test func anUnknownKeyWhileTheDocumentCannotBeFetchedIsUnavailable() async throws {
+        try await withVerifier { google, verifier, _ in
+            _ = try await verifier.person(from: try google.token(google.claims()))
+            try google.rotate()
+            google.answer(.serverError)
+            do {
+                _ = try await verifier.person(from: try google.token(google.claims()))
+                Issue.record("a key that cannot be checked must not let a token through")
+            } catch {
+                #expect(isUnavailable(error), "\(error)")
+            }
+        }
+    }
+
     @Test func aCertificateEndpointThatHangsFailsWithinTheTimeout() async throws {
         try await withVerifier { google, verifier, _ in
             google.answer(.hang)
