@@ -43,7 +43,11 @@ public struct FirebaseTokenVerifier: Sendable {
             throw .refused("The sign-in token could not be verified (bad signature or malformed claims).")
         }
         try check(claims, now: now)
-        let name = [claims.name, claims.email].compactMap { $0 }.map(SignedInPerson.displayable).first { !$0.isEmpty } ?? claims.sub
+        // Without a name or email, the uid, made displayable like any name (at most 64
+        // characters, no hidden characters): others see it.
+        let name =
+            [claims.name, claims.email, claims.sub].compactMap { $0 }.map(SignedInPerson.displayable).first { !$0.isEmpty }
+            ?? "Firebase user"
         return SignedInPerson(identity: Identity(provider: "firebase:\(settings.projectID)", subject: claims.sub), displayName: name)
     }
 

@@ -53,6 +53,15 @@ struct FirebaseTokenVerifierTests {
             #expect(person.identity.provider == "firebase:\(google.projectID)")
             #expect(person.identity.subject == "uid-42")
             #expect(person.displayName == "Fire Base")
+            // Without a name or email the uid stands in, made displayable like any name.
+            let uid = "\u{202E}" + String(repeating: "u", count: 100)
+            var nameless = google.claims(uid: uid)
+            nameless["name"] = nil
+            nameless["email"] = nil
+            nameless["email_verified"] = nil
+            let bare = try await verifier.person(from: try google.token(nameless, signInProvider: "phone"))
+            #expect(bare.identity.subject == uid)
+            #expect(bare.displayName == String(repeating: "u", count: 64))
             // Google sign-ins carry no verification requirement for the gateway's own policy.
             _ = try await verifier.person(from: try google.token(google.claims(), signInProvider: "google.com"))
         }
