@@ -35,7 +35,7 @@ import pytest
 
 import test_web_accessibility as accessibility
 from test_web_browser import Gatewayctl, browser_errors, launch_chromium, visible, wait
-from web_checks import DESKTOP, PHONE, REPO, color_scheme
+from web_checks import DESKTOP, PHONE, REPO, scheme_screenshots
 
 # The agent: a fixed Markdown reply of 17 pieces, each one whole line, so every state of the
 # streamed bubble renders as a prefix of the final one. "wait: …" waits 3 s before the first
@@ -103,14 +103,7 @@ def shots() -> Path:
 def photograph(drivers: dict, directory: Path, name: str, capsys) -> None:  # noqa: ANN001
     """Each browser at its own size, in light and dark."""
     for size, driver in drivers.items():
-        for scheme in ("light", "dark"):
-            color_scheme(driver, scheme)
-            time.sleep(0.1)
-            path = directory / f"{name}-{size}-{scheme}.png"
-            driver.save_screenshot(str(path))
-            with capsys.disabled():
-                print(f"\n[lifecycle] screenshot: {path}")
-        color_scheme(driver, "light")
+        scheme_screenshots(driver, directory, f"{name}-{size}", capsys, settle=0.1)
 
 
 def send(driver, text: str) -> None:  # noqa: ANN001

@@ -85,19 +85,24 @@ def color_scheme(driver, scheme: str) -> None:  # noqa: ANN001
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
 
 
+def scheme_screenshots(driver, directory: Path, name: str, capsys, settle: float = 0.2) -> None:  # noqa: ANN001
+    """The page as it is, in light and dark, as <name>-<scheme>.png; left in light."""
+    for scheme in ("light", "dark"):
+        color_scheme(driver, scheme)
+        time.sleep(settle)
+        path = directory / f"{name}-{scheme}.png"
+        driver.save_screenshot(str(path))
+        with capsys.disabled():
+            print(f"\n[web browser test] screenshot: {path}")
+    color_scheme(driver, "light")
+
+
 def theme_screenshots(driver, directory: Path, name: str, capsys, sizes=(("phone", PHONE), ("desktop", DESKTOP))) -> None:  # noqa: ANN001
     """The page in light and dark at each size, as <name>-<size>-<scheme>.png; the window is left at
     the last size, in light."""
     for size_name, (width, height) in sizes:
         driver.set_window_size(width, height)
-        for scheme in ("light", "dark"):
-            color_scheme(driver, scheme)
-            time.sleep(0.2)
-            path = directory / f"{name}-{size_name}-{scheme}.png"
-            driver.save_screenshot(str(path))
-            with capsys.disabled():
-                print(f"\n[web browser test] screenshot: {path}")
-    color_scheme(driver, "light")
+        scheme_screenshots(driver, directory, f"{name}-{size_name}", capsys)
 
 
 # Records, while a reply streams, what the streaming bubble shows (code blocks, whether the text
