@@ -8,7 +8,11 @@
 #      Dockerfile's runtime stage runs the same script on debian:bookworm-slim), cached under
 #      .build/image/ and keyed by those two files, the suite and the mirror
 #      (`check-image.sh --base-only` stops after this step, e.g. to warm the cache);
-#   2. scripts/build-release.sh --install STAGE   (the Dockerfile's builder stage runs the same)
+#   2. scripts/build-release.sh --install STAGE   (the Dockerfile's builder stage runs the same);
+#      with `--prebuilt BIN_DIR` instead, the `gateway` and `gatewayctl` already in BIN_DIR, laid
+#      out the same way (scripts/test.sh passes the debug build it tested, relinked with the Swift
+#      runtime inside by scripts/link-static.sh: one build instead of two; the optimised build
+#      itself is the release workflow's and CI's `release build` job);
 #   3. a fresh copy of it with STAGE and scripts/healthcheck.sh copied to the image's paths;
 #   4. inside it (chroot): ldd on both binaries (any "not found" fails), `gatewayctl --version`,
 #      `gateway --version`, then `gateway serve` as the image's unprivileged user with nothing but
@@ -42,6 +46,17 @@ STAGE="$CACHE/stage"
 ROOTFS="$CACHE/rootfs"
 SUMMARY="$CACHE/last-check.txt"
 started_ms="$(now_ms)"
+PREBUILT=""
+case "${1:-}" in
+  --prebuilt)
+    PREBUILT="${2:?--prebuilt needs the directory holding gateway and gatewayctl}"
+    for binary in gateway gatewayctl; do
+      [ -x "$PREBUILT/$binary" ] || die "--prebuilt: $PREBUILT/$binary is not an executable"
+    done
+    ;;
+  --base-only | "") ;;
+  *) die "unknown argument $1 (expected --prebuilt BIN_DIR or --base-only)" ;;
+esac
 
 # The Dockerfile must still do what this script reproduces; if it changes shape, so must this.
 grep -q '^RUN bash scripts/build-release.sh --install /staging$' Dockerfile || die "the Dockerfile no longer runs scripts/build-release.sh --install /staging"
@@ -119,12 +134,17 @@ if [ "${1:-}" = "--base-only" ]; then
   exit 0
 fi
 
-# MARK: 2. release build (the Dockerfile's builder stage)
+# MARK: 2. the binaries: the release build (the Dockerfile's builder stage), or prebuilt ones
 
-log "release build: scripts/build-release.sh --install $STAGE"
 build_started="$(now_ms)"
 rm -rf "$STAGE"
-bash scripts/build-release.sh --install "$STAGE"
+if [ -n "$PREBUILT" ]; then
+  log "prebuilt binaries from $PREBUILT, laid out as scripts/build-release.sh --install does"
+  bash scripts/build-release.sh --install-only "$PREBUILT" "$STAGE"
+else
+  log "release build: scripts/build-release.sh --install $STAGE"
+  bash scripts/build-release.sh --install "$STAGE"
+fi
 build_seconds=$(( ($(now_ms) - build_started) / 1000 ))
 
 # MARK: 3. the image's root filesystem: base + the builder stage's output
@@ -273,7 +293,11 @@ total_seconds=$(( ($(now_ms) - started_ms) / 1000 ))
   echo "runtime root fs:      $(size_of "$ROOTFS") (minbase $SUITE + $packages + binaries; debootstrap, not the slim image)"
   echo "  of which the base:  $(size_of "$BASE")"
   echo "cold start:           ${cold_start_ms} ms (exec of gateway serve in the root filesystem to /readyz 200)"
-  echo "release build step:   ${build_seconds} s (incremental when .build is warm)"
+  if [ -n "$PREBUILT" ]; then
+    echo "binaries step:        ${build_seconds} s (prebuilt: $PREBUILT; sizes above are of those binaries)"
+  else
+    echo "binaries step:        ${build_seconds} s (release build, incremental when .build is warm)"
+  fi
   echo "base root fs step:    ${base_seconds} s (0: cached)"
   echo "whole check:          ${total_seconds} s"
 } | tee "$SUMMARY"

@@ -1,5 +1,15 @@
 # Helpers shared by the scripts that run a throw-away gateway against the test Redis and
-# Postgres (scripts/python-tests.sh, scripts/check-image.sh). Source it; it defines functions only.
+# Postgres (scripts/test.sh, scripts/install-test-tools.sh, scripts/python-tests.sh,
+# scripts/check-image.sh). Source it; it defines functions only.
+
+# pg_bin_dir: prints Debian's PostgreSQL server directory (initdb, pg_ctl), or fails.
+pg_bin_dir() {
+  local dir
+  for dir in /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/17/bin; do
+    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
 
 # find_psql: prints the path of psql (PATH, $PG_BIN, or Debian's PostgreSQL directories).
 find_psql() {

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real, throw-away services:
 #   - lints the GitHub Actions workflows (scripts/lint-workflows.sh),
-#   - installs redis-server, PostgreSQL, chromium, chromium-driver, zbar-tools (zbarimg, the QR
-#     decoder of the web app's tests), nodejs (the web app's JavaScript unit tests) and
-#     LemonLDAP::NG (the OIDC tests' identity provider, scripts/idp/lemonldap.sh) with apt-get
-#     when missing,
+#   - installs what is missing (scripts/install-test-tools.sh: redis-server, PostgreSQL, chromium,
+#     chromium-driver, zbar-tools, nodejs, LemonLDAP::NG) with apt-get,
 #   - starts one redis-server and one Postgres cluster on free loopback ports in a temp dir,
-#   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them,
+#   - builds, runs `swift test` with TEST_REDIS_URL / TEST_DATABASE_URL pointing at them and
+#     GATEWAY_TEST_SERVICES=required, so no service-backed test can skip,
 #   - fails on formatting findings (swift format lint --strict) and on compiler warnings in the
 #     project's own code,
-#   - checks the container image in a Debian 12 root filesystem (scripts/check-image.sh),
+#   - checks the container image in a Debian 12 root filesystem (scripts/check-image.sh) with the
+#     binaries the tests ran, relinked with the Swift runtime inside (scripts/link-static.sh),
 #   - stops exactly the processes it started.
 # Extra arguments go to `swift test` (e.g. `--filter Config`).
 set -euo pipefail
@@ -18,7 +18,8 @@ REPO="$(pwd)"
 
 log() { printf '\n==> %s\n' "$*"; }
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=scripts/test-lib.sh
+. scripts/test-lib.sh
 
 # The GitHub Actions workflows: GitHub's workflow schema (check-jsonschema) and a security audit
 # (zizmor, offline). The first run fills .build/lint-venv from PyPI (about 10 s); later runs take
@@ -26,30 +27,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 log "linting the workflows (scripts/lint-workflows.sh)"
 bash scripts/lint-workflows.sh
 
-pg_bin_dir() {
-  for dir in /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/17/bin; do
-    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
-  done
-  return 1
-}
-
-missing=()
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-pg_bin_dir >/dev/null || missing+=(postgresql)
-# The web app's browser test (tests/python/test_web_browser.py) drives Debian's Chromium.
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-# QR codes are decoded by zbarimg (tests/js/qr.test.mjs, the browser tests and
-# Tests/GatewayCtlTests/QRCodeTests.swift); the web app's modules are unit-tested with node.
-command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-# The OIDC tests' identity provider, LemonLDAP::NG, and the Perl modules its portal loads.
-bash scripts/idp/lemonldap.sh install
+log "installing what is missing (scripts/install-test-tools.sh)"
+bash scripts/install-test-tools.sh
 PG_BIN="$(pg_bin_dir)"
 export PG_BIN
 
@@ -58,12 +37,14 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 WORK="$(mktemp -d /tmp/gateway-test.XXXXXX)"
 chmod 755 "$WORK"
 REDIS_PID=""
+IMAGE_BASE_PID=""
 PG_DATA="$WORK/pg"
 PG_STARTED=""
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 cleanup() {
   set +e
+  [ -n "$IMAGE_BASE_PID" ] && kill "$IMAGE_BASE_PID" 2>/dev/null && wait "$IMAGE_BASE_PID" 2>/dev/null
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
   [ -n "$PG_STARTED" ] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1
   rm -rf "$WORK"
@@ -93,6 +74,17 @@ redis-cli -p "$REDIS_PORT" ping >/dev/null
 
 export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+# Every service-backed test runs; one whose service is missing fails instead of skipping.
+export GATEWAY_TEST_SERVICES=required
+
+# The image check's Debian root filesystem (debootstrap, cached under .build/image) is fetched
+# while the package builds: it waits on the network and the disk, the build on the CPU.
+image_check_wanted=""
+if [ $# = 0 ] && [ "${GATEWAY_CHECK_IMAGE:-1}" != "0" ]; then
+  image_check_wanted=1
+  bash scripts/check-image.sh --base-only >"$WORK/image-base.log" 2>&1 &
+  IMAGE_BASE_PID=$!
+fi
 
 # Formatting (.swift-format) with the formatter that ships with the toolchain: cheap, so it runs
 # before the build and a formatting slip fails in seconds. `swift format -i -r -p Sources Tests
@@ -106,8 +98,13 @@ if grep -E "^$REPO/(Sources|Tests)/.*: warning:" "$WORK/build.log"; then
   echo "error: compiler warnings in the project's code (listed above)" >&2
   exit 1
 fi
-export GATEWAY_BINARY="$(swift build --show-bin-path)/gateway"
-export GATEWAYCTL_BINARY="$(swift build --show-bin-path)/gatewayctl"
+BIN_PATH="$(swift build --show-bin-path)"
+# gateway and gatewayctl with the Swift runtime linked in, as in the image: every test below
+# (process tests, Python clients) and the image check run these very binaries.
+log "linking gateway and gatewayctl with the Swift runtime inside (scripts/link-static.sh)"
+bash scripts/link-static.sh
+export GATEWAY_BINARY="$BIN_PATH/gateway"
+export GATEWAYCTL_BINARY="$BIN_PATH/gatewayctl"
 
 if [ $# -gt 0 ]; then
   log "running tests: $*"
@@ -156,14 +153,20 @@ node --test tests/js/*.test.mjs 2>&1 | tee "$WORK/node-tests.log"
 log "running third-party client tests (authlib and schemathesis against a live gateway)"
 bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
 
-# The container image without a Docker engine: the Dockerfile's release build (scripts/build-release.sh),
-# a Debian 12 root filesystem made like its runtime stage, `gateway serve` inside it (as the image's
-# user, with .env.example's quick-start variables) answering 200 on /readyz. The root filesystem is
-# cached under .build/image. GATEWAY_CHECK_IMAGE=0 skips it (e.g. on a machine without root).
+# The container image without a Docker engine: a Debian 12 root filesystem made like the
+# Dockerfile's runtime stage, the binaries the tests ran laid out as the builder stage lays them
+# out, `gateway serve` inside it (as the image's user, with .env.example's quick-start variables)
+# answering 200 on /readyz. The optimised build itself is CI's `release build` job and the release
+# workflow's. GATEWAY_CHECK_IMAGE=0 skips it (e.g. on a machine without root).
 image_check="skipped (GATEWAY_CHECK_IMAGE=0)"
-if [ "${GATEWAY_CHECK_IMAGE:-1}" != "0" ]; then
-  log "checking the container image (scripts/check-image.sh)"
-  bash scripts/check-image.sh 2>&1 | tee "$WORK/check-image.log"
+if [ -n "$image_check_wanted" ]; then
+  log "checking the container image (scripts/check-image.sh --prebuilt $BIN_PATH)"
+  base_status=0
+  wait "$IMAGE_BASE_PID" || base_status=$?
+  IMAGE_BASE_PID=""
+  cat "$WORK/image-base.log"
+  [ "$base_status" = 0 ] || { echo "error: the image's base root filesystem could not be made (above)" >&2; exit "$base_status"; }
+  bash scripts/check-image.sh --prebuilt "$BIN_PATH" 2>&1 | tee "$WORK/check-image.log"
   image_check="passed"
 fi
 

@@ -8,12 +8,9 @@ public final class GatewayProcess: Sendable {
     private let directory: String
     private let child: ChildProcess
 
+    /// `GATEWAY_BINARY`, else the `gateway` `swift build` put next to the tests.
     public static func binaryPath() throws -> String {
-        let path = try TestEnvironment.value("GATEWAY_BINARY")
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw MissingTestServiceError(description: "GATEWAY_BINARY \(path) is not an executable")
-        }
-        return path
+        try TestEnvironment.builtProduct("gateway", variable: "GATEWAY_BINARY")
     }
 
     /// Starts the process. `environment` is the whole environment: nothing is inherited, as with

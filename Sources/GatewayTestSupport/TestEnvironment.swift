@@ -9,13 +9,77 @@ public struct MissingTestServiceError: Error, CustomStringConvertible {
     }
 }
 
-/// The shared services `scripts/test.sh` starts. Tests that need one fail (never skip) when it is absent.
+/// What a service-backed test needs from the machine beyond Swift.
+public enum TestRequirement: String, Sendable, CaseIterable {
+    /// The shared throw-away redis-server: `TEST_REDIS_URL`.
+    case redis
+    /// The shared throw-away Postgres (a superuser) and `psql`: `TEST_DATABASE_URL`.
+    case postgres
+    /// A `redis-server` executable the test starts and stops itself.
+    case redisServer
+    /// `python3`, for a stand-in peer written in Python.
+    case python3
+    /// `zbarimg` (zbar-tools), an independent QR decoder.
+    case zbarimg
+
+    var isMet: Bool {
+        switch self {
+        case .redis: TestEnvironment.environment("TEST_REDIS_URL") != nil
+        case .postgres: TestEnvironment.environment("TEST_DATABASE_URL") != nil && findExecutable("psql") != nil
+        case .redisServer: findExecutable("redis-server") != nil
+        case .python3: findExecutable("python3") != nil
+        case .zbarimg: findExecutable("zbarimg") != nil
+        }
+    }
+
+    var explanation: String {
+        switch self {
+        case .redis: "Redis (TEST_REDIS_URL)"
+        case .postgres: "Postgres (TEST_DATABASE_URL and psql)"
+        case .redisServer: "redis-server on PATH"
+        case .python3: "python3 on PATH"
+        case .zbarimg: "zbarimg on PATH (zbar-tools)"
+        }
+    }
+}
+
+/// The shared services `scripts/test.sh` starts, and whether a test that needs them runs.
+///
+/// A plain `swift test` on a machine with only Swift runs every in-memory test and skips the
+/// service-backed ones, saying how many it skipped and how to run them. Under `scripts/test.sh`
+/// (`GATEWAY_TEST_SERVICES=required`) or CI (`CI` set) every test runs, so a missing service fails
+/// its tests instead of skipping them: a green run there has run everything.
 public enum TestEnvironment {
+    /// Whether every service-backed test must run (and fail when its service is missing).
+    public static var servicesRequired: Bool {
+        if environment("GATEWAY_TEST_SERVICES") == "required" { return true }
+        guard let ci = environment("CI") else { return false }
+        return ci != "0" && ci.lowercased() != "false"
+    }
+
+    /// Whether a test needing `requirements` runs here; a test that does not is counted, and the
+    /// count is reported when the test process exits.
+    public static func runs(_ requirements: [TestRequirement]) -> Bool {
+        if servicesRequired || requirements.allSatisfy(\.isMet) { return true }
+        SkippedServiceTests.record(missing: requirements.filter { !$0.isMet })
+        return false
+    }
+
+    /// The note a skipped test carries.
+    public static func skipNote(_ requirements: [TestRequirement]) -> String {
+        "needs \(requirements.map(\.explanation).joined(separator: " and ")): `bash scripts/test.sh` starts the services and runs every test"
+    }
+
     public static func value(_ name: String) throws -> String {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+        guard let value = environment(name) else {
             throw MissingTestServiceError(
                 description: "\(name) is not set: run the suite with `bash scripts/test.sh`, which starts Redis and Postgres")
         }
+        return value
+    }
+
+    static func environment(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
         return value
     }
 
@@ -24,6 +88,49 @@ public enum TestEnvironment {
 
     /// `postgres://…` of the shared throw-away Postgres (a superuser, so tests may create databases).
     public static func databaseURL() throws -> String { try value("TEST_DATABASE_URL") }
+
+    /// A product this package builds (`gateway`, `gatewayctl`): `variable` when set, else the one
+    /// `swift build` put next to the running test bundle, so a plain `swift test` finds it.
+    public static func builtProduct(_ name: String, variable: String) throws -> String {
+        if let path = environment(variable) {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw MissingTestServiceError(description: "\(variable)=\(path) is not an executable")
+            }
+            return path
+        }
+        // The test runner is `…/debug/<Package>PackageTests.xctest` (or inside it, on macOS).
+        var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        for _ in 0..<4 {
+            directory.deleteLastPathComponent()
+            let candidate = directory.appendingPathComponent(name).path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw MissingTestServiceError(
+            description: "\(variable) is not set and no \(name) was found next to the tests: run `swift build` first")
+    }
+}
+
+/// The service-backed tests this process skipped, reported once when it exits.
+private enum SkippedServiceTests {
+    static let state = NIOLockedValueBox((count: 0, missing: Set<String>(), reportRegistered: false))
+
+    static func record(missing: [TestRequirement]) {
+        let register = state.withLockedValue { state in
+            state.count += 1
+            state.missing.formUnion(missing.map(\.explanation))
+            defer { state.reportRegistered = true }
+            return !state.reportRegistered
+        }
+        if register { atexit { SkippedServiceTests.report() } }
+    }
+
+    static func report() {
+        let (count, missing) = state.withLockedValue { ($0.count, $0.missing.sorted()) }
+        let line =
+            "\n==> \(count) service-backed tests, suites and argument cases were skipped: this machine lacks "
+            + "\(missing.joined(separator: ", ")). `bash scripts/test.sh` installs and starts them and runs every test.\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
 }
 
 /// Ports `freeLoopbackPort` handed out in this process: tests running in parallel must never be

@@ -9,22 +9,10 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-/// The `gatewayctl` binary under test: `GATEWAYCTL_BINARY`, else the one next to
-/// `GATEWAY_BINARY` (scripts/test.sh builds both). Missing is a failure, never a skip.
+/// The `gatewayctl` binary under test: `GATEWAYCTL_BINARY`, else the one `swift build` put next
+/// to the tests.
 func gatewayctlBinary() throws -> String {
-    let environment = ProcessInfo.processInfo.environment
-    var path = environment["GATEWAYCTL_BINARY"] ?? ""
-    if path.isEmpty, let gateway = environment["GATEWAY_BINARY"], !gateway.isEmpty {
-        path = (gateway as NSString).deletingLastPathComponent + "/gatewayctl"
-    }
-    guard !path.isEmpty else {
-        throw MissingTestServiceError(
-            description: "GATEWAYCTL_BINARY (or GATEWAY_BINARY) is not set: run the suite with `bash scripts/test.sh`")
-    }
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw MissingTestServiceError(description: "gatewayctl binary \(path) is missing or not executable: build it first")
-    }
-    return path
+    try TestEnvironment.builtProduct("gatewayctl", variable: "GATEWAYCTL_BINARY")
 }
 
 let ctlSigningKey = "c3Vw3rR4nd0m+Kq9xT2bLw8ZpQe5Yh1NvUa7MjGdFs6Ck0Ho"

@@ -11,7 +11,7 @@ import Testing
     /// Sign-in through the loopback redirect, hosting an echo and a command agent, sharing,
     /// accepting as a second user, chatting with streamed replies, revoking (the guest's open chat
     /// shows it and further messages are refused), and logging out.
-    @Test func loginHostShareAcceptChatRevokeLogout() async throws {
+    @Test(.requires(.redis, .postgres)) func loginHostShareAcceptChatRevokeLogout() async throws {
         let gateway = try await LiveGateway.serve()
         defer { gateway.stop() }
         let root = try temporaryDirectory("e2e")
@@ -262,7 +262,7 @@ import Testing
         }
     }
 
-    @Test func hostResumesAfterItsOwnRestartAndTheGatewaysRestart() async throws {
+    @Test(.requires(.redis, .postgres)) func hostResumesAfterItsOwnRestartAndTheGatewaysRestart() async throws {
         let gateway = try await LiveGateway.serve()
         defer { gateway.stop() }
         let root = try temporaryDirectory("resume")
@@ -316,7 +316,7 @@ import Testing
     /// A message whose event the device stream lost (Redis emptied while the host was away) is
     /// still answered: the host resumes, gets `reset`, and takes it from the gateway's list of
     /// unanswered messages.
-    @Test func aMessageLostWithRedisIsStillAnswered() async throws {
+    @Test(.requires(.postgres, .redisServer)) func aMessageLostWithRedisIsStillAnswered() async throws {
         let redis = try RedisServerProcess()
         try await redis.start()
         defer { Task { await redis.cleanUp() } }
@@ -389,7 +389,7 @@ import Testing
     /// messages when the chat's stream is reset, so the chat does not wait for it forever. The
     /// test is the device; the chat is stopped (SIGSTOP) while the gateway restarts, the reply is
     /// stored and Redis loses its data.
-    @Test func aReplyLostWithRedisBeforeTheChatReadItIsTakenFromTheStore() async throws {
+    @Test(.requires(.postgres, .redisServer)) func aReplyLostWithRedisBeforeTheChatReadItIsTakenFromTheStore() async throws {
         let redis = try RedisServerProcess()
         try await redis.start()
         defer { Task { await redis.cleanUp() } }

@@ -46,7 +46,7 @@ private let standInServer = #"""
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
     """#
 
-@Suite(.serialized) struct OpenAIBackendTests {
+@Suite(.serialized, .requires(.python3)) struct OpenAIBackendTests {
     @Test func streamedCompletionChunksBecomeReplyDeltasInOrder() async throws {
         let root = try temporaryDirectory("openai")
         defer { try? FileManager.default.removeItem(atPath: root) }

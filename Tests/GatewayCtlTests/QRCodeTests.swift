@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 @testable import TerminalQRCode
@@ -316,9 +317,9 @@ import Testing
 }
 
 /// An independent decoder reads what the encoder draws: zbarimg (Debian's zbar-tools, which
-/// scripts/test.sh installs). With CI set a missing zbarimg fails these tests; elsewhere they are
-/// skipped, saying so.
-@Suite(.enabled(if: ZBar.path != nil || ZBar.isCI, "zbarimg is not installed (apt-get install zbar-tools): QR decode tests skipped"))
+/// scripts/test.sh installs). Under scripts/test.sh and CI a missing zbarimg fails these tests;
+/// elsewhere they are skipped, saying so.
+@Suite(.requires(.zbarimg))
 struct QRCodeDecodeTests {
     /// A text of `length` bytes that looks like an invite URL.
     static func inviteLike(length: Int) -> String {
@@ -381,12 +382,6 @@ enum ZBar {
         let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         return directories.map { "\($0)/zbarimg" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
-
-    /// CI runs every test: a missing decoder is a failure there.
-    static var isCI: Bool {
-        guard let value = ProcessInfo.processInfo.environment["CI"] else { return false }
-        return !value.isEmpty && value != "0" && value.lowercased() != "false"
-    }
 
     /// A binary PBM (P4): `dark(x, y)` for each pixel, rows packed eight pixels a byte.
     static func pbm(width: Int, height: Int, dark: (Int, Int) -> Bool) -> [UInt8] {

@@ -7,6 +7,9 @@ import Testing
 enum EphemeralBackend: String, CaseIterable, CustomTestStringConvertible {
     case redis, memory
     var testDescription: String { rawValue }
+
+    /// The in-process store always; Redis where the test services are (always under CI).
+    static var runnable: [EphemeralBackend] { allCases.filter { $0 != .redis || TestEnvironment.runs([.redis]) } }
 }
 
 /// Runs `body` with a fresh store; the Redis one uses a unique key prefix on the shared server.
@@ -28,7 +31,7 @@ func withEphemeralStore(_ backend: EphemeralBackend, _ body: @Sendable (any Ephe
 
 @Suite("Ephemeral store contract")
 struct EphemeralStoreContractTests {
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func takeRedeemsOnce(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             try await store.set("code", "grant", ttl: .seconds(60))
@@ -39,7 +42,7 @@ struct EphemeralStoreContractTests {
         }
     }
 
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func concurrentTakesYieldOneWinner(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             try await store.set("once", "v", ttl: .seconds(60))
@@ -51,7 +54,7 @@ struct EphemeralStoreContractTests {
         }
     }
 
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func entriesExpire(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             // Long enough that a busy machine reads it back in time; expiry runs from when the
@@ -66,7 +69,7 @@ struct EphemeralStoreContractTests {
         }
     }
 
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func setIfAbsentAndReplace(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             #expect(try await store.setIfAbsent("k", "first", ttl: .seconds(60)))
@@ -80,7 +83,7 @@ struct EphemeralStoreContractTests {
         }
     }
 
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func tokenBucketAllowsBurstThenRefusesWithRetryAfter(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             // Slow refill (one token per 10 s), so the burst and the refusal hold on a busy machine.
@@ -103,7 +106,7 @@ struct EphemeralStoreContractTests {
 
     /// Several budgets in one call are all or nothing: a refusal names the first bucket that
     /// could not pay and leaves every bucket as it was.
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func severalBudgetsAreTakenAllOrNothing(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             let slow = RateLimit(capacity: 5, perMinute: 1)
@@ -122,7 +125,7 @@ struct EphemeralStoreContractTests {
     }
 
     /// A byte budget: one request takes as many tokens as it costs; a refused one takes none.
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func weightedBudgetsTakeTheirCostAndRefusalsTakeNothing(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             let limit = RateLimit.perMinute(1000)
@@ -137,7 +140,7 @@ struct EphemeralStoreContractTests {
 
     /// Leases count holders up to a limit; holding one already renews it; release frees a
     /// place; a holder that stops renewing expires.
-    @Test(arguments: EphemeralBackend.allCases)
+    @Test(arguments: EphemeralBackend.runnable)
     func leasesCountHoldersUpToTheLimit(backend: EphemeralBackend) async throws {
         try await withEphemeralStore(backend) { store in
             #expect(try await store.acquireLease("streams", holder: "a", limit: 2, ttl: .seconds(60)))

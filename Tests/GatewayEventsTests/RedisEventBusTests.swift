@@ -11,7 +11,7 @@ import Testing
 struct RedisEventBusTests {
     let stream = StreamName("session:replicated")!
 
-    @Test func anEventAppendedOnOneReplicaReachesASubscriberOnAnother() async throws {
+    @Test(.requires(.redis)) func anEventAppendedOnOneReplicaReachesASubscriberOnAnother() async throws {
         let prefix = "test:\(UUID().uuidString):"
         try await withBus(.redis, prefix: prefix) { replicaA in
             try await withBus(.redis, prefix: prefix) { replicaB in
@@ -29,7 +29,7 @@ struct RedisEventBusTests {
         }
     }
 
-    @Test func presenceChangesReachEveryReplicaAndADeadReplicasConnectionsExpire() async throws {
+    @Test(.requires(.redis)) func presenceChangesReachEveryReplicaAndADeadReplicasConnectionsExpire() async throws {
         let prefix = "test:\(UUID().uuidString):"
         try await withBus(.redis, prefix: prefix) { replicaA in
             try await withBus(.redis, prefix: prefix) { replicaB in
@@ -46,7 +46,7 @@ struct RedisEventBusTests {
         }
     }
 
-    @Test func aRedisRestartTellsSubscribersToCatchUpAndLiveDeliveryResumes() async throws {
+    @Test(.requires(.redisServer)) func aRedisRestartTellsSubscribersToCatchUpAndLiveDeliveryResumes() async throws {
         let server = try RedisServerProcess()
         try await server.start()
         defer { Task { await server.cleanUp() } }
@@ -82,7 +82,7 @@ struct RedisEventBusTests {
         }
     }
 
-    @Test func historyLostToFlushallMeansANewEpochAndAResetForOldPositions() async throws {
+    @Test(.requires(.redisServer)) func historyLostToFlushallMeansANewEpochAndAResetForOldPositions() async throws {
         let server = try RedisServerProcess()
         try await server.start()
         defer { Task { await server.cleanUp() } }

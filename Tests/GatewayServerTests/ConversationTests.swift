@@ -5,7 +5,7 @@ import Testing
 /// (`DELETE /v1/sessions/{id}?erase=true`), by their user only.
 @Suite("Conversations renamed and deleted")
 struct ConversationTests {
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func aGuestRenamesAndDeletesTheirConversations(backend: StreamBackend) async throws {
         try await withStreamingGateway(backend) { base in
             let chat = try await ReplyLifecycleTests.Chat.open(on: base)

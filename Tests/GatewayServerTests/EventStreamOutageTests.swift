@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Event streams through Redis outages", .serialized)
 struct EventStreamOutageTests {
-    @Test func redisRestartAndFlushallDuringStreaming() async throws {
+    @Test(.requires(.postgres, .redisServer)) func redisRestartAndFlushallDuringStreaming() async throws {
         let redis = try RedisServerProcess()
         try await redis.start()
         defer { Task { await redis.cleanUp() } }
@@ -48,7 +48,7 @@ struct EventStreamOutageTests {
 
 @Suite("Event streams across replicas", .serialized)
 struct EventStreamReplicaTests {
-    @Test func eventsAppendedThroughOneReplicaReachClientsOfAnotherAndResumeMovesBetweenThem() async throws {
+    @Test(.requires(.redis, .postgres)) func eventsAppendedThroughOneReplicaReachClientsOfAnotherAndResumeMovesBetweenThem() async throws {
         let shared = [
             "REDIS_KEY_PREFIX": "test:\(UUID().uuidString):", "DATABASE_URL": try await TestEnvironment.createDatabase(),
         ]

@@ -45,7 +45,7 @@ struct GatewayProcessTests {
     }
 
     /// Firebase mode starts; certificates that are not Google's and an emulator host are warned about.
-    @Test func aFirebaseGatewayStartsAndWarnsAboutTestOverrides() async throws {
+    @Test(.requires(.redis, .postgres)) func aFirebaseGatewayStartsAndWarnsAboutTestOverrides() async throws {
         let port = try freeLoopbackPort()
         var environment = serveEnvironment(
             port: port, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
@@ -64,7 +64,7 @@ struct GatewayProcessTests {
 
     /// In oidc mode with the issuer down, the gateway still starts and becomes ready (existing
     /// users keep working); its start-up line names the callback to register.
-    @Test func anOIDCGatewayStartsWhileItsIssuerIsDown() async throws {
+    @Test(.requires(.redis, .postgres)) func anOIDCGatewayStartsWhileItsIssuerIsDown() async throws {
         let port = try freeLoopbackPort()
         var environment = serveEnvironment(
             port: port, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
@@ -86,7 +86,7 @@ struct GatewayProcessTests {
         #expect(await gateway.waitForExit(timeout: .seconds(10)) == 0, "\(gateway.output)")
     }
 
-    @Test func startupLineAndGracefulShutdown() async throws {
+    @Test(.requires(.redis, .postgres)) func startupLineAndGracefulShutdown() async throws {
         let port = try freeLoopbackPort()
         let databaseURL = try await TestEnvironment.createDatabase()
             .replacingOccurrences(of: "postgres@", with: "postgres:db-password-SECRET@")
@@ -115,7 +115,7 @@ struct GatewayProcessTests {
         #expect(ContinuousClock.now - stopping < .seconds(10))
     }
 
-    @Test func twoReplicasStartingTogetherOnAnEmptyDatabaseMigrateOnce() async throws {
+    @Test(.requires(.redis, .postgres)) func twoReplicasStartingTogetherOnAnEmptyDatabaseMigrateOnce() async throws {
         let databaseURL = try await TestEnvironment.createDatabase()
         let redisURL = try TestEnvironment.redisURL()
         let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
@@ -138,7 +138,7 @@ struct GatewayProcessTests {
     /// Two users, two gateway processes on one Redis and one Postgres: A's device on process 1,
     /// B on process 2; then process 1 is killed with SIGKILL in the middle of a reply, the device
     /// moves to process 2, and B, resuming with its last event id, gets the rest exactly once.
-    @Test func sharedChatAcrossTwoProcessesSurvivesAKillDuringAReply() async throws {
+    @Test(.requires(.redis, .postgres)) func sharedChatAcrossTwoProcessesSurvivesAKillDuringAReply() async throws {
         let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
         var environment = serveEnvironment(
             port: 0, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
@@ -208,7 +208,7 @@ struct GatewayProcessTests {
         await deviceOnTwo.close()
     }
 
-    @Test func readinessFollowsRedisDownAndUpWithoutRestart() async throws {
+    @Test(.requires(.postgres, .redisServer)) func readinessFollowsRedisDownAndUpWithoutRestart() async throws {
         let redis = try RedisServerProcess()
         try await redis.start()
         defer { Task { await redis.cleanUp() } }
@@ -217,7 +217,7 @@ struct GatewayProcessTests {
             stop: { await redis.stop() }, start: { try await redis.start() })
     }
 
-    @Test func readinessFollowsPostgresDownAndUpWithoutRestart() async throws {
+    @Test(.requires(.redis, .postgres)) func readinessFollowsPostgresDownAndUpWithoutRestart() async throws {
         let postgres = try await PostgresServerProcess()
         try await postgres.start()
         defer { Task { await postgres.destroy() } }

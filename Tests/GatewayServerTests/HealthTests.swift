@@ -45,7 +45,7 @@ struct HealthTests {
         }
     }
 
-    @Test func readyzWithRedisAndPostgresListsBothWithLatency() async throws {
+    @Test(.requires(.redis, .postgres)) func readyzWithRedisAndPostgresListsBothWithLatency() async throws {
         let app = try await Gateway.makeApplication(configuration: try await serveConfiguration(), logger: Logger(label: "test"))
         try await app.test(.live) { client in
             let port = try #require(client.port)

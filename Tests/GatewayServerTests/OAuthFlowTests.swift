@@ -9,18 +9,15 @@ import HummingbirdTesting
 import Logging
 import Testing
 
-/// Runs a live gateway (real HTTP, real Redis and Postgres) with its own Redis key prefix, so
-/// rate-limit buckets and codes never leak between tests, and hands `body` a fresh client.
+/// Runs a live gateway (real HTTP) held in memory, so rate-limit buckets and codes never leak
+/// between tests, and hands `body` a fresh client.
 func withLiveGateway(
     environment overrides: [String: String] = [:], logs: CapturedLogs = CapturedLogs(),
     adjust: (inout GatewayConfiguration) -> Void = { _ in },
     _ body: @Sendable (OAuthTestClient) async throws -> Void
 ) async throws {
-    var environment = serveEnvironment(
-        port: 8080, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
-    environment["REDIS_KEY_PREFIX"] = "test:\(UUID().uuidString):"
-    environment.merge(overrides) { $1 }
-    var configuration = try GatewayConfiguration.load(mode: .serve, environment: environment)
+    let environment = inMemoryEnvironment().merging(overrides) { $1 }
+    var configuration = try GatewayConfiguration.load(mode: .dev, environment: environment)
     adjust(&configuration)
     let app = try await Gateway.makeApplication(configuration: configuration, logger: logs.logger())
     try await app.test(.live) { client in

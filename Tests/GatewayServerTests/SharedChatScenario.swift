@@ -132,7 +132,7 @@ struct SharedChatEmbeddedTests {
         }
     }
 
-    @Test func onRedisAndPostgres() async throws {
+    @Test(.requires(.redis, .postgres)) func onRedisAndPostgres() async throws {
         try await withStreamingGateway(.redis) { base in
             let scenario = SharedChatScenario(hostBase: base, guestBase: base)
             try await scenario.revoke(try await scenario.runUntilRevocation())

@@ -64,17 +64,24 @@ func serveEnvironment(port: Int, databaseURL: String, redisURL: String) -> [Stri
     ]
 }
 
-/// A live `gateway serve` (the shared Redis, a fresh database) with `overrides` on top, and one
-/// test route, `/test/users/count`, so a test can check that a refused sign-in created nobody.
+/// The environment of a gateway held in memory: SQLite in memory, and with no REDIS_URL the
+/// in-process event bus and ephemeral store (the contract suites prove them equal to Redis and
+/// Postgres). Its public base URL is `http://localhost:8080` whatever port it listens on.
+func inMemoryEnvironment() -> [String: String] {
+    [
+        "DATABASE_URL": "sqlite::memory:", "PUBLIC_BASE_URL": "http://localhost:8080", "JWT_SIGNING_KEY": testSigningKey,
+        "AUTH_MODE": "demo",
+    ]
+}
+
+/// A live gateway in memory with `overrides` on top, and one test route, `/test/users/count`, so a
+/// test can check that a refused sign-in created nobody.
 func withCountingGateway(
     environment overrides: [String: String], logs: CapturedLogs = CapturedLogs(),
     _ body: @Sendable (OAuthTestClient) async throws -> Void
 ) async throws {
-    var environment = serveEnvironment(
-        port: 8080, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL())
-    environment["REDIS_KEY_PREFIX"] = "test:\(UUID().uuidString):"
-    environment.merge(overrides) { $1 }
-    let configuration = try GatewayConfiguration.load(mode: .serve, environment: environment)
+    let environment = inMemoryEnvironment().merging(overrides) { $1 }
+    let configuration = try GatewayConfiguration.load(mode: .dev, environment: environment)
     let app = try await Gateway.makeApplication(configuration: configuration, logger: logs.logger()) { router, services in
         router.get("/test/users/count") { _, _ in
             String(try await services.store.database.execute("SELECT count(*) AS n FROM users").first?.int64("n") ?? -1)

@@ -101,7 +101,7 @@ struct ThirdPartyBoundaryTests {
 
     // MARK: High: third-party clients get the MCP server only
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func aThirdPartyClientOnlyEverGetsTheMCPServer(backend: StreamBackend) async throws {
         try await withStreamingGateway(backend) { base in
             let browser = OAuthTestClient(base: base)
@@ -360,7 +360,7 @@ struct ThirdPartyBoundaryTests {
 
     // MARK: What a guest's AI client reads
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func namesAndDescriptionsCarryNoHiddenTextAndToolsQuoteTheOwner(backend: StreamBackend) async throws {
         try await withStreamingGateway(backend) { base in
             let alice = try await APITestClient.signIn("Alice", at: base)
@@ -425,7 +425,7 @@ struct ThirdPartyBoundaryTests {
         }
     }
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func repliesReachAIClientsWithoutTerminalEscapes(backend: StreamBackend) async throws {
         try await withStreamingGateway(backend) { base in
             let alice = try await Self.owner(base)
@@ -459,7 +459,7 @@ struct ThirdPartyBoundaryTests {
         }
     }
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func aGuestCannotSpeakAsTheOwnersSystemPrompt(backend: StreamBackend) async throws {
         try await withStreamingGateway(backend) { base in
             let alice = try await Self.owner(base)
@@ -508,7 +508,7 @@ struct ThirdPartyBoundaryTests {
 
     // MARK: Every long response is leased
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func toolCallsAndCompletionsCountAgainstTheStreamLimit(backend: StreamBackend) async throws {
         try await withStreamingGateway(
             backend, environment: ["MAX_STREAMS_PER_USER": "2", "COMPLETION_HOST_WAIT": "60s", "SSE_HEARTBEAT_INTERVAL": "1s"]
@@ -556,7 +556,7 @@ struct ThirdPartyBoundaryTests {
 
     // MARK: Revocation reaches open responses
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func revokingAKeyOrASignInEndsWhatItHoldsOpenAtOnce(backend: StreamBackend) async throws {
         try await withStreamingGateway(backend, environment: ["COMPLETION_HOST_WAIT": "30s", "SSE_HEARTBEAT_INTERVAL": "1s"]) { base in
             // No host is online: the calls wait, as long responses do.
@@ -605,7 +605,7 @@ struct ThirdPartyBoundaryTests {
 
     // MARK: Sharing changes
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func aShareRevokedAndGivenAgainWorksForTheGuestsNextCompletion(backend: StreamBackend) async throws {
         try await withStreamingGateway(backend) { base in
             let alice = try await Self.owner(base)
@@ -629,7 +629,7 @@ struct ThirdPartyBoundaryTests {
         }
     }
 
-    @Test(arguments: StreamBackend.allCases)
+    @Test(arguments: StreamBackend.runnable)
     func acceptingAShareChangesTheGuestsToolList(backend: StreamBackend) async throws {
         // A short heartbeat, so the stream notices the test's client leave soon.
         try await withStreamingGateway(backend, environment: ["SSE_HEARTBEAT_INTERVAL": "1s"]) { base in

@@ -14,7 +14,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func sameIdentityIsSameUserAndSameNameIsNot(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let first = try await store.user(signingInAs: Identity(provider: "demo", subject: "browser-1"), displayName: "Sam")
@@ -27,7 +27,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func apiKeysWorkUntilRevokedOrExpiredAndOnlyForTheirOwner(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let ada = try await store.createUser(displayName: "Ada")
@@ -56,7 +56,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func concurrentFirstSignInsOfOneIdentityYieldOneUser(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let identity = Identity(provider: "demo", subject: "racy")
@@ -68,7 +68,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func refreshRotationAndReuseRevokesTheFamily(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let user = try await store.createUser(displayName: "A")
@@ -89,7 +89,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func refreshTokenRefusedForAnotherClientExpiredOrRevoked(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let user = try await store.createUser(displayName: "A")
@@ -109,7 +109,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func concurrentRefreshOfOneTokenRotatesOnce(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let user = try await store.createUser(displayName: "A")
@@ -128,7 +128,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func aFamilyKeepsTheResourceItsTokensAreFor(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let user = try await store.createUser(displayName: "A")
@@ -151,7 +151,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func registeredClientsExpireWhenUnused(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let now = Date()
@@ -191,7 +191,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func theOldestNeverUsedRegistrationMakesRoomFirst(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let now = Date()
@@ -218,7 +218,7 @@ struct AuthRecordContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func aRefreshFamilyEndsAtItsAbsoluteLifetime(backend: Backend) async throws {
         try await withMigratedStore(backend) { store in
             let user = try await store.user(signingInAs: Identity(provider: "demo", subject: "lifetime"), displayName: "L")

@@ -10,7 +10,7 @@ import Testing
 struct StoreContractTests {
     let logger = Logger(label: "test.store")
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func migrationsApplyOnceAndAreRecorded(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in
             let migrator = Migrator(database: database, logger: logger)
@@ -21,14 +21,14 @@ struct StoreContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func pingAnswers(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in
             try await GatewayStore(database: database).ping()
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func usersRoundTrip(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in
             try await Migrator(database: database, logger: logger).migrate()
@@ -47,7 +47,7 @@ struct StoreContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func transactionRollsBackOnError(backend: Backend) async throws {
         struct Abort: Error {}
         try await withFreshDatabase(backend) { database, _ in
@@ -69,7 +69,7 @@ struct StoreContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func nullsAndLargeIntegersSurvive(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in
             let rows = try await database.execute(
@@ -82,7 +82,7 @@ struct StoreContractTests {
     }
 
     /// Replicas starting at the same moment: every migration runs exactly once in total.
-    @Test func concurrentMigratorsOnPostgresApplyEachMigrationOnce() async throws {
+    @Test(.requires(.postgres)) func concurrentMigratorsOnPostgresApplyEachMigrationOnce() async throws {
         let settings = try await createPostgresDatabase(logger: logger)
         let replicas = (0..<4).map { _ in PostgresBackend(settings: settings, logger: logger) }
         let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
@@ -107,7 +107,7 @@ struct UnansweredMessagesStoreContractTests {
 
     /// A conversation's title round-trips and can be removed; deleting a conversation takes its
     /// messages with it and leaves other conversations alone.
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func sessionsAreRenamedAndDeletedWithTheirMessages(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in
             try await Migrator(database: database, logger: logger).migrate()
@@ -137,7 +137,7 @@ struct UnansweredMessagesStoreContractTests {
         }
     }
 
-    @Test(arguments: Backend.allCases)
+    @Test(arguments: Backend.runnable)
     func onlyOpenSessionsUserMessagesWithoutAStoredReply(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ in
             try await Migrator(database: database, logger: logger).migrate()

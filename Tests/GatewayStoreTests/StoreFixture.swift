@@ -8,6 +8,10 @@ import Testing
 enum Backend: String, CaseIterable, CustomTestStringConvertible {
     case sqliteFile, sqliteMemory, postgres
     var testDescription: String { rawValue }
+
+    /// Every backend this machine can run (Postgres only with the test services; always under
+    /// `scripts/test.sh` and CI, where a missing one fails).
+    static var runnable: [Backend] { allCases.filter { $0 != .postgres || TestEnvironment.runs([.postgres]) } }
 }
 
 /// Opens a fresh, empty database of the given backend and runs its background work for `body`.

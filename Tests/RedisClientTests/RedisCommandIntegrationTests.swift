@@ -4,7 +4,7 @@ import RedisClient
 import Testing
 
 /// Commands against a real redis-server, in both protocol versions (reply shapes differ).
-@Suite struct RedisCommandIntegrationTests {
+@Suite(.requires(.redisServer)) struct RedisCommandIntegrationTests {
     static let protocols: [RESPProtocolVersion] = [.resp3, .resp2]
 
     @Test(arguments: protocols)

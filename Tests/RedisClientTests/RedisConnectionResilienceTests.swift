@@ -6,7 +6,7 @@ import RedisClient
 import Testing
 
 /// Failure paths: restarts, timeouts, cancellation, authentication, unreachable servers, IPv6, TLS.
-@Suite(.serialized) struct RedisConnectionResilienceTests {
+@Suite(.serialized, .requires(.redisServer)) struct RedisConnectionResilienceTests {
     static let protocols: [RESPProtocolVersion] = [.resp3, .resp2]
 
     // MARK: Restarts

@@ -3,7 +3,7 @@ import NIOCore
 import RedisClient
 import Testing
 
-@Suite struct RedisSubscriberTests {
+@Suite(.requires(.redisServer)) struct RedisSubscriberTests {
     /// Runs a subscriber against `url`, recording its events, and stops it afterwards.
     private func withSubscriber(
         _ configuration: RedisConfiguration,
