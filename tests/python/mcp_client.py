@@ -173,7 +173,11 @@ async def main() -> None:
     parser.add_argument("--api-key")
     parser.add_argument("--display-name")
     parser.add_argument("--client-metadata-url")
-    parser.add_argument("--browser-id", help="the demo sign-in's gw_browser cookie, to sign in as that browser's user")
+    parser.add_argument(
+        "--browser-id",
+        help="the demo sign-in's gw_browser cookie, to sign in as that browser's user; pass it as --browser-id=VALUE "
+        "(a random value may start with '-')",
+    )
     arguments = parser.parse_args()
 
     sign_in: dict = {}

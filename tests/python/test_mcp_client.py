@@ -193,7 +193,7 @@ def test_a_friends_agent_from_an_mcp_client(tmp_path) -> None:
 
         # B's MCP client: metadata document, authorization code + PKCE for the MCP resource.
         client = MCPClient(
-            "--url", f"{public}/mcp", "--display-name", guest_name, "--browser-id", browser.http.cookies["gw_browser"],
+            "--url", f"{public}/mcp", "--display-name", guest_name, f"--browser-id={browser.http.cookies['gw_browser']}",
             "--client-metadata-url", documents.client_id,
         )
         sign_in = client.ready["sign_in"]
@@ -301,7 +301,7 @@ def test_dynamic_registration_when_metadata_documents_are_off(tmp_path) -> None:
         script.write_text(STREAMING_AGENT)
         owner.host(f"Mine=command:{shlex.quote(sys.executable)} {shlex.quote(str(script))}")
         client = MCPClient(
-            "--url", f"{public}/mcp", "--display-name", "Ada", "--browser-id", owner.demo_identity or "", "--mode", "legacy",
+            "--url", f"{public}/mcp", "--display-name", "Ada", f"--browser-id={owner.demo_identity or ''}", "--mode", "legacy",
             "--client-metadata-url", "https://client.example/metadata.json",
         )
         sign_in = client.ready["sign_in"]
