@@ -127,6 +127,7 @@ let package = Package(
             dependencies: [
                 "GatewayAuth",
                 "GatewayConfig",
+                "GatewayProtocol",
                 "GatewayStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -77,3 +77,35 @@ public struct FirebaseConnector: FormConnector {
             .replacingOccurrences(of: "'", with: "&#39;")
     }
 }
+
+extension FirebaseConnector {
+    /// `AUTH_MODE=firebase`: warns at start-up about settings meant for tests and local work, and
+    /// closes the certificate fetcher's HTTP client at shutdown.
+    public static let plugin: ConnectorPlugin.Factory = { configuration, logger in
+        guard let settings = configuration.firebase else { throw MissingConnectorSettings(mode: .firebase) }
+        let connector = FirebaseConnector(settings: settings, logger: logger)
+        let certificates = connector.certificates
+        var plugin = ConnectorPlugin(.form(connector))
+        plugin.background = [
+            .init(name: "firebase certificates") {
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                await certificates.shutdown()
+            }
+        ]
+        if settings.certificatesURL != FirebaseSettings.googleCertificatesURL {
+            plugin.notices.append(
+                .init(
+                    .warning,
+                    "FIREBASE_CERTIFICATES_URL is not Google's: ID tokens are checked against another party's keys; for tests only",
+                    event: "gateway.firebase_certificates_override", metadata: ["url": settings.certificatesURL]))
+        }
+        if let host = settings.authEmulatorHost {
+            plugin.notices.append(
+                .init(
+                    .warning,
+                    "FIREBASE_AUTH_EMULATOR_HOST is set: the sign-in page sends passwords to \(host), not to Google; for local development only",
+                    event: "gateway.firebase_emulator", metadata: ["host": host]))
+        }
+        return plugin
+    }
+}

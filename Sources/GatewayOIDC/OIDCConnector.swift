@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GatewayAuth
 import GatewayConfig
+import GatewayProtocol
 import GatewayStore
 import Logging
 
@@ -161,5 +162,34 @@ public struct OIDCConnector: RedirectConnector {
         let candidates = [claims[settings.nameClaim]?.string, claims[settings.usernameClaim]?.string, email, subject]
         let name = candidates.compactMap { $0.map(SignedInPerson.displayable) }.first { !$0.isEmpty } ?? "Unnamed"
         return SignedInPerson(identity: Identity(provider: "oidc:\(issuer)", subject: subject), displayName: name)
+    }
+}
+
+extension OIDCConnector {
+    /// `AUTH_MODE=oidc`: discovers the provider in the background (the gateway serves existing
+    /// users while it is unreachable) and reports it on `/readyz`.
+    public static let plugin: ConnectorPlugin.Factory = { configuration, logger in
+        guard let settings = configuration.oidc else { throw MissingConnectorSettings(mode: .oidc) }
+        let connector = try OIDCConnector(settings: settings, publicBaseURL: configuration.publicBaseURL, logger: logger)
+        let provider = connector.provider
+        var plugin = ConnectorPlugin(.redirect(connector))
+        plugin.callbackURL = connector.redirectURI
+        plugin.background = [
+            .init(name: "identity provider") {
+                await provider.discoverUntilAvailable()
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                await provider.shutdown()
+            }
+        ]
+        plugin.providerState = { [callbackURL = connector.redirectURI] in
+            let (status, error): (String, String?) =
+                switch await provider.status {
+                case .available: ("available", nil)
+                case .discovering: ("discovering", nil)
+                case .unreachable(let reason): ("unreachable", reason)
+                }
+            return .init(issuer: provider.issuer, status: status, error: error, callbackURL: callbackURL)
+        }
+        return plugin
     }
 }

@@ -31,7 +31,9 @@ public enum Gateway {
             configuration: .init(address: .hostname(configuration.bindAddress, port: configuration.port), serverName: nil),
             services: dependencies.services,
             onServerRunning: { channel in
-                logStarted(configuration: configuration, listen: channel.localAddress?.description ?? "?", logger: logger)
+                logStarted(
+                    configuration: configuration, connector: dependencies.connector, listen: channel.localAddress?.description ?? "?",
+                    logger: logger)
             },
             logger: logger)
         app.beforeServerStarts {
@@ -57,7 +59,7 @@ public enum Gateway {
     }
 
     /// The routes and middleware over already-built dependencies: no I/O, nothing started.
-    /// Every `/v1` route is in one group behind `BearerAuthenticationMiddleware`.
+    /// Every `/v1` and `/mcp` route is in a group behind `CallerAuthenticationMiddleware`.
     public static func buildRouter(
         _ dependencies: GatewayDependencies,
         extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)? = nil
@@ -74,7 +76,7 @@ public enum Gateway {
         let limiter = AbuseLimiter(ephemeral: dependencies.ephemeral, settings: configuration.auth)
         OAuthRoutes(server: dependencies.authorizationServer, limiter: limiter, configuration: configuration).register(on: router)
         SignInRoutes(
-            server: dependencies.authorizationServer, connector: dependencies.connector,
+            server: dependencies.authorizationServer, connector: dependencies.connector.connector,
             pendingSignIns: PendingSignIns(ephemeral: dependencies.ephemeral), limiter: limiter,
             formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: dependencies.store,
             ephemeral: dependencies.ephemeral, configuration: configuration, logger: dependencies.logger
@@ -82,9 +84,9 @@ public enum Gateway {
         WebApp(
             settings: WebAppSettings(
                 publicBaseURL: configuration.publicBaseURL, authMode: configuration.authMode.rawValue,
-                nonProduction: dependencies.connector.isNonProduction, storeKind: configuration.storeKind,
+                nonProduction: dependencies.connector.connector.isNonProduction, storeKind: configuration.storeKind,
                 usesRedis: configuration.redisURL != nil, version: GatewayVersion.current,
-                identityProviderCallbackURL: configuration.authMode == .oidc ? configuration.publicBaseURL + OIDCConnector.callback : nil),
+                identityProviderCallbackURL: dependencies.connector.callbackURL),
             readiness: {
                 let report = await readiness.evaluate()
                 var statuses = report.checks.map { name, check in
@@ -107,25 +109,41 @@ public enum Gateway {
                     expiresAt: preview.expiresAt.map { ISO8601DateFormatter().string(from: $0) })
             }
         ).register(on: router)
-        let apiAuthentication = BearerAuthentication(
-            tokens: dependencies.tokens, clients: Set(dependencies.authorizationServer.clients.clients.keys))
-        let v1 = router.group("v1").add(middleware: BearerAuthenticationMiddleware(authentication: apiAuthentication))
-        MeRoutes(store: dependencies.store, authMode: configuration.authMode).register(on: v1)
+        // Authentication as structure: each authenticated group verifies the caller under its
+        // policy before any handler runs, and its handlers get an `AuthenticatedContext`.
         let apiKeys = APIKeyService(store: dependencies.store)
+        let authenticator = CallerAuthenticator(tokens: dependencies.tokens, keys: apiKeys, relay: dependencies.relay)
+        func authenticated(_ group: RouterGroup<GatewayRequestContext>, _ policy: CallerPolicy) -> RouterGroup<AuthenticatedContext> {
+            group.add(middleware: CallerAuthenticationMiddleware(authenticator: authenticator, policy: policy))
+                .group(context: AuthenticatedContext.self)
+        }
         var completionLimits = CompletionLimits()
         completionLimits.hostWait = configuration.completionHostWait
-        APIKeyRoutes(keys: apiKeys, relay: dependencies.relay).register(on: v1)
-        OpenAIRoutes(
-            relay: dependencies.relay, keys: apiKeys, bearer: apiAuthentication, limits: completionLimits,
-            heartbeatInterval: configuration.streams.heartbeatInterval
-        ).register(on: router)
+
+        // One `/v1` group: the API (access tokens of the gateway's own applications, problem
+        // details), and the OpenAI-compatible routes as a subgroup (API keys too, OpenAI's errors).
+        let v1 = router.group("v1")
+        let apiPolicy = CallerPolicy(clients: Set(dependencies.authorizationServer.clients.clients.keys))
+        let api = authenticated(v1.group(), apiPolicy)
+        MeRoutes(
+            store: dependencies.store, authMode: configuration.authMode, nonProduction: dependencies.connector.connector.isNonProduction
+        ).register(on: api)
+        APIKeyRoutes(keys: apiKeys, relay: dependencies.relay).register(on: api)
+        RelayRoutes(relay: dependencies.relay, streams: dependencies.streams).register(on: api)
+        let openAI = authenticated(v1.group().add(middleware: OpenAIErrorMiddleware()), OpenAIRoutes.callerPolicy(api: apiPolicy))
+        OpenAIRoutes(relay: dependencies.relay, limits: completionLimits, heartbeatInterval: configuration.streams.heartbeatInterval)
+            .register(on: openAI)
+
+        let mcp = router.group("mcp").add(
+            middleware: MCPOriginMiddleware(allowedOrigins: [configuration.publicBaseURL] + configuration.corsAllowedOrigins))
         MCPRoutes(
-            relay: dependencies.relay, bus: dependencies.bus, keys: apiKeys, tokens: dependencies.tokens,
-            resource: dependencies.authorizationServer.mcpResource, publicBaseURL: configuration.publicBaseURL,
-            allowedOrigins: [configuration.publicBaseURL] + configuration.corsAllowedOrigins, limits: completionLimits,
+            relay: dependencies.relay, bus: dependencies.bus, limits: completionLimits,
             streamLifetime: configuration.streams.maximumLifetime, heartbeatInterval: configuration.streams.heartbeatInterval
-        ).register(on: router)
-        RelayRoutes(relay: dependencies.relay, streams: dependencies.streams).register(on: v1)
+        ).register(
+            on: authenticated(
+                mcp,
+                MCPRoutes.callerPolicy(
+                    resource: dependencies.authorizationServer.mcpResource, publicBaseURL: configuration.publicBaseURL)))
         extraRoutes?(
             router,
             GatewayServices(
@@ -146,28 +164,19 @@ public enum Gateway {
         logger.info("gateway stopped", metadata: ["event": "gateway.stopped"])
     }
 
-    /// The sign-in connector for the configured auth mode.
-    static func makeConnector(_ configuration: GatewayConfiguration, logger: Logger) throws -> SignInConnector {
-        switch configuration.authMode {
-        case .demo:
-            return .form(DemoConnector(settings: configuration.demo))
-        case .oidc:
-            guard let settings = configuration.oidc else { throw UnsupportedAuthMode(mode: .oidc) }
-            return .redirect(try OIDCConnector(settings: settings, publicBaseURL: configuration.publicBaseURL, logger: logger))
-        case .firebase:
-            guard let settings = configuration.firebase else { throw UnsupportedAuthMode(mode: .firebase) }
-            return .form(FirebaseConnector(settings: settings, logger: logger))
-        }
-    }
+    /// The sign-in connectors, one line each: a connector is its module's folder (its settings,
+    /// connector and `plugin` factory) and one line here. `ConnectorTableTests` checks that every
+    /// `AuthMode` has its line.
+    static let connectors: [AuthMode: ConnectorPlugin.Factory] = [
+        .demo: DemoConnector.plugin,
+        .oidc: OIDCConnector.plugin,
+        .firebase: FirebaseConnector.plugin,
+    ]
 
-    static func report(_ connector: OIDCConnector) async -> ReadinessReport.IdentityProvider {
-        let (status, error): (String, String?) =
-            switch await connector.provider.status {
-            case .available: ("available", nil)
-            case .discovering: ("discovering", nil)
-            case .unreachable(let reason): ("unreachable", reason)
-            }
-        return .init(issuer: connector.provider.issuer, status: status, error: error, callbackURL: connector.redirectURI)
+    /// The sign-in connector of the configured auth mode, from the table.
+    static func makeConnector(_ configuration: GatewayConfiguration, logger: Logger) throws -> ConnectorPlugin {
+        guard let factory = connectors[configuration.authMode] else { throw MissingConnectorSettings(mode: configuration.authMode) }
+        return try factory(configuration, logger)
     }
 
     /// Applies migrations, retrying while the store is unreachable (it may still be starting).
@@ -190,7 +199,7 @@ public enum Gateway {
         }
     }
 
-    static func logStarted(configuration: GatewayConfiguration, listen: String, logger: Logger) {
+    static func logStarted(configuration: GatewayConfiguration, connector: ConnectorPlugin, listen: String, logger: Logger) {
         var metadata: Logger.Metadata = [
             "event": "gateway.started",
             "version": .string(GatewayVersion.current),
@@ -201,10 +210,8 @@ public enum Gateway {
             "event_bus": .string(configuration.eventBusKind),
             "listen": .string(listen),
         ]
-        if configuration.authMode == .oidc {
-            // What operators register at their issuer as the redirect URI.
-            metadata["oidc_callback_url"] = .string(configuration.publicBaseURL + OIDCConnector.callback)
-        }
+        // What operators register at their identity provider as the redirect URI.
+        if let callback = connector.callbackURL { metadata["\(configuration.authMode.rawValue)_callback_url"] = .string(callback) }
         logger.info("gateway started", metadata: metadata)
         if configuration.mode == .dev {
             // The one line a newcomer looks for.
@@ -212,22 +219,10 @@ public enum Gateway {
                 "open \(configuration.publicBaseURL)/ in your browser",
                 metadata: ["event": "gateway.open", "url": .string(configuration.publicBaseURL)])
         }
-        if configuration.authMode == .demo {
-            logger.warning(
-                "demo auth mode: anyone can sign in with a display name; not for production",
-                metadata: ["event": "gateway.non_production", "auth_mode": "demo"])
-        }
-        if let firebase = configuration.firebase, configuration.authMode == .firebase {
-            if firebase.certificatesURL != FirebaseSettings.googleCertificatesURL {
-                logger.warning(
-                    "FIREBASE_CERTIFICATES_URL is not Google's: ID tokens are checked against another party's keys; for tests only",
-                    metadata: ["event": "gateway.firebase_certificates_override", "url": .string(firebase.certificatesURL)])
-            }
-            if let host = firebase.authEmulatorHost {
-                logger.warning(
-                    "FIREBASE_AUTH_EMULATOR_HOST is set: the sign-in page sends passwords to \(host), not to Google; for local development only",
-                    metadata: ["event": "gateway.firebase_emulator", "host": .string(host)])
-            }
+        for notice in connector.notices {
+            var metadata: Logger.Metadata = ["event": .string(notice.event)]
+            for (key, value) in notice.metadata { metadata[key] = .string(value) }
+            logger.log(level: notice.level, "\(notice.message)", metadata: metadata)
         }
         if configuration.signingKey.isGenerated {
             logger.warning(
@@ -248,7 +243,8 @@ public struct GatewayDependencies: Sendable {
     let streams: EventStreamResponder
     public let tokens: AccessTokenService
     let authorizationServer: AuthorizationServer
-    let connector: SignInConnector
+    /// The sign-in connector of the configured mode, with what it brings (`Gateway.connectors`).
+    let connector: ConnectorPlugin
     let relay: RelayService
     public let metrics: GatewayMetrics
     public let logger: Logger
@@ -285,19 +281,8 @@ public struct GatewayDependencies: Sendable {
         }
         services.append(BackgroundService(name: "events") { await bus.run() })
         let connector = try Gateway.makeConnector(configuration, logger: logger)
-        var identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)?
-        if case .redirect(let redirect) = connector, let oidc = redirect as? OIDCConnector {
-            services.append(IdentityProviderService(provider: oidc.provider))
-            identityProvider = { await Gateway.report(oidc) }
-        }
-        if case .form(let form) = connector, let firebase = form as? FirebaseConnector {
-            services.append(
-                BackgroundService(name: "firebase certificates") {
-                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-                    await firebase.certificates.shutdown()
-                })
-        }
-        let readiness = Readiness(checks: checks, metrics: metrics, identityProvider: identityProvider)
+        for work in connector.background { services.append(BackgroundService(name: work.name, body: work.run)) }
+        let readiness = Readiness(checks: checks, metrics: metrics, identityProvider: connector.providerState)
         var streamSettings = EventStreamSettings()
         streamSettings.heartbeatInterval = configuration.streams.heartbeatInterval
         streamSettings.maximumLifetime = configuration.streams.maximumLifetime
@@ -364,11 +349,6 @@ struct EventReceiverDown: Error, CustomStringConvertible {
     var description: String { "the Redis pub/sub receiver is not connected; live events cannot be delivered" }
 }
 
-struct UnsupportedAuthMode: Error, CustomStringConvertible {
-    let mode: AuthMode
-    var description: String { "AUTH_MODE=\(mode.rawValue) is not available in this version yet; use demo" }
-}
-
 /// Runs a dependency's background work as a lifecycle service, stopping it on graceful shutdown.
 struct BackgroundService: Service, CustomStringConvertible {
     let name: String
@@ -380,20 +360,5 @@ struct BackgroundService: Service, CustomStringConvertible {
         await cancelWhenGracefulShutdown {
             await body()
         }
-    }
-}
-
-/// Discovers the OpenID Provider in the background (the gateway serves existing users while it
-/// is unreachable) and closes its HTTP client on shutdown.
-struct IdentityProviderService: Service, CustomStringConvertible {
-    let provider: OIDCProvider
-    var description: String { "identity provider" }
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await provider.discoverUntilAvailable()
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-        }
-        await provider.shutdown()
     }
 }

@@ -12,14 +12,14 @@ struct APIKeyRoutes: Sendable {
     /// Announces a revoked key, so the responses it holds open end on every replica.
     let relay: RelayService
 
-    func register(on v1: RouterGroup<GatewayRequestContext>) {
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.get("api-keys") { _, context in
-            try APIJSON.response(try await keys.list(userID: try context.callerID()).map(Self.view))
+            try APIJSON.response(try await keys.list(userID: context.caller.userID).map(Self.view))
         }
         v1.post("api-keys") { request, context in
             let body = try await APIJSON.decode(APIKeyBody.self, from: request)
             do {
-                let (record, key) = try await keys.create(userID: try context.callerID(), name: body.name, expiresIn: body.expiresIn)
+                let (record, key) = try await keys.create(userID: context.caller.userID, name: body.name, expiresIn: body.expiresIn)
                 return try APIJSON.response(CreatedAPIKey(apiKey: Self.view(record), key: key), status: .created)
             } catch let refusal as APIKeyService.Refusal {
                 switch refusal {
@@ -29,7 +29,7 @@ struct APIKeyRoutes: Sendable {
             }
         }
         v1.delete("api-keys/:keyID") { _, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let keyID = try context.parameters.require("keyID")
             guard try await keys.revoke(userID: userID, id: keyID) else {
                 throw Problem("not-found", title: "Not found", status: 404, detail: "API key not found")

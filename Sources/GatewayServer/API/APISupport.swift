@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAuth
 import GatewayProtocol
 import GatewayRelay
 import Hummingbird
@@ -118,6 +119,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             throw relay.problem
         } catch let problem as Problem {
             throw problem
+        } catch let oauth as OAuthError {
+            throw OAuthErrorReply(error: oauth)
         } catch let http as HTTPError {
             throw Problem(
                 http.status == .notFound ? "not-found" : "http-\(http.status.code)", title: http.status.reasonPhrase,

@@ -14,7 +14,7 @@ extension Request {
     /// that it says so too. A request that did not come over a connection (the in-memory
     /// router tests) is answered as is.
     func respondUnlessClientLeaves(
-        context: GatewayRequestContext, _ respond: (Request) async throws -> Response, failure: (any Error) throws -> Response
+        context: some ConnectionRequestContext, _ respond: (Request) async throws -> Response, failure: (any Error) throws -> Response
     ) async throws -> Response {
         func answer(_ request: Request) async throws -> Response {
             do {

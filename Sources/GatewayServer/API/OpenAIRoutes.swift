@@ -13,18 +13,23 @@ import NIOCore
 /// personal API key or an access token; errors use OpenAI's shape on these routes only.
 struct OpenAIRoutes: Sendable {
     let relay: RelayService
-    let keys: APIKeyService
-    /// Access tokens as the rest of `/v1` takes them (the API's audience, first-party clients).
-    let bearer: BearerAuthentication
     let limits: CompletionLimits
     /// SSE_HEARTBEAT_INTERVAL: a streamed completion is never silent longer (at most 5 s).
     let heartbeatInterval: Duration
 
-    func register(on router: Router<GatewayRequestContext>) {
-        let group = router.group("v1").add(middleware: OpenAIErrorMiddleware()).add(
-            middleware: OpenAIAuthenticationMiddleware(keys: keys, bearer: bearer))
+    /// Access tokens as the rest of `/v1` takes them (`api`: the API's audience, first-party
+    /// clients), or a personal API key.
+    static func callerPolicy(api: CallerPolicy) -> CallerPolicy {
+        var policy = api
+        policy.acceptsAPIKeys = true
+        return policy
+    }
+
+    /// Registers on the OpenAI-compatible subgroup of `/v1`, whose middleware answers every error
+    /// in OpenAI's shape (`OpenAIErrorMiddleware`) and has verified the caller (`callerPolicy`).
+    func register(on group: RouterGroup<AuthenticatedContext>) {
         group.get("models") { _, context in
-            let agents = try await relay.agents(userID: try context.callerID())
+            let agents = try await relay.agents(userID: context.caller.userID)
             return try APIJSON.response(ModelList(data: agents.map { .init(id: $0.modelID, created: 0, ownedBy: $0.ownerName) }))
         }
         group.post("chat/completions") { request, context in
@@ -37,8 +42,8 @@ struct OpenAIRoutes: Sendable {
         }
     }
 
-    func completion(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let userID = try context.callerID()
+    func completion(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let userID = context.caller.userID
         let body = try await APIJSON.decode(ChatCompletionRequest.self, from: request)
         guard let model = body.model, !model.isEmpty else { throw OpenAIError.invalid("model is required", param: "model") }
         guard let messages = body.messages, let last = messages.last else {
@@ -61,7 +66,7 @@ struct OpenAIRoutes: Sendable {
             turns.append(ContextTurn(role: role, text: text))
         }
         return try await complete(
-            userID: userID, model: model, text: text, context: turns, stream: body.stream == true, credential: context.credential)
+            userID: userID, model: model, text: text, context: turns, stream: body.stream == true, credential: context.caller.credential)
     }
 
     /// Relays one completion: the reply as one JSON answer, or streamed as chunks.
@@ -266,34 +271,11 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
         }
     }
 
-    static func response(for error: any Error, request: Request, context: Context) throws -> Response {
+    static func response(for error: any Error, request: Request, context: some RequestContext) throws -> Response {
         let openAIError = OpenAIError(error)
         if openAIError.status.code >= 500, !(error is CompletionFailure) {
             context.logger.error("request failed", metadata: ["event": "http.error", "error": "\(type(of: error))"])
         }
         return try openAIError.response(from: request, context: context)
-    }
-}
-
-/// `Authorization: Bearer <personal API key or access token>` for the OpenAI-compatible routes.
-struct OpenAIAuthenticationMiddleware: RouterMiddleware {
-    typealias Context = GatewayRequestContext
-    let keys: APIKeyService
-    let bearer: BearerAuthentication
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-            APIKeyService.looksLikeKey(String(header.dropFirst(7)))
-        {
-            guard let key = try await keys.authenticate(String(header.dropFirst(7))) else {
-                throw Problem.invalidToken("the API key is not valid: unknown, revoked or expired")
-            }
-            context.apiKeyUserID = key.userID
-            context.apiKeyID = key.id
-        } else {
-            context.caller = try await bearer.claims(for: request)
-        }
-        return try await next(request, context)
     }
 }

@@ -11,34 +11,34 @@ struct RelayRoutes: Sendable {
     let streams: EventStreamResponder
 
     /// Registers on the `/v1` group, whose middleware has verified the caller's token.
-    func register(on v1: RouterGroup<GatewayRequestContext>) {
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
 
         // Devices
-        v1.get("devices") { request, context in try APIJSON.response(try await relay.devices(userID: try context.callerID())) }
+        v1.get("devices") { request, context in try APIJSON.response(try await relay.devices(userID: context.caller.userID)) }
         v1.put("devices/:deviceID") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(DeviceBody.self, from: request)
             let (device, created) = try await relay.registerDevice(
                 userID: userID, id: try context.parameters.require("deviceID"), name: body.name, platform: body.platform)
             return try APIJSON.response(device, status: created ? .created : .ok)
         }
         v1.get("devices/:deviceID") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let device = try await relay.ownDevice(userID: userID, id: try context.parameters.require("deviceID"))
             return try APIJSON.response(try await relay.devices(userID: userID).first { $0.id == device.id })
         }
         v1.patch("devices/:deviceID") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(DeviceBody.self, from: request)
             return try APIJSON.response(
                 try await relay.renameDevice(userID: userID, id: try context.parameters.require("deviceID"), name: body.name))
         }
         v1.delete("devices/:deviceID") { request, context in
-            try await relay.deleteDevice(userID: try context.callerID(), id: try context.parameters.require("deviceID"))
+            try await relay.deleteDevice(userID: context.caller.userID, id: try context.parameters.require("deviceID"))
             return APIJSON.noContent()
         }
         v1.get("devices/:deviceID/events") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let device = try await relay.ownDevice(userID: userID, id: try context.parameters.require("deviceID"))
             let lease = try await relay.acquireStreamLease(userID: userID, device: device)
             let connection = UUID().uuidString
@@ -64,7 +64,7 @@ struct RelayRoutes: Sendable {
             return streams.response(RelayStreams.device(device), request: request, context: context, hooks: hooks)
         }
         v1.put("devices/:deviceID/agents/:agentKey") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(AgentBody.self, from: request)
             let (agent, created) = try await relay.publishAgent(
                 userID: userID, deviceID: try context.parameters.require("deviceID"), key: try context.parameters.require("agentKey"),
@@ -73,17 +73,17 @@ struct RelayRoutes: Sendable {
         }
         v1.delete("devices/:deviceID/agents/:agentKey") { request, context in
             try await relay.unpublishAgent(
-                userID: try context.callerID(), deviceID: try context.parameters.require("deviceID"),
+                userID: context.caller.userID, deviceID: try context.parameters.require("deviceID"),
                 key: try context.parameters.require("agentKey"))
             return APIJSON.noContent()
         }
         v1.get("devices/:deviceID/unanswered") { request, context in
             let messages = try await relay.unansweredMessages(
-                userID: try context.callerID(), deviceID: try context.parameters.require("deviceID"))
+                userID: context.caller.userID, deviceID: try context.parameters.require("deviceID"))
             return try APIJSON.response(UnansweredMessageList(messages: messages))
         }
         v1.post("devices/:deviceID/sessions/:sessionID/replies") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(ReplyBody.self, from: request)
             let message = try await relay.postReply(
                 userID: userID, deviceID: try context.parameters.require("deviceID"),
@@ -93,55 +93,55 @@ struct RelayRoutes: Sendable {
         }
 
         // Agents and shares
-        v1.get("agents") { request, context in try APIJSON.response(try await relay.agents(userID: try context.callerID())) }
+        v1.get("agents") { request, context in try APIJSON.response(try await relay.agents(userID: context.caller.userID)) }
         v1.get("agents/:agentID") { request, context in
-            try APIJSON.response(try await relay.agent(userID: try context.callerID(), id: try context.parameters.require("agentID")))
+            try APIJSON.response(try await relay.agent(userID: context.caller.userID, id: try context.parameters.require("agentID")))
         }
         v1.post("agents/:agentID/shares") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(ShareBody.self, from: request)
             let created = try await relay.createShare(
                 userID: userID, agentID: try context.parameters.require("agentID"), label: body.label, expiresInSeconds: body.expiresIn,
                 maxUses: body.maxUses)
             return try APIJSON.response(created, status: .created)
         }
-        v1.get("shares") { request, context in try APIJSON.response(try await relay.outgoingShares(userID: try context.callerID())) }
-        v1.get("shares/incoming") { request, context in try APIJSON.response(try await relay.incomingShares(userID: try context.callerID()))
+        v1.get("shares") { request, context in try APIJSON.response(try await relay.outgoingShares(userID: context.caller.userID)) }
+        v1.get("shares/incoming") { request, context in try APIJSON.response(try await relay.incomingShares(userID: context.caller.userID))
         }
         v1.delete("shares/:shareID") { request, context in
             try APIJSON.response(
-                try await relay.revokeShare(userID: try context.callerID(), shareID: try context.parameters.require("shareID")))
+                try await relay.revokeShare(userID: context.caller.userID, shareID: try context.parameters.require("shareID")))
         }
         v1.delete("shares/:shareID/grant") { request, context in
-            try await relay.leaveShare(userID: try context.callerID(), shareID: try context.parameters.require("shareID"))
+            try await relay.leaveShare(userID: context.caller.userID, shareID: try context.parameters.require("shareID"))
             return APIJSON.noContent()
         }
         v1.get("invites/:code") { request, context in
             try APIJSON.response(try await relay.invite(code: try context.parameters.require("code")))
         }
         v1.post("invites/:code/accept") { request, context in
-            let accepted = try await relay.acceptInvite(userID: try context.callerID(), code: try context.parameters.require("code"))
+            let accepted = try await relay.acceptInvite(userID: context.caller.userID, code: try context.parameters.require("code"))
             return try APIJSON.response(accepted, status: accepted.newlyAccepted ? .created : .ok)
         }
 
         // Sessions and messages
         v1.post("sessions") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(SessionBody.self, from: request)
             return try APIJSON.response(try await relay.openSession(userID: userID, agentID: body.agentID), status: .created)
         }
-        v1.get("sessions") { request, context in try APIJSON.response(try await relay.sessions(userID: try context.callerID())) }
+        v1.get("sessions") { request, context in try APIJSON.response(try await relay.sessions(userID: context.caller.userID)) }
         v1.get("sessions/:sessionID") { request, context in
-            try APIJSON.response(try await relay.session(userID: try context.callerID(), id: try context.parameters.require("sessionID")))
+            try APIJSON.response(try await relay.session(userID: context.caller.userID, id: try context.parameters.require("sessionID")))
         }
         v1.patch("sessions/:sessionID") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(SessionPatch.self, from: request)
             return try APIJSON.response(
                 try await relay.renameSession(userID: userID, id: try context.parameters.require("sessionID"), title: body.title))
         }
         v1.delete("sessions/:sessionID") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let id = try context.parameters.require("sessionID")
             // `?erase=true` deletes the conversation with its messages; without it, it is closed and kept.
             switch request.uri.queryParameters.get("erase") {
@@ -153,10 +153,10 @@ struct RelayRoutes: Sendable {
         }
         v1.get("sessions/:sessionID/messages") { request, context in
             try APIJSON.response(
-                try await relay.messages(userID: try context.callerID(), sessionID: try context.parameters.require("sessionID")))
+                try await relay.messages(userID: context.caller.userID, sessionID: try context.parameters.require("sessionID")))
         }
         v1.post("sessions/:sessionID/messages") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let body = try await APIJSON.decode(MessageBody.self, from: request)
             let posted = try await relay.postMessage(
                 userID: userID, sessionID: try context.parameters.require("sessionID"), text: body.text,
@@ -165,12 +165,12 @@ struct RelayRoutes: Sendable {
         }
         v1.post("sessions/:sessionID/messages/:messageID/stop") { request, context in
             try await relay.stopReply(
-                userID: try context.callerID(), sessionID: try context.parameters.require("sessionID"),
+                userID: context.caller.userID, sessionID: try context.parameters.require("sessionID"),
                 messageID: try context.parameters.require("messageID"))
             return APIJSON.noContent()
         }
         v1.get("sessions/:sessionID/events") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             let (session, _) = try await relay.usableSession(userID: userID, id: try context.parameters.require("sessionID"))
             var hooks = try await leasedHooks(userID: userID)
             // The guest's stream ends right after it learns its access or the session ended.
@@ -181,7 +181,7 @@ struct RelayRoutes: Sendable {
 
         // The caller's notifications
         v1.get("events") { request, context in
-            let userID = try context.callerID()
+            let userID = context.caller.userID
             return streams.response(
                 RelayStreams.user(userID), request: request, context: context, hooks: try await leasedHooks(userID: userID))
         }

@@ -23,11 +23,6 @@ struct MCPRoutes: Sendable {
 
     let relay: RelayService
     let bus: any EventBus
-    let keys: APIKeyService
-    let tokens: AccessTokenService
-    let resource: String
-    let publicBaseURL: String
-    let allowedOrigins: [String]
     let limits: CompletionLimits
     let streamLifetime: Duration
     /// SSE_HEARTBEAT_INTERVAL, as on every other stream: a heartbeat is also when a stream
@@ -36,11 +31,19 @@ struct MCPRoutes: Sendable {
 
     var tools: MCPTools { MCPTools(relay: relay) }
 
-    func register(on router: Router<GatewayRequestContext>) {
-        let group = router.group("mcp").add(
-            middleware: MCPAuthenticationMiddleware(
-                relay: relay, keys: keys, bearer: BearerAuthentication(tokens: tokens, audience: resource),
-                resourceMetadataURL: "\(publicBaseURL)/.well-known/oauth-protected-resource/mcp", allowedOrigins: allowedOrigins))
+    /// The policy of the `/mcp` group: a personal API key, or an access token issued for the MCP
+    /// resource (RFC 8707; a token for the gateway's API is refused here, as an MCP token is
+    /// refused by the API) whose sign-in was not revoked. Without valid credentials the answer is
+    /// 401 with `WWW-Authenticate` pointing at the protected resource metadata (RFC 9728), where
+    /// an MCP client starts its OAuth flow.
+    static func callerPolicy(resource: String, publicBaseURL: String) -> CallerPolicy {
+        CallerPolicy(
+            acceptsAPIKeys: true, audience: resource, refusesRevokedSignIns: true,
+            challenge: .mcp(resourceMetadataURL: "\(publicBaseURL)/.well-known/oauth-protected-resource/mcp"))
+    }
+
+    /// Registers on the `/mcp` group, whose middleware has verified the caller (`callerPolicy`).
+    func register(on group: RouterGroup<AuthenticatedContext>) {
         // A tool call may wait minutes for the agent; a client that leaves ends it (which is
         // known only once the body is read, so every POST is watched).
         group.post { request, context in
@@ -51,7 +54,7 @@ struct MCPRoutes: Sendable {
             }
         }
         group.get { _, context in
-            try await listChangedStream(userID: try context.callerID(), credential: context.credential, acknowledging: nil)
+            try await listChangedStream(userID: context.caller.userID, credential: context.caller.credential, acknowledging: nil)
         }
         // Sessions hold nothing, so ending one is always done.
         group.delete { _, _ in Response(status: .noContent) }
@@ -59,8 +62,8 @@ struct MCPRoutes: Sendable {
 
     // MARK: JSON-RPC
 
-    func post(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        let userID = try context.callerID()
+    func post(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let userID = context.caller.userID
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: Self.maximumBodyBytes)
@@ -128,10 +131,10 @@ struct MCPRoutes: Sendable {
             if modern { result.merge(["ttlMs": 0, "cacheScope": "private"]) { $1 } }
             return Self.result(id: id, versioned(result, modern: modern))
         case "tools/call":
-            return try await callTool(id: id, params: params, userID: userID, credential: context.credential, modern: modern)
+            return try await callTool(id: id, params: params, userID: userID, credential: context.caller.credential, modern: modern)
         case "subscriptions/listen" where modern:
             return try await listChangedStream(
-                userID: userID, credential: context.credential, acknowledging: (id, params?["notifications"] ?? [:]))
+                userID: userID, credential: context.caller.credential, acknowledging: (id, params?["notifications"] ?? [:]))
         default:
             return Self.error(id: id, code: -32601, "Method not found: \(method.prefix(100))")
         }
@@ -427,65 +430,16 @@ struct MCPRoutes: Sendable {
     }
 }
 
-/// `/mcp` accepts a personal API key or an access token issued for the MCP resource (RFC 8707):
-/// a token for the gateway's API is refused here, as an MCP token is refused by the API. Without
-/// valid credentials the answer is 401 with `WWW-Authenticate` pointing at the protected
-/// resource metadata (RFC 9728), where an MCP client starts its OAuth flow. Requests from a
-/// browser page of another origin are refused (DNS rebinding).
-struct MCPAuthenticationMiddleware: RouterMiddleware {
+/// Requests from a browser page of another origin are refused before anything else (DNS
+/// rebinding): `/mcp` is for MCP clients, and for pages of the gateway's own allowed origins.
+struct MCPOriginMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
-    let relay: RelayService
-    let keys: APIKeyService
-    let bearer: BearerAuthentication
-    let resourceMetadataURL: String
     let allowedOrigins: [String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let origin = request.headers[.origin], !allowedOrigins.contains(origin) {
-            return Self.refusal(.forbidden, error: nil, "requests from \(origin.prefix(100)) are not allowed")
-        }
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            return Self.refusal(
-                .unauthorized, error: nil, "sign in: send Authorization: Bearer <token or personal API key>", metadata: resourceMetadataURL)
-        }
-        let credential = String(header.dropFirst(7))
-        var context = context
-        do {
-            if APIKeyService.looksLikeKey(credential) {
-                guard let key = try await keys.authenticate(credential) else {
-                    return Self.refusal(
-                        .unauthorized, error: "invalid_token", "the API key is not valid: unknown, revoked or expired",
-                        metadata: resourceMetadataURL)
-                }
-                context.apiKeyUserID = key.userID
-                context.apiKeyID = key.id
-            } else {
-                let claims = try await bearer.claims(for: request)
-                // Tokens of a revoked sign-in are refused at once here, not when they expire:
-                // third-party clients hold these, and their person may have just revoked them.
-                if let familyID = claims.familyID, try await !relay.isSignInActive(familyID: familyID) {
-                    return Self.refusal(
-                        .unauthorized, error: "invalid_token", "this sign-in was revoked; sign in again", metadata: resourceMetadataURL)
-                }
-                context.caller = claims
-            }
-        } catch let problem as Problem {
-            return Self.refusal(.unauthorized, error: "invalid_token", problem.detail ?? problem.title, metadata: resourceMetadataURL)
+            return CallerAuthenticationMiddleware.mcpRefusal(.forbidden, error: nil, "requests from \(origin.prefix(100)) are not allowed")
         }
         return try await next(request, context)
-    }
-
-    static func refusal(_ status: HTTPResponse.Status, error: String?, _ description: String, metadata: String? = nil) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-        if let metadata {
-            let errorPart = error.map { #"error="\#($0)", "# } ?? ""
-            headers[.wwwAuthenticate] = #"Bearer \#(errorPart)resource_metadata="\#(metadata)""#
-        }
-        let body: JSONValue = [
-            "error": .string(error ?? (status == .forbidden ? "forbidden" : "unauthorized")), "error_description": .string(description),
-        ]
-        return Response(
-            status: status, headers: headers,
-            body: .init(byteBuffer: ByteBuffer(data: (try? WireJSON.sharedEncoder.encode(body)) ?? Data())))
     }
 }

@@ -47,32 +47,28 @@ struct OAuthRoutes: Sendable {
     static let maximumRegistrationBytes = 16 * 1024
 
     func register(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        do {
-            // JSON only: a form or text/plain body is what another site's page can make a
-            // visitor's browser send without asking (a CORS simple request).
-            guard APIJSON.isJSON(request) else {
-                throw OAuthError("invalid_client_metadata", "send the client metadata as application/json (RFC 7591)", status: 415)
-            }
-            let address = clientIP(request, context)
-            try await limiter.check(.register, clientIP: address)
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: Self.maximumRegistrationBytes)
-            } catch {
-                throw OAuthError(
-                    "invalid_client_metadata", "client metadata is limited to \(Self.maximumRegistrationBytes) bytes", status: 413)
-            }
-            let metadata: OAuthClientMetadata
-            do {
-                metadata = try JSONDecoder().decode(OAuthClientMetadata.self, from: Data(buffer: body))
-            } catch {
-                throw OAuthError("invalid_client_metadata", "send the client metadata as a JSON object (RFC 7591)")
-            }
-            let registered = try await server.thirdParty.register(metadata, from: address)
-            return Self.json(.created, try WireJSON.sharedEncoder.encode(registered))
-        } catch let error as OAuthError {
-            return Self.oauthError(error)
+        // JSON only: a form or text/plain body is what another site's page can make a
+        // visitor's browser send without asking (a CORS simple request).
+        guard APIJSON.isJSON(request) else {
+            throw OAuthError("invalid_client_metadata", "send the client metadata as application/json (RFC 7591)", status: 415)
         }
+        let address = clientIP(request, context)
+        try await limiter.check(.register, clientIP: address)
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maximumRegistrationBytes)
+        } catch {
+            throw OAuthError(
+                "invalid_client_metadata", "client metadata is limited to \(Self.maximumRegistrationBytes) bytes", status: 413)
+        }
+        let metadata: OAuthClientMetadata
+        do {
+            metadata = try JSONDecoder().decode(OAuthClientMetadata.self, from: Data(buffer: body))
+        } catch {
+            throw OAuthError("invalid_client_metadata", "send the client metadata as a JSON object (RFC 7591)")
+        }
+        let registered = try await server.thirdParty.register(metadata, from: address)
+        return Self.json(.created, try WireJSON.sharedEncoder.encode(registered))
     }
 
     // MARK: Metadata (RFC 8414)
@@ -98,40 +94,28 @@ struct OAuthRoutes: Sendable {
     // MARK: Token, revocation, device authorization
 
     func token(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        do {
-            try await limiter.check(.token, clientIP: clientIP(request, context))
-            guard let form = try await FormData.body(of: request) else {
-                throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
-            }
-            return Self.json(.ok, try WireJSON.sharedEncoder.encode(try await server.token(form)))
-        } catch let error as OAuthError {
-            return Self.oauthError(error)
+        try await limiter.check(.token, clientIP: clientIP(request, context))
+        guard let form = try await FormData.body(of: request) else {
+            throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
         }
+        return Self.json(.ok, try WireJSON.sharedEncoder.encode(try await server.token(form)))
     }
 
     func revoke(_ request: Request) async throws -> Response {
-        do {
-            guard let form = try await FormData.body(of: request) else {
-                throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
-            }
-            try await server.revoke(form)
-            return Response(status: .ok, headers: [.cacheControl: "no-store"])
-        } catch let error as OAuthError {
-            return Self.oauthError(error)
+        guard let form = try await FormData.body(of: request) else {
+            throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
         }
+        try await server.revoke(form)
+        return Response(status: .ok, headers: [.cacheControl: "no-store"])
     }
 
     func deviceAuthorization(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        do {
-            try await limiter.check(.authorize, clientIP: clientIP(request, context))
-            guard let form = try await FormData.body(of: request) else {
-                throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
-            }
-            let response = try await server.startDeviceAuthorization(form, verificationURI: "\(base)/device")
-            return Self.json(.ok, try WireJSON.sharedEncoder.encode(response))
-        } catch let error as OAuthError {
-            return Self.oauthError(error)
+        try await limiter.check(.authorize, clientIP: clientIP(request, context))
+        guard let form = try await FormData.body(of: request) else {
+            throw OAuthError.invalidRequest("send parameters as application/x-www-form-urlencoded, each once")
         }
+        let response = try await server.startDeviceAuthorization(form, verificationURI: "\(base)/device")
+        return Self.json(.ok, try WireJSON.sharedEncoder.encode(response))
     }
 
     // MARK: Helpers
@@ -149,10 +133,19 @@ struct OAuthRoutes: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 
-    /// RFC 6749 section 5.2 error body.
-    static func oauthError(_ error: OAuthError) -> Response {
+}
+
+/// RFC 6749 section 5.2: how an `OAuthError` reaches the client. The OAuth endpoints just throw
+/// their `OAuthError`s; `ProblemMiddleware` hands them over as this, which renders itself as
+/// `Problem` does on the API.
+struct OAuthErrorReply: HTTPResponseError {
+    let error: OAuthError
+
+    var status: HTTPResponse.Status { .init(code: error.status) }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = OAuthErrorResponse(error: error.code, errorDescription: error.message)
-        var response = json(.init(code: error.status), (try? WireJSON.sharedEncoder.encode(body)) ?? Data())
+        var response = OAuthRoutes.json(status, try WireJSON.sharedEncoder.encode(body))
         if let retry = error.retryAfterSeconds { response.headers[.retryAfter] = String(retry) }
         if error.status == 401 { response.headers[.wwwAuthenticate] = #"Basic realm="gateway""# }
         return response

@@ -75,7 +75,7 @@ struct EventStreamResponder: Sendable {
         return .some(StreamPosition(raw))
     }
 
-    func response(_ stream: StreamName, request: Request, context: GatewayRequestContext, hooks: Hooks = Hooks()) -> Response {
+    func response(_ stream: StreamName, request: Request, context: some ConnectionRequestContext, hooks: Hooks = Hooks()) -> Response {
         let requested = Self.requestedPosition(request)
         let channel = context.channel
         let headers: HTTPFields = [

@@ -1,0 +1,79 @@
+import GatewayConfig
+import GatewayProtocol
+import Logging
+
+/// A sign-in connector as the running gateway sees it: the connector, and what it brings
+/// besides signing people in (work in the background, an identity provider to report on
+/// `/readyz`, lines for the start-up log, a callback to register at the provider).
+///
+/// Each connector module has one factory, `(GatewayConfiguration, Logger) throws -> ConnectorPlugin`,
+/// and the gateway's connector table (`Gateway.connectors`) maps each `AuthMode` to one, so the
+/// application never asks which connector it runs.
+public struct ConnectorPlugin: Sendable {
+    public typealias Factory = @Sendable (GatewayConfiguration, Logger) throws -> ConnectorPlugin
+
+    /// Work that runs while the gateway runs and returns when cancelled (at shutdown).
+    public struct BackgroundWork: Sendable {
+        public let name: String
+        public let run: @Sendable () async -> Void
+
+        public init(name: String, run: @escaping @Sendable () async -> Void) {
+            self.name = name
+            self.run = run
+        }
+    }
+
+    /// One line of the start-up log.
+    public struct Notice: Sendable {
+        public let level: Logger.Level
+        public let message: String
+        /// The log line's `event` and the rest of its metadata.
+        public let event: String
+        public let metadata: [String: String]
+
+        public init(_ level: Logger.Level, _ message: String, event: String, metadata: [String: String] = [:]) {
+            self.level = level
+            self.message = message
+            self.event = event
+            self.metadata = metadata
+        }
+    }
+
+    public let connector: SignInConnector
+    public var background: [BackgroundWork] = []
+    /// The identity provider's state for `/readyz` (never a reason to be unready: existing users
+    /// keep working while it is unreachable).
+    public var providerState: (@Sendable () async -> ReadinessReport.IdentityProvider)? = nil
+    public var notices: [Notice] = []
+    /// What operators register at their provider as the redirect URI (start-up line, landing page).
+    public var callbackURL: String? = nil
+
+    public init(_ connector: SignInConnector) {
+        self.connector = connector
+    }
+}
+
+extension DemoConnector {
+    /// `AUTH_MODE=demo`.
+    public static let plugin: ConnectorPlugin.Factory = { configuration, _ in
+        var plugin = ConnectorPlugin(.form(DemoConnector(settings: configuration.demo)))
+        plugin.notices = [
+            .init(
+                .warning, "demo auth mode: anyone can sign in with a display name; not for production", event: "gateway.non_production",
+                metadata: ["auth_mode": "demo"])
+        ]
+        return plugin
+    }
+}
+
+/// A connector's factory found no settings for its mode: the configuration loader requires them
+/// in that mode, so this is a gateway built from a configuration made by hand (tests).
+public struct MissingConnectorSettings: Error, CustomStringConvertible {
+    public let mode: AuthMode
+
+    public init(mode: AuthMode) {
+        self.mode = mode
+    }
+
+    public var description: String { "AUTH_MODE=\(mode.rawValue) has no settings in the configuration" }
+}
