@@ -17,18 +17,29 @@
 # Exits with pytest's status if it failed ("no tests collected" (5) is a failure like any
 # non-zero status), else with schemathesis's. Extra arguments go to pytest (e.g. `-k device`).
 # GATEWAY_SCHEMATHESIS=0 skips the schemathesis run.
+#
+# `scripts/python-tests.sh --prepare` only creates (or updates) the virtualenvs, which needs the
+# network and the disk but neither the gateway nor the services: scripts/test.sh runs it while
+# the package builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
+PREPARE_ONLY=""
+if [ "${1:-}" = "--prepare" ]; then
+  PREPARE_ONLY=1
+  shift
+fi
 
 log() { printf '\n==> %s\n' "$*"; }
 die() { printf 'python-tests: %s\n' "$*" >&2; exit 1; }
 
-: "${GATEWAY_BINARY:?GATEWAY_BINARY must point at the built gateway executable}"
-: "${TEST_REDIS_URL:?TEST_REDIS_URL must be set (redis://127.0.0.1:PORT)}"
-: "${TEST_DATABASE_URL:?TEST_DATABASE_URL must be set (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable)}"
-export GATEWAYCTL_BINARY="${GATEWAYCTL_BINARY:-$(dirname "$GATEWAY_BINARY")/gatewayctl}"
-[ -x "$GATEWAY_BINARY" ] || die "GATEWAY_BINARY=$GATEWAY_BINARY is not an executable file"
+if [ -z "$PREPARE_ONLY" ]; then
+  : "${GATEWAY_BINARY:?GATEWAY_BINARY must point at the built gateway executable}"
+  : "${TEST_REDIS_URL:?TEST_REDIS_URL must be set (redis://127.0.0.1:PORT)}"
+  : "${TEST_DATABASE_URL:?TEST_DATABASE_URL must be set (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable)}"
+  export GATEWAYCTL_BINARY="${GATEWAYCTL_BINARY:-$(dirname "$GATEWAY_BINARY")/gatewayctl}"
+  [ -x "$GATEWAY_BINARY" ] || die "GATEWAY_BINARY=$GATEWAY_BINARY is not an executable file"
+fi
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
 
 # shellcheck source=scripts/test-lib.sh
@@ -84,6 +95,13 @@ log "mcp virtualenv at $MCP_VENV"
   PIP_DISABLE_PIP_VERSION_CHECK=1 timeout 600 "$MCP_VENV/bin/python" -m pip install -q -r tests/python/mcp-requirements.txt
 )
 export MCP_PYTHON="$MCP_VENV/bin/python"
+# The OIDC tests' oidc-provider-mock (scripts/idp/); kept under .build so later runs reuse it.
+export IDP_VENV="${IDP_VENV:-$REPO/.build/idp-venv}"
+if [ -n "$PREPARE_ONLY" ]; then
+  bash scripts/idp/oidc-mock.sh prepare
+  log "virtualenvs ready (--prepare: stopping here)"
+  exit 0
+fi
 
 # MARK: fresh database
 
@@ -170,10 +188,14 @@ fi
 log "running pytest tests/python against $GATEWAY_URL"
 export GATEWAY_URL
 status=0
-# The OIDC tests start LemonLDAP::NG and oidc-provider-mock (scripts/idp/); the mock's virtualenv
-# is kept under .build so later runs reuse it.
-export IDP_VENV="${IDP_VENV:-$REPO/.build/idp-venv}"
-PYTHONDONTWRITEBYTECODE=1 timeout 600 "$PYTHON" -m pytest -q -p no:cacheprovider tests/python "$@" || status=$?
+# The OIDC tests start LemonLDAP::NG and oidc-provider-mock (scripts/idp/).
+# Two workers, each taking whole files (module fixtures such as the identity providers stay in
+# one process): most of the run waits on browsers, processes and timers, so two files at a time
+# take about 70 s less on 2 cores. GATEWAY_PYTEST_WORKERS=0 runs everything in one process.
+workers="${GATEWAY_PYTEST_WORKERS:-2}"
+xdist=()
+[ "$workers" != 0 ] && xdist=(-n "$workers" --dist loadfile)
+PYTHONDONTWRITEBYTECODE=1 timeout 600 "$PYTHON" -m pytest -q -p no:cacheprovider "${xdist[@]}" tests/python "$@" || status=$?
 case "$status" in
   0) ;;
   5) echo "python-tests: pytest collected no tests; that is a failure" >&2 ;;

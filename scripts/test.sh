@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
 
-log() { printf '\n==> %s\n' "$*"; }
+log() { printf '\n==> [%s, +%ss] %s\n' "$(date +%H:%M:%S)" "$SECONDS" "$*"; }
 
 # shellcheck source=scripts/test-lib.sh
 . scripts/test-lib.sh
@@ -38,6 +38,7 @@ WORK="$(mktemp -d /tmp/gateway-test.XXXXXX)"
 chmod 755 "$WORK"
 REDIS_PID=""
 IMAGE_BASE_PID=""
+PYTHON_PREPARE_PID=""
 PG_DATA="$WORK/pg"
 PG_STARTED=""
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -45,6 +46,7 @@ as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$
 cleanup() {
   set +e
   [ -n "$IMAGE_BASE_PID" ] && kill "$IMAGE_BASE_PID" 2>/dev/null && wait "$IMAGE_BASE_PID" 2>/dev/null
+  [ -n "$PYTHON_PREPARE_PID" ] && kill "$PYTHON_PREPARE_PID" 2>/dev/null && wait "$PYTHON_PREPARE_PID" 2>/dev/null
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
   [ -n "$PG_STARTED" ] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1
   rm -rf "$WORK"
@@ -77,13 +79,18 @@ export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmod
 # Every service-backed test runs; one whose service is missing fails instead of skipping.
 export GATEWAY_TEST_SERVICES=required
 
-# The image check's Debian root filesystem (debootstrap, cached under .build/image) is fetched
-# while the package builds: it waits on the network and the disk, the build on the CPU.
+# The image check's Debian root filesystem (debootstrap, cached under .build/image) and the
+# Python tests' virtualenvs are made while the package builds: they wait on the network and the
+# disk, the build on the CPU.
 image_check_wanted=""
-if [ $# = 0 ] && [ "${GATEWAY_CHECK_IMAGE:-1}" != "0" ]; then
-  image_check_wanted=1
-  bash scripts/check-image.sh --base-only >"$WORK/image-base.log" 2>&1 &
-  IMAGE_BASE_PID=$!
+if [ $# = 0 ]; then
+  bash scripts/python-tests.sh --prepare >"$WORK/python-prepare.log" 2>&1 &
+  PYTHON_PREPARE_PID=$!
+  if [ "${GATEWAY_CHECK_IMAGE:-1}" != "0" ]; then
+    image_check_wanted=1
+    bash scripts/check-image.sh --base-only >"$WORK/image-base.log" 2>&1 &
+    IMAGE_BASE_PID=$!
+  fi
 fi
 
 # Formatting (.swift-format) with the formatter that ships with the toolchain: cheap, so it runs
@@ -151,6 +158,11 @@ fi
 node --test tests/js/*.test.mjs 2>&1 | tee "$WORK/node-tests.log"
 
 log "running third-party client tests (authlib and schemathesis against a live gateway)"
+prepare_status=0
+wait "$PYTHON_PREPARE_PID" || prepare_status=$?
+PYTHON_PREPARE_PID=""
+cat "$WORK/python-prepare.log"
+[ "$prepare_status" = 0 ] || { echo "error: the Python virtualenvs could not be made (above)" >&2; exit "$prepare_status"; }
 bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
 
 # The container image without a Docker engine: a Debian 12 root filesystem made like the

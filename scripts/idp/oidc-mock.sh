@@ -4,6 +4,7 @@
 #
 #   scripts/idp/oidc-mock.sh start <workdir> <port>
 #   scripts/idp/oidc-mock.sh stop  <workdir>
+#   scripts/idp/oidc-mock.sh prepare      (only the virtualenv, $IDP_VENV; scripts/python-tests.sh --prepare)
 #
 # The virtualenv is <workdir>/../venv-oidc-mock, or $IDP_VENV; it is created
 # once and reused. start runs the provider in the background (PID in
@@ -98,5 +99,6 @@ start_idp() {
 case "${1:-}" in
   start) [ $# -eq 3 ] || die "usage: $0 start <workdir> <port>"; start_idp "$2" "$3" ;;
   stop)  [ $# -eq 2 ] || die "usage: $0 stop <workdir>"; stop_idp "$2" ;;
-  *) die "usage: $0 start <workdir> <port> | stop <workdir>" ;;
+  prepare) [ -n "${IDP_VENV:-}" ] || die "prepare needs IDP_VENV"; ensure_venv "$IDP_VENV" ;;
+  *) die "usage: $0 start <workdir> <port> | stop <workdir> | prepare" ;;
 esac

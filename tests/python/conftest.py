@@ -10,7 +10,9 @@ test can read the Location header the gateway sends back to the OAuth client.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +34,33 @@ def pytest_configure(config: pytest.Config) -> None:
     # an "always" filter that would otherwise be placed in front of these.
     config.addinivalue_line("filterwarnings", "ignore:The httpx module is deprecated:DeprecationWarning")
     config.addinivalue_line("filterwarnings", "ignore:authlib.jose module is deprecated:DeprecationWarning")
+
+
+# MARK: Figures
+
+# scripts/python-tests.sh runs the files on two pytest-xdist workers. Tests print their figures
+# (times measured in the browser, screenshot paths) with `capsys.disabled()`, which on a worker
+# writes to a stdout nobody reads; its stderr is the run's own. So on a worker the figures go
+# there, and they stay in the log.
+IS_XDIST_WORKER = "PYTEST_XDIST_WORKER" in os.environ
+
+
+class _FiguresToStderr:
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+
+    def __getattr__(self, name: str):
+        return getattr(self._capsys, name)
+
+    @contextlib.contextmanager
+    def disabled(self):
+        with self._capsys.disabled(), contextlib.redirect_stdout(sys.__stderr__):
+            yield
+
+
+@pytest.fixture
+def capsys(capsys: pytest.CaptureFixture[str]):
+    return _FiguresToStderr(capsys) if IS_XDIST_WORKER else capsys
 
 
 # MARK: Gateway under test
