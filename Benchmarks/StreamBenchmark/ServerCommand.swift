@@ -58,8 +58,10 @@ struct ServerCommand: AsyncParsableCommand {
         let configuration = try GatewayConfiguration.load(mode: .serve, environment: environment)
         LoggingSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "gateway-stream-bench")
-        let app = try await Gateway.makeApplication(
-            configuration: configuration, logger: logger, metrics: GatewayMetrics(), extraRoutes: mountBenchRoutes)
+        let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: logger, metrics: GatewayMetrics())
+        let router = Gateway.buildRouter(dependencies)
+        mountBenchRoutes(router, dependencies)
+        let app = Gateway.makeApplication(dependencies, router: router)
         // Runs until SIGTERM/SIGINT, then shuts down gracefully (open streams end with `shutdown`).
         try await app.runService()
     }
@@ -67,7 +69,7 @@ struct ServerCommand: AsyncParsableCommand {
 
 /// GET streams a named stream as SSE (the production responder); POST appends the request
 /// body as the data of a `bench.event` and answers with the event's position.
-@Sendable func mountBenchRoutes(_ router: Router<GatewayRequestContext>, _ services: GatewayServices) {
+func mountBenchRoutes(_ router: Router<GatewayRequestContext>, _ services: GatewayDependencies) {
     router.get("/bench/streams/:name") { request, context in
         let name = try context.parameters.require("name")
         guard let stream = StreamName(name) else { throw HTTPError(.badRequest) }

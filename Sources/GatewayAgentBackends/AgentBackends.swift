@@ -9,12 +9,12 @@ import ServerSentEvents
 // MARK: - echo
 
 /// Answers every message with its own text, streamed a word at a time.
-public struct EchoBackend: AgentBackend {
-    public var kind: String { "echo" }
+package struct EchoBackend: AgentBackend {
+    package var kind: String { "echo" }
 
-    public init() {}
+    package init() {}
 
-    public func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
+    package func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
             for piece in Self.pieces(request.text) { continuation.yield(piece) }
             continuation.finish()
@@ -49,15 +49,15 @@ public struct EchoBackend: AgentBackend {
 /// other status makes it a `reply.error` with the end of stderr. The command also gets
 /// `GATEWAY_SESSION_ID`, `GATEWAY_MESSAGE_ID`, `GATEWAY_USER_NAME` and `GATEWAY_AGENT` in its
 /// environment. When the session closes or its share is revoked the command gets SIGTERM.
-public struct CommandBackend: AgentBackend {
-    public let command: String
-    public var kind: String { "command" }
+package struct CommandBackend: AgentBackend {
+    package let command: String
+    package var kind: String { "command" }
 
-    public init(command: String) {
+    package init(command: String) {
         self.command = command
     }
 
-    public func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
+    package func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
         let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
         let command = self.command
         let task = Task {
@@ -163,16 +163,16 @@ package struct UTF8ChunkDecoder {
 /// `data: {…"choices":[{"delta":{"content":"…"}}]}` line becomes a reply delta; `data: [DONE]`
 /// ends the reply. The conversation of each session is kept in memory (the last 40 messages) and
 /// sent along, so the model sees the context.
-public final class OpenAIBackend: AgentBackend, Sendable {
-    public let baseURL: String
-    public let model: String
+package final class OpenAIBackend: AgentBackend, Sendable {
+    package let baseURL: String
+    package let model: String
     private let apiKey: String?
     private let systemPrompt: String?
     /// Each session's conversation so far, by session id.
     private let histories = NIOLockedValueBox([String: [[String: String]]]())
-    public var kind: String { "openai" }
+    package var kind: String { "openai" }
 
-    public init(baseURL: String, model: String, apiKey: String?, systemPrompt: String? = nil) {
+    package init(baseURL: String, model: String, apiKey: String?, systemPrompt: String? = nil) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -181,11 +181,11 @@ public final class OpenAIBackend: AgentBackend, Sendable {
         self.systemPrompt = systemPrompt
     }
 
-    public func sessionEnded(_ sessionID: String) async {
+    package func sessionEnded(_ sessionID: String) async {
         histories.withLockedValue { _ = $0.removeValue(forKey: sessionID) }
     }
 
-    public func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
+    package func reply(to request: ReplyRequest) -> AsyncThrowingStream<String, any Error> {
         let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
         let task = Task {
             do {

@@ -2,7 +2,7 @@ import Foundation
 import GatewayClient
 
 /// Which backend answers for a hosted agent.
-public enum BackendSpec: Equatable, Sendable {
+package enum BackendSpec: Equatable, Sendable {
     case echo
     /// A shell command run once per message (see ``CommandBackend``).
     case command(String)
@@ -18,17 +18,17 @@ public enum BackendSpec: Equatable, Sendable {
 /// - `NAME=openai:MODEL`, or `NAME=openai` with `--model`.
 ///
 /// NAME is the agent's key on this device: 1-64 ASCII letters, digits, `-` or `_`.
-public struct AgentSpec: Equatable, Sendable {
-    public var key: String
-    public var backend: BackendSpec
+package struct AgentSpec: Equatable, Sendable {
+    package var key: String
+    package var backend: BackendSpec
 
-    public init(key: String, backend: BackendSpec) {
+    package init(key: String, backend: BackendSpec) {
         self.key = key
         self.backend = backend
     }
 
     /// The backend a plain `--agent NAME` gets from the host's other options.
-    public static func defaultBackend(command: String?, model: String?) throws -> BackendSpec {
+    package static func defaultBackend(command: String?, model: String?) throws -> BackendSpec {
         switch (command, model) {
         case (nil, nil): return .echo
         case (let command?, nil): return .command(command)
@@ -39,7 +39,7 @@ public struct AgentSpec: Equatable, Sendable {
         }
     }
 
-    public static func parse(_ text: String, defaultBackend: BackendSpec, model: String?) throws -> AgentSpec {
+    package static func parse(_ text: String, defaultBackend: BackendSpec, model: String?) throws -> AgentSpec {
         guard let equals = text.firstIndex(of: "=") else {
             return try AgentSpec(key: validKey(text), backend: defaultBackend)
         }
@@ -69,7 +69,7 @@ public struct AgentSpec: Equatable, Sendable {
     }
 
     /// All `--agent` values; with none, one agent named after the default backend.
-    public static func parseAll(_ texts: [String], command: String?, model: String?) throws -> [AgentSpec] {
+    package static func parseAll(_ texts: [String], command: String?, model: String?) throws -> [AgentSpec] {
         let explicit = !texts.isEmpty && texts.allSatisfy { $0.contains("=") }
         let fallback: BackendSpec = explicit ? .echo : try defaultBackend(command: command, model: model)
         if texts.isEmpty {

@@ -12,20 +12,20 @@ import Darwin
 /// A child process started with posix_spawn (``CleanSpawn``, not Foundation's `Process`), with
 /// its stdin, stdout and stderr as pipes. Every blocking call (writing stdin, reading stdout and stderr, waitpid) runs
 /// on a thread of its own, never on a NIO event loop or Swift's cooperative pool.
-public final class Subprocess: Sendable {
+package final class Subprocess: Sendable {
     let child: SpawnedChild
     /// Our end of the child's stdin; -1 once closed.
     private let stdinDescriptor: NIOLockedValueBox<Int32>
-    public var pid: pid_t { child.pid }
+    package var pid: pid_t { child.pid }
     /// Chunks of stdout as the child writes them; finishes at EOF.
-    public let standardOutput: AsyncStream<[UInt8]>
+    package let standardOutput: AsyncStream<[UInt8]>
     /// Chunks of stderr as the child writes them; finishes at EOF.
-    public let standardError: AsyncStream<[UInt8]>
+    package let standardError: AsyncStream<[UInt8]>
 
     /// - Parameters:
     ///   - environment: the whole environment, or nil to inherit this process's.
     ///   - newProcessGroup: start the child as the leader of a process group of its own.
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil, newProcessGroup: Bool = false) throws {
+    package init(executable: String, arguments: [String], environment: [String: String]? = nil, newProcessGroup: Bool = false) throws {
         var stdinPipe: [Int32] = [-1, -1]
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
@@ -67,12 +67,12 @@ public final class Subprocess: Sendable {
 
     /// Runs `command` with `/bin/sh -c` in a process group of its own, so `send` reaches the
     /// commands the shell started too (a pipeline's last command, a `sleep` in a loop).
-    public convenience init(shellCommand command: String, environment: [String: String]? = nil) throws {
+    package convenience init(shellCommand command: String, environment: [String: String]? = nil) throws {
         try self.init(executable: "/bin/sh", arguments: ["-c", command], environment: environment, newProcessGroup: true)
     }
 
     /// Writes `bytes` to the child's stdin (on a thread of its own, since a pipe may block).
-    public func write(_ bytes: [UInt8]) async throws {
+    package func write(_ bytes: [UInt8]) async throws {
         let descriptor = stdinDescriptor.withLockedValue { $0 }
         guard descriptor >= 0 else { throw SubprocessError("stdin is closed") }
         try await Self.onThread {
@@ -89,7 +89,7 @@ public final class Subprocess: Sendable {
     }
 
     /// Closes the child's stdin so it sees end of file.
-    public func closeStandardInput() {
+    package func closeStandardInput() {
         let descriptor = stdinDescriptor.withLockedValue { descriptor in
             defer { descriptor = -1 }
             return descriptor
@@ -98,12 +98,12 @@ public final class Subprocess: Sendable {
     }
 
     /// The exit status (128+signal when killed by a signal), or nil while running.
-    public var terminationStatus: Int32? { child.terminationStatus }
+    package var terminationStatus: Int32? { child.terminationStatus }
 
     /// Waits for the child to exit and returns its status (128+signal when killed by a signal).
-    public func waitForExit() async -> Int32 { await child.waitForExit() }
+    package func waitForExit() async -> Int32 { await child.waitForExit() }
 
-    public func send(_ signal: Int32) { child.send(signal) }
+    package func send(_ signal: Int32) { child.send(signal) }
 
     deinit {
         closeStandardInput()
@@ -142,10 +142,10 @@ public final class Subprocess: Sendable {
     }
 }
 
-public struct SubprocessError: Error, CustomStringConvertible, Sendable {
-    public let description: String
+package struct SubprocessError: Error, CustomStringConvertible, Sendable {
+    package let description: String
 
-    public init(_ description: String) {
+    package init(_ description: String) {
         self.description = description
     }
 }

@@ -2,12 +2,12 @@ import Foundation
 
 extension GatewayConfiguration {
     /// The placeholder shipped in `.env.example`; refused so nobody deploys it by accident.
-    public static let exampleSigningKey = "replace-me-with-output-of-openssl-rand-base64-48"
+    package static let exampleSigningKey = "replace-me-with-output-of-openssl-rand-base64-48"
 
-    public static let minimumSigningKeyBytes = 32
+    package static let minimumSigningKeyBytes = 32
 
     /// Builds the configuration from the environment, collecting every problem before failing.
-    public static func load(mode: RunMode, environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
+    package static func load(mode: RunMode, environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
         var reader = EnvironmentReader(environment: environment)
         let port = reader.port()
         let bindAddress = reader.value(.bindAddress) ?? ConfigurationVariable.bindAddress.defaultValue!

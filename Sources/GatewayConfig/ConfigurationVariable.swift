@@ -2,8 +2,8 @@
 ///
 /// Docs, `.env.example` and deploy manifests are checked against this table by tests, so a
 /// variable that is added here and forgotten elsewhere (or the reverse) fails CI.
-public struct ConfigurationVariable: Sendable, Hashable {
-    public enum Requirement: Sendable, Hashable {
+package struct ConfigurationVariable: Sendable, Hashable {
+    package enum Requirement: Sendable, Hashable {
         /// Must be set under `gateway serve`.
         case requiredForServe
         /// Required only in a given auth mode.
@@ -12,17 +12,17 @@ public struct ConfigurationVariable: Sendable, Hashable {
         case optional
     }
 
-    public let name: String
-    public let requirement: Requirement
+    package let name: String
+    package let requirement: Requirement
     /// Default applied when the variable is unset (nil: no default).
-    public let defaultValue: String?
-    public let summary: String
+    package let defaultValue: String?
+    package let summary: String
     /// Example of a valid value, used in error messages.
-    public let example: String
+    package let example: String
     /// Secret values are never printed, not even in error messages.
-    public let isSecret: Bool
+    package let isSecret: Bool
 
-    public init(
+    package init(
         _ name: String, _ requirement: Requirement, default defaultValue: String? = nil,
         example: String, secret: Bool = false, _ summary: String
     ) {
@@ -36,237 +36,237 @@ public struct ConfigurationVariable: Sendable, Hashable {
 }
 
 extension ConfigurationVariable {
-    public static let port = ConfigurationVariable(
+    package static let port = ConfigurationVariable(
         "PORT", .optional, default: "8080", example: "8080",
         "TCP port to listen on (Railway, Render and Fly inject it).")
-    public static let bindAddress = ConfigurationVariable(
+    package static let bindAddress = ConfigurationVariable(
         "BIND_ADDRESS", .optional, default: "::", example: "::",
         "Address to bind; `::` is dual stack (IPv4 and IPv6), which private networks that are IPv6-only need.")
-    public static let publicBaseURL = ConfigurationVariable(
+    package static let publicBaseURL = ConfigurationVariable(
         "PUBLIC_BASE_URL", .requiredForServe, example: "https://gateway.example.com",
         "Public https origin users and OAuth redirects use. Optional when RAILWAY_PUBLIC_DOMAIN is set.")
-    public static let railwayPublicDomain = ConfigurationVariable(
+    package static let railwayPublicDomain = ConfigurationVariable(
         "RAILWAY_PUBLIC_DOMAIN", .optional, example: "my-gateway.up.railway.app",
         "Injected by Railway; used as https://RAILWAY_PUBLIC_DOMAIN when PUBLIC_BASE_URL is unset.")
-    public static let jwtSigningKey = ConfigurationVariable(
+    package static let jwtSigningKey = ConfigurationVariable(
         "JWT_SIGNING_KEY", .requiredForServe, example: "output of `openssl rand -base64 48`", secret: true,
         "At least 32 random bytes; every replica derives the same token signing key from it.")
-    public static let redisURL = ConfigurationVariable(
+    package static let redisURL = ConfigurationVariable(
         "REDIS_URL", .requiredForServe, example: "redis://default:password@redis.railway.internal:6379/0",
         secret: true, "Redis 7+ for event streams, fan-out, presence, one-time codes and rate limits (redis:// or rediss://).")
-    public static let redisKeyPrefix = ConfigurationVariable(
+    package static let redisKeyPrefix = ConfigurationVariable(
         "REDIS_KEY_PREFIX", .optional, default: "gw:", example: "gw:",
         "Prefix of every Redis key the gateway writes, so several gateways can share one Redis.")
-    public static let databaseURL = ConfigurationVariable(
+    package static let databaseURL = ConfigurationVariable(
         "DATABASE_URL", .requiredForServe, example: "postgres://user:password@postgres.railway.internal:5432/railway?sslmode=require",
         secret: true, "Durable store: postgres://…?sslmode=disable|prefer|require|verify-full, or sqlite:/path/to/file for a single node.")
-    public static let authMode = ConfigurationVariable(
+    package static let authMode = ConfigurationVariable(
         "AUTH_MODE", .requiredForServe, example: "demo",
         "Who users are: demo (quick start, not for production), firebase or oidc.")
-    public static let logLevel = ConfigurationVariable(
+    package static let logLevel = ConfigurationVariable(
         "LOG_LEVEL", .optional, default: "info", example: "info",
         "trace, debug, info, notice, warning, error or critical.")
-    public static let logFormat = ConfigurationVariable(
+    package static let logFormat = ConfigurationVariable(
         "LOG_FORMAT", .optional, example: "json",
         "json (default under serve) or text (default under dev).")
-    public static let corsAllowedOrigins = ConfigurationVariable(
+    package static let corsAllowedOrigins = ConfigurationVariable(
         "CORS_ALLOWED_ORIGINS", .optional, default: "", example: "https://app.example.com,https://admin.example.com",
         "Comma-separated origins allowed to call the API from a browser; empty means same origin only.")
-    public static let oauthRedirectAllowlist = ConfigurationVariable(
+    package static let oauthRedirectAllowlist = ConfigurationVariable(
         "OAUTH_REDIRECT_ALLOWLIST", .optional, default: "", example: "com.example.desktop:/oauth/callback",
         "Comma-separated redirect URIs (custom schemes, web origins) allowed besides loopback and the gateway's own pages.")
-    public static let demoSignInEnabled = ConfigurationVariable(
+    package static let demoSignInEnabled = ConfigurationVariable(
         "DEMO_SIGNIN_ENABLED", .optional, default: "true", example: "false",
         "Set to false to turn demo sign-in off without redeploying code.")
-    public static let demoPasscode = ConfigurationVariable(
+    package static let demoPasscode = ConfigurationVariable(
         "DEMO_PASSCODE", .optional, example: "a shared phrase", secret: true,
         "When set, demo sign-in also asks for this passcode.")
-    public static let accessTokenTTL = ConfigurationVariable(
+    package static let accessTokenTTL = ConfigurationVariable(
         "ACCESS_TOKEN_TTL", .optional, default: "15m", example: "15m",
         "Lifetime of access tokens (s, m, h or d suffix; plain numbers are seconds).")
-    public static let refreshTokenTTL = ConfigurationVariable(
+    package static let refreshTokenTTL = ConfigurationVariable(
         "REFRESH_TOKEN_TTL", .optional, example: "24h",
         "Lifetime of refresh tokens: 24h by default in demo mode, 30d otherwise.")
-    public static let signInRateLimit = ConfigurationVariable(
+    package static let signInRateLimit = ConfigurationVariable(
         "SIGNIN_RATE_LIMIT_PER_MINUTE", .optional, default: "10", example: "10",
         "Sign-in attempts allowed per client IP per minute.")
-    public static let signInGlobalRateLimit = ConfigurationVariable(
+    package static let signInGlobalRateLimit = ConfigurationVariable(
         "SIGNIN_GLOBAL_RATE_LIMIT_PER_MINUTE", .optional, default: "300", example: "300",
         "Sign-in attempts allowed per minute across all clients.")
-    public static let tokenRateLimit = ConfigurationVariable(
+    package static let tokenRateLimit = ConfigurationVariable(
         "TOKEN_RATE_LIMIT_PER_MINUTE", .optional, default: "60", example: "60",
         "Token endpoint requests allowed per client IP per minute.")
-    public static let tokenGlobalRateLimit = ConfigurationVariable(
+    package static let tokenGlobalRateLimit = ConfigurationVariable(
         "TOKEN_GLOBAL_RATE_LIMIT_PER_MINUTE", .optional, default: "1200", example: "1200",
         "Token endpoint requests allowed per minute across all clients.")
-    public static let trustedProxyHops = ConfigurationVariable(
+    package static let trustedProxyHops = ConfigurationVariable(
         "TRUSTED_PROXY_HOPS", .optional, default: "0", example: "1",
         "How many reverse proxies in front of the gateway append to X-Forwarded-For (1 on Railway, Render, Fly); 0 uses the socket address."
     )
-    public static let sseHeartbeatInterval = ConfigurationVariable(
+    package static let sseHeartbeatInterval = ConfigurationVariable(
         "SSE_HEARTBEAT_INTERVAL", .optional, default: "15s", example: "15s",
         "How often an idle event stream sends a heartbeat comment (proxies close idle requests).")
-    public static let sseMaxLifetime = ConfigurationVariable(
+    package static let sseMaxLifetime = ConfigurationVariable(
         "SSE_MAX_LIFETIME", .optional, default: "14m", example: "14m",
         "Event streams end cleanly after this and clients resume (Railway cuts requests at 15 minutes).")
-    public static let streamHistoryLength = ConfigurationVariable(
+    package static let streamHistoryLength = ConfigurationVariable(
         "STREAM_HISTORY_LENGTH", .optional, default: "1000", example: "1000",
         "Events kept per stream for resuming; older positions get a reset event.")
-    public static let streamHistoryTTL = ConfigurationVariable(
+    package static let streamHistoryTTL = ConfigurationVariable(
         "STREAM_HISTORY_TTL", .optional, default: "24h", example: "24h",
         "A stream without new events for this long is dropped from Redis.")
-    public static let streamHistoryMaxBytes = ConfigurationVariable(
+    package static let streamHistoryMaxBytes = ConfigurationVariable(
         "STREAM_HISTORY_MAX_BYTES", .optional, default: "4m", example: "4m",
         "Bytes of events kept per stream (k, m or g suffix for KiB, MiB, GiB); the oldest are trimmed past it.")
-    public static let httpIdleTimeout = ConfigurationVariable(
+    package static let httpIdleTimeout = ConfigurationVariable(
         "HTTP_IDLE_TIMEOUT", .optional, default: "30s", example: "30s",
         "A connection that has not sent a complete request head (or stalls mid-body) for this long is closed; open event streams are exempt."
     )
-    public static let completionHostWait = ConfigurationVariable(
+    package static let completionHostWait = ConfigurationVariable(
         "COMPLETION_HOST_WAIT", .optional, default: "30s", example: "30s",
         "How long an OpenAI-compatible completion or an MCP tool call waits for an offline agent's host to start answering before it fails (a completion's message is then dropped; a tool call's is answered in its conversation when the host is back)."
     )
-    public static let oauthClientMetadataDocuments = ConfigurationVariable(
+    package static let oauthClientMetadataDocuments = ConfigurationVariable(
         "OAUTH_CLIENT_METADATA_DOCUMENTS", .optional, default: "true", example: "false",
         "Let AI clients (MCP) use the https URL of their Client ID Metadata Document as client_id; false leaves them dynamic registration (RFC 7591) only."
     )
-    public static let oauthClientMetadataAllowLoopback = ConfigurationVariable(
+    package static let oauthClientMetadataAllowLoopback = ConfigurationVariable(
         "OAUTH_CLIENT_METADATA_ALLOW_LOOPBACK", .optional, default: "false", example: "true",
         "Development only: fetch client metadata documents from loopback addresses too, over http as well as https.")
-    public static let oauthClientMetadataCAPEM = ConfigurationVariable(
+    package static let oauthClientMetadataCAPEM = ConfigurationVariable(
         "OAUTH_CLIENT_METADATA_CA_PEM", .optional, example: "-----BEGIN CERTIFICATE-----…",
         "Extra CA certificates (PEM text) to trust when fetching client metadata documents (a private CA).")
-    public static let oauthClientMetadataMaxFetches = ConfigurationVariable(
+    package static let oauthClientMetadataMaxFetches = ConfigurationVariable(
         "OAUTH_CLIENT_METADATA_MAX_FETCHES", .optional, default: "16", example: "16",
         "Client metadata documents one replica fetches at once; past it a sign-in with a new metadata-document client is refused until one ends."
     )
-    public static let oauthClientRegistrationsPerAddress = ConfigurationVariable(
+    package static let oauthClientRegistrationsPerAddress = ConfigurationVariable(
         "OAUTH_CLIENT_REGISTRATIONS_PER_ADDRESS", .optional, default: "20", example: "20",
         "Live dynamic client registrations (RFC 7591) one client address may hold; its oldest never-used one makes room first.")
-    public static let oauthClientUnusedRegistrationTTL = ConfigurationVariable(
+    package static let oauthClientUnusedRegistrationTTL = ConfigurationVariable(
         "OAUTH_CLIENT_UNUSED_REGISTRATION_TTL", .optional, default: "1h", example: "1h",
         "A dynamic client registration that nobody has signed in with is deleted after this; used ones last 30 days from their last use."
     )
-    public static let refreshTokenMaxLifetime = ConfigurationVariable(
+    package static let refreshTokenMaxLifetime = ConfigurationVariable(
         "REFRESH_TOKEN_MAX_LIFETIME", .optional, default: "90d", example: "90d",
         "Absolute lifetime of a sign-in: however often a client refreshes, its refresh tokens stop working this long after it signed in."
     )
-    public static let rateLimitIPv6Prefix = ConfigurationVariable(
+    package static let rateLimitIPv6Prefix = ConfigurationVariable(
         "RATE_LIMIT_IPV6_PREFIX", .optional, default: "64", example: "64",
         "Per-address limits count an IPv6 client by this many leading bits (one /64 is usually one customer); 128 counts each address."
     )
-    public static let authorizeRateLimit = ConfigurationVariable(
+    package static let authorizeRateLimit = ConfigurationVariable(
         "AUTHORIZE_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
         "Sign-in requests started (/oauth/authorize, /oauth/device_authorization) per client IP per minute.")
-    public static let authorizeGlobalRateLimit = ConfigurationVariable(
+    package static let authorizeGlobalRateLimit = ConfigurationVariable(
         "AUTHORIZE_GLOBAL_RATE_LIMIT_PER_MINUTE", .optional, default: "600", example: "600",
         "Sign-in requests started per minute across all clients; with their 10-minute lifetime this bounds pending requests to ten times it."
     )
-    public static let userCodeFailureLimit = ConfigurationVariable(
+    package static let userCodeFailureLimit = ConfigurationVariable(
         "DEVICE_CODE_FAILURES_PER_MINUTE", .optional, default: "5", example: "5",
         "Wrong device user codes a client IP may enter per minute before it must wait (RFC 8628 section 5.1).")
-    public static let messageRateLimit = ConfigurationVariable(
+    package static let messageRateLimit = ConfigurationVariable(
         "MESSAGE_RATE_LIMIT_PER_MINUTE", .optional, default: "120", example: "120",
         "Chat messages a user may send per minute.")
-    public static let sessionRateLimit = ConfigurationVariable(
+    package static let sessionRateLimit = ConfigurationVariable(
         "SESSION_RATE_LIMIT_PER_MINUTE", .optional, default: "30", example: "30",
         "Chat sessions a user may open per minute.")
-    public static let replyRateLimit = ConfigurationVariable(
+    package static let replyRateLimit = ConfigurationVariable(
         "REPLY_RATE_LIMIT_PER_MINUTE", .optional, default: "6000", example: "6000",
         "Reply events (deltas, final replies, errors) a hosting device may post per minute.")
-    public static let replyByteLimit = ConfigurationVariable(
+    package static let replyByteLimit = ConfigurationVariable(
         "REPLY_BYTES_PER_MINUTE", .optional, default: "4m", example: "4m",
         "Bytes of reply text a hosting device may post per minute (k, m or g suffix).")
-    public static let maxStreamsPerUser = ConfigurationVariable(
+    package static let maxStreamsPerUser = ConfigurationVariable(
         "MAX_STREAMS_PER_USER", .optional, default: "100", example: "100",
         "Event streams one user may hold open at once, across replicas.")
-    public static let maxStreamsPerDevice = ConfigurationVariable(
+    package static let maxStreamsPerDevice = ConfigurationVariable(
         "MAX_STREAMS_PER_DEVICE", .optional, default: "4", example: "4",
         "Device event streams one device may hold open at once, across replicas.")
-    public static let firebaseProjectID = ConfigurationVariable(
+    package static let firebaseProjectID = ConfigurationVariable(
         "FIREBASE_PROJECT_ID", .requiredWithAuthMode(.firebase), example: "my-project",
         "Firebase project id (the `aud` of Firebase ID tokens).")
-    public static let firebaseAPIKey = ConfigurationVariable(
+    package static let firebaseAPIKey = ConfigurationVariable(
         "FIREBASE_API_KEY", .requiredWithAuthMode(.firebase), example: "AIzaSy…",
         "Firebase web API key used by the sign-in page.")
-    public static let firebaseAuthDomain = ConfigurationVariable(
+    package static let firebaseAuthDomain = ConfigurationVariable(
         "FIREBASE_AUTH_DOMAIN", .requiredWithAuthMode(.firebase), example: "my-project.firebaseapp.com",
         "Firebase auth domain used by the sign-in page.")
-    public static let firebaseSignInProviders = ConfigurationVariable(
+    package static let firebaseSignInProviders = ConfigurationVariable(
         "FIREBASE_SIGNIN_PROVIDERS", .optional, default: "google,password", example: "google,password",
         "Comma-separated sign-in methods the page offers: google, password (others as enabled in the Firebase project).")
-    public static let firebaseAuthMaxAge = ConfigurationVariable(
+    package static let firebaseAuthMaxAge = ConfigurationVariable(
         "FIREBASE_AUTH_MAX_AGE", .optional, default: "5m", example: "5m",
         "How recent the person's Firebase sign-in (auth_time) must be for the gateway to accept its ID token.")
-    public static let firebaseTenantID = ConfigurationVariable(
+    package static let firebaseTenantID = ConfigurationVariable(
         "FIREBASE_TENANT_ID", .optional, example: "tenant-1a2b3",
         "Identity Platform tenant whose tokens are accepted; tokens of any tenant are refused when unset.")
-    public static let firebaseAllowedEmailDomains = ConfigurationVariable(
+    package static let firebaseAllowedEmailDomains = ConfigurationVariable(
         "FIREBASE_ALLOWED_EMAIL_DOMAINS", .optional, default: "", example: "example.com",
         "Comma-separated email domains allowed to sign in (verified emails only); empty allows every domain.")
-    public static let firebaseRequireVerifiedEmail = ConfigurationVariable(
+    package static let firebaseRequireVerifiedEmail = ConfigurationVariable(
         "FIREBASE_REQUIRE_VERIFIED_EMAIL", .optional, default: "true", example: "false",
         "Refuse email/password accounts whose address is not verified (anyone can create an account for any address).")
-    public static let firebaseCertificatesURL = ConfigurationVariable(
+    package static let firebaseCertificatesURL = ConfigurationVariable(
         "FIREBASE_CERTIFICATES_URL", .optional,
         default: "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
         example: "http://127.0.0.1:9099/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
         "Where Firebase ID token signing certificates are fetched; anything but Google's URL is for tests and logs a warning.")
-    public static let firebaseAuthEmulatorHost = ConfigurationVariable(
+    package static let firebaseAuthEmulatorHost = ConfigurationVariable(
         "FIREBASE_AUTH_EMULATOR_HOST", .optional, example: "127.0.0.1:9099",
         "Local development only: the sign-in page sends email/password sign-ins to this host instead of Google (tokens are still verified); logs a warning."
     )
-    public static let oidcIssuerURL = ConfigurationVariable(
+    package static let oidcIssuerURL = ConfigurationVariable(
         "OIDC_ISSUER_URL", .requiredWithAuthMode(.oidc), example: "https://accounts.example.com",
         "OpenID Connect issuer; its discovery document and JWKS are fetched from it.")
-    public static let oidcClientID = ConfigurationVariable(
+    package static let oidcClientID = ConfigurationVariable(
         "OIDC_CLIENT_ID", .requiredWithAuthMode(.oidc), example: "gateway",
         "Client id registered at the issuer.")
-    public static let oidcClientSecret = ConfigurationVariable(
+    package static let oidcClientSecret = ConfigurationVariable(
         "OIDC_CLIENT_SECRET", .optional, example: "secret from the issuer", secret: true,
         "Client secret registered at the issuer; without it the gateway is a public client using PKCE only.")
-    public static let oidcClientAuthMethod = ConfigurationVariable(
+    package static let oidcClientAuthMethod = ConfigurationVariable(
         "OIDC_CLIENT_AUTH_METHOD", .optional, default: "client_secret_basic", example: "client_secret_post",
         "How the gateway authenticates at the token endpoint: client_secret_basic or client_secret_post.")
-    public static let oidcScopes = ConfigurationVariable(
+    package static let oidcScopes = ConfigurationVariable(
         "OIDC_SCOPES", .optional, default: "openid profile email", example: "openid profile email",
         "Space-separated scopes requested from the issuer (openid is always included).")
-    public static let oidcProviderName = ConfigurationVariable(
+    package static let oidcProviderName = ConfigurationVariable(
         "OIDC_PROVIDER_NAME", .optional, example: "Keycloak",
         "The identity provider's name on buttons and pages (default: the issuer's host).")
-    public static let oidcUsernameClaim = ConfigurationVariable(
+    package static let oidcUsernameClaim = ConfigurationVariable(
         "OIDC_USERNAME_CLAIM", .optional, default: "preferred_username", example: "preferred_username",
         "Claim holding the person's user name.")
-    public static let oidcNameClaim = ConfigurationVariable(
+    package static let oidcNameClaim = ConfigurationVariable(
         "OIDC_NAME_CLAIM", .optional, default: "name", example: "name",
         "Claim holding the display name (falls back to the user name, then the email).")
-    public static let oidcEmailClaim = ConfigurationVariable(
+    package static let oidcEmailClaim = ConfigurationVariable(
         "OIDC_EMAIL_CLAIM", .optional, default: "email", example: "email",
         "Claim holding the email address.")
-    public static let oidcGroupsClaim = ConfigurationVariable(
+    package static let oidcGroupsClaim = ConfigurationVariable(
         "OIDC_GROUPS_CLAIM", .optional, default: "groups", example: "groups",
         "Claim holding the person's groups (a list, or one string).")
-    public static let oidcAllowedEmailDomains = ConfigurationVariable(
+    package static let oidcAllowedEmailDomains = ConfigurationVariable(
         "OIDC_ALLOWED_EMAIL_DOMAINS", .optional, default: "", example: "example.com,example.org",
         "Comma-separated email domains allowed to sign in (verified emails only); empty allows every domain.")
-    public static let oidcAllowedGroups = ConfigurationVariable(
+    package static let oidcAllowedGroups = ConfigurationVariable(
         "OIDC_ALLOWED_GROUPS", .optional, default: "", example: "gateway-users",
         "Comma-separated groups of which a person must be in at least one; empty allows everyone.")
-    public static let oidcAllowUnverifiedEmail = ConfigurationVariable(
+    package static let oidcAllowUnverifiedEmail = ConfigurationVariable(
         "OIDC_ALLOW_UNVERIFIED_EMAIL", .optional, default: "false", example: "true",
         "Let email-domain rules accept emails whose email_verified is not true (issuers such as Entra ID omit it).")
-    public static let oidcPrompt = ConfigurationVariable(
+    package static let oidcPrompt = ConfigurationVariable(
         "OIDC_PROMPT", .optional, example: "select_account",
         "The prompt parameter sent to the issuer (login, consent, select_account, none); not sent when unset.")
-    public static let oidcClockSkew = ConfigurationVariable(
+    package static let oidcClockSkew = ConfigurationVariable(
         "OIDC_CLOCK_SKEW", .optional, default: "60s", example: "60s",
         "Clock difference tolerated when checking ID token times.")
-    public static let oidcCAPEM = ConfigurationVariable(
+    package static let oidcCAPEM = ConfigurationVariable(
         "OIDC_CA_PEM", .optional, example: "-----BEGIN CERTIFICATE-----…",
         "An extra CA certificate (PEM text) to trust for the issuer, for self-signed issuers.")
 
     /// Every variable, in the order docs list them.
-    public static let all: [ConfigurationVariable] = [
+    package static let all: [ConfigurationVariable] = [
         .port, .bindAddress, .publicBaseURL, .railwayPublicDomain, .jwtSigningKey, .redisURL, .redisKeyPrefix, .databaseURL,
         .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
         .demoSignInEnabled, .demoPasscode,

@@ -2,8 +2,8 @@ import Foundation
 
 /// Minimal `.env` reader for local use: `KEY=value`, `export KEY=value`, `#` comments,
 /// single or double quotes. Variables already in the process environment win.
-public enum DotEnv {
-    public static func parse(_ text: String) -> [String: String] {
+package enum DotEnv {
+    package static func parse(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
         for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline) {
             var line = rawLine.trimmingCharacters(in: .whitespaces)
@@ -24,7 +24,7 @@ public enum DotEnv {
     }
 
     /// The process environment merged over the `.env` file at `path`, if one exists.
-    public static func environment(
+    package static func environment(
         merging processEnvironment: [String: String], fileAt path: String = ".env"
     ) -> [String: String] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)

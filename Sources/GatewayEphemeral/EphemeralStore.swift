@@ -1,37 +1,37 @@
 /// The outcome of taking one token from a rate-limit bucket.
-public struct RateLimitDecision: Sendable, Equatable {
-    public let allowed: Bool
+package struct RateLimitDecision: Sendable, Equatable {
+    package let allowed: Bool
     /// When refused: how long until a token is available.
-    public let retryAfter: Duration
+    package let retryAfter: Duration
 
-    public init(allowed: Bool, retryAfter: Duration) {
+    package init(allowed: Bool, retryAfter: Duration) {
         self.allowed = allowed
         self.retryAfter = retryAfter
     }
 }
 
 /// A token bucket: `capacity` requests at once, refilled at `perMinute / 60` per second.
-public struct RateLimit: Sendable, Equatable {
-    public let capacity: Int
-    public let perMinute: Int
+package struct RateLimit: Sendable, Equatable {
+    package let capacity: Int
+    package let perMinute: Int
 
-    public init(capacity: Int, perMinute: Int) {
+    package init(capacity: Int, perMinute: Int) {
         precondition(capacity > 0 && perMinute > 0, "rate limits must be positive")
         self.capacity = capacity
         self.perMinute = perMinute
     }
 
     /// Burst equal to the per-minute figure.
-    public static func perMinute(_ count: Int) -> RateLimit { RateLimit(capacity: count, perMinute: count) }
+    package static func perMinute(_ count: Int) -> RateLimit { RateLimit(capacity: count, perMinute: count) }
 }
 
 /// One bucket a request is counted against: `cost` tokens from the bucket named `key`.
-public struct Budget: Sendable, Equatable {
-    public let key: String
-    public let cost: Int
-    public let limit: RateLimit
+package struct Budget: Sendable, Equatable {
+    package let key: String
+    package let cost: Int
+    package let limit: RateLimit
 
-    public init(key: String, cost: Int = 1, limit: RateLimit) {
+    package init(key: String, cost: Int = 1, limit: RateLimit) {
         self.key = key
         self.cost = cost
         self.limit = limit
@@ -41,7 +41,7 @@ public struct Budget: Sendable, Equatable {
 /// Short-lived keyed state that must be shared by every replica: one-time codes, pending
 /// authorizations, rate-limit buckets, idempotency keys. Two implementations: Redis (serve)
 /// and in-process (dev and single-node), run against the same contract tests.
-public protocol EphemeralStore: Sendable {
+package protocol EphemeralStore: Sendable {
     var kind: String { get }
     func set(_ key: String, _ value: String, ttl: Duration) async throws
     /// Writes only when the key is absent; returns whether it wrote.
@@ -70,7 +70,7 @@ public protocol EphemeralStore: Sendable {
 
 extension EphemeralStore {
     /// Takes one token from the bucket named `key`.
-    public func consume(_ key: String, limit: RateLimit) async throws -> RateLimitDecision {
+    package func consume(_ key: String, limit: RateLimit) async throws -> RateLimitDecision {
         try await consume(key, cost: 1, limit: limit)
     }
 }

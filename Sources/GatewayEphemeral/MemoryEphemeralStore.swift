@@ -1,46 +1,46 @@
 /// Ephemeral state in this process, for `gateway dev` and single-node use. Same contract as
 /// the Redis store; lost on restart, which is acceptable for codes that live seconds to minutes.
-public actor MemoryEphemeralStore: EphemeralStore {
-    public nonisolated let kind = "in-process"
+package actor MemoryEphemeralStore: EphemeralStore {
+    package nonisolated let kind = "in-process"
     private var entries: [String: (value: String, expiresAt: ContinuousClock.Instant)] = [:]
     private var buckets: [String: (tokens: Double, stamp: ContinuousClock.Instant)] = [:]
     private var leases: [String: [String: ContinuousClock.Instant]] = [:]
     private let clock = ContinuousClock()
     private var writesSinceSweep = 0
 
-    public init() {}
+    package init() {}
 
-    public func set(_ key: String, _ value: String, ttl: Duration) {
+    package func set(_ key: String, _ value: String, ttl: Duration) {
         sweepOccasionally()
         entries[key] = (value, clock.now + ttl)
     }
 
-    public func setIfAbsent(_ key: String, _ value: String, ttl: Duration) -> Bool {
+    package func setIfAbsent(_ key: String, _ value: String, ttl: Duration) -> Bool {
         guard live(key) == nil else { return false }
         set(key, value, ttl: ttl)
         return true
     }
 
-    public func replace(_ key: String, _ value: String) -> Bool {
+    package func replace(_ key: String, _ value: String) -> Bool {
         guard let entry = live(key) else { return false }
         entries[key] = (value, entry.expiresAt)
         return true
     }
 
-    public func get(_ key: String) -> String? {
+    package func get(_ key: String) -> String? {
         live(key)?.value
     }
 
-    public func take(_ key: String) -> String? {
+    package func take(_ key: String) -> String? {
         defer { entries[key] = nil }
         return live(key)?.value
     }
 
-    public func delete(_ key: String) {
+    package func delete(_ key: String) {
         entries[key] = nil
     }
 
-    public func acquireLease(_ key: String, holder: String, limit: Int, ttl: Duration) -> Bool {
+    package func acquireLease(_ key: String, holder: String, limit: Int, ttl: Duration) -> Bool {
         sweepOccasionally()
         let now = clock.now
         var holders = (leases[key] ?? [:]).filter { $0.value > now }
@@ -50,16 +50,16 @@ public actor MemoryEphemeralStore: EphemeralStore {
         return true
     }
 
-    public func releaseLease(_ key: String, holder: String) {
+    package func releaseLease(_ key: String, holder: String) {
         leases[key]?[holder] = nil
         if leases[key]?.isEmpty == true { leases[key] = nil }
     }
 
-    public func consume(_ key: String, cost: Int, limit: RateLimit) -> RateLimitDecision {
+    package func consume(_ key: String, cost: Int, limit: RateLimit) -> RateLimitDecision {
         consume([Budget(key: key, cost: cost, limit: limit)]).decision
     }
 
-    public func consume(_ budgets: [Budget]) -> (decision: RateLimitDecision, refused: Int?) {
+    package func consume(_ budgets: [Budget]) -> (decision: RateLimitDecision, refused: Int?) {
         let now = clock.now
         var refilled: [Double] = []
         for (index, budget) in budgets.enumerated() {

@@ -2,37 +2,37 @@ import RedisClient
 
 /// Ephemeral state in Redis, shared by every replica. Keys are prefixed so one Redis can
 /// host other data (or several gateways with different prefixes).
-public struct RedisEphemeralStore: EphemeralStore {
-    public let kind = "redis"
+package struct RedisEphemeralStore: EphemeralStore {
+    package let kind = "redis"
     private let redis: RedisClient
     private let prefix: String
 
-    public init(redis: RedisClient, prefix: String = "gw:") {
+    package init(redis: RedisClient, prefix: String = "gw:") {
         self.redis = redis
         self.prefix = prefix
     }
 
-    public func set(_ key: String, _ value: String, ttl: Duration) async throws {
+    package func set(_ key: String, _ value: String, ttl: Duration) async throws {
         try await redis.set(prefix + key, to: value, expiration: .milliseconds(ttl.wholeMilliseconds))
     }
 
-    public func setIfAbsent(_ key: String, _ value: String, ttl: Duration) async throws -> Bool {
+    package func setIfAbsent(_ key: String, _ value: String, ttl: Duration) async throws -> Bool {
         try await redis.set(prefix + key, to: value, expiration: .milliseconds(ttl.wholeMilliseconds), condition: .ifNotExists)
     }
 
-    public func replace(_ key: String, _ value: String) async throws -> Bool {
+    package func replace(_ key: String, _ value: String) async throws -> Bool {
         try await redis.set(prefix + key, to: value, expiration: .keepTTL, condition: .ifExists)
     }
 
-    public func get(_ key: String) async throws -> String? {
+    package func get(_ key: String) async throws -> String? {
         try await redis.get(prefix + key)
     }
 
-    public func take(_ key: String) async throws -> String? {
+    package func take(_ key: String) async throws -> String? {
         try await redis.getdel(prefix + key)
     }
 
-    public func delete(_ key: String) async throws {
+    package func delete(_ key: String) async throws {
         _ = try await redis.del(prefix + key)
     }
 
@@ -67,11 +67,11 @@ public struct RedisEphemeralStore: EphemeralStore {
         return {1, 0, 0}
         """)
 
-    public func consume(_ key: String, cost: Int, limit: RateLimit) async throws -> RateLimitDecision {
+    package func consume(_ key: String, cost: Int, limit: RateLimit) async throws -> RateLimitDecision {
         try await consume([Budget(key: key, cost: cost, limit: limit)]).decision
     }
 
-    public func consume(_ budgets: [Budget]) async throws -> (decision: RateLimitDecision, refused: Int?) {
+    package func consume(_ budgets: [Budget]) async throws -> (decision: RateLimitDecision, refused: Int?) {
         let arguments = budgets.flatMap { [$0.limit.capacity, $0.limit.perMinute, max(1, $0.cost)] }
         let reply = try await redis.eval(Self.tokenBuckets, keys: budgets.map { prefix + "rl:" + $0.key }, arguments: arguments)
         guard let values = reply.array, values.count == 3, let allowed = values[0].int, let wait = values[1].int,
@@ -99,14 +99,14 @@ extension RedisEphemeralStore {
         return 1
         """)
 
-    public func acquireLease(_ key: String, holder: String, limit: Int, ttl: Duration) async throws -> Bool {
+    package func acquireLease(_ key: String, holder: String, limit: Int, ttl: Duration) async throws -> Bool {
         let reply = try await redis.eval(
             Self.acquireLeaseScript, keys: [prefix + "lease:" + key], arguments: [holder, limit, ttl.wholeMilliseconds])
         guard let acquired = reply.int else { throw RedisError.unexpectedReply(command: "EVALSHA lease", reply: "\(reply)") }
         return acquired == 1
     }
 
-    public func releaseLease(_ key: String, holder: String) async throws {
+    package func releaseLease(_ key: String, holder: String) async throws {
         _ = try await redis.zrem(prefix + "lease:" + key, members: holder)
     }
 }

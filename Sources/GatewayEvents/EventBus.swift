@@ -1,7 +1,7 @@
 /// Event streams with exact positions, live fan-out and presence. Two implementations share
 /// one contract test suite: `RedisEventBus` (every replica sees every event) and
 /// `MemoryEventBus` (one process, for `gateway dev`), like Centrifugo's Redis and memory engines.
-public protocol EventBus: Sendable {
+package protocol EventBus: Sendable {
     var kind: String { get }
 
     /// Appends an event and publishes it to live subscribers in one atomic step.

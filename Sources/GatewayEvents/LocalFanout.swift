@@ -3,7 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// What a live subscriber receives.
-public enum EventSignal: Sendable, Equatable {
+package enum EventSignal: Sendable, Equatable {
     case event(StreamEvent)
     /// Live delivery was interrupted (the Redis receiver reconnected): events may have been
     /// missed, so the subscriber must catch up from its last position by reading the stream.
@@ -12,7 +12,7 @@ public enum EventSignal: Sendable, Equatable {
 
 /// Takes a subscription's live signals directly, so a consumer that merges them with other
 /// inputs needs no task of its own to forward them.
-public struct EventSignalSink: Sendable {
+package struct EventSignalSink: Sendable {
     enum Delivery: Sendable {
         /// Called on the publisher's thread; false means the consumer cannot take more.
         case immediate(@Sendable (EventSignal) -> Bool)
@@ -27,7 +27,7 @@ public struct EventSignalSink: Sendable {
     /// `deliver` runs on the publisher's thread and returns false when the consumer cannot take
     /// more: the subscription then ends as overflowed and `finish` runs. `finish` also runs when
     /// the subscription is cancelled.
-    public init(deliver: @escaping @Sendable (EventSignal) -> Bool, finish: @escaping @Sendable () -> Void) {
+    package init(deliver: @escaping @Sendable (EventSignal) -> Bool, finish: @escaping @Sendable () -> Void) {
         self.delivery = .immediate(deliver)
         self.finish = finish
     }
@@ -35,7 +35,7 @@ public struct EventSignalSink: Sendable {
     /// `deliver` runs on `eventLoop` (for a connection's consumer: its channel's loop, so it can
     /// write without another hop). Such a consumer bounds its own backlog and cancels the
     /// subscription when it ends; `finish` runs when the subscription is cancelled.
-    public init(
+    package init(
         on eventLoop: any EventLoop, deliver: @escaping @Sendable (EventSignal) -> Void, finish: @escaping @Sendable () -> Void = {}
     ) {
         self.delivery = .onEventLoop(eventLoop, deliver)
@@ -57,10 +57,10 @@ public struct EventSignalSink: Sendable {
 /// `cancel()` when done. If the consumer falls more than the buffer behind, the subscription
 /// ends with `overflowed == true` rather than growing memory without bound; the consumer
 /// resumes from its last position.
-public final class EventSubscription: AsyncSequence, Sendable {
-    public typealias Element = EventSignal
+package final class EventSubscription: AsyncSequence, Sendable {
+    package typealias Element = EventSignal
 
-    public let stream: StreamName
+    package let stream: StreamName
     let signals: AsyncStream<EventSignal>
     private let state = NIOLockedValueBox((overflowed: false, cancelled: false))
     private let onCancel: @Sendable () -> Void
@@ -71,11 +71,11 @@ public final class EventSubscription: AsyncSequence, Sendable {
         self.onCancel = onCancel
     }
 
-    public var overflowed: Bool { state.withLockedValue { $0.overflowed } }
+    package var overflowed: Bool { state.withLockedValue { $0.overflowed } }
 
     func markOverflowed() { state.withLockedValue { $0.overflowed = true } }
 
-    public func cancel() {
+    package func cancel() {
         // Only the first call ends the subscription.
         let first = state.withLockedValue { state in
             defer { state.cancelled = true }
@@ -84,7 +84,7 @@ public final class EventSubscription: AsyncSequence, Sendable {
         if first { onCancel() }
     }
 
-    public func makeAsyncIterator() -> AsyncStream<EventSignal>.Iterator {
+    package func makeAsyncIterator() -> AsyncStream<EventSignal>.Iterator {
         signals.makeAsyncIterator()
     }
 
@@ -258,8 +258,8 @@ final class LocalFanout: Sendable {
 }
 
 /// Presence changes for one consumer.
-public final class PresenceSubscription: AsyncSequence, Sendable {
-    public typealias Element = PresenceChange
+package final class PresenceSubscription: AsyncSequence, Sendable {
+    package typealias Element = PresenceChange
     let changes: AsyncStream<PresenceChange>
     private let onCancel: @Sendable () -> Void
 
@@ -268,9 +268,9 @@ public final class PresenceSubscription: AsyncSequence, Sendable {
         self.onCancel = onCancel
     }
 
-    public func cancel() { onCancel() }
+    package func cancel() { onCancel() }
 
-    public func makeAsyncIterator() -> AsyncStream<PresenceChange>.Iterator {
+    package func makeAsyncIterator() -> AsyncStream<PresenceChange>.Iterator {
         changes.makeAsyncIterator()
     }
 }

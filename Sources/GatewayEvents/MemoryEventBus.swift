@@ -3,8 +3,8 @@ import NIOConcurrencyHelpers
 
 /// Event streams in this process, for `gateway dev` and single-node use: same contract as the
 /// Redis bus, lost on restart (clients then get a `reset`, because the epoch is new).
-public final class MemoryEventBus: EventBus, Sendable {
-    public let kind = "in-process"
+package final class MemoryEventBus: EventBus, Sendable {
+    package let kind = "in-process"
     private let retention: StreamRetention
     private let fanout: LocalFanout
     private let presenceFanout = PresenceFanout()
@@ -54,12 +54,12 @@ public final class MemoryEventBus: EventBus, Sendable {
         }
     }
 
-    public init(retention: StreamRetention = StreamRetention(), subscriberBufferLimit: Int = 1024) {
+    package init(retention: StreamRetention = StreamRetention(), subscriberBufferLimit: Int = 1024) {
         self.retention = retention
         self.fanout = LocalFanout(bufferLimit: subscriberBufferLimit)
     }
 
-    public func append(to stream: StreamName, type: String, data: String) async throws -> StreamEvent {
+    package func append(to stream: StreamName, type: String, data: String) async throws -> StreamEvent {
         // Appending and publishing under one lock keeps live order equal to offset order.
         state.withLockedValue { state in
             var current = state.stored(stream, timeToLive: retention.timeToLive)
@@ -83,14 +83,14 @@ public final class MemoryEventBus: EventBus, Sendable {
         }
     }
 
-    public func head(of stream: StreamName) async throws -> StreamPosition {
+    package func head(of stream: StreamName) async throws -> StreamPosition {
         state.withLockedValue { state in
             let current = state.stored(stream, timeToLive: retention.timeToLive)
             return StreamPosition(epoch: current.epoch, offset: current.nextOffset - 1)
         }
     }
 
-    public func read(_ stream: StreamName, after position: StreamPosition, limit: Int) async throws -> CatchUp {
+    package func read(_ stream: StreamName, after position: StreamPosition, limit: Int) async throws -> CatchUp {
         state.withLockedValue { state in
             let current = state.stored(stream, timeToLive: retention.timeToLive)
             let head = StreamPosition(epoch: current.epoch, offset: current.nextOffset - 1)
@@ -113,15 +113,15 @@ public final class MemoryEventBus: EventBus, Sendable {
         return .events(events, head: head)
     }
 
-    public func subscribe(_ stream: StreamName) async throws -> EventSubscription {
+    package func subscribe(_ stream: StreamName) async throws -> EventSubscription {
         fanout.add(stream) { _ in }.0
     }
 
-    public func subscribe(_ stream: StreamName, sink: EventSignalSink) async throws -> EventSubscription {
+    package func subscribe(_ stream: StreamName, sink: EventSignalSink) async throws -> EventSubscription {
         fanout.add(stream, sink: sink) { _ in }.0
     }
 
-    public func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
+    package func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
         let sequence: UInt64? = state.withLockedValue { state in
             state.presence[subject, default: [:]][connection] = .now + ttl
             return state.announcedOnline.insert(subject).inserted ? state.nextSequence() : nil
@@ -130,7 +130,7 @@ public final class MemoryEventBus: EventBus, Sendable {
         return sequence != nil
     }
 
-    public func markOffline(_ subject: String, connection: String) async throws -> Bool {
+    package func markOffline(_ subject: String, connection: String) async throws -> Bool {
         let sequence: UInt64? = state.withLockedValue { state in
             state.presence[subject]?[connection] = nil
             return state.settleOffline(subject) ? state.nextSequence() : nil
@@ -139,18 +139,18 @@ public final class MemoryEventBus: EventBus, Sendable {
         return sequence != nil
     }
 
-    public func isOnline(_ subject: String) async throws -> Bool {
+    package func isOnline(_ subject: String) async throws -> Bool {
         state.withLockedValue { $0.hasLiveConnection(subject) }
     }
 
-    public func presenceChanges() async -> PresenceSubscription {
+    package func presenceChanges() async -> PresenceSubscription {
         presenceFanout.add()
     }
 
-    public var isReceiving: Bool { true }
+    package var isReceiving: Bool { true }
 
     /// Sweeps expired presence so a subject whose connections lapsed is announced offline.
-    public func run() async {
+    package func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
             let expired: [PresenceChange] = state.withLockedValue { state in

@@ -13,8 +13,8 @@ import RedisClient
 /// and publishing are atomic (the pattern Centrifugo uses). Each replica holds ONE pub/sub
 /// connection, subscribed to the channels of the streams its clients watch, and fans events out
 /// in process; after that connection drops, every local subscriber is told to catch up.
-public final class RedisEventBus: EventBus, Sendable {
-    public let kind = "redis"
+package final class RedisEventBus: EventBus, Sendable {
+    package let kind = "redis"
     let redis: RedisClient
     let receiver: RedisSubscriber
     let prefix: String
@@ -27,7 +27,7 @@ public final class RedisEventBus: EventBus, Sendable {
     let channels = ChannelSynchronizer()
     let presenceSweepInterval: Duration
 
-    public init(
+    package init(
         redis: RedisClient, receiverConfiguration: RedisConfiguration, prefix: String = "gw:",
         retention: StreamRetention = StreamRetention(), subscriberBufferLimit: Int = 1024,
         presenceSweepInterval: Duration = .seconds(1), logger: Logger
@@ -97,7 +97,7 @@ public final class RedisEventBus: EventBus, Sendable {
         return {epoch, offset}
         """)
 
-    public func append(to stream: StreamName, type: String, data: String) async throws -> StreamEvent {
+    package func append(to stream: StreamName, type: String, data: String) async throws -> StreamEvent {
         let reply = try await redis.eval(
             Self.appendScript, keys: keys(stream),
             arguments: [
@@ -131,12 +131,12 @@ public final class RedisEventBus: EventBus, Sendable {
         return {epoch, seq, first_offset, entries}
         """)
 
-    public func head(of stream: StreamName) async throws -> StreamPosition {
+    package func head(of stream: StreamName) async throws -> StreamPosition {
         let result = try await readRaw(stream, after: StreamPosition(epoch: "none", offset: 0), limit: 0)
         return result.head
     }
 
-    public func read(_ stream: StreamName, after position: StreamPosition, limit: Int) async throws -> CatchUp {
+    package func read(_ stream: StreamName, after position: StreamPosition, limit: Int) async throws -> CatchUp {
         let result = try await readRaw(stream, after: position, limit: max(1, limit))
         return MemoryEventBus.catchUp(after: position, head: result.head, firstRetained: result.firstRetained, events: result.events)
     }
@@ -165,11 +165,11 @@ public final class RedisEventBus: EventBus, Sendable {
         return (StreamPosition(epoch: epoch, offset: UInt64(seq)), firstOffset > 0 ? UInt64(firstOffset) : nil, events)
     }
 
-    public func subscribe(_ stream: StreamName) async throws -> EventSubscription {
+    package func subscribe(_ stream: StreamName) async throws -> EventSubscription {
         try await subscribed(stream, fanout.add(stream, onLastRemoved: unsubscribeWhenUnused).0)
     }
 
-    public func subscribe(_ stream: StreamName, sink: EventSignalSink) async throws -> EventSubscription {
+    package func subscribe(_ stream: StreamName, sink: EventSignalSink) async throws -> EventSubscription {
         try await subscribed(stream, fanout.add(stream, sink: sink, onLastRemoved: unsubscribeWhenUnused).0)
     }
 
@@ -240,7 +240,7 @@ public final class RedisEventBus: EventBus, Sendable {
         return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
         """)
 
-    public func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
+    package func markOnline(_ subject: String, connection: String, ttl: Duration) async throws -> Bool {
         let milliseconds = max(1, Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000))
         let reply = try await redis.eval(
             Self.onlineScript, keys: [presenceKey(subject), presenceIndex, presenceSequenceKey],
@@ -248,7 +248,7 @@ public final class RedisEventBus: EventBus, Sendable {
         return reply.int == 1
     }
 
-    public func markOffline(_ subject: String, connection: String) async throws -> Bool {
+    package func markOffline(_ subject: String, connection: String) async throws -> Bool {
         try await settle(subject, removing: connection)
     }
 
@@ -259,11 +259,11 @@ public final class RedisEventBus: EventBus, Sendable {
         return reply.int == 1
     }
 
-    public func isOnline(_ subject: String) async throws -> Bool {
+    package func isOnline(_ subject: String) async throws -> Bool {
         try await redis.eval(Self.isOnlineScript, keys: [presenceKey(subject)]).int ?? 0 > 0
     }
 
-    public func presenceChanges() async -> PresenceSubscription {
+    package func presenceChanges() async -> PresenceSubscription {
         presenceFanout.add()
     }
 
@@ -282,7 +282,7 @@ public final class RedisEventBus: EventBus, Sendable {
 
     // MARK: Receiver
 
-    public var isReceiving: Bool {
+    package var isReceiving: Bool {
         get async { dispatcher.isReceiving }
     }
 
@@ -292,7 +292,7 @@ public final class RedisEventBus: EventBus, Sendable {
         let id: UInt64
     }
 
-    public func run() async {
+    package func run() async {
         do {
             try await receiver.subscribe([presenceChannel])
         } catch {

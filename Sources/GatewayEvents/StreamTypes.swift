@@ -3,11 +3,11 @@ import NIOCore
 import ServerSentEvents
 
 /// The name of an event stream, e.g. `session:7f3c…`, `device:…`, `user:…`.
-public struct StreamName: Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: String
+package struct StreamName: Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: String
 
     /// Letters, digits and `:_-.`, at most 200 characters: safe inside Redis keys and channels.
-    public init?(_ rawValue: String) {
+    package init?(_ rawValue: String) {
         guard !rawValue.isEmpty, rawValue.count <= 200,
             rawValue.unicodeScalars.allSatisfy({
                 $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || ":_-.".unicodeScalars.contains($0))
@@ -16,7 +16,7 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }
 
 /// A position in a stream: the stream's epoch and the offset of an event in it. Offsets start
@@ -25,16 +25,16 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible {
 /// so an old position is recognised instead of being silently misread.
 ///
 /// Serialised as `epoch-offset`, the SSE `id:` clients send back as `Last-Event-ID`.
-public struct StreamPosition: Hashable, Sendable, CustomStringConvertible {
-    public let epoch: String
-    public let offset: UInt64
+package struct StreamPosition: Hashable, Sendable, CustomStringConvertible {
+    package let epoch: String
+    package let offset: UInt64
 
-    public init(epoch: String, offset: UInt64) {
+    package init(epoch: String, offset: UInt64) {
         self.epoch = epoch
         self.offset = offset
     }
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard let dash = text.lastIndex(of: "-") else { return nil }
         let epoch = String(text[..<dash])
         guard let offset = UInt64(text[text.index(after: dash)...]), (4...64).contains(epoch.count),
@@ -44,10 +44,10 @@ public struct StreamPosition: Hashable, Sendable, CustomStringConvertible {
         self.offset = offset
     }
 
-    public var description: String { "\(epoch)-\(offset)" }
+    package var description: String { "\(epoch)-\(offset)" }
 
     /// A new random epoch (base36, 16 characters).
-    public static func makeEpoch() -> String {
+    package static func makeEpoch() -> String {
         let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
         var generator = SystemRandomNumberGenerator()
         return String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
@@ -55,17 +55,17 @@ public struct StreamPosition: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// One event: its position, type (the SSE `event:`) and JSON data.
-public struct StreamEvent: Sendable, Equatable {
-    public let stream: StreamName
-    public let position: StreamPosition
-    public let type: String
-    public let data: String
+package struct StreamEvent: Sendable, Equatable {
+    package let stream: StreamName
+    package let position: StreamPosition
+    package let type: String
+    package let data: String
     /// The event's Server-Sent Events frame (`id:`, `event:`, `data:`), encoded once when the
     /// event is made and shared by every subscriber it is written to: ByteBuffer is
     /// copy-on-write, so a thousand subscribers write the same bytes without copying them.
-    public let frame: ByteBuffer
+    package let frame: ByteBuffer
 
-    public init(stream: StreamName, position: StreamPosition, type: String, data: String) {
+    package init(stream: StreamName, position: StreamPosition, type: String, data: String) {
         self.stream = stream
         self.position = position
         self.type = type
@@ -75,15 +75,15 @@ public struct StreamEvent: Sendable, Equatable {
         self.frame = frame
     }
 
-    public static func == (lhs: StreamEvent, rhs: StreamEvent) -> Bool {
+    package static func == (lhs: StreamEvent, rhs: StreamEvent) -> Bool {
         lhs.stream == rhs.stream && lhs.position == rhs.position && lhs.type == rhs.type && lhs.data == rhs.data
     }
 }
 
 /// What reading after a position found.
-public enum CatchUp: Sendable, Equatable {
+package enum CatchUp: Sendable, Equatable {
     /// The reasons are the wire protocol's: they reach clients as the `reset` event's `reason`.
-    public typealias ResetReason = GatewayProtocol.ResetReason
+    package typealias ResetReason = GatewayProtocol.ResetReason
 
     /// The events after the position (at most the limit asked for) and the stream's head.
     case events([StreamEvent], head: StreamPosition)
@@ -92,35 +92,35 @@ public enum CatchUp: Sendable, Equatable {
 }
 
 /// A subject (e.g. a device) came online or went offline.
-public struct PresenceChange: Sendable, Equatable {
-    public let subject: String
-    public let isOnline: Bool
+package struct PresenceChange: Sendable, Equatable {
+    package let subject: String
+    package let isOnline: Bool
     /// Unique per change, so replicas can agree on who handles it.
-    public let sequence: UInt64
+    package let sequence: UInt64
 
-    public init(subject: String, isOnline: Bool, sequence: UInt64 = 0) {
+    package init(subject: String, isOnline: Bool, sequence: UInt64 = 0) {
         self.subject = subject
         self.isOnline = isOnline
         self.sequence = sequence
     }
 
     /// Equal when subject and direction are (the sequence only identifies one occurrence).
-    public static func == (lhs: PresenceChange, rhs: PresenceChange) -> Bool {
+    package static func == (lhs: PresenceChange, rhs: PresenceChange) -> Bool {
         lhs.subject == rhs.subject && lhs.isOnline == rhs.isOnline
     }
 }
 
 /// Retention of a stream's history.
-public struct StreamRetention: Sendable, Equatable {
+package struct StreamRetention: Sendable, Equatable {
     /// Events kept per stream; older ones are trimmed (exactly: one eviction per append).
-    public var maximumLength: Int
+    package var maximumLength: Int
     /// Bytes of event types and data kept per stream; the oldest events are trimmed past it
     /// (the newest event is always kept, whatever its size).
-    public var maximumBytes: Int
+    package var maximumBytes: Int
     /// A stream without appends for this long is dropped entirely.
-    public var timeToLive: Duration
+    package var timeToLive: Duration
 
-    public init(maximumLength: Int = 1000, maximumBytes: Int = 4 << 20, timeToLive: Duration = .seconds(24 * 3600)) {
+    package init(maximumLength: Int = 1000, maximumBytes: Int = 4 << 20, timeToLive: Duration = .seconds(24 * 3600)) {
         self.maximumLength = maximumLength
         self.maximumBytes = maximumBytes
         self.timeToLive = timeToLive

@@ -13,8 +13,8 @@ import NIOFoundationCompat
 /// costs each sign-in an immediate 503 instead of its own timed-out fetch. Keys are used until
 /// they expire; past that, with no fresh document, verification fails closed (503), and so does
 /// a key id that is unknown while the document cannot be fetched (it may be a new key).
-public actor FirebaseCertificates {
-    public nonisolated let url: String
+package actor FirebaseCertificates {
+    package nonisolated let url: String
     let logger: Logger
     private var client: HTTPClient?
     private var keys: [String: Insecure.RSA.PublicKey] = [:]
@@ -24,18 +24,18 @@ public actor FirebaseCertificates {
     private var fetching: Task<Void, any Error>?
     private var lastFailure: ContinuousClock.Instant?
 
-    public static let unknownKeyRefetchInterval: Duration = .seconds(60)
+    package static let unknownKeyRefetchInterval: Duration = .seconds(60)
     /// After a failed fetch, how long callers get the failure without fetching again.
-    public static let failureBackoff: Duration = .seconds(10)
+    package static let failureBackoff: Duration = .seconds(10)
     /// Without a usable max-age the keys are kept this long.
     static let defaultLifetime: Duration = .seconds(3600)
 
-    public init(url: String, logger: Logger) {
+    package init(url: String, logger: Logger) {
         self.url = url
         self.logger = logger
     }
 
-    public func shutdown() async {
+    package func shutdown() async {
         let client = self.client
         self.client = nil
         try? await client?.shutdown()

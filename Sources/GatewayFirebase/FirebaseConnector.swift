@@ -7,35 +7,35 @@ import Logging
 /// Authentication in the browser (Google through the SDK's popup, email and password through
 /// Identity Toolkit's REST call) and posts the resulting ID token, which the gateway verifies
 /// (`FirebaseTokenVerifier`) before it finishes the sign-in as in every other mode.
-public struct FirebaseConnector: FormConnector {
-    public let mode = AuthMode.firebase
-    public let isNonProduction = false
+package struct FirebaseConnector: FormConnector {
+    package let mode = AuthMode.firebase
+    package let isNonProduction = false
     /// The pinned Firebase JS SDK (modular build) the page loads from gstatic.
-    public static let sdkVersion = "10.12.2"
-    public static let scriptPath = "/assets/web/firebase-sign-in.js"
+    package static let sdkVersion = "10.12.2"
+    package static let scriptPath = "/assets/web/firebase-sign-in.js"
 
     let settings: FirebaseSettings
     /// `FIREBASE_AUTH_EMULATOR_HOST`: where the page sends email/password sign-ins instead of
     /// Google (Firebase's own SDKs follow the same variable); tokens are verified as always.
     let emulatorHost: String?
-    public let certificates: FirebaseCertificates
+    package let certificates: FirebaseCertificates
     let verifier: FirebaseTokenVerifier
 
-    public init(settings: FirebaseSettings, logger: Logger) {
+    package init(settings: FirebaseSettings, logger: Logger) {
         self.settings = settings
         self.emulatorHost = settings.authEmulatorHost
         self.certificates = FirebaseCertificates(url: settings.certificatesURL, logger: logger)
         self.verifier = FirebaseTokenVerifier(settings: settings, certificates: certificates)
     }
 
-    public func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
+    package func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
         guard let token = submission.fields["id_token"], !token.isEmpty, token.utf8.count <= 16 * 1024 else {
             throw .refused("Sign in with one of the methods above first.")
         }
         return try await verifier.person(from: token)
     }
 
-    public var page: SignInPage {
+    package var page: SignInPage {
         let providers = Set(settings.signInProviders)
         let configuration: [String: Any] = [
             "apiKey": settings.apiKey, "authDomain": settings.authDomain, "projectId": settings.projectID,
@@ -81,7 +81,7 @@ public struct FirebaseConnector: FormConnector {
 extension FirebaseConnector {
     /// `AUTH_MODE=firebase`: warns at start-up about settings meant for tests and local work, and
     /// closes the certificate fetcher's HTTP client at shutdown.
-    public static let plugin: ConnectorPlugin.Factory = { configuration, logger in
+    package static let plugin: ConnectorPlugin.Factory = { configuration, logger in
         guard let settings = configuration.firebase else { throw MissingConnectorSettings(mode: .firebase) }
         let connector = FirebaseConnector(settings: settings, logger: logger)
         let certificates = connector.certificates

@@ -15,12 +15,12 @@ import JWTKit
 /// - policy: no anonymous sign-ins, tenants only when `FIREBASE_TENANT_ID` names them, verified
 ///   email for email/password accounts (anyone can create one for any address) and for
 ///   email-domain rules.
-public struct FirebaseTokenVerifier: Sendable {
-    public static let leeway: TimeInterval = 60
+package struct FirebaseTokenVerifier: Sendable {
+    package static let leeway: TimeInterval = 60
     let settings: FirebaseSettings
     let certificates: FirebaseCertificates
 
-    public init(settings: FirebaseSettings, certificates: FirebaseCertificates) {
+    package init(settings: FirebaseSettings, certificates: FirebaseCertificates) {
         self.settings = settings
         self.certificates = certificates
     }
@@ -28,7 +28,7 @@ public struct FirebaseTokenVerifier: Sendable {
     var issuer: String { "https://securetoken.google.com/\(settings.projectID)" }
 
     /// The person the token is about, or why not.
-    public func person(from token: String, now: Date = Date()) async throws(SignInError) -> SignedInPerson {
+    package func person(from token: String, now: Date = Date()) async throws(SignInError) -> SignedInPerson {
         let header = try Self.header(of: token)
         guard header["alg"] as? String == "RS256", let kid = header["kid"] as? String, !kid.isEmpty else {
             throw .refused("The sign-in token is not signed the way Firebase signs (RS256 with a key id).")

@@ -3,26 +3,26 @@ import GatewayAuth
 import JWTKit
 
 /// The claims of a token, by name, as they came.
-public struct Claims: Sendable, Equatable, JWTPayload {
-    public var values: [String: JSONValue]
+package struct Claims: Sendable, Equatable, JWTPayload {
+    package var values: [String: JSONValue]
 
-    public init(_ values: [String: JSONValue]) {
+    package init(_ values: [String: JSONValue]) {
         self.values = values
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         values = try decoder.singleValueContainer().decode([String: JSONValue].self)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(values)
     }
 
     /// Checked by `IDTokenVerifier` with the configured leeway (jwt-kit's own checks have none).
-    public func verify(using algorithm: some JWTAlgorithm) async throws {}
+    package func verify(using algorithm: some JWTAlgorithm) async throws {}
 
-    public subscript(name: String) -> JSONValue? { values[name] }
+    package subscript(name: String) -> JSONValue? { values[name] }
 }
 
 /// Checks an ID token as OpenID Connect Core section 3.1.3.7 requires: an algorithm from a

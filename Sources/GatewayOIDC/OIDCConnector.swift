@@ -10,27 +10,27 @@ import Logging
 /// (OpenID Connect Core 3.1, RFC 7636, RFC 9207). The browser goes to the issuer with a
 /// `state`, `nonce` and PKCE challenge of this sign-in; the callback's code is exchanged on the
 /// back channel and its ID token checked; the person is keyed by issuer and subject.
-public struct OIDCConnector: RedirectConnector {
-    public let mode = AuthMode.oidc
-    public let isNonProduction = false
-    public var callbackPath: String { Self.callback }
+package struct OIDCConnector: RedirectConnector {
+    package let mode = AuthMode.oidc
+    package let isNonProduction = false
+    package var callbackPath: String { Self.callback }
     /// The path of the callback to register at the issuer (after `PUBLIC_BASE_URL`).
-    public static let callback = "/oauth/oidc/callback"
+    package static let callback = "/oauth/oidc/callback"
 
     let settings: OIDCSettings
-    public let provider: OIDCProvider
+    package let provider: OIDCProvider
     /// `PUBLIC_BASE_URL` + the callback path; never derived from `Host` or `X-Forwarded-*`.
-    public let redirectURI: String
+    package let redirectURI: String
     let logger: Logger
 
-    public init(settings: OIDCSettings, publicBaseURL: String, logger: Logger) throws {
+    package init(settings: OIDCSettings, publicBaseURL: String, logger: Logger) throws {
         self.settings = settings
         self.provider = try OIDCProvider(issuer: settings.issuerURL, caPEM: settings.caPEM, logger: logger)
         self.redirectURI = publicBaseURL + Self.callback
         self.logger = logger
     }
 
-    public var providerName: String { settings.providerName }
+    package var providerName: String { settings.providerName }
 
     /// What `start` keeps for `complete`, in the pending sign-in (never in a cookie).
     struct Kept: Codable {
@@ -38,7 +38,7 @@ public struct OIDCConnector: RedirectConnector {
         let nonce: String
     }
 
-    public func start(state: String) async throws(SignInError) -> RedirectSignInStart {
+    package func start(state: String) async throws(SignInError) -> RedirectSignInStart {
         let metadata = try await provider.currentMetadata()
         let kept = Kept(verifier: OpaqueToken.generate(byteCount: 48), nonce: OpaqueToken.generate())
         let challenge = Data(SHA256.hash(data: Data(kept.verifier.utf8))).base64URLEncodedString()
@@ -54,7 +54,7 @@ public struct OIDCConnector: RedirectConnector {
         return RedirectSignInStart(url: metadata.authorizationEndpoint + separator + query, kept: encoded)
     }
 
-    public func complete(callback: [String: String], kept encoded: String) async throws(SignInError) -> SignedInPerson {
+    package func complete(callback: [String: String], kept encoded: String) async throws(SignInError) -> SignedInPerson {
         guard let kept = try? JSONDecoder().decode(Kept.self, from: Data(encoded.utf8)) else {
             throw .refused("This sign-in cannot be completed. Start again.")
         }
@@ -168,7 +168,7 @@ public struct OIDCConnector: RedirectConnector {
 extension OIDCConnector {
     /// `AUTH_MODE=oidc`: discovers the provider in the background (the gateway serves existing
     /// users while it is unreachable) and reports it on `/readyz`.
-    public static let plugin: ConnectorPlugin.Factory = { configuration, logger in
+    package static let plugin: ConnectorPlugin.Factory = { configuration, logger in
         guard let settings = configuration.oidc else { throw MissingConnectorSettings(mode: .oidc) }
         let connector = try OIDCConnector(settings: settings, publicBaseURL: configuration.publicBaseURL, logger: logger)
         let provider = connector.provider

@@ -12,14 +12,14 @@ import NIOSSL
 /// (cached for the JWKS's own cache lifetime; an unknown `kid` triggers at most one re-fetch per
 /// minute, so a key rotation is picked up without letting tokens with made-up ids cause a fetch
 /// storm).
-public actor OIDCProvider {
-    public enum Status: Sendable, Equatable {
+package actor OIDCProvider {
+    package enum Status: Sendable, Equatable {
         case discovering
         case available
         case unreachable(String)
     }
 
-    public nonisolated let issuer: String
+    package nonisolated let issuer: String
     let configuration: HTTPClient.Configuration
     /// Made on first use (and shut down by `shutdown()`), so a provider that never talks to
     /// the issuer (a route listing, a unit test) owns nothing that needs closing.
@@ -34,11 +34,11 @@ public actor OIDCProvider {
     private var lastUnknownKeyFetch: ContinuousClock.Instant?
 
     /// Re-fetches of the JWKS for an unknown `kid`: at most one per this interval.
-    public static let unknownKeyRefetchInterval: Duration = .seconds(60)
+    package static let unknownKeyRefetchInterval: Duration = .seconds(60)
     static let maximumDocumentBytes = 1 << 20
 
     /// `caPEM`: extra trusted CA certificates (PEM), for issuers with a self-signed chain.
-    public init(issuer: String, caPEM: String?, logger: Logger) throws {
+    package init(issuer: String, caPEM: String?, logger: Logger) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPEM {
             tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))]
@@ -49,7 +49,7 @@ public actor OIDCProvider {
         self.logger = logger
     }
 
-    public var status: Status {
+    package var status: Status {
         if metadata != nil { return .available }
         if let lastError { return .unreachable(lastError) }
         return .discovering
@@ -57,7 +57,7 @@ public actor OIDCProvider {
 
     /// Discovers the issuer until it answers (backoff 1 s doubling to 60 s), then returns.
     /// Sign-ins in the meantime try once more themselves (`currentMetadata`).
-    public func discoverUntilAvailable() async {
+    package func discoverUntilAvailable() async {
         var delay: Duration = .seconds(1)
         while metadata == nil, !Task.isCancelled {
             if (try? await discover()) != nil { return }
@@ -66,7 +66,7 @@ public actor OIDCProvider {
         }
     }
 
-    public func shutdown() async {
+    package func shutdown() async {
         let client = self.client
         self.client = nil
         try? await client?.shutdown()
@@ -80,7 +80,7 @@ public actor OIDCProvider {
     }
 
     /// The discovery document; tries to fetch it now (at most every 2 s) if it is not known yet.
-    public func currentMetadata() async throws(SignInError) -> ProviderMetadata {
+    package func currentMetadata() async throws(SignInError) -> ProviderMetadata {
         if let metadata { return metadata }
         if let last = lastDiscoveryAttempt, ContinuousClock.now - last < .seconds(2) {
             throw .providerUnavailable("The identity provider \(issuer) cannot be reached right now.")

@@ -2,16 +2,16 @@ import Foundation
 
 /// The parts of an OpenID Provider's discovery document (OpenID Connect Discovery 1.0, section
 /// 3) the gateway uses.
-public struct ProviderMetadata: Sendable, Decodable, Equatable {
-    public let issuer: String
-    public let authorizationEndpoint: String
-    public let tokenEndpoint: String
-    public let jwksURI: String
-    public let userinfoEndpoint: String?
+package struct ProviderMetadata: Sendable, Decodable, Equatable {
+    package let issuer: String
+    package let authorizationEndpoint: String
+    package let tokenEndpoint: String
+    package let jwksURI: String
+    package let userinfoEndpoint: String?
     /// Required by Discovery; RS256 when a provider leaves it out.
-    public let idTokenSigningAlgValuesSupported: [String]?
+    package let idTokenSigningAlgValuesSupported: [String]?
     /// RFC 9207: when true, an authorization response without `iss` is refused.
-    public let authorizationResponseIssParameterSupported: Bool?
+    package let authorizationResponseIssParameterSupported: Bool?
 
     enum CodingKeys: String, CodingKey {
         case issuer
@@ -23,7 +23,7 @@ public struct ProviderMetadata: Sendable, Decodable, Equatable {
         case authorizationResponseIssParameterSupported = "authorization_response_iss_parameter_supported"
     }
 
-    public init(
+    package init(
         issuer: String, authorizationEndpoint: String, tokenEndpoint: String, jwksURI: String, userinfoEndpoint: String?,
         idTokenSigningAlgValuesSupported: [String]?, authorizationResponseIssParameterSupported: Bool?
     ) {
@@ -38,7 +38,7 @@ public struct ProviderMetadata: Sendable, Decodable, Equatable {
 
     /// Where the document of `issuer` lives: a trailing slash is dropped only to build this URL;
     /// the document's `issuer` must still equal `issuer` exactly.
-    public static func discoveryURL(issuer: String) -> String {
+    package static func discoveryURL(issuer: String) -> String {
         var base = issuer
         while base.hasSuffix("/") { base.removeLast() }
         return base + "/.well-known/openid-configuration"
@@ -46,7 +46,7 @@ public struct ProviderMetadata: Sendable, Decodable, Equatable {
 }
 
 /// Any JSON value: claims are read by configurable names, so they are kept as they came.
-public enum JSONValue: Sendable, Equatable, Codable {
+package enum JSONValue: Sendable, Equatable, Codable {
     case string(String)
     case number(Double)
     case bool(Bool)
@@ -54,7 +54,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     case object([String: JSONValue])
     case null
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -71,7 +71,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let value): try container.encode(value)
@@ -83,18 +83,18 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    public var string: String? {
+    package var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    public var number: Double? {
+    package var number: Double? {
         if case .number(let value) = self { return value }
         return nil
     }
 
     /// A boolean, or the strings "true"/"false" that some providers send.
-    public var bool: Bool? {
+    package var bool: Bool? {
         switch self {
         case .bool(let value): return value
         case .string(let value): return value == "true" ? true : value == "false" ? false : nil
@@ -103,7 +103,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// A list of strings, or one string as a list of one.
-    public var strings: [String]? {
+    package var strings: [String]? {
         switch self {
         case .string(let value): return [value]
         case .array(let values): return values.compactMap(\.string)

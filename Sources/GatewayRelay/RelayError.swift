@@ -1,6 +1,6 @@
 /// Why a sharing or relay request is refused. The HTTP layer maps each case to an RFC 9457
 /// problem with a stable type.
-public enum RelayError: Error, Sendable, Equatable {
+package enum RelayError: Error, Sendable, Equatable {
     /// Not found, or not visible to the caller (the two are indistinguishable on purpose).
     case notFound(String)
     /// The caller's access through a share was revoked or given up.
@@ -19,7 +19,7 @@ public enum RelayError: Error, Sendable, Equatable {
 }
 
 /// The limits a user or device can run into, named by the variable that sets each.
-public enum UsageLimit: String, Sendable, Equatable {
+package enum UsageLimit: String, Sendable, Equatable {
     case messages = "MESSAGE_RATE_LIMIT_PER_MINUTE"
     case sessions = "SESSION_RATE_LIMIT_PER_MINUTE"
     case replies = "REPLY_RATE_LIMIT_PER_MINUTE"
@@ -27,7 +27,7 @@ public enum UsageLimit: String, Sendable, Equatable {
     case streamsPerUser = "MAX_STREAMS_PER_USER"
     case streamsPerDevice = "MAX_STREAMS_PER_DEVICE"
 
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .messages: "messages per user per minute"
         case .sessions: "sessions opened per user per minute"

@@ -7,7 +7,7 @@ import Logging
 
 // Agents: what a device publishes, and who sees which agent.
 extension RelayService {
-    public func publishAgent(
+    package func publishAgent(
         userID: String, deviceID: String, key: String, name: String?, description: String?, capabilities: [String]?
     ) async throws -> (AgentView, created: Bool) {
         let device = try await ownDevice(userID: userID, id: deviceID)
@@ -23,7 +23,7 @@ extension RelayService {
         return (try await view(agent, for: userID), created)
     }
 
-    public func unpublishAgent(userID: String, deviceID: String, key: String) async throws {
+    package func unpublishAgent(userID: String, deviceID: String, key: String) async throws {
         let device = try await ownDevice(userID: userID, id: deviceID)
         guard let (agent, open) = try await store.unpublishAgent(deviceID: device.id, key: key) else {
             throw RelayError.notFound("agent not found")
@@ -33,7 +33,7 @@ extension RelayService {
     }
 
     /// The caller's own agents and the agents shared with them.
-    public func agents(userID: String) async throws -> [AgentView] {
+    package func agents(userID: String) async throws -> [AgentView] {
         var views: [AgentView] = []
         for agent in try await store.agents(ownerID: userID) { views.append(try await view(agent, for: userID)) }
         for (agent, shareID) in try await store.sharedAgents(guestID: userID) {
@@ -43,7 +43,7 @@ extension RelayService {
     }
 
     /// An agent the caller may use; anyone else (including a guest whose share was revoked) gets not found.
-    public func agent(userID: String, id: String) async throws -> AgentView {
+    package func agent(userID: String, id: String) async throws -> AgentView {
         guard let access = try await store.access(userID: userID, agentID: id), let agent = try await store.agent(id: id) else {
             throw RelayError.notFound("agent not found")
         }

@@ -5,7 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// What the caller of a one-shot completion sees while the host answers.
-public enum CompletionUpdate: Sendable, Equatable {
+package enum CompletionUpdate: Sendable, Equatable {
     /// A piece of the reply as the host streams it.
     case delta(String)
     /// The whole reply, as stored.
@@ -13,7 +13,7 @@ public enum CompletionUpdate: Sendable, Equatable {
 }
 
 /// Why a completion ended without a reply.
-public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertible {
+package enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The host did not start answering within the wait. A completion closes its session then
     /// (its message is never answered); an MCP conversation stays open and is answered later.
     case hostOffline(waited: Duration)
@@ -28,7 +28,7 @@ public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertib
     /// not the answer.
     case interrupted
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .hostOffline(let waited):
             "the agent's host is offline (waited \(waited.components.seconds) s)"
@@ -42,13 +42,13 @@ public enum CompletionFailure: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 /// How long a one-shot completion waits.
-public struct CompletionLimits: Sendable {
+package struct CompletionLimits: Sendable {
     /// For the host to start answering when it is offline at the time of the request.
-    public var hostWait: Duration = .seconds(30)
+    package var hostWait: Duration = .seconds(30)
     /// For the whole reply.
-    public var replyLimit: Duration = .seconds(600)
+    package var replyLimit: Duration = .seconds(600)
 
-    public init() {}
+    package init() {}
 }
 
 // One-shot completions for clients that send a whole conversation per request (the
@@ -60,7 +60,7 @@ extension RelayService {
     /// the reply is complete, and is closed when it fails or the consumer stops listening (which
     /// also tells the host to stop).
     /// `credential`: what the caller authenticated with; its revocation ends the completion.
-    public func complete(
+    package func complete(
         userID: String, agentID: String, text: String, context: [ContextTurn], limits: CompletionLimits = CompletionLimits(),
         credential: CallerCredential? = nil
     ) async throws -> AsyncThrowingStream<CompletionUpdate, any Error> {
@@ -136,7 +136,7 @@ extension RelayService {
     }
 
     /// Closes the completion sessions idle for longer than the pool keeps them.
-    public func closeIdleCompletionSessions() async {
+    package func closeIdleCompletionSessions() async {
         for expired in completionSessions.sweep() {
             expired.subscription.cancel()
             try? await closeSession(userID: expired.userID, id: expired.sessionID)
@@ -145,7 +145,7 @@ extension RelayService {
 
     /// Closes idle completion sessions every minute until cancelled, so they do not wait for the
     /// next completion to be swept.
-    public func runCompletionSessionSweeper() async {
+    package func runCompletionSessionSweeper() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(60))
             await closeIdleCompletionSessions()

@@ -9,7 +9,7 @@ extension RelayService {
     /// Posts `text` to the caller's session `sessionID` with `agentID` (a new session when nil) and
     /// yields the reply as the host streams it. A consumer that leaves early asks the host to stop.
     /// `credential`: what the caller authenticated with; its revocation ends the wait.
-    public func converse(
+    package func converse(
         userID: String, agentID: String, sessionID: String?, text: String, limits: CompletionLimits = CompletionLimits(),
         credential: CallerCredential? = nil
     ) async throws -> (session: SessionView, updates: AsyncThrowingStream<CompletionUpdate, any Error>) {

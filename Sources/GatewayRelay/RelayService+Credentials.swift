@@ -4,13 +4,13 @@ import GatewayProtocol
 
 /// The credential a long response was opened with (an MCP stream or tool call, a completion), so
 /// that revoking it ends the response at once on every replica.
-public enum CallerCredential: Sendable, Equatable {
+package enum CallerCredential: Sendable, Equatable {
     /// A personal API key.
     case apiKey(id: String)
     /// An access token of one sign-in (its refresh token family).
     case signIn(familyID: String)
 
-    public func isRevoked(by event: CredentialRevokedEvent) -> Bool {
+    package func isRevoked(by event: CredentialRevokedEvent) -> Bool {
         switch self {
         case .apiKey(let id): event.apiKeyID == id
         case .signIn(let familyID): event.familyID == familyID
@@ -22,7 +22,7 @@ public enum CallerCredential: Sendable, Equatable {
 // user's stream; every replica's responses under that credential watch the stream and end.
 extension RelayService {
     /// Tells every replica that `credential` of `userID` was revoked.
-    public func announceRevoked(_ credential: CallerCredential, userID: String) async {
+    package func announceRevoked(_ credential: CallerCredential, userID: String) async {
         let event =
             switch credential {
             case .apiKey(let id): CredentialRevokedEvent(apiKeyID: id)
@@ -38,14 +38,14 @@ extension RelayService {
     }
 
     /// `announceRevoked` for a revoked sign-in, whose user is looked up.
-    public func announceRevokedSignIn(familyID: String) async {
+    package func announceRevokedSignIn(familyID: String) async {
         guard let userID = try? await store.refreshFamilyUser(familyID) else { return }
         await announceRevoked(.signIn(familyID: familyID), userID: userID)
     }
 
     /// Whether the sign-in `familyID` still holds (not revoked): its access tokens stay valid
     /// until they expire, so a route that must refuse them at once asks here.
-    public func isSignInActive(familyID: String) async throws -> Bool {
+    package func isSignInActive(familyID: String) async throws -> Bool {
         try await store.isRefreshFamilyActive(familyID)
     }
 

@@ -32,7 +32,7 @@ extension RelayService {
         return text
     }
 
-    public func registerDevice(userID: String, id: String, name: String?, platform: String?) async throws -> (DeviceView, created: Bool) {
+    package func registerDevice(userID: String, id: String, name: String?, platform: String?) async throws -> (DeviceView, created: Bool) {
         guard Self.isValidIdentifier(id) else { throw RelayError.invalid("device ids are 1-64 letters, digits, '-' or '_'") }
         let name = try Self.validatedName(name, field: "name")
         let platform = try Self.withoutControlCharacters(String((platform ?? "unknown").prefix(50)), field: "platform")
@@ -44,19 +44,19 @@ extension RelayService {
         }
     }
 
-    public func devices(userID: String) async throws -> [DeviceView] {
+    package func devices(userID: String) async throws -> [DeviceView] {
         var views: [DeviceView] = []
         for device in try await store.devices(ownerID: userID) { views.append(try await view(device)) }
         return views
     }
 
     /// The caller's own device, or not found.
-    public func ownDevice(userID: String, id: String) async throws -> Device {
+    package func ownDevice(userID: String, id: String) async throws -> Device {
         guard let device = try await store.device(id: id), device.ownerID == userID else { throw RelayError.notFound("device not found") }
         return device
     }
 
-    public func renameDevice(userID: String, id: String, name: String?) async throws -> DeviceView {
+    package func renameDevice(userID: String, id: String, name: String?) async throws -> DeviceView {
         let name = try Self.validatedName(name, field: "name")
         guard let device = try await store.renameDevice(id: id, ownerID: userID, name: name) else {
             throw RelayError.notFound("device not found")
@@ -64,7 +64,7 @@ extension RelayService {
         return try await view(device)
     }
 
-    public func deleteDevice(userID: String, id: String) async throws {
+    package func deleteDevice(userID: String, id: String) async throws {
         let agents = try await store.agents(deviceID: id)
         guard let device = try await store.device(id: id), device.ownerID == userID,
             let closed = try await store.deleteDevice(id: id, ownerID: userID)

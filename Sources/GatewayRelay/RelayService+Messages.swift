@@ -10,7 +10,7 @@ extension RelayService {
     /// Stores the message, then puts it on the session stream and in the host's inbox. If the
     /// host is offline it waits in the device stream's history (bounded by its length and age)
     /// and is delivered when the device resumes from its last position.
-    public func postMessage(
+    package func postMessage(
         userID: String, sessionID: String, text: String?, idempotencyKey: String?, context: [ContextTurn]? = nil
     ) async throws -> PostedMessage {
         let (session, agent) = try await usableSession(userID: userID, id: sessionID)
@@ -43,7 +43,7 @@ extension RelayService {
     }
 
     /// The roles a context turn may have.
-    public static let contextRoles: Set<String> = ["system", "user", "assistant"]
+    package static let contextRoles: Set<String> = ["system", "user", "assistant"]
 
     /// Earlier turns as the host's agent gets them: one of the three roles, without control
     /// characters (other than newline and tab). A guest's `system` turn is demoted to `user`:
@@ -64,7 +64,7 @@ extension RelayService {
     /// Asks the host to stop answering one of the caller's messages: `reply.stop_requested` goes
     /// to the device stream (the host stops its agent and posts what it had as the reply) and to
     /// the session stream (other tabs show it). A message already answered is a conflict.
-    public func stopReply(userID: String, sessionID: String, messageID: String) async throws {
+    package func stopReply(userID: String, sessionID: String, messageID: String) async throws {
         let (session, agent) = try await usableSession(userID: userID, id: sessionID)
         guard session.closedAt == nil else { throw RelayError.sessionClosed }
         guard let answered = try await store.userMessageIsAnswered(sessionID: session.id, messageID: messageID) else {
@@ -79,7 +79,7 @@ extension RelayService {
     }
 
     /// What the caller's own device still has to answer (see `SharingStore.unansweredMessages`).
-    public func unansweredMessages(userID: String, deviceID: String) async throws -> [MessageCreatedEvent] {
+    package func unansweredMessages(userID: String, deviceID: String) async throws -> [MessageCreatedEvent] {
         let device = try await ownDevice(userID: userID, id: deviceID)
         return try await store.unansweredMessages(deviceID: device.id).map(MessageCreatedEvent.init)
     }

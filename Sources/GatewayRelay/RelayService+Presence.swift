@@ -8,7 +8,7 @@ import Logging
 // Device presence: a device is online while its event stream is open; the change reaches the
 // owner's user stream and every open session with its agents.
 extension RelayService {
-    public func deviceStreamOpened(_ device: Device, connection: String) async {
+    package func deviceStreamOpened(_ device: Device, connection: String) async {
         do {
             if try await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL) {
                 logger.info("device online", metadata: ["event": "device.online", "device_id": .string(device.id)])
@@ -27,14 +27,14 @@ extension RelayService {
     /// device reconnects.
     private static func graceKey(_ device: Device) -> String { "presence-grace:\(device.instanceID)" }
 
-    public func deviceStreamRefresh(_ device: Device, connection: String) async {
+    package func deviceStreamRefresh(_ device: Device, connection: String) async {
         _ = try? await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL)
     }
 
     /// A stream that ends with its client expected back (`reconnecting`: the server ended it for
     /// its lifetime or a shutdown) keeps the device online for one presence TTL; if no stream
     /// comes back by then, the presence sweep announces it offline.
-    public func deviceStreamClosed(_ device: Device, connection: String, reconnecting: Bool) async {
+    package func deviceStreamClosed(_ device: Device, connection: String, reconnecting: Bool) async {
         if reconnecting {
             _ = try? await bus.markOnline(device.instanceID, connection: connection, ttl: limits.presenceTTL)
             try? await ephemeral.set(Self.graceKey(device), connection, ttl: limits.presenceTTL)
@@ -47,7 +47,7 @@ extension RelayService {
 
     /// Tells everyone interested about presence changes. Every replica hears every change; one
     /// claims each change in the ephemeral store and writes the events, so they appear once.
-    public func runPresenceFanOut() async {
+    package func runPresenceFanOut() async {
         let changes = await bus.presenceChanges()
         defer { changes.cancel() }
         for await change in changes {

@@ -70,7 +70,7 @@ extension RelayService {
     /// The stored messages, the replies in progress and where to read the stream from so that
     /// their text so far is replayed. The head is read first: whatever happens after it is on
     /// the stream, whatever happened before is in the store or the progress.
-    public func messages(userID: String, sessionID: String) async throws -> MessageList {
+    package func messages(userID: String, sessionID: String) async throws -> MessageList {
         let (session, _) = try await usableSession(userID: userID, id: sessionID)
         let head = try await bus.head(of: RelayStreams.session(session.id))
         let progress = try await replyProgress(sessionID: session.id)
@@ -96,7 +96,7 @@ extension RelayService {
     /// A hosting device answers: `started` begins an attempt, deltas stream to the guest, `done`
     /// stores the full reply, `error` reports a failure. Only the device hosting the session's
     /// agent may answer, and not once the session is closed or its share revoked.
-    public func postReply(
+    package func postReply(
         userID: String, deviceID: String, sessionID: String, kind: ReplyKind, replyTo: String?, text: String?, index: Int?
     ) async throws -> MessageView? {
         guard let target = try await store.replyTarget(sessionID: sessionID, deviceID: deviceID, ownerID: userID) else {

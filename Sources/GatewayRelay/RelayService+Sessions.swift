@@ -7,7 +7,7 @@ import Logging
 
 // Chat sessions: opening, listing, reading and closing them.
 extension RelayService {
-    public func openSession(userID: String, agentID: String) async throws -> SessionView {
+    package func openSession(userID: String, agentID: String) async throws -> SessionView {
         guard let access = try await store.access(userID: userID, agentID: agentID), let agent = try await store.agent(id: agentID) else {
             throw RelayError.notFound("agent not found")
         }
@@ -23,7 +23,7 @@ extension RelayService {
         return try await view(session, agent: agent)
     }
 
-    public func sessions(userID: String) async throws -> [SessionView] {
+    package func sessions(userID: String) async throws -> [SessionView] {
         var views: [SessionView] = []
         for session in try await store.sessions(userID: userID) {
             guard let agent = try await store.agent(id: session.agentID) else { continue }
@@ -34,7 +34,7 @@ extension RelayService {
 
     /// The caller's session and its agent, checked against current access: a session under a
     /// revoked or abandoned share is refused.
-    public func usableSession(userID: String, id: String) async throws -> (ChatSession, Agent) {
+    package func usableSession(userID: String, id: String) async throws -> (ChatSession, Agent) {
         guard let session = try await store.session(id: id), session.userID == userID,
             let agent = try await store.agent(id: session.agentID)
         else { throw RelayError.notFound("session not found") }
@@ -48,19 +48,19 @@ extension RelayService {
         return (session, agent)
     }
 
-    public func session(userID: String, id: String) async throws -> SessionView {
+    package func session(userID: String, id: String) async throws -> SessionView {
         let (session, agent) = try await usableSession(userID: userID, id: id)
         return try await view(session, agent: agent)
     }
 
-    public func closeSession(userID: String, id: String) async throws {
+    package func closeSession(userID: String, id: String) async throws {
         let (session, _) = try await usableSession(userID: userID, id: id)
         if try await store.closeSession(id: session.id) { try await announceClosed(session, reason: .closedByUser) }
     }
 
     /// Names (or, with nil or blank, unnames) one of the caller's conversations: at most 100
     /// characters, no control or invisible formatting characters (it is shown in lists).
-    public func renameSession(userID: String, id: String, title: String?) async throws -> SessionView {
+    package func renameSession(userID: String, id: String, title: String?) async throws -> SessionView {
         let (session, agent) = try await ownSession(userID: userID, id: id)
         let trimmed = title?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard trimmed.count <= 100 else { throw RelayError.invalid("a title is at most 100 characters") }
@@ -74,7 +74,7 @@ extension RelayService {
     /// Deletes one of the caller's conversations with its messages: it is closed first (the
     /// host is told, as for a close), then removed, and its stream position forgotten. Allowed
     /// also when its share was revoked or given up: what the caller wrote is theirs to erase.
-    public func deleteSession(userID: String, id: String) async throws {
+    package func deleteSession(userID: String, id: String) async throws {
         let (session, _) = try await ownSession(userID: userID, id: id)
         if try await store.closeSession(id: session.id) { try await announceClosed(session, reason: .closedByUser) }
         try await store.deleteSession(id: session.id)

@@ -18,7 +18,7 @@ extension RelayService {
         return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
     }
 
-    public func createShare(userID: String, agentID: String, label: String?, expiresInSeconds: Int?, maxUses: Int?) async throws
+    package func createShare(userID: String, agentID: String, label: String?, expiresInSeconds: Int?, maxUses: Int?) async throws
         -> CreatedShare
     {
         guard let agent = try await store.agent(id: agentID), agent.ownerID == userID else { throw RelayError.notFound("agent not found") }
@@ -39,7 +39,7 @@ extension RelayService {
         return CreatedShare(share: view, code: code, inviteURL: "\(publicBaseURL)/invite/\(code)")
     }
 
-    public func outgoingShares(userID: String) async throws -> [ShareView] {
+    package func outgoingShares(userID: String) async throws -> [ShareView] {
         var views: [ShareView] = []
         for share in try await store.shares(ownerID: userID) {
             let guests = try await store.guests(shareID: share.id).map {
@@ -53,7 +53,7 @@ extension RelayService {
 
     /// Revokes at once: the grant stops working on every replica (checked per request), open
     /// session streams get `share.revoked` and end, the host device and the guests are told.
-    public func revokeShare(userID: String, shareID: String) async throws -> ShareView {
+    package func revokeShare(userID: String, shareID: String) async throws -> ShareView {
         guard let existing = try await store.share(id: shareID), existing.ownerID == userID else {
             throw RelayError.notFound("share not found")
         }
@@ -76,7 +76,7 @@ extension RelayService {
         return ShareView(share, agentName: try await store.agent(id: share.agentID)?.name ?? "", guests: nil)
     }
 
-    public func invite(code: String) async throws -> InvitePreview {
+    package func invite(code: String) async throws -> InvitePreview {
         guard let share = try await store.share(codeHash: Self.hash(code)), let agent = try await store.agent(id: share.agentID) else {
             throw RelayError.notFound("invite not found")
         }
@@ -86,7 +86,7 @@ extension RelayService {
             status: ShareStatus(share), expiresAt: share.expiresAt)
     }
 
-    public func acceptInvite(userID: String, code: String) async throws -> AcceptedInvite {
+    package func acceptInvite(userID: String, code: String) async throws -> AcceptedInvite {
         do {
             let (share, newly) = try await store.acceptShare(codeHash: Self.hash(code), guestID: userID)
             guard let agent = try await store.agent(id: share.agentID) else { throw RelayError.notFound("invite not found") }
@@ -113,7 +113,7 @@ extension RelayService {
         }
     }
 
-    public func incomingShares(userID: String) async throws -> [ShareView] {
+    package func incomingShares(userID: String) async throws -> [ShareView] {
         var views: [ShareView] = []
         for (share, _) in try await store.incomingShares(guestID: userID) {
             views.append(ShareView(share, agentName: try await store.agent(id: share.agentID)?.name ?? "", guests: nil))
@@ -121,7 +121,7 @@ extension RelayService {
         return views
     }
 
-    public func leaveShare(userID: String, shareID: String) async throws {
+    package func leaveShare(userID: String, shareID: String) async throws {
         guard let closed = try await store.leaveShare(shareID: shareID, guestID: userID) else {
             throw RelayError.notFound("share not found")
         }

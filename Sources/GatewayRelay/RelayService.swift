@@ -7,40 +7,40 @@ import GatewayStore
 import Logging
 
 /// Limits on what users and devices may send and hold (see docs/security.md).
-public struct RelayLimits: Sendable {
-    public var maximumMessageBytes = 64 * 1024
-    public var messagesPerMinute = 120
-    public var sessionsPerMinute = 30
-    public var repliesPerMinute = 6000
-    public var replyBytesPerMinute = 4 << 20
-    public var streamsPerUser = 100
-    public var streamsPerDevice = 4
+package struct RelayLimits: Sendable {
+    package var maximumMessageBytes = 64 * 1024
+    package var messagesPerMinute = 120
+    package var sessionsPerMinute = 30
+    package var repliesPerMinute = 6000
+    package var replyBytesPerMinute = 4 << 20
+    package var streamsPerUser = 100
+    package var streamsPerDevice = 4
     /// An open stream's hold on its user's and device's stream budget expires this long after
     /// its last renewal (so the holds of a replica that died run out by themselves)…
-    public var streamLeaseTTL: Duration = .seconds(60)
+    package var streamLeaseTTL: Duration = .seconds(60)
     /// …and is renewed this often while the stream is open.
-    public var streamLeaseRenewal: Duration = .seconds(20)
+    package var streamLeaseRenewal: Duration = .seconds(20)
     /// A device is online while its stream is open; it refreshes this often…
-    public var presenceRefresh: Duration = .seconds(3)
+    package var presenceRefresh: Duration = .seconds(3)
     /// …and is offline this long after its process stopped refreshing.
-    public var presenceTTL: Duration = .seconds(10)
+    package var presenceTTL: Duration = .seconds(10)
 
-    public init() {}
+    package init() {}
 }
 
 /// Sharing and relay rules: who may see and use what, and which streams hear about it.
 /// HTTP handlers parse and render; every rule lives here.
-public struct RelayService: Sendable {
-    public let store: GatewayStore
-    public let bus: any EventBus
+package struct RelayService: Sendable {
+    package let store: GatewayStore
+    package let bus: any EventBus
     let ephemeral: any EphemeralStore
     let publicBaseURL: String
-    public let limits: RelayLimits
+    package let limits: RelayLimits
     let logger: Logger
     /// Sessions of finished one-shot completions, kept open for the next one (per user and agent).
     let completionSessions = CompletionSessionPool()
 
-    public init(
+    package init(
         store: GatewayStore, bus: any EventBus, ephemeral: any EphemeralStore, publicBaseURL: String, limits: RelayLimits = RelayLimits(),
         logger: Logger
     ) {
@@ -73,7 +73,7 @@ public struct RelayService: Sendable {
     /// Counts a stream about to open against its user's (and device's) budget of open streams,
     /// or refuses naming the limit reached. The stream renews the lease while open and
     /// releases it when it ends.
-    public func acquireStreamLease(userID: String, device: Device? = nil) async throws -> StreamLease {
+    package func acquireStreamLease(userID: String, device: Device? = nil) async throws -> StreamLease {
         var budgets = [("streams:user:\(userID)", UsageLimit.streamsPerUser, limits.streamsPerUser)]
         if let device { budgets.append(("streams:device:\(device.instanceID)", .streamsPerDevice, limits.streamsPerDevice)) }
         let lease = StreamLease(
@@ -100,21 +100,21 @@ public struct RelayService: Sendable {
 }
 
 /// One open stream's hold on its user's (and device's) stream budgets.
-public struct StreamLease: Sendable {
+package struct StreamLease: Sendable {
     let keys: [String]
     let holder: String
     let ephemeral: any EphemeralStore
     let ttl: Duration
     /// How often the stream should call `renew()`.
-    public let renewal: Duration
+    package let renewal: Duration
 
-    public func renew() async {
+    package func renew() async {
         for key in keys { _ = try? await ephemeral.acquireLease(key, holder: holder, limit: .max, ttl: ttl) }
     }
 
     /// Gives the lease back. Often called when the stream's task was cancelled (its client left),
     /// so the store calls run in a task of their own, which a cancellation does not reach.
-    public func release() async {
+    package func release() async {
         let (keys, holder, ephemeral) = (self.keys, self.holder, self.ephemeral)
         await Task {
             for key in keys { try? await ephemeral.releaseLease(key, holder: holder) }
@@ -124,7 +124,7 @@ public struct StreamLease: Sendable {
     /// Runs `body` (a long response: a tool call, a streamed completion) while renewing the
     /// lease, then releases it however `body` ends. The renewal is stopped and waited for first,
     /// so one in flight cannot take the lease again after the release.
-    public func hold<Value>(_ body: () async throws -> Value) async throws -> Value {
+    package func hold<Value>(_ body: () async throws -> Value) async throws -> Value {
         let renewer = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: renewal)

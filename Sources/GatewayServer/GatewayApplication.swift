@@ -15,16 +15,23 @@ import NIOCore
 import ServiceLifecycle
 
 /// Builds and runs the gateway: dependencies, routes, middleware and lifecycle.
-public enum Gateway {
-    /// Builds the HTTP application with its dependencies as managed services. Migrations run
-    /// before the port is bound, so a replica only takes traffic once the schema is current.
-    /// `extraRoutes` lets tests mount routes that use the same services.
-    public static func makeApplication(
-        configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
-        extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)? = nil
+package enum Gateway {
+    /// Builds the HTTP application with its dependencies as managed services.
+    package static func makeApplication(
+        configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics()
     ) async throws -> some ApplicationProtocol {
         let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: logger, metrics: metrics)
-        let router = buildRouter(dependencies, extraRoutes: extraRoutes)
+        return makeApplication(dependencies, router: buildRouter(dependencies))
+    }
+
+    /// The HTTP application over built dependencies and their router (tests and the benchmark add
+    /// routes of their own to it first). Migrations run before the port is bound, so a replica
+    /// only takes traffic once the schema is current.
+    package static func makeApplication(_ dependencies: GatewayDependencies, router: Router<GatewayRequestContext>)
+        -> some ApplicationProtocol
+    {
+        let configuration = dependencies.configuration
+        let logger = dependencies.logger
         var app = Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.httpIdleTimeout))),
@@ -42,28 +49,9 @@ public enum Gateway {
         return app
     }
 
-    /// Every route the application serves, as `METHOD /path/{parameter}` (the OpenAPI document
-    /// is checked against this list). The routes are built over in-process dependencies (an
-    /// in-memory SQLite store, no Redis), so listing them never touches the configured database.
-    public static func routeList(configuration: GatewayConfiguration) async throws -> [String] {
-        var offline = configuration
-        offline.database = .sqlite(path: ":memory:")
-        offline.redisURL = nil
-        let dependencies = try await GatewayDependencies.make(
-            configuration: offline, logger: Logger(label: "routes"), metrics: GatewayMetrics())
-        let routes = buildRouter(dependencies).routes.map { "\($0.method.rawValue) \($0.path)" }
-        let runner = Task { await dependencies.store.database.run() }
-        runner.cancel()
-        await runner.value
-        return routes
-    }
-
     /// The routes and middleware over already-built dependencies: no I/O, nothing started.
     /// Every `/v1` and `/mcp` route is in a group behind `CallerAuthenticationMiddleware`.
-    public static func buildRouter(
-        _ dependencies: GatewayDependencies,
-        extraRoutes: (@Sendable (Router<GatewayRequestContext>, GatewayServices) -> Void)? = nil
-    ) -> Router<GatewayRequestContext> {
+    package static func buildRouter(_ dependencies: GatewayDependencies) -> Router<GatewayRequestContext> {
         let configuration = dependencies.configuration
         let readiness = dependencies.readiness
         let router = Router(context: GatewayRequestContext.self)
@@ -144,17 +132,12 @@ public enum Gateway {
                 mcp,
                 MCPRoutes.callerPolicy(
                     resource: dependencies.authorizationServer.mcpResource, publicBaseURL: configuration.publicBaseURL)))
-        extraRoutes?(
-            router,
-            GatewayServices(
-                configuration: configuration, store: dependencies.store, ephemeral: dependencies.ephemeral, bus: dependencies.bus,
-                tokens: dependencies.tokens, streams: dependencies.streams, metrics: dependencies.metrics, logger: dependencies.logger))
         return router
     }
 
     /// Runs until SIGTERM or SIGINT, then drains: stop accepting, finish in-flight requests,
     /// end long-lived responses, close dependencies; everything is bounded to stay under 10 s.
-    public static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
+    package static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
         let app = try await makeApplication(configuration: configuration, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -234,26 +217,51 @@ public enum Gateway {
 
 /// Everything the routes are built from: the opened store, Redis or its in-process stand-ins,
 /// the domain services over them, and the background services the application runs.
-public struct GatewayDependencies: Sendable {
-    public let configuration: GatewayConfiguration
-    public let store: GatewayStore
-    public let ephemeral: any EphemeralStore
-    public let bus: any EventBus
+package struct GatewayDependencies: Sendable {
+    package let configuration: GatewayConfiguration
+    package let store: GatewayStore
+    package let ephemeral: any EphemeralStore
+    package let bus: any EventBus
     let readiness: Readiness
     let streams: EventStreamResponder
-    public let tokens: AccessTokenService
+    package let tokens: AccessTokenService
     let authorizationServer: AuthorizationServer
     /// The sign-in connector of the configured mode, with what it brings (`Gateway.connectors`).
     let connector: ConnectorPlugin
     let relay: RelayService
-    public let metrics: GatewayMetrics
-    public let logger: Logger
+    package let metrics: GatewayMetrics
+    package let logger: Logger
     /// Run by the application: store, Redis, event bus, presence, identity provider.
     let services: [any Service]
 
+    /// Serves `stream` as Server-Sent Events with resume (see docs/streams.md).
+    package func eventStream(_ stream: StreamName, request: Request, context: GatewayRequestContext) -> Response {
+        streams.response(stream, request: request, context: context)
+    }
+
+    /// The whole graph held in memory: `configuration` (by default `gateway dev`'s, in demo mode)
+    /// over SQLite in memory and the in-process event bus and ephemeral store. Nothing connects
+    /// until its services run, so building and driving its router needs no service at all.
+    package static func inMemory(configuration: GatewayConfiguration? = nil, logger: Logger = Logger(label: "gateway")) async throws
+        -> Self
+    {
+        var offline = try configuration ?? GatewayConfiguration.load(mode: .dev, environment: [:])
+        offline.database = .sqlite(path: ":memory:")
+        offline.redisURL = nil
+        return try await make(configuration: offline, logger: logger, metrics: GatewayMetrics())
+    }
+
+    /// Closes what `make` opened when its services never ran (an in-memory graph whose router was
+    /// only driven in memory).
+    package func close() async {
+        let runner = Task { await store.database.run() }
+        runner.cancel()
+        await runner.value
+    }
+
     /// Opens the store and Redis clients (they connect when their services run) and builds the
     /// domain services over them.
-    public static func make(configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics) async throws -> Self {
+    package static func make(configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics) async throws -> Self {
         let store = try await GatewayStore.open(configuration.database, logger: logger)
         var checks = [DependencyCheck(name: "store") { try await store.ping() }]
         var services: [any Service] = [BackgroundService(name: "store") { await store.database.run() }]
@@ -325,23 +333,6 @@ public struct GatewayDependencies: Sendable {
             configuration: configuration, store: store, ephemeral: ephemeral, bus: bus, readiness: readiness, streams: streams,
             tokens: tokens, authorizationServer: authorizationServer, connector: connector, relay: relay, metrics: metrics,
             logger: logger, services: services)
-    }
-}
-
-/// The dependencies routes are built from.
-public struct GatewayServices: Sendable {
-    public let configuration: GatewayConfiguration
-    public let store: GatewayStore
-    public let ephemeral: any EphemeralStore
-    public let bus: any EventBus
-    public let tokens: AccessTokenService
-    let streams: EventStreamResponder
-    public let metrics: GatewayMetrics
-    public let logger: Logger
-
-    /// Serves `stream` as Server-Sent Events with resume (see docs/streams.md).
-    public func eventStream(_ stream: StreamName, request: Request, context: GatewayRequestContext) -> Response {
-        streams.response(stream, request: request, context: context)
     }
 }
 

@@ -1,4 +1,4 @@
 /// Reported in the start-up line, `/readyz` and the `Server` header.
-public enum GatewayVersion {
-    public static let current = "0.1.0"
+package enum GatewayVersion {
+    package static let current = "0.1.0"
 }

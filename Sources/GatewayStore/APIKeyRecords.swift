@@ -1,20 +1,20 @@
 import Foundation
 
 /// A personal API key as stored: its hash, never the key.
-public struct APIKeyRecord: Sendable, Equatable {
-    public let id: String
-    public let userID: String
-    public let name: String
-    public let prefix: String
-    public let createdAt: Date
-    public let expiresAt: Date?
-    public let lastUsedAt: Date?
+package struct APIKeyRecord: Sendable, Equatable {
+    package let id: String
+    package let userID: String
+    package let name: String
+    package let prefix: String
+    package let createdAt: Date
+    package let expiresAt: Date?
+    package let lastUsedAt: Date?
 }
 
 extension GatewayStore {
     static let apiKeyColumns = "id, user_id, name, prefix, created_at, expires_at, last_used_at"
 
-    public func createAPIKey(
+    package func createAPIKey(
         userID: String, name: String, prefix: String, keyHash: String, expiresAt: Date?, now: Date = Date()
     ) async throws -> APIKeyRecord {
         let record = APIKeyRecord(
@@ -27,7 +27,7 @@ extension GatewayStore {
     }
 
     /// The user's keys that still work (not revoked, not expired), newest first.
-    public func apiKeys(userID: String, now: Date = Date()) async throws -> [APIKeyRecord] {
+    package func apiKeys(userID: String, now: Date = Date()) async throws -> [APIKeyRecord] {
         try await database.execute(
             """
             SELECT \(Self.apiKeyColumns) FROM api_keys
@@ -38,7 +38,7 @@ extension GatewayStore {
     }
 
     /// Revokes one of the user's keys; false when the user has no such working key.
-    public func revokeAPIKey(userID: String, id: String, now: Date = Date()) async throws -> Bool {
+    package func revokeAPIKey(userID: String, id: String, now: Date = Date()) async throws -> Bool {
         !(try await database.execute(
             "UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id",
             .text(id), .text(userID), SQLValue(now)
@@ -49,7 +49,7 @@ extension GatewayStore {
     /// The working key with this hash; nil for an unknown, revoked or expired key. Checked in the
     /// database on every use, so a revocation holds at once on every replica. `last_used_at` is
     /// written at most once a minute per key, so using a key is a read.
-    public func useAPIKey(keyHash: String, now: Date = Date()) async throws -> APIKeyRecord? {
+    package func useAPIKey(keyHash: String, now: Date = Date()) async throws -> APIKeyRecord? {
         guard
             let key = try await database.execute(
                 """

@@ -1,27 +1,27 @@
 import Foundation
 
 /// Who a person is at a sign-in provider (`demo`, `firebase`, `oidc:<issuer>`).
-public struct Identity: Sendable, Equatable {
-    public let provider: String
-    public let subject: String
+package struct Identity: Sendable, Equatable {
+    package let provider: String
+    package let subject: String
 
-    public init(provider: String, subject: String) {
+    package init(provider: String, subject: String) {
         self.provider = provider
         self.subject = subject
     }
 }
 
 /// The grant a refresh token carries.
-public struct RefreshGrant: Sendable, Equatable {
-    public let familyID: String
-    public let userID: String
-    public let clientID: String
-    public let scope: String
+package struct RefreshGrant: Sendable, Equatable {
+    package let familyID: String
+    package let userID: String
+    package let clientID: String
+    package let scope: String
     /// The RFC 8707 resource the family's access tokens are for; nil is the gateway's API.
-    public let resource: String?
+    package let resource: String?
 }
 
-public enum RefreshRotation: Sendable, Equatable {
+package enum RefreshRotation: Sendable, Equatable {
     /// The presented token was current; it is now used and `grant` continues with the new token.
     case rotated(RefreshGrant)
     /// The presented token had already been used: the whole family is now revoked.
@@ -34,7 +34,7 @@ extension GatewayStore {
     // MARK: Identities
 
     /// The user behind an identity, creating both on first sign-in.
-    public func user(signingInAs identity: Identity, displayName: String, now: Date = Date()) async throws -> User {
+    package func user(signingInAs identity: Identity, displayName: String, now: Date = Date()) async throws -> User {
         if let existing = try await user(identity: identity) {
             try await database.execute(
                 "UPDATE users SET display_name = $1, last_seen_at = $2 WHERE id = $3",
@@ -62,7 +62,7 @@ extension GatewayStore {
         return user
     }
 
-    public func user(identity: Identity) async throws -> User? {
+    package func user(identity: Identity) async throws -> User? {
         try await database.execute(
             """
             SELECT u.id, u.display_name, u.created_at, u.last_seen_at FROM identities i
@@ -75,7 +75,7 @@ extension GatewayStore {
     // MARK: Refresh tokens (stored only as hashes)
 
     /// Starts a new family with its first token.
-    public func createRefreshFamily(
+    package func createRefreshFamily(
         tokenHash: String, userID: String, clientID: String, scope: String, resource: String? = nil, expiresAt: Date,
         now: Date = Date()
     ) async throws -> RefreshGrant {
@@ -97,7 +97,7 @@ extension GatewayStore {
     /// Marks `tokenHash` used and adds `newTokenHash` to its family, atomically. Presenting a
     /// used token again revokes the family (as Ory Hydra does): a stolen token and its
     /// legitimate holder can never both keep going.
-    public func rotateRefreshToken(
+    package func rotateRefreshToken(
         _ tokenHash: String, clientID: String, newTokenHash: String, newExpiresAt: Date, familyStartedAfter: Date = .distantPast,
         now: Date = Date()
     ) async throws -> RefreshRotation {
@@ -139,7 +139,7 @@ extension GatewayStore {
 
     /// The resource of the family `tokenHash` belongs to: nil for an unknown token, `.some(nil)`
     /// for the gateway's API.
-    public func refreshTokenResource(_ tokenHash: String) async throws -> String?? {
+    package func refreshTokenResource(_ tokenHash: String) async throws -> String?? {
         let rows = try await database.execute(
             """
             SELECT f.resource FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id WHERE t.token_hash = $1
@@ -151,7 +151,7 @@ extension GatewayStore {
     /// Revokes the family a token belongs to (RFC 7009) and returns its id; unknown tokens are
     /// ignored (nil).
     @discardableResult
-    public func revokeRefreshToken(_ tokenHash: String, now: Date = Date()) async throws -> String? {
+    package func revokeRefreshToken(_ tokenHash: String, now: Date = Date()) async throws -> String? {
         let rows = try await database.execute("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", .text(tokenHash))
         guard let familyID = try rows.first?.string("family_id") else { return nil }
         try await revokeRefreshFamily(familyID, reason: "revoked", now: now)
@@ -159,15 +159,15 @@ extension GatewayStore {
     }
 
     /// The user a refresh token family (a sign-in) belongs to.
-    public func refreshFamilyUser(_ familyID: String) async throws -> String? {
+    package func refreshFamilyUser(_ familyID: String) async throws -> String? {
         try await database.execute("SELECT user_id FROM refresh_token_families WHERE id = $1", .text(familyID)).first?.string("user_id")
     }
 
-    public func revokeRefreshFamily(_ familyID: String, reason: String, now: Date = Date()) async throws {
+    package func revokeRefreshFamily(_ familyID: String, reason: String, now: Date = Date()) async throws {
         try await Self.revokeFamily(familyID, reason: reason, now: now, executor: database)
     }
 
-    public func isRefreshFamilyActive(_ familyID: String) async throws -> Bool {
+    package func isRefreshFamilyActive(_ familyID: String) async throws -> Bool {
         let rows = try await database.execute("SELECT revoked_at FROM refresh_token_families WHERE id = $1", .text(familyID))
         return rows.first.map { $0["revoked_at"] == .null } ?? false
     }

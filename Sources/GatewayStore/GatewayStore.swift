@@ -2,24 +2,24 @@ import Foundation
 import GatewayConfig
 import Logging
 
-public struct User: Sendable, Equatable, Codable {
-    public let id: String
-    public var displayName: String
-    public let createdAt: Date
-    public var lastSeenAt: Date
+package struct User: Sendable, Equatable, Codable {
+    package let id: String
+    package var displayName: String
+    package let createdAt: Date
+    package var lastSeenAt: Date
 }
 
 /// Durable metadata (users now; devices, agents, shares and tokens in later migrations),
 /// written once in portable SQL over either backend.
-public struct GatewayStore: Sendable {
-    public let database: any SQLDatabase
+package struct GatewayStore: Sendable {
+    package let database: any SQLDatabase
 
-    public init(database: any SQLDatabase) {
+    package init(database: any SQLDatabase) {
         self.database = database
     }
 
     /// Opens the backend named by the configuration. Postgres connects lazily; SQLite opens the file now.
-    public static func open(_ settings: DatabaseSettings, logger: Logger) async throws -> GatewayStore {
+    package static func open(_ settings: DatabaseSettings, logger: Logger) async throws -> GatewayStore {
         switch settings {
         case .postgres(let postgres):
             return GatewayStore(database: PostgresBackend(settings: postgres, logger: logger))
@@ -28,16 +28,16 @@ public struct GatewayStore: Sendable {
         }
     }
 
-    public var kind: String { database.kind }
+    package var kind: String { database.kind }
 
     /// The readiness probe: one round trip.
-    public func ping() async throws {
+    package func ping() async throws {
         try await database.execute("SELECT 1 AS ok")
     }
 
     // MARK: Users
 
-    public func createUser(displayName: String, now: Date = Date()) async throws -> User {
+    package func createUser(displayName: String, now: Date = Date()) async throws -> User {
         let user = User(id: UUID().uuidString.lowercased(), displayName: displayName, createdAt: now, lastSeenAt: now)
         try await database.execute(
             "INSERT INTO users (id, display_name, created_at, last_seen_at) VALUES ($1, $2, $3, $4)",
@@ -45,7 +45,7 @@ public struct GatewayStore: Sendable {
         return user
     }
 
-    public func user(id: String) async throws -> User? {
+    package func user(id: String) async throws -> User? {
         try await database.execute(
             "SELECT id, display_name, created_at, last_seen_at FROM users WHERE id = $1", .text(id)
         ).first.map(Self.user(from:))
@@ -53,7 +53,7 @@ public struct GatewayStore: Sendable {
 
     /// Records activity; returns false when the user does not exist.
     @discardableResult
-    public func recordSeen(userID: String, at date: Date = Date()) async throws -> Bool {
+    package func recordSeen(userID: String, at date: Date = Date()) async throws -> Bool {
         let rows = try await database.execute(
             "UPDATE users SET last_seen_at = $1 WHERE id = $2 RETURNING id", SQLValue(date), .text(userID))
         return !rows.isEmpty

@@ -3,15 +3,15 @@ import Logging
 
 /// One schema change. Statements are portable between Postgres and SQLite: ids are TEXT,
 /// timestamps are BIGINT Unix milliseconds, flags are INTEGER 0/1.
-public struct Migration: Sendable {
-    public let version: Int
-    public let name: String
-    public let statements: [String]
+package struct Migration: Sendable {
+    package let version: Int
+    package let name: String
+    package let statements: [String]
 }
 
-public enum Schema {
+package enum Schema {
     /// Append only: a published migration is never edited, a change is a new version.
-    public static let migrations: [Migration] = [
+    package static let migrations: [Migration] = [
         Migration(
             version: 1, name: "users",
             statements: [
@@ -210,18 +210,18 @@ public enum Schema {
 }
 
 /// Applies pending migrations under the database's cross-process migration lock.
-public struct Migrator: Sendable {
+package struct Migrator: Sendable {
     let database: any SQLDatabase
     let logger: Logger
 
-    public init(database: any SQLDatabase, logger: Logger) {
+    package init(database: any SQLDatabase, logger: Logger) {
         self.database = database
         self.logger = logger
     }
 
     /// Returns the versions this call applied (empty when another replica already did).
     @discardableResult
-    public func migrate(_ migrations: [Migration] = Schema.migrations) async throws -> [Int] {
+    package func migrate(_ migrations: [Migration] = Schema.migrations) async throws -> [Int] {
         let logger = self.logger
         return try await database.withMigrationLock { executor in
             try await executor.execute(

@@ -2,18 +2,18 @@ import Foundation
 
 /// An OAuth client that registered itself (RFC 7591 dynamic client registration). Its name is
 /// whatever the client said, so pages show it as unverified.
-public struct RegisteredOAuthClient: Sendable, Equatable {
-    public let id: String
-    public let name: String
-    public let redirectURIs: [String]
-    public let createdAt: Date
-    public let lastUsedAt: Date
+package struct RegisteredOAuthClient: Sendable, Equatable {
+    package let id: String
+    package let name: String
+    package let redirectURIs: [String]
+    package let createdAt: Date
+    package let lastUsedAt: Date
     /// The first sign-in with it; nil while nobody has used it (it then expires within hours).
-    public let firstUsedAt: Date?
+    package let firstUsedAt: Date?
     /// The client address that registered it (as per-address limits count it).
-    public let registeredFrom: String
+    package let registeredFrom: String
 
-    public init(
+    package init(
         id: String, name: String, redirectURIs: [String], createdAt: Date, lastUsedAt: Date, firstUsedAt: Date? = nil,
         registeredFrom: String = ""
     ) {
@@ -30,11 +30,11 @@ public struct RegisteredOAuthClient: Sendable, Equatable {
 /// When registrations expire: a used one when unused since `unusedSince`, one nobody ever
 /// signed in with when registered before `neverUsedSince` (registering is cheap, so a
 /// registration that leads nowhere must not hold a place for long).
-public struct OAuthClientExpiry: Sendable {
-    public let unusedSince: Date
-    public let neverUsedSince: Date
+package struct OAuthClientExpiry: Sendable {
+    package let unusedSince: Date
+    package let neverUsedSince: Date
 
-    public init(unusedSince: Date, neverUsedSince: Date) {
+    package init(unusedSince: Date, neverUsedSince: Date) {
         self.unusedSince = unusedSince
         self.neverUsedSince = neverUsedSince
     }
@@ -45,7 +45,7 @@ public struct OAuthClientExpiry: Sendable {
 }
 
 extension GatewayStore {
-    public func registerOAuthClient(_ client: RegisteredOAuthClient) async throws {
+    package func registerOAuthClient(_ client: RegisteredOAuthClient) async throws {
         let uris = String(decoding: try JSONEncoder().encode(client.redirectURIs), as: UTF8.self)
         try await database.execute(
             """
@@ -58,7 +58,7 @@ extension GatewayStore {
 
     /// The registered client, or nil when unknown or expired (an expired registration is
     /// deleted here, so expiry needs no sweeper).
-    public func registeredOAuthClient(id: String, expiry: OAuthClientExpiry) async throws -> RegisteredOAuthClient? {
+    package func registeredOAuthClient(id: String, expiry: OAuthClientExpiry) async throws -> RegisteredOAuthClient? {
         guard
             let row = try await database.execute(
                 """
@@ -82,7 +82,7 @@ extension GatewayStore {
 
     /// Records that the client was used (a sign-in or a token refresh): the first use at once,
     /// later ones at most once an hour per client, so a busy client costs reads only.
-    public func touchOAuthClient(id: String, now: Date = Date()) async throws {
+    package func touchOAuthClient(id: String, now: Date = Date()) async throws {
         try await database.execute(
             """
             UPDATE oauth_clients SET last_used_at = $2, first_used_at = COALESCE(first_used_at, $2)
@@ -92,7 +92,7 @@ extension GatewayStore {
     }
 
     /// Deletes expired registrations and returns how many are live, overall and from `address`.
-    public func liveOAuthClientCounts(from address: String, expiry: OAuthClientExpiry) async throws -> (
+    package func liveOAuthClientCounts(from address: String, expiry: OAuthClientExpiry) async throws -> (
         overall: Int, fromAddress: Int
     ) {
         try await database.execute(
@@ -106,7 +106,7 @@ extension GatewayStore {
 
     /// Deletes the oldest registration nobody has signed in with (from `address` only, when
     /// given) to make room for a new one; false when there is none.
-    public func evictOldestUnusedOAuthClient(from address: String? = nil) async throws -> Bool {
+    package func evictOldestUnusedOAuthClient(from address: String? = nil) async throws -> Bool {
         let rows =
             if let address {
                 try await database.execute(

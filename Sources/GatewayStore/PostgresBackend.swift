@@ -4,14 +4,14 @@ import NIOSSL
 import PostgresNIO
 
 /// Postgres through PostgresNIO's connection pool.
-public final class PostgresBackend: SQLDatabase {
-    public let kind = "postgres"
+package final class PostgresBackend: SQLDatabase {
+    package let kind = "postgres"
     private let client: PostgresClient
     private let logger: Logger
     /// Arbitrary constant shared by every replica; identifies the gateway's migration lock.
     static let migrationLockKey: Int64 = 0x6761_7465_7761_7931
 
-    public init(settings: PostgresSettings, logger: Logger) {
+    package init(settings: PostgresSettings, logger: Logger) {
         var configuration = PostgresClient.Configuration(
             host: settings.host, port: settings.port, username: settings.username,
             password: settings.password, database: settings.database, tls: Self.tls(for: settings.sslMode))
@@ -41,21 +41,21 @@ public final class PostgresBackend: SQLDatabase {
         }
     }
 
-    public func run() async {
+    package func run() async {
         await client.run()
     }
 
-    public func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+    package func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         try await Self.execute(sql, binds, on: .client(client), logger: logger)
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    package func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             try await ConnectionExecutor(connection: connection, logger: logger).inTransaction(body)
         }
     }
 
-    public func withMigrationLock<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    package func withMigrationLock<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             let executor = ConnectionExecutor(connection: connection, logger: logger)
             // Session-level advisory lock: a second replica blocks here until the first finishes.

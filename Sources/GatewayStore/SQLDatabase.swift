@@ -2,17 +2,17 @@ import Foundation
 
 /// A value bound to or read from a SQL statement. The schema sticks to types both backends
 /// share (text, 64-bit integers, null), so one set of statements serves Postgres and SQLite.
-public enum SQLValue: Sendable, Hashable {
+package enum SQLValue: Sendable, Hashable {
     case text(String)
     case integer(Int64)
     case null
 
-    public var string: String? {
+    package var string: String? {
         if case .text(let value) = self { return value }
         return nil
     }
 
-    public var int64: Int64? {
+    package var int64: Int64? {
         switch self {
         case .integer(let value): value
         case .text(let value): Int64(value)
@@ -22,48 +22,48 @@ public enum SQLValue: Sendable, Hashable {
 }
 
 extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-    public init(nilLiteral: ()) { self = .null }
+    package init(stringLiteral value: String) { self = .text(value) }
+    package init(integerLiteral value: Int64) { self = .integer(value) }
+    package init(nilLiteral: ()) { self = .null }
 
-    public init(_ value: String?) { self = value.map(SQLValue.text) ?? .null }
-    public init(_ value: Int64?) { self = value.map(SQLValue.integer) ?? .null }
-    public init(_ date: Date) { self = .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
-    public init(_ date: Date?) { self = date.map { SQLValue($0) } ?? .null }
+    package init(_ value: String?) { self = value.map(SQLValue.text) ?? .null }
+    package init(_ value: Int64?) { self = value.map(SQLValue.integer) ?? .null }
+    package init(_ date: Date) { self = .integer(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+    package init(_ date: Date?) { self = date.map { SQLValue($0) } ?? .null }
 }
 
 /// One result row, columns by name.
-public struct SQLRow: Sendable {
-    public let columns: [String: SQLValue]
+package struct SQLRow: Sendable {
+    package let columns: [String: SQLValue]
 
-    public init(columns: [String: SQLValue]) {
+    package init(columns: [String: SQLValue]) {
         self.columns = columns
     }
 
-    public subscript(_ name: String) -> SQLValue { columns[name] ?? .null }
+    package subscript(_ name: String) -> SQLValue { columns[name] ?? .null }
 
-    public func string(_ name: String) throws -> String {
+    package func string(_ name: String) throws -> String {
         guard let value = self[name].string else { throw StoreError.unexpectedValue(column: name) }
         return value
     }
 
-    public func int64(_ name: String) throws -> Int64 {
+    package func int64(_ name: String) throws -> Int64 {
         guard let value = self[name].int64 else { throw StoreError.unexpectedValue(column: name) }
         return value
     }
 
     /// Timestamps are stored as Unix milliseconds.
-    public func date(_ name: String) throws -> Date {
+    package func date(_ name: String) throws -> Date {
         Date(timeIntervalSince1970: Double(try int64(name)) / 1000)
     }
 }
 
-public enum StoreError: Error, CustomStringConvertible, Equatable {
+package enum StoreError: Error, CustomStringConvertible, Equatable {
     case unexpectedValue(column: String)
     case unavailable(String)
     case migrationFailed(version: Int, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unexpectedValue(let column): "unexpected value in column \(column)"
         case .unavailable(let reason): "store unavailable: \(reason)"
@@ -73,13 +73,13 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Statements use Postgres-style `$1, $2` placeholders; the SQLite backend maps them to `?1, ?2`.
-public protocol SQLExecutor: Sendable {
+package protocol SQLExecutor: Sendable {
     @discardableResult
     func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
 }
 
 /// The two real backends: Postgres (deployments) and SQLite (dev and single-node).
-public protocol SQLDatabase: SQLExecutor {
+package protocol SQLDatabase: SQLExecutor {
     var kind: String { get }
     /// Runs background work (connection pool) until cancelled; returns promptly after cancellation.
     func run() async
@@ -92,7 +92,7 @@ public protocol SQLDatabase: SQLExecutor {
 
 extension SQLExecutor {
     @discardableResult
-    public func execute(_ sql: String, _ binds: SQLValue...) async throws -> [SQLRow] {
+    package func execute(_ sql: String, _ binds: SQLValue...) async throws -> [SQLRow] {
         try await execute(sql, binds)
     }
 }

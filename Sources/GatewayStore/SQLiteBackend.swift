@@ -4,8 +4,8 @@ import SQLiteNIO
 
 /// SQLite for `gateway dev` and single-node self-hosting. One connection, with statements
 /// serialised so a transaction never sees another task's statements interleaved.
-public final class SQLiteBackend: SQLDatabase {
-    public let kind = "sqlite"
+package final class SQLiteBackend: SQLDatabase {
+    package let kind = "sqlite"
     private let connection: SQLiteConnection
     private let gate = SerialGate()
 
@@ -14,7 +14,7 @@ public final class SQLiteBackend: SQLDatabase {
     }
 
     /// Opens (creating when needed) the database at `path`, or an in-memory one for `:memory:`.
-    public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
+    package static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
         let storage: SQLiteConnection.Storage
         if path == ":memory:" {
             storage = .memory
@@ -33,7 +33,7 @@ public final class SQLiteBackend: SQLDatabase {
         return database
     }
 
-    public func run() async {
+    package func run() async {
         // Nothing runs in the background; close the file once the service is cancelled.
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(3600))
@@ -42,17 +42,17 @@ public final class SQLiteBackend: SQLDatabase {
         try? await connection.close().get()
     }
 
-    public func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+    package func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         try await gate.withLock { try await Self.run(sql, binds, on: connection) }
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    package func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         try await gate.withLock {
             try await LockedExecutor(connection: connection).inTransaction(begin: "BEGIN IMMEDIATE", body)
         }
     }
 
-    public func withMigrationLock<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    package func withMigrationLock<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         // A single process owns the file; the serial gate is the lock.
         try await gate.withLock { try await body(LockedExecutor(connection: connection)) }
     }

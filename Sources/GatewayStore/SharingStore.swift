@@ -4,7 +4,7 @@ extension GatewayStore {
     // MARK: Devices
 
     /// Registers or updates the caller's device; throws `DeviceIDTaken` when another user owns the id.
-    public func registerDevice(id: String, ownerID: String, name: String, platform: String, now: Date = Date()) async throws
+    package func registerDevice(id: String, ownerID: String, name: String, platform: String, now: Date = Date()) async throws
         -> (device: Device, created: Bool)
     {
         let inserted = try await database.execute(
@@ -25,23 +25,23 @@ extension GatewayStore {
 
     static let deviceColumns = "id, instance_id, owner_id, name, platform, created_at, updated_at"
 
-    public func device(id: String) async throws -> Device? {
+    package func device(id: String) async throws -> Device? {
         try await database.execute("SELECT \(Self.deviceColumns) FROM devices WHERE id = $1", .text(id)).first.map(Self.device(from:))
     }
 
     /// The registration an instance id belongs to; nil once that device was deleted, even when
     /// its id was registered again.
-    public func device(instanceID: String) async throws -> Device? {
+    package func device(instanceID: String) async throws -> Device? {
         try await database.execute("SELECT \(Self.deviceColumns) FROM devices WHERE instance_id = $1", .text(instanceID)).first
             .map(Self.device(from:))
     }
 
-    public func devices(ownerID: String) async throws -> [Device] {
+    package func devices(ownerID: String) async throws -> [Device] {
         try await database.execute("SELECT \(Self.deviceColumns) FROM devices WHERE owner_id = $1 ORDER BY created_at", .text(ownerID))
             .map(Self.device(from:))
     }
 
-    public func renameDevice(id: String, ownerID: String, name: String, now: Date = Date()) async throws -> Device? {
+    package func renameDevice(id: String, ownerID: String, name: String, now: Date = Date()) async throws -> Device? {
         let rows = try await database.execute(
             "UPDATE devices SET name = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING \(Self.deviceColumns)",
             .text(name), SQLValue(now), .text(id), .text(ownerID))
@@ -50,7 +50,7 @@ extension GatewayStore {
 
     /// Deletes the device with its agents, their shares and sessions. Returns the sessions that
     /// were open, so their streams can be told.
-    public func deleteDevice(id: String, ownerID: String) async throws -> [ChatSession]? {
+    package func deleteDevice(id: String, ownerID: String) async throws -> [ChatSession]? {
         try await database.transaction { executor in
             let owned = try await executor.execute("SELECT id FROM devices WHERE id = $1 AND owner_id = $2", .text(id), .text(ownerID))
             guard !owned.isEmpty else { return nil }
@@ -74,7 +74,7 @@ extension GatewayStore {
 
     // MARK: Agents
 
-    public func publishAgent(
+    package func publishAgent(
         deviceID: String, ownerID: String, key: String, name: String, description: String, capabilities: [String],
         now: Date = Date()
     ) async throws -> (agent: Agent, created: Bool) {
@@ -103,7 +103,7 @@ extension GatewayStore {
     }
 
     /// Removes the agent (its shares and sessions go with it); returns it and its open sessions.
-    public func unpublishAgent(deviceID: String, key: String) async throws -> (agent: Agent, openSessions: [ChatSession])? {
+    package func unpublishAgent(deviceID: String, key: String) async throws -> (agent: Agent, openSessions: [ChatSession])? {
         try await database.transaction { executor in
             let rows = try await executor.execute(
                 "SELECT \(Self.agentColumns) FROM agents WHERE device_id = $1 AND agent_key = $2", .text(deviceID), .text(key))
@@ -119,22 +119,22 @@ extension GatewayStore {
     static let agentColumns =
         "id, device_id, device_instance_id, agent_key, owner_id, name, description, capabilities, created_at, updated_at"
 
-    public func agent(id: String) async throws -> Agent? {
+    package func agent(id: String) async throws -> Agent? {
         try await database.execute("SELECT \(Self.agentColumns) FROM agents WHERE id = $1", .text(id)).first.map(Self.agent(from:))
     }
 
-    public func agents(ownerID: String) async throws -> [Agent] {
+    package func agents(ownerID: String) async throws -> [Agent] {
         try await database.execute("SELECT \(Self.agentColumns) FROM agents WHERE owner_id = $1 ORDER BY created_at", .text(ownerID))
             .map(Self.agent(from:))
     }
 
-    public func agents(deviceID: String) async throws -> [Agent] {
+    package func agents(deviceID: String) async throws -> [Agent] {
         try await database.execute("SELECT \(Self.agentColumns) FROM agents WHERE device_id = $1 ORDER BY created_at", .text(deviceID))
             .map(Self.agent(from:))
     }
 
     /// Agents the guest holds an active grant for, with the share it came through.
-    public func sharedAgents(guestID: String) async throws -> [(agent: Agent, shareID: String)] {
+    package func sharedAgents(guestID: String) async throws -> [(agent: Agent, shareID: String)] {
         try await database.execute(
             """
             SELECT a.id, a.device_id, a.device_instance_id, a.agent_key, a.owner_id, a.name, a.description, a.capabilities, a.created_at,
@@ -158,7 +158,7 @@ extension GatewayStore {
 
     /// How `userID` may use the agent: as its owner, through an active (unrevoked, not left)
     /// grant, or not at all. Checked on every request, so a revocation applies at once everywhere.
-    public func access(userID: String, agentID: String) async throws -> AgentAccess? {
+    package func access(userID: String, agentID: String) async throws -> AgentAccess? {
         guard let agent = try await agent(id: agentID) else { return nil }
         if agent.ownerID == userID { return .owner }
         let rows = try await database.execute(
@@ -172,7 +172,7 @@ extension GatewayStore {
 
     // MARK: Shares
 
-    public func createShare(
+    package func createShare(
         agentID: String, ownerID: String, codeHash: String, label: String?, expiresAt: Date?, maxUses: Int?, now: Date = Date()
     ) async throws -> Share {
         let share = Share(
@@ -190,22 +190,22 @@ extension GatewayStore {
 
     static let shareColumns = "id, agent_id, owner_id, label, expires_at, max_uses, use_count, created_at, revoked_at"
 
-    public func share(id: String) async throws -> Share? {
+    package func share(id: String) async throws -> Share? {
         try await database.execute("SELECT \(Self.shareColumns) FROM shares WHERE id = $1", .text(id)).first.map(Self.share(from:))
     }
 
-    public func share(codeHash: String) async throws -> Share? {
+    package func share(codeHash: String) async throws -> Share? {
         try await database.execute("SELECT \(Self.shareColumns) FROM shares WHERE code_hash = $1", .text(codeHash))
             .first.map(Self.share(from:))
     }
 
-    public func shares(ownerID: String) async throws -> [Share] {
+    package func shares(ownerID: String) async throws -> [Share] {
         try await database.execute("SELECT \(Self.shareColumns) FROM shares WHERE owner_id = $1 ORDER BY created_at", .text(ownerID))
             .map(Self.share(from:))
     }
 
     /// Guests who accepted a share (active grants first), with their display names.
-    public func guests(shareID: String) async throws -> [(grant: Grant, displayName: String)] {
+    package func guests(shareID: String) async throws -> [(grant: Grant, displayName: String)] {
         try await database.execute(
             """
             SELECT g.share_id, g.guest_id, g.agent_id, g.created_at, g.left_at, u.display_name
@@ -215,7 +215,7 @@ extension GatewayStore {
     }
 
     /// Every user with an active grant to an agent of `deviceID` (to tell them its host status).
-    public func guestIDs(deviceID: String) async throws -> [String] {
+    package func guestIDs(deviceID: String) async throws -> [String] {
         try await database.execute(
             """
             SELECT DISTINCT g.guest_id FROM grants g JOIN shares s ON s.id = g.share_id JOIN agents a ON a.id = g.agent_id
@@ -226,7 +226,7 @@ extension GatewayStore {
 
     /// Marks the share revoked; returns it (nil if not the owner's or already revoked) with the
     /// grants and open sessions it ends.
-    public func revokeShare(id: String, ownerID: String, now: Date = Date()) async throws
+    package func revokeShare(id: String, ownerID: String, now: Date = Date()) async throws
         -> (share: Share, guests: [String], openSessions: [ChatSession])?
     {
         try await database.transaction { executor in
@@ -247,7 +247,7 @@ extension GatewayStore {
     }
 
     /// Accepts an invite: records a grant, counting a use. Accepting again is harmless.
-    public func acceptShare(codeHash: String, guestID: String, now: Date = Date()) async throws -> (share: Share, newlyAccepted: Bool) {
+    package func acceptShare(codeHash: String, guestID: String, now: Date = Date()) async throws -> (share: Share, newlyAccepted: Bool) {
         try await database.transaction { executor in
             let rows = try await executor.execute(
                 "SELECT \(Self.shareColumns) FROM shares WHERE code_hash = $1", .text(codeHash))
@@ -280,7 +280,7 @@ extension GatewayStore {
     }
 
     /// Shares the guest accepted and still holds.
-    public func incomingShares(guestID: String) async throws -> [(share: Share, grant: Grant)] {
+    package func incomingShares(guestID: String) async throws -> [(share: Share, grant: Grant)] {
         try await database.execute(
             """
             SELECT s.id, s.agent_id, s.owner_id, s.label, s.expires_at, s.max_uses, s.use_count, s.created_at, s.revoked_at,
@@ -298,7 +298,7 @@ extension GatewayStore {
     }
 
     /// The guest gives up a grant; returns the sessions it closes, or nil when there was none.
-    public func leaveShare(shareID: String, guestID: String, now: Date = Date()) async throws -> [ChatSession]? {
+    package func leaveShare(shareID: String, guestID: String, now: Date = Date()) async throws -> [ChatSession]? {
         try await database.transaction { executor in
             let updated = try await executor.execute(
                 "UPDATE grants SET left_at = $1 WHERE share_id = $2 AND guest_id = $3 AND left_at IS NULL RETURNING share_id",
@@ -335,7 +335,7 @@ extension GatewayStore {
     /// unless the session is with an agent of that very device. One statement, so the hot path
     /// of a streamed reply (a post per delta) costs one round trip, and revocation and closing
     /// still apply at once because nothing is cached.
-    public func replyTarget(sessionID: String, deviceID: String, ownerID: String) async throws -> ReplyTarget? {
+    package func replyTarget(sessionID: String, deviceID: String, ownerID: String) async throws -> ReplyTarget? {
         let rows = try await database.execute(
             """
             SELECT d.instance_id AS device_instance_id, s.id AS session_id, s.closed_at AS closed_at,
@@ -355,7 +355,7 @@ extension GatewayStore {
 
     static let sessionColumns = "id, agent_id, user_id, share_id, created_at, closed_at, title"
 
-    public func createSession(agentID: String, userID: String, shareID: String?, now: Date = Date()) async throws -> ChatSession {
+    package func createSession(agentID: String, userID: String, shareID: String?, now: Date = Date()) async throws -> ChatSession {
         let session = ChatSession(
             id: UUID().uuidString.lowercased(), agentID: agentID, userID: userID, shareID: shareID, createdAt: now, closedAt: nil,
             title: nil)
@@ -365,18 +365,18 @@ extension GatewayStore {
         return session
     }
 
-    public func session(id: String) async throws -> ChatSession? {
+    package func session(id: String) async throws -> ChatSession? {
         try await database.execute("SELECT \(Self.sessionColumns) FROM sessions WHERE id = $1", .text(id)).first.map(Self.session(from:))
     }
 
-    public func sessions(userID: String) async throws -> [ChatSession] {
+    package func sessions(userID: String) async throws -> [ChatSession] {
         try await database.execute(
             "SELECT \(Self.sessionColumns) FROM sessions WHERE user_id = $1 ORDER BY created_at DESC", .text(userID)
         ).map(Self.session(from:))
     }
 
     /// Open sessions on any agent of `deviceID` (to tell them the host's status).
-    public func openSessions(deviceID: String) async throws -> [ChatSession] {
+    package func openSessions(deviceID: String) async throws -> [ChatSession] {
         try await database.execute(
             """
             SELECT \(Self.sessionColumns) FROM sessions WHERE closed_at IS NULL
@@ -386,19 +386,19 @@ extension GatewayStore {
     }
 
     @discardableResult
-    public func closeSession(id: String, now: Date = Date()) async throws -> Bool {
+    package func closeSession(id: String, now: Date = Date()) async throws -> Bool {
         !(try await database.execute(
             "UPDATE sessions SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL RETURNING id", SQLValue(now), .text(id)
         ).isEmpty)
     }
 
     /// Names the session (nil: no name).
-    public func renameSession(id: String, title: String?) async throws {
+    package func renameSession(id: String, title: String?) async throws {
         try await database.execute("UPDATE sessions SET title = $1 WHERE id = $2", SQLValue(title), .text(id))
     }
 
     /// Removes the session and, with it, its messages (the foreign key cascades).
-    public func deleteSession(id: String) async throws {
+    package func deleteSession(id: String) async throws {
         try await database.execute("DELETE FROM sessions WHERE id = $1", .text(id))
     }
 
@@ -410,7 +410,7 @@ extension GatewayStore {
     }
 
     /// Stores a message once per idempotency key: a retried post returns the first one.
-    public func addMessage(
+    package func addMessage(
         sessionID: String, role: Message.Role, authorID: String?, replyTo: String?, text: String, idempotencyKey: String?,
         now: Date = Date()
     ) async throws -> (message: Message, created: Bool) {
@@ -436,7 +436,7 @@ extension GatewayStore {
 
     /// Where a user message of a session stands: nil when the session has no such user message,
     /// else whether a reply to it is stored.
-    public func userMessageIsAnswered(sessionID: String, messageID: String) async throws -> Bool? {
+    package func userMessageIsAnswered(sessionID: String, messageID: String) async throws -> Bool? {
         let rows = try await database.execute(
             """
             SELECT (SELECT r.id FROM messages r WHERE r.session_id = m.session_id AND r.reply_to = m.id LIMIT 1) AS reply_id
@@ -445,7 +445,7 @@ extension GatewayStore {
         return rows.first.map { $0["reply_id"] != .null }
     }
 
-    public func messages(sessionID: String, limit: Int = 500) async throws -> [Message] {
+    package func messages(sessionID: String, limit: Int = 500) async throws -> [Message] {
         try await database.execute(
             "SELECT \(Self.messageColumns) FROM messages WHERE session_id = $1 ORDER BY created_at, id LIMIT $2",
             .text(sessionID), .integer(Int64(limit))
@@ -455,7 +455,7 @@ extension GatewayStore {
     /// User messages in the device's open sessions (not closed, share not revoked) that have no
     /// stored reply, oldest first: what a host must still answer, even after its event stream
     /// lost them.
-    public func unansweredMessages(deviceID: String, limit: Int = 500) async throws -> [UnansweredMessage] {
+    package func unansweredMessages(deviceID: String, limit: Int = 500) async throws -> [UnansweredMessage] {
         try await database.execute(
             """
             SELECT m.id, m.session_id, m.role, m.author_id, m.reply_to, m.text, m.created_at,

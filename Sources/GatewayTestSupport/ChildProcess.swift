@@ -5,10 +5,10 @@ import ProcessSpawning
 import Glibc
 #endif
 
-public struct ChildProcessError: Error, CustomStringConvertible {
-    public let description: String
+package struct ChildProcessError: Error, CustomStringConvertible {
+    package let description: String
 
-    public init(_ description: String) {
+    package init(_ description: String) {
         self.description = description
     }
 }
@@ -21,16 +21,16 @@ public struct ChildProcessError: Error, CustomStringConvertible {
 /// server started from an async test never sees SIGTERM), and its exit detection can miss a
 /// child's exit under load, leaving `waitUntilExit()` hanging on a zombie. Here the child gets an
 /// empty mask and default dispositions, output goes to a file, and waiting holds no thread.
-public final class ChildProcess: Sendable {
+package final class ChildProcess: Sendable {
     let child: SpawnedChild
 
-    public var pid: pid_t { child.pid }
-    public var startedAt: ContinuousClock.Instant { child.startedAt }
+    package var pid: pid_t { child.pid }
+    package var startedAt: ContinuousClock.Instant { child.startedAt }
 
     /// - Parameters:
     ///   - environment: the whole environment, or nil to inherit this process's.
     ///   - outputPath: file that receives stdout and stderr (appended), or nil for /dev/null.
-    public init(
+    package init(
         executable: String, arguments: [String], environment: [String: String]? = nil,
         workingDirectory: String? = nil, outputPath: String? = nil
     ) throws {
@@ -53,20 +53,20 @@ public final class ChildProcess: Sendable {
     }
 
     /// The exit status (128+signal when killed by a signal), or nil while running.
-    public var terminationStatus: Int32? { child.terminationStatus }
+    package var terminationStatus: Int32? { child.terminationStatus }
 
     /// How long the child ran, once it has exited.
-    public var runningTime: Duration? { child.runningTime }
+    package var runningTime: Duration? { child.runningTime }
 
-    public var isRunning: Bool { child.isRunning }
+    package var isRunning: Bool { child.isRunning }
 
-    public func send(_ signal: Int32) { child.send(signal) }
+    package func send(_ signal: Int32) { child.send(signal) }
 
     /// The exit status, or nil when still running after `timeout`.
-    public func waitForExit(timeout: Duration) async -> Int32? { await child.waitForExit(timeout: timeout) }
+    package func waitForExit(timeout: Duration) async -> Int32? { await child.waitForExit(timeout: timeout) }
 
     /// SIGTERM, then SIGKILL if it has not exited after `grace`.
-    public func stop(grace: Duration = .seconds(10)) async -> Int32? {
+    package func stop(grace: Duration = .seconds(10)) async -> Int32? {
         send(SIGTERM)
         if let status = await waitForExit(timeout: grace) { return status }
         send(SIGKILL)
@@ -75,7 +75,7 @@ public final class ChildProcess: Sendable {
 
     /// Runs a command to completion; throws with its output when it fails or overruns.
     @discardableResult
-    public static func run(
+    package static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(60)
     ) async throws -> String {
         let outputPath = NSTemporaryDirectory() + "gateway-cmd-\(UUID().uuidString).log"
@@ -95,7 +95,7 @@ public final class ChildProcess: Sendable {
 }
 
 /// The full path of an executable on PATH, if any.
-public func findExecutable(_ name: String) -> String? {
+package func findExecutable(_ name: String) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     for directory in path.split(separator: ":") {
         let candidate = "\(directory)/\(name)"

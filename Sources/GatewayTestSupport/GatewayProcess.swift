@@ -2,20 +2,20 @@ import Foundation
 
 /// A real `gateway` process (the binary `scripts/test.sh` built), for tests of start-up,
 /// configuration errors, signals and several replicas sharing Redis and Postgres.
-public final class GatewayProcess: Sendable {
-    public let arguments: [String]
-    public let environment: [String: String]
+package final class GatewayProcess: Sendable {
+    package let arguments: [String]
+    package let environment: [String: String]
     private let directory: String
     private let child: ChildProcess
 
     /// `GATEWAY_BINARY`, else the `gateway` `swift build` put next to the tests.
-    public static func binaryPath() throws -> String {
+    package static func binaryPath() throws -> String {
         try TestEnvironment.builtProduct("gateway", variable: "GATEWAY_BINARY")
     }
 
     /// Starts the process. `environment` is the whole environment: nothing is inherited, as with
     /// `env -i`. It runs in an empty directory so a developer's `.env` never leaks into a test.
-    public init(arguments: [String] = ["serve"], environment: [String: String]) throws {
+    package init(arguments: [String] = ["serve"], environment: [String: String]) throws {
         self.arguments = arguments
         self.environment = environment
         directory = NSTemporaryDirectory() + "gateway-proc-\(UUID().uuidString.prefix(8))"
@@ -25,29 +25,29 @@ public final class GatewayProcess: Sendable {
             outputPath: "\(directory)/output.log")
     }
 
-    public var pid: Int32 { child.pid }
+    package var pid: Int32 { child.pid }
 
     /// Everything the process wrote to stdout and stderr so far.
-    public var output: String {
+    package var output: String {
         (try? String(contentsOfFile: "\(directory)/output.log", encoding: .utf8)) ?? ""
     }
 
-    public var isRunning: Bool { child.isRunning }
+    package var isRunning: Bool { child.isRunning }
 
     /// From spawn to exit, measured by the reaper thread; nil while running.
-    public var runningTime: Duration? { child.runningTime }
+    package var runningTime: Duration? { child.runningTime }
 
-    public func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         child.send(signal)
     }
 
     /// The exit status, or nil if the process is still running after `timeout`.
-    public func waitForExit(timeout: Duration) async -> Int32? {
+    package func waitForExit(timeout: Duration) async -> Int32? {
         await child.waitForExit(timeout: timeout)
     }
 
     /// Waits until `text` appears in the output; false on timeout or exit.
-    public func waitForOutput(containing text: String, timeout: Duration) async -> Bool {
+    package func waitForOutput(containing text: String, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if output.contains(text) { return true }
@@ -58,7 +58,7 @@ public final class GatewayProcess: Sendable {
     }
 
     /// SIGKILL, for tests that tear a replica down hard, and for cleanup.
-    public func kill() {
+    package func kill() {
         child.send(SIGKILL)
     }
 }

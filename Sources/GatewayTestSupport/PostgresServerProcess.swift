@@ -2,15 +2,15 @@ import Foundation
 
 /// A private, throw-away Postgres cluster for tests that stop and start the database.
 /// Postgres refuses to run as root, so as root every step runs as the `postgres` user.
-public final class PostgresServerProcess: Sendable {
-    public let port: Int
-    public let directory: String
+package final class PostgresServerProcess: Sendable {
+    package let port: Int
+    package let directory: String
     private let binDirectory: String
 
-    public var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable" }
+    package var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable" }
 
     /// Creates the cluster (initdb) without starting it.
-    public init() async throws {
+    package init() async throws {
         let candidates = [
             ProcessInfo.processInfo.environment["PG_BIN"], "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
         ].compactMap { $0 }
@@ -28,7 +28,7 @@ public final class PostgresServerProcess: Sendable {
         try await runAsPostgres("initdb", ["-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
     }
 
-    public func start() async throws {
+    package func start() async throws {
         try await runAsPostgres(
             "pg_ctl",
             [
@@ -37,12 +37,12 @@ public final class PostgresServerProcess: Sendable {
             ])
     }
 
-    public func stop() async throws {
+    package func stop() async throws {
         try await runAsPostgres("pg_ctl", ["-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
     }
 
     /// Stops the server (if running) and deletes its files.
-    public func destroy() async {
+    package func destroy() async {
         _ = try? await stop()
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -11,10 +11,10 @@ import Darwin
 
 /// Why a throw-away server could not be started. Tests that need one must fail with this rather
 /// than skip, so a missing `redis-server` can never make a CI run look green.
-public struct RedisServerProcessError: Error, CustomStringConvertible {
-    public var description: String
+package struct RedisServerProcessError: Error, CustomStringConvertible {
+    package var description: String
 
-    public init(_ description: String) {
+    package init(_ description: String) {
         self.description = description
     }
 }
@@ -27,23 +27,23 @@ public struct RedisServerProcessError: Error, CustomStringConvertible {
 /// start moves to another port.
 ///
 /// Thread-safe; the mutable state is behind one lock.
-public final class RedisServerProcess: Sendable {
+package final class RedisServerProcess: Sendable {
     /// The loopback port the server listens on. Fixed once `start()` has succeeded.
-    public var port: Int { state.withLockedValue { $0.port } }
+    package var port: Int { state.withLockedValue { $0.port } }
     /// Addresses passed to `--bind`.
-    public let bindAddresses: [String]
+    package let bindAddresses: [String]
     /// Extra command line arguments, e.g. `["--requirepass", "secret"]`.
-    public let extraArguments: [String]
+    package let extraArguments: [String]
     /// When set, the server speaks only TLS on `port`.
-    public let tls: TLSFiles?
+    package let tls: TLSFiles?
 
     /// PEM files for a TLS-only server (clients are not asked for certificates).
-    public struct TLSFiles: Sendable {
-        public var certificate: String
-        public var privateKey: String
-        public var caCertificate: String
+    package struct TLSFiles: Sendable {
+        package var certificate: String
+        package var privateKey: String
+        package var caCertificate: String
 
-        public init(certificate: String, privateKey: String, caCertificate: String) {
+        package init(certificate: String, privateKey: String, caCertificate: String) {
             self.certificate = certificate
             self.privateKey = privateKey
             self.caCertificate = caCertificate
@@ -51,7 +51,7 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// Working directory with the log file; removed by `cleanUp()`.
-    public let directory: URL
+    package let directory: URL
 
     private let executable: URL
     private let state: NIOLockedValueBox<State>
@@ -63,12 +63,12 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// `redis://127.0.0.1:<port>` (`rediss://` with TLS; no credentials).
-    public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
-    public var host: String { "127.0.0.1" }
-    public var logFile: URL { directory.appendingPathComponent("redis.log") }
+    package var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
+    package var host: String { "127.0.0.1" }
+    package var logFile: URL { directory.appendingPathComponent("redis.log") }
 
     /// Finds `redis-server` and reserves a port; does not start it yet.
-    public init(bindAddresses: [String] = ["127.0.0.1"], arguments: [String] = [], tls: TLSFiles? = nil) throws {
+    package init(bindAddresses: [String] = ["127.0.0.1"], arguments: [String] = [], tls: TLSFiles? = nil) throws {
         guard let executable = findExecutable("redis-server").map(URL.init(fileURLWithPath:)) else {
             throw RedisServerProcessError(
                 "redis-server was not found on PATH (\(ProcessInfo.processInfo.environment["PATH"] ?? "")). "
@@ -87,7 +87,7 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// Creates and starts a server.
-    public static func start(
+    package static func start(
         bindAddresses: [String] = ["127.0.0.1"],
         arguments: [String] = [],
         tls: TLSFiles? = nil
@@ -103,7 +103,7 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// Starts the server and waits (up to 10 s) until it accepts connections.
-    public func start() async throws {
+    package func start() async throws {
         for _ in 0..<5 {
             guard try await launch() == .addressInUse else {
                 state.withLockedValue { $0.hasStarted = true }
@@ -177,23 +177,23 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// Graceful stop (SIGTERM), waiting for the process to exit.
-    public func stop() async {
+    package func stop() async {
         await terminate(signal: SIGTERM)
     }
 
     /// Abrupt stop (SIGKILL), waiting for the process to exit.
-    public func kill() async {
+    package func kill() async {
         await terminate(signal: SIGKILL)
     }
 
     /// Stops gracefully and starts again on the same port.
-    public func restart() async throws {
+    package func restart() async throws {
         await stop()
         try await start()
     }
 
     /// Kills the server if running and deletes its directory. Call when the test is done.
-    public func cleanUp() async {
+    package func cleanUp() async {
         await kill()
         try? FileManager.default.removeItem(at: directory)
     }

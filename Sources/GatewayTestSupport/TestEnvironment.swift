@@ -1,16 +1,16 @@
 import Foundation
 import NIOConcurrencyHelpers
 
-public struct MissingTestServiceError: Error, CustomStringConvertible {
-    public let description: String
+package struct MissingTestServiceError: Error, CustomStringConvertible {
+    package let description: String
 
-    public init(description: String) {
+    package init(description: String) {
         self.description = description
     }
 }
 
 /// What a service-backed test needs from the machine beyond Swift.
-public enum TestRequirement: String, Sendable, CaseIterable {
+package enum TestRequirement: String, Sendable, CaseIterable {
     /// The shared throw-away redis-server: `TEST_REDIS_URL`.
     case redis
     /// The shared throw-away Postgres (a superuser) and `psql`: `TEST_DATABASE_URL`.
@@ -49,9 +49,9 @@ public enum TestRequirement: String, Sendable, CaseIterable {
 /// service-backed ones, saying how many it skipped and how to run them. Under `scripts/test.sh`
 /// (`GATEWAY_TEST_SERVICES=required`) or CI (`CI` set) every test runs, so a missing service fails
 /// its tests instead of skipping them: a green run there has run everything.
-public enum TestEnvironment {
+package enum TestEnvironment {
     /// Whether every service-backed test must run (and fail when its service is missing).
-    public static var servicesRequired: Bool {
+    package static var servicesRequired: Bool {
         if environment("GATEWAY_TEST_SERVICES") == "required" { return true }
         guard let ci = environment("CI") else { return false }
         return ci != "0" && ci.lowercased() != "false"
@@ -59,18 +59,18 @@ public enum TestEnvironment {
 
     /// Whether a test needing `requirements` runs here; a test that does not is counted, and the
     /// count is reported when the test process exits.
-    public static func runs(_ requirements: [TestRequirement]) -> Bool {
+    package static func runs(_ requirements: [TestRequirement]) -> Bool {
         if servicesRequired || requirements.allSatisfy(\.isMet) { return true }
         SkippedServiceTests.record(missing: requirements.filter { !$0.isMet })
         return false
     }
 
     /// The note a skipped test carries.
-    public static func skipNote(_ requirements: [TestRequirement]) -> String {
+    package static func skipNote(_ requirements: [TestRequirement]) -> String {
         "needs \(requirements.map(\.explanation).joined(separator: " and ")): `bash scripts/test.sh` starts the services and runs every test"
     }
 
-    public static func value(_ name: String) throws -> String {
+    package static func value(_ name: String) throws -> String {
         guard let value = environment(name) else {
             throw MissingTestServiceError(
                 description: "\(name) is not set: run the suite with `bash scripts/test.sh`, which starts Redis and Postgres")
@@ -84,14 +84,14 @@ public enum TestEnvironment {
     }
 
     /// `redis://127.0.0.1:PORT` of the shared throw-away redis-server.
-    public static func redisURL() throws -> String { try value("TEST_REDIS_URL") }
+    package static func redisURL() throws -> String { try value("TEST_REDIS_URL") }
 
     /// `postgres://…` of the shared throw-away Postgres (a superuser, so tests may create databases).
-    public static func databaseURL() throws -> String { try value("TEST_DATABASE_URL") }
+    package static func databaseURL() throws -> String { try value("TEST_DATABASE_URL") }
 
     /// A product this package builds (`gateway`, `gatewayctl`): `variable` when set, else the one
     /// `swift build` put next to the running test bundle, so a plain `swift test` finds it.
-    public static func builtProduct(_ name: String, variable: String) throws -> String {
+    package static func builtProduct(_ name: String, variable: String) throws -> String {
         if let path = environment(variable) {
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw MissingTestServiceError(description: "\(variable)=\(path) is not an executable")
@@ -139,7 +139,7 @@ private let handedOutPorts = NIOLockedValueBox(Set<Int>())
 
 /// A TCP port nobody listens on right now (the kernel picks it), and that no other caller in this
 /// process was given.
-public func freeLoopbackPort() throws -> Int {
+package func freeLoopbackPort() throws -> Int {
     for _ in 0..<100 {
         let port = try kernelPickedLoopbackPort()
         if handedOutPorts.withLockedValue({ $0.insert(port).inserted }) { return port }
@@ -170,7 +170,7 @@ private func kernelPickedLoopbackPort() throws -> Int {
 extension TestEnvironment {
     /// Creates a uniquely named, empty database on the shared test Postgres and returns its URL,
     /// so tests never see each other's rows.
-    public static func createDatabase() async throws -> String {
+    package static func createDatabase() async throws -> String {
         let adminURL = try databaseURL()
         let name = "gateway_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         guard let psql = findExecutable("psql") else {

@@ -10,10 +10,10 @@ import X509
 /// reach Google: the certificate document Firebase ID tokens are verified with (Google's exact
 /// format: a JSON object of key id to X.509 PEM, with `Cache-Control: max-age`), and tokens
 /// signed like Firebase's (RS256, `kid`), with whatever claims a test asks for.
-public final class TestFirebase: Sendable {
-    public static let certificatesPath = "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+package final class TestFirebase: Sendable {
+    package static let certificatesPath = "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 
-    public enum Answer: Sendable, Equatable {
+    package enum Answer: Sendable, Equatable {
         case certificates
         case serverError
         /// Holds the request longer than the gateway waits.
@@ -33,45 +33,45 @@ public final class TestFirebase: Sendable {
         var fetches = 0
     }
 
-    public let projectID: String
-    public let port: Int
+    package let projectID: String
+    package let port: Int
     private let state: NIOLockedValueBox<State>
     private let task: NIOLockedValueBox<Task<Void, any Error>?> = .init(nil)
 
-    public var certificatesURL: String { "http://127.0.0.1:\(port)\(Self.certificatesPath)" }
-    public var issuer: String { "https://securetoken.google.com/\(projectID)" }
+    package var certificatesURL: String { "http://127.0.0.1:\(port)\(Self.certificatesPath)" }
+    package var issuer: String { "https://securetoken.google.com/\(projectID)" }
 
-    public init(projectID: String = "gateway-test-project") throws {
+    package init(projectID: String = "gateway-test-project") throws {
         self.projectID = projectID
         self.port = try freeLoopbackPort()
         self.state = .init(State(keys: [try Self.makeKey()]))
     }
 
     /// How the certificate document answers from now on.
-    public func answer(_ answer: Answer, maxAge: Int? = nil) {
+    package func answer(_ answer: Answer, maxAge: Int? = nil) {
         state.withLockedValue {
             $0.answer = answer
             if let maxAge { $0.maxAge = maxAge }
         }
     }
 
-    public var fetches: Int { state.withLockedValue { $0.fetches } }
-    public var currentKeyID: String { state.withLockedValue { $0.keys.last!.kid } }
+    package var fetches: Int { state.withLockedValue { $0.fetches } }
+    package var currentKeyID: String { state.withLockedValue { $0.keys.last!.kid } }
 
     /// A new signing key; the document lists it (and drops the old one unless `keepOld`).
-    public func rotate(keepOld: Bool = false) throws {
+    package func rotate(keepOld: Bool = false) throws {
         let key = try Self.makeKey()
         state.withLockedValue { $0.keys = (keepOld ? $0.keys : []) + [key] }
     }
 
-    public func start() async throws {
+    package func start() async throws {
         let router = Router()
         router.get(RouterPath(Self.certificatesPath)) { _, _ in try await self.certificates() }
         let running = try await TestOpenIDProvider.serve(router, port: port)
         task.withLockedValue { $0 = running }
     }
 
-    public func stop() async {
+    package func stop() async {
         let running = task.withLockedValue { task in
             defer { task = nil }
             return task
@@ -105,7 +105,7 @@ public final class TestFirebase: Sendable {
     // MARK: Tokens
 
     /// The claims of a fresh, valid token for `uid` (password sign-in, verified email).
-    public func claims(uid: String = "firebase-user-1", now: Date = Date()) -> [String: TestOpenIDProvider.Claim] {
+    package func claims(uid: String = "firebase-user-1", now: Date = Date()) -> [String: TestOpenIDProvider.Claim] {
         let seconds = now.timeIntervalSince1970.rounded(.down)
         return [
             "iss": .string(issuer), "aud": .string(projectID), "sub": .string(uid), "user_id": .string(uid),
@@ -116,7 +116,7 @@ public final class TestFirebase: Sendable {
 
     /// A token with `claims` plus `firebase.sign_in_provider` (and `firebase.tenant`), signed
     /// with the current key unless told otherwise.
-    public func token(
+    package func token(
         _ claims: [String: TestOpenIDProvider.Claim], signInProvider: String = "password", tenant: String? = nil,
         algorithm: TestOpenIDProvider.Algorithm = .rs256, kid: String? = nil
     ) throws -> String {

@@ -17,8 +17,8 @@ import Glibc
 ///
 /// It approves every authorization request at once (no login page) as `behaviour.subject`, and
 /// checks PKCE and the client secret like a real provider.
-public final class TestOpenIDProvider: Sendable {
-    public enum Algorithm: Sendable, Equatable {
+package final class TestOpenIDProvider: Sendable {
+    package enum Algorithm: Sendable, Equatable {
         case rs256
         /// No signature at all.
         case none
@@ -26,13 +26,13 @@ public final class TestOpenIDProvider: Sendable {
         case hs256(secret: String)
     }
 
-    public enum ResponseIssuer: Sendable, Equatable {
+    package enum ResponseIssuer: Sendable, Equatable {
         case correct, absent
         case other(String)
     }
 
     /// A claim value to set (or remove) in the ID token or userinfo.
-    public enum Claim: Sendable, Equatable {
+    package enum Claim: Sendable, Equatable {
         case string(String)
         case number(Double)
         case bool(Bool)
@@ -40,27 +40,27 @@ public final class TestOpenIDProvider: Sendable {
         case absent
     }
 
-    public struct Behaviour: Sendable {
-        public var subject = "alice"
-        public var clientID = "gateway"
+    package struct Behaviour: Sendable {
+        package var subject = "alice"
+        package var clientID = "gateway"
         /// Nil: a public client, no client authentication checked.
-        public var clientSecret: String? = "test-secret"
-        public var algorithm = Algorithm.rs256
+        package var clientSecret: String? = "test-secret"
+        package var algorithm = Algorithm.rs256
         /// Sent as the header's `kid` instead of the current key's.
-        public var kid: String?
+        package var kid: String?
         /// Overrides of the ID token's claims (applied last).
-        public var idToken: [String: Claim] = [:]
+        package var idToken: [String: Claim] = [:]
         /// Overrides of userinfo's answer.
-        public var userinfo: [String: Claim] = [:]
-        public var responseIssuer = ResponseIssuer.correct
-        public var advertisesResponseIssuer = true
+        package var userinfo: [String: Claim] = [:]
+        package var responseIssuer = ResponseIssuer.correct
+        package var advertisesResponseIssuer = true
         /// The discovery document's `issuer`, when it should differ from the real one.
-        public var documentIssuer: String?
-        public var signingAlgorithms = ["RS256"]
+        package var documentIssuer: String?
+        package var signingAlgorithms = ["RS256"]
         /// Answer the authorization request with this `error` instead of a code.
-        public var authorizationError: String?
+        package var authorizationError: String?
 
-        public init() {}
+        package init() {}
     }
 
     struct Grant {
@@ -80,28 +80,28 @@ public final class TestOpenIDProvider: Sendable {
 
     private let state: NIOLockedValueBox<State>
     private let task: NIOLockedValueBox<Task<Void, any Error>?> = .init(nil)
-    public let port: Int
-    public var issuer: String { "http://127.0.0.1:\(port)" }
+    package let port: Int
+    package var issuer: String { "http://127.0.0.1:\(port)" }
 
     /// `port`: where to listen when started (0 picks a free one now, so the issuer URL is known
     /// before the provider runs: a gateway can be started against it while it is still down).
-    public init(port: Int = 0) throws {
+    package init(port: Int = 0) throws {
         self.port = port == 0 ? try freeLoopbackPort() : port
         state = .init(State(key: try _RSA.Signing.PrivateKey(keySize: .bits2048), kid: "key-\(UUID().uuidString.prefix(8))"))
     }
 
-    public var behaviour: Behaviour {
+    package var behaviour: Behaviour {
         get { state.withLockedValue { $0.behaviour } }
         set { state.withLockedValue { $0.behaviour = newValue } }
     }
 
     /// Token and JWKS requests served so far (to see that a refusal happened before or after them).
-    public var tokenRequests: Int { state.withLockedValue { $0.tokenRequests } }
-    public var jwksRequests: Int { state.withLockedValue { $0.jwksRequests } }
-    public var currentKeyID: String { state.withLockedValue { $0.kid } }
+    package var tokenRequests: Int { state.withLockedValue { $0.tokenRequests } }
+    package var jwksRequests: Int { state.withLockedValue { $0.jwksRequests } }
+    package var currentKeyID: String { state.withLockedValue { $0.kid } }
 
     /// A new signing key with a new id; the old one disappears from the JWKS.
-    public func rotateKey() throws {
+    package func rotateKey() throws {
         let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         state.withLockedValue {
             $0.key = key
@@ -109,7 +109,7 @@ public final class TestOpenIDProvider: Sendable {
         }
     }
 
-    public func start() async throws {
+    package func start() async throws {
         let router = Router()
         router.get("/.well-known/openid-configuration") { _, _ in try self.json(self.discovery()) }
         router.get("/jwks") { _, _ in try self.json(try self.jwks()) }
@@ -138,7 +138,7 @@ public final class TestOpenIDProvider: Sendable {
         throw ProviderNotStarted()
     }
 
-    public func stop() async {
+    package func stop() async {
         let running = task.withLockedValue { task in
             defer { task = nil }
             return task

@@ -2,13 +2,13 @@ import Hummingbird
 
 /// The security headers of every HTML page and web asset the gateway serves: the web app's and
 /// the server-rendered sign-in pages'. One place, so a page cannot be served with a weaker set.
-public enum PageSecurity {
+package enum PageSecurity {
     /// A Content-Security-Policy from `(directive, sources)` pairs, in order.
-    public static func policy(_ directives: [(String, [String])]) -> String {
+    package static func policy(_ directives: [(String, [String])]) -> String {
         directives.map { "\($0.0) \($0.1.joined(separator: " "))" }.joined(separator: "; ")
     }
 
-    public static func headers(contentSecurityPolicy: String, cacheControl: String) -> HTTPFields {
+    package static func headers(contentSecurityPolicy: String, cacheControl: String) -> HTTPFields {
         [
             .contentSecurityPolicy: contentSecurityPolicy,
             .cacheControl: cacheControl,

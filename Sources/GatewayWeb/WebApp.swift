@@ -2,23 +2,23 @@ import Foundation
 import Hummingbird
 
 /// What the landing page and the app shell show about this gateway.
-public struct WebAppSettings: Sendable {
+package struct WebAppSettings: Sendable {
     /// `PUBLIC_BASE_URL`: the Gateway URL people paste into the desktop app, and the origin the
     /// web app's OAuth redirect URI is under.
-    public var publicBaseURL: String
+    package var publicBaseURL: String
     /// `demo`, `firebase` or `oidc`.
-    public var authMode: String
+    package var authMode: String
     /// Demo sign-in: every page carries the non-production banner.
-    public var nonProduction: Bool
+    package var nonProduction: Bool
     /// `postgres` or `sqlite`.
-    public var storeKind: String
+    package var storeKind: String
     /// False when the gateway runs without Redis (`gateway dev`): in-process event bus and codes.
-    public var usesRedis: Bool
-    public var version: String
+    package var usesRedis: Bool
+    package var version: String
     /// In oidc mode: the redirect URI operators register at their issuer.
-    public var identityProviderCallbackURL: String?
+    package var identityProviderCallbackURL: String?
 
-    public init(
+    package init(
         publicBaseURL: String, authMode: String, nonProduction: Bool, storeKind: String, usesRedis: Bool, version: String,
         identityProviderCallbackURL: String? = nil
     ) {
@@ -33,12 +33,12 @@ public struct WebAppSettings: Sendable {
 }
 
 /// One dependency as the readiness checks last saw it.
-public struct WebDependencyStatus: Sendable {
-    public let name: String
-    public let isUp: Bool
-    public let latencyMilliseconds: Double
+package struct WebDependencyStatus: Sendable {
+    package let name: String
+    package let isUp: Bool
+    package let latencyMilliseconds: Double
 
-    public init(name: String, isUp: Bool, latencyMilliseconds: Double) {
+    package init(name: String, isUp: Bool, latencyMilliseconds: Double) {
         self.name = name
         self.isUp = isUp
         self.latencyMilliseconds = latencyMilliseconds
@@ -47,16 +47,16 @@ public struct WebDependencyStatus: Sendable {
 
 /// What the invite page says before anyone signs in: who shares which agent, and whether the
 /// invite still works (the fields of the API's `InvitePreview`).
-public struct WebInvite: Sendable, Equatable {
-    public var ownerName: String
-    public var agentName: String
-    public var agentDescription: String
+package struct WebInvite: Sendable, Equatable {
+    package var ownerName: String
+    package var agentName: String
+    package var agentDescription: String
     /// `active`, `expired`, `exhausted` or `revoked`.
-    public var status: String
+    package var status: String
     /// RFC 3339, when the invite expires.
-    public var expiresAt: String?
+    package var expiresAt: String?
 
-    public init(ownerName: String, agentName: String, agentDescription: String, status: String, expiresAt: String?) {
+    package init(ownerName: String, agentName: String, agentDescription: String, status: String, expiresAt: String?) {
         self.ownerName = ownerName
         self.agentName = agentName
         self.agentDescription = agentDescription
@@ -70,14 +70,14 @@ public struct WebInvite: Sendable, Equatable {
 /// devices pages, and the embedded assets.
 /// Every response carries `WebApp.contentSecurityPolicy`: no inline script or style, scripts,
 /// styles and connections only from the gateway itself, no framing.
-public struct WebApp: Sendable {
-    public let settings: WebAppSettings
+package struct WebApp: Sendable {
+    package let settings: WebAppSettings
     /// The server's readiness checks (the same `/readyz` runs).
-    public let readiness: @Sendable () async -> [WebDependencyStatus]
+    package let readiness: @Sendable () async -> [WebDependencyStatus]
     /// The invite a code stands for, nil when there is none.
-    public let invite: @Sendable (String) async -> WebInvite?
+    package let invite: @Sendable (String) async -> WebInvite?
 
-    public init(
+    package init(
         settings: WebAppSettings, readiness: @escaping @Sendable () async -> [WebDependencyStatus],
         invite: @escaping @Sendable (String) async -> WebInvite? = { _ in nil }
     ) {
@@ -86,16 +86,16 @@ public struct WebApp: Sendable {
         self.invite = invite
     }
 
-    public static let contentSecurityPolicy =
+    package static let contentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     /// Paths that serve the app shell; app.js picks the page from `location.pathname`.
-    public static let shellPaths = [
+    package static let shellPaths = [
         "/app", "/app/callback", "/app/shares", "/app/devices", "/app/chat/{agentID}", "/invite/{code}",
     ]
 
-    public func register<Context: RequestContext>(on router: Router<Context>) {
+    package func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/") { _, _ in await landingPage() }
         for path in Self.shellPaths where path != "/invite/{code}" {
             router.get(RouterPath(path)) { _, _ in shellPage() }
@@ -306,8 +306,8 @@ public struct WebApp: Sendable {
 }
 
 /// HTML helpers shared with the server-rendered sign-in pages.
-public enum WebHTML {
-    public static func escape(_ text: String) -> String {
+package enum WebHTML {
+    package static func escape(_ text: String) -> String {
         var escaped = ""
         escaped.reserveCapacity(text.count)
         for character in text {
@@ -323,7 +323,7 @@ public enum WebHTML {
         return escaped
     }
 
-    public static let demoBanner = """
+    package static let demoBanner = """
         <div class="banner" role="alert" id="demo-banner"><strong>Demo mode — not for production.</strong> Anyone can \
         sign in with any display name on this gateway. Do not share anything sensitive.</div>
         """

@@ -2,13 +2,13 @@ import Crypto
 import Foundation
 
 /// One file of the web app, embedded in the binary at build time.
-public struct WebAsset: Sendable {
-    public let name: String
-    public let contentType: String
-    public let bytes: [UInt8]
+package struct WebAsset: Sendable {
+    package let name: String
+    package let contentType: String
+    package let bytes: [UInt8]
     /// The first 16 hex digits of the SHA-256 of the contents: the `v` of versioned URLs and the
     /// (strong) ETag.
-    public let version: String
+    package let version: String
 
     init(name: String, contentType: String, bytes: [UInt8]) {
         self.name = name
@@ -17,26 +17,26 @@ public struct WebAsset: Sendable {
         self.version = SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
-    public var etag: String { "\"\(version)\"" }
+    package var etag: String { "\"\(version)\"" }
     /// The URL pages reference: changes whenever the contents do, so it can be cached for good.
-    public var versionedPath: String { "/assets/web/\(name)?v=\(version)" }
+    package var versionedPath: String { "/assets/web/\(name)?v=\(version)" }
 }
 
 /// The web app's static files (Sources/GatewayWeb/Assets), served under `/assets/web/`.
-public enum WebAssets {
+package enum WebAssets {
     /// The entry module: every page loads it with `<script type="module">`.
-    public static let script = javaScript("app.js", PackageResources.app_js)
-    public static let stylesheet = WebAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css)
+    package static let script = javaScript("app.js", PackageResources.app_js)
+    package static let stylesheet = WebAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css)
     /// SHA-256 in plain JavaScript for PKCE where `crypto.subtle` is missing (plain-http hosts
     /// other than loopback are not a secure context); a module that auth.js imports.
-    public static let sha256Fallback = javaScript("sha256.js", PackageResources.sha256_js)
-    public static let icon = WebAsset(name: "icon.svg", contentType: "image/svg+xml", bytes: PackageResources.icon_svg)
+    package static let sha256Fallback = javaScript("sha256.js", PackageResources.sha256_js)
+    package static let icon = WebAsset(name: "icon.svg", contentType: "image/svg+xml", bytes: PackageResources.icon_svg)
     /// The script of AUTH_MODE=firebase's sign-in page.
-    public static let firebaseSignIn = javaScript("firebase-sign-in.js", PackageResources.firebase_sign_in_js)
+    package static let firebaseSignIn = javaScript("firebase-sign-in.js", PackageResources.firebase_sign_in_js)
 
     /// The modules `script` imports, directly or through one another. Imports are relative
     /// (`./api.js`), so browsers ask for them without `?v=` and revalidate them with their ETags.
-    public static let modules: [WebAsset] = [
+    package static let modules: [WebAsset] = [
         javaScript("agents.js", PackageResources.agents_js),
         javaScript("api.js", PackageResources.api_js),
         javaScript("auth.js", PackageResources.auth_js),
@@ -55,7 +55,7 @@ public enum WebAssets {
         javaScript("sse.js", PackageResources.sse_js),
     ]
 
-    public static let all: [String: WebAsset] = Dictionary(
+    package static let all: [String: WebAsset] = Dictionary(
         uniqueKeysWithValues: ([script, stylesheet, icon, firebaseSignIn] + modules).map { ($0.name, $0) })
 
     /// Browsers run a module only if it is served with a JavaScript MIME type.

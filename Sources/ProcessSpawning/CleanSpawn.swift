@@ -13,13 +13,13 @@ import Darwin
 /// almost every signal, so a child started from an async context never sees SIGTERM), and its
 /// exit detection can miss a child's exit under load. Here the child gets an empty signal mask
 /// and default dispositions, and a dedicated thread blocks in waitpid.
-public enum CleanSpawn {
+package enum CleanSpawn {
     /// posix_spawn (or posix_spawnp with `searchPath`) with an empty signal mask and default
     /// signal dispositions; `fileActions` sets up the child's descriptors. With
     /// `newProcessGroup` the child leads a process group of its own (its pid is the group id),
     /// so a signal can reach everything it started, such as the commands of a `sh -c`.
     /// - Returns: the pid, or the errno posix_spawn failed with.
-    public static func spawn(
+    package static func spawn(
         executable: String, arguments: [String], environment: [String: String]?, searchPath: Bool = false,
         newProcessGroup: Bool = false, fileActions configure: (inout posix_spawn_file_actions_t) -> Void
     ) -> Result<pid_t, SpawnError> {
@@ -69,7 +69,7 @@ public enum CleanSpawn {
 
     /// Starts a thread that blocks in waitpid and calls `onExit` with the exit status (128+signal
     /// when the child was killed by a signal) the moment the child exits.
-    public static func reap(_ pid: pid_t, onExit: @escaping @Sendable (Int32) -> Void) {
+    package static func reap(_ pid: pid_t, onExit: @escaping @Sendable (Int32) -> Void) {
         Thread {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -91,11 +91,11 @@ private let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_ac
 }()
 #endif
 
-public struct SpawnError: Error, CustomStringConvertible, Sendable {
-    public let executable: String
-    public let code: Int32
+package struct SpawnError: Error, CustomStringConvertible, Sendable {
+    package let executable: String
+    package let code: Int32
 
-    public var description: String {
+    package var description: String {
         let reason = strerror(code).map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) }
         return "cannot start \(executable): \(reason ?? "error \(code)")"
     }

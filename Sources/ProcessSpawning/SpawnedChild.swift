@@ -11,13 +11,13 @@ import Darwin
 ///
 /// Signals are sent only while the child has not been reaped, under the same lock the reaper
 /// takes, so a signal can never reach another process that was given the same pid later.
-public final class SpawnedChild: Sendable {
-    public let pid: pid_t
+package final class SpawnedChild: Sendable {
+    package let pid: pid_t
     /// When the child was spawned; with `runningTime`, measured by the reaper thread so the
     /// figures do not depend on how busy Swift's cooperative thread pool is.
-    public let startedAt: ContinuousClock.Instant
+    package let startedAt: ContinuousClock.Instant
     /// Whether the child leads its own process group: signals then go to the whole group.
-    public let leadsProcessGroup: Bool
+    package let leadsProcessGroup: Bool
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -27,7 +27,7 @@ public final class SpawnedChild: Sendable {
     }
 
     /// Spawns with `CleanSpawn.spawn` and starts reaping at once.
-    public static func spawn(
+    package static func spawn(
         executable: String, arguments: [String], environment: [String: String]?, searchPath: Bool = false,
         newProcessGroup: Bool = false, fileActions: (inout posix_spawn_file_actions_t) -> Void
     ) -> Result<SpawnedChild, SpawnError> {
@@ -55,23 +55,23 @@ public final class SpawnedChild: Sendable {
     }
 
     /// The exit status (128+signal when killed by a signal), or nil while running.
-    public var terminationStatus: Int32? { state.withLockedValue { $0.exitStatus } }
+    package var terminationStatus: Int32? { state.withLockedValue { $0.exitStatus } }
 
-    public var isRunning: Bool { terminationStatus == nil }
+    package var isRunning: Bool { terminationStatus == nil }
 
     /// How long the child ran, once it has exited.
-    public var runningTime: Duration? { state.withLockedValue { state in state.exitedAt.map { $0 - startedAt } } }
+    package var runningTime: Duration? { state.withLockedValue { state in state.exitedAt.map { $0 - startedAt } } }
 
     /// Sends `signal` unless the child has already been reaped; to its whole process group when
     /// it leads one (while the leader is unreaped its pid, and so the group id, cannot be reused).
-    public func send(_ signal: Int32) {
+    package func send(_ signal: Int32) {
         state.withLockedValue { state in
             if state.exitStatus == nil { _ = kill(leadsProcessGroup ? -pid : pid, signal) }
         }
     }
 
     /// Waits for the child to exit and returns its status.
-    public func waitForExit() async -> Int32 {
+    package func waitForExit() async -> Int32 {
         await withCheckedContinuation { continuation in
             let status: Int32? = state.withLockedValue { state in
                 if let status = state.exitStatus { return status }
@@ -83,7 +83,7 @@ public final class SpawnedChild: Sendable {
     }
 
     /// The exit status, or nil when still running after `timeout`.
-    public func waitForExit(timeout: Duration) async -> Int32? {
+    package func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let status = terminationStatus { return status }

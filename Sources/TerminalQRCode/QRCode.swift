@@ -4,25 +4,25 @@
 /// version (1-40) that holds it, with the data mask that has the lowest penalty. A port of the web
 /// app's encoder (`qr.js`), so both draw the same symbol for the same text. No Foundation, so
 /// anything that links the library can use it as it is.
-public struct QRCode: Sendable, Hashable {
+package struct QRCode: Sendable, Hashable {
     /// The version, 1-40: the symbol is `17 + 4 * version` modules on a side.
-    public let version: Int
+    package let version: Int
     /// The data mask (0-7) that was applied.
-    public let mask: Int
+    package let mask: Int
     /// Modules on a side, without the quiet zone.
-    public let size: Int
+    package let size: Int
     /// Row-major, true for dark.
     private let modules: [Bool]
 
     /// The most bytes of UTF-8 a QR code holds at level M (version 40).
-    public static let maximumByteCount = 2331
+    package static let maximumByteCount = 2331
 
     /// Light modules around the symbol that scanners need to find it (ISO/IEC 18004 section 6.3.8).
-    public static let quietZone = 4
+    package static let quietZone = 4
 
     /// The QR code of `text`; throws ``QRCodeError/textTooLong(byteCount:maximum:)`` when its
     /// UTF-8 is longer than ``maximumByteCount`` bytes.
-    public init(_ text: String) throws {
+    package init(_ text: String) throws {
         try self.init(bytes: Array(text.utf8))
     }
 
@@ -58,7 +58,7 @@ public struct QRCode: Sendable, Hashable {
     }
 
     /// Whether the module at column `x`, row `y` is dark; outside the symbol (the quiet zone) is light.
-    public func isDark(x: Int, y: Int) -> Bool {
+    package func isDark(x: Int, y: Int) -> Bool {
         guard x >= 0, y >= 0, x < size, y < size else { return false }
         return modules[y * size + x]
     }
@@ -70,7 +70,7 @@ public struct QRCode: Sendable, Hashable {
     /// modules: right for dark text on a light background. With `invert` true they are the light
     /// modules and the quiet zone: right for light text on a dark background. Either way the
     /// phone sees dark modules on light.
-    public func terminalRendering(invert: Bool) -> String {
+    package func terminalRendering(invert: Bool) -> String {
         let quiet = Self.quietZone
         var text = ""
         text.unicodeScalars.reserveCapacity((size + 2 * quiet + 1) * (size + 2 * quiet + 1) / 2)
@@ -89,7 +89,7 @@ public struct QRCode: Sendable, Hashable {
     /// Whether a plain (uncoloured) rendering should be inverted on a terminal whose colours
     /// `COLORFGBG` describes (`fg;bg`, set by rxvt, Konsole, iTerm2 and others): inverted unless
     /// it says the background is light, since most terminals are light text on dark.
-    public static func invertsPlainRendering(colorFGBG: String?) -> Bool {
+    package static func invertsPlainRendering(colorFGBG: String?) -> Bool {
         guard let last = colorFGBG?.split(separator: ";").last, let background = Int(last) else { return true }
         // Of the 16 ANSI colours, 7 (white) and 9-15 (the bright ones but black) are light.
         return !(background == 7 || (9...15).contains(background))
@@ -97,11 +97,11 @@ public struct QRCode: Sendable, Hashable {
 }
 
 /// Why a text has no QR code.
-public enum QRCodeError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum QRCodeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The text's UTF-8 is longer than the largest symbol (version 40, level M) holds.
     case textTooLong(byteCount: Int, maximum: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .textTooLong(let byteCount, let maximum):
             return "too long for a QR code: \(byteCount) bytes of UTF-8, at most \(maximum) fit"

@@ -16,7 +16,7 @@ import Glibc
 #endif
 
 /// Test-only routes over the real stream engine: GET streams a named stream, POST appends.
-@Sendable func mountStreamTestRoutes(_ router: Router<GatewayRequestContext>, _ services: GatewayServices) {
+func mountStreamTestRoutes(_ router: Router<GatewayRequestContext>, _ services: GatewayDependencies) {
     router.get("/test/streams/:name") { request, context in
         let name = try context.parameters.require("name")
         guard let stream = StreamName(name) else { throw HTTPError(.badRequest) }
@@ -56,8 +56,10 @@ func withStreamingGateway(
     }
     environment.merge(overrides) { $1 }
     let configuration = try GatewayConfiguration.load(mode: backend == .redis ? .serve : .dev, environment: environment)
-    let app = try await Gateway.makeApplication(
-        configuration: configuration, logger: Logger(label: "test"), metrics: metrics, extraRoutes: mountStreamTestRoutes)
+    let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: Logger(label: "test"), metrics: metrics)
+    let router = Gateway.buildRouter(dependencies)
+    mountStreamTestRoutes(router, dependencies)
+    let app = Gateway.makeApplication(dependencies, router: router)
     try await app.test(.live) { client in
         let base = "http://127.0.0.1:\(client.port!)"
         // Live delivery needs the Redis receiver connected: wait for readiness.

@@ -123,7 +123,9 @@ struct OpenAPIContractTests {
         for extra in [[:], ["AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gateway"]] {
             let configuration = try GatewayConfiguration.load(
                 mode: .dev, environment: ["DATABASE_URL": "sqlite::memory:"].merging(extra) { $1 })
-            routes.formUnion(try await Gateway.routeList(configuration: configuration).map(normalise))
+            let dependencies = try await GatewayDependencies.inMemory(configuration: configuration)
+            routes.formUnion(Gateway.buildRouter(dependencies).routes.map { normalise("\($0.method.rawValue) \($0.path)") })
+            await dependencies.close()
         }
         return routes
     }

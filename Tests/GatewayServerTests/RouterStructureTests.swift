@@ -13,16 +13,11 @@ import Testing
 struct RouterStructureTests {
     /// The gateway's routes over in-process dependencies, driven without a server.
     static func withRouter(_ body: @Sendable (any TestClientProtocol, [String]) async throws -> Void) async throws {
-        let configuration = try GatewayConfiguration.load(
-            mode: .dev, environment: ["DATABASE_URL": "sqlite::memory:", "JWT_SIGNING_KEY": testSigningKey])
-        let dependencies = try await GatewayDependencies.make(
-            configuration: configuration, logger: Logger(label: "router-test"), metrics: GatewayMetrics())
+        let dependencies = try await GatewayDependencies.inMemory()
         let router = Gateway.buildRouter(dependencies)
         let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }
         try await Application(router: router).test(.router) { client in try await body(client, routes) }
-        let runner = Task { await dependencies.store.database.run() }
-        runner.cancel()
-        await runner.value
+        await dependencies.close()
     }
 
     /// `/v1/devices/{deviceID}` -> `/v1/devices/x`.

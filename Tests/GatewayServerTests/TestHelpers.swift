@@ -82,11 +82,12 @@ func withCountingGateway(
 ) async throws {
     let environment = inMemoryEnvironment().merging(overrides) { $1 }
     let configuration = try GatewayConfiguration.load(mode: .dev, environment: environment)
-    let app = try await Gateway.makeApplication(configuration: configuration, logger: logs.logger()) { router, services in
-        router.get("/test/users/count") { _, _ in
-            String(try await services.store.database.execute("SELECT count(*) AS n FROM users").first?.int64("n") ?? -1)
-        }
+    let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: logs.logger(), metrics: GatewayMetrics())
+    let router = Gateway.buildRouter(dependencies)
+    router.get("/test/users/count") { _, _ in
+        String(try await dependencies.store.database.execute("SELECT count(*) AS n FROM users").first?.int64("n") ?? -1)
     }
+    let app = Gateway.makeApplication(dependencies, router: router)
     try await app.test(.live) { client in
         try await body(OAuthTestClient(base: "http://127.0.0.1:\(client.port!)"))
     }

@@ -9,29 +9,29 @@ import Logging
 /// Each connector module has one factory, `(GatewayConfiguration, Logger) throws -> ConnectorPlugin`,
 /// and the gateway's connector table (`Gateway.connectors`) maps each `AuthMode` to one, so the
 /// application never asks which connector it runs.
-public struct ConnectorPlugin: Sendable {
-    public typealias Factory = @Sendable (GatewayConfiguration, Logger) throws -> ConnectorPlugin
+package struct ConnectorPlugin: Sendable {
+    package typealias Factory = @Sendable (GatewayConfiguration, Logger) throws -> ConnectorPlugin
 
     /// Work that runs while the gateway runs and returns when cancelled (at shutdown).
-    public struct BackgroundWork: Sendable {
-        public let name: String
-        public let run: @Sendable () async -> Void
+    package struct BackgroundWork: Sendable {
+        package let name: String
+        package let run: @Sendable () async -> Void
 
-        public init(name: String, run: @escaping @Sendable () async -> Void) {
+        package init(name: String, run: @escaping @Sendable () async -> Void) {
             self.name = name
             self.run = run
         }
     }
 
     /// One line of the start-up log.
-    public struct Notice: Sendable {
-        public let level: Logger.Level
-        public let message: String
+    package struct Notice: Sendable {
+        package let level: Logger.Level
+        package let message: String
         /// The log line's `event` and the rest of its metadata.
-        public let event: String
-        public let metadata: [String: String]
+        package let event: String
+        package let metadata: [String: String]
 
-        public init(_ level: Logger.Level, _ message: String, event: String, metadata: [String: String] = [:]) {
+        package init(_ level: Logger.Level, _ message: String, event: String, metadata: [String: String] = [:]) {
             self.level = level
             self.message = message
             self.event = event
@@ -39,23 +39,23 @@ public struct ConnectorPlugin: Sendable {
         }
     }
 
-    public let connector: SignInConnector
-    public var background: [BackgroundWork] = []
+    package let connector: SignInConnector
+    package var background: [BackgroundWork] = []
     /// The identity provider's state for `/readyz` (never a reason to be unready: existing users
     /// keep working while it is unreachable).
-    public var providerState: (@Sendable () async -> ReadinessReport.IdentityProvider)? = nil
-    public var notices: [Notice] = []
+    package var providerState: (@Sendable () async -> ReadinessReport.IdentityProvider)? = nil
+    package var notices: [Notice] = []
     /// What operators register at their provider as the redirect URI (start-up line, landing page).
-    public var callbackURL: String? = nil
+    package var callbackURL: String? = nil
 
-    public init(_ connector: SignInConnector) {
+    package init(_ connector: SignInConnector) {
         self.connector = connector
     }
 }
 
 extension DemoConnector {
     /// `AUTH_MODE=demo`.
-    public static let plugin: ConnectorPlugin.Factory = { configuration, _ in
+    package static let plugin: ConnectorPlugin.Factory = { configuration, _ in
         var plugin = ConnectorPlugin(.form(DemoConnector(settings: configuration.demo)))
         plugin.notices = [
             .init(
@@ -68,12 +68,12 @@ extension DemoConnector {
 
 /// A connector's factory found no settings for its mode: the configuration loader requires them
 /// in that mode, so this is a gateway built from a configuration made by hand (tests).
-public struct MissingConnectorSettings: Error, CustomStringConvertible {
-    public let mode: AuthMode
+package struct MissingConnectorSettings: Error, CustomStringConvertible {
+    package let mode: AuthMode
 
-    public init(mode: AuthMode) {
+    package init(mode: AuthMode) {
         self.mode = mode
     }
 
-    public var description: String { "AUTH_MODE=\(mode.rawValue) has no settings in the configuration" }
+    package var description: String { "AUTH_MODE=\(mode.rawValue) has no settings in the configuration" }
 }

@@ -5,15 +5,15 @@ import GatewayProtocol
 extension SignedInPerson {
     /// A name from a provider's claims as the gateway shows it: without control and hidden
     /// format characters (`PersonText`), trimmed, at most 64 characters.
-    public static func displayable(_ text: String) -> String {
+    package static func displayable(_ text: String) -> String {
         String(PersonText.displayable(text).trimmingCharacters(in: .whitespacesAndNewlines).prefix(64))
     }
 }
 
 /// `Cache-Control` of a provider's key document.
-public enum CacheControl {
+package enum CacheControl {
     /// The `max-age` directive, or nil when there is none.
-    public static func maxAge(_ header: String?) -> Duration? {
+    package static func maxAge(_ header: String?) -> Duration? {
         guard let header else { return nil }
         for directive in header.split(separator: ",") {
             let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)

@@ -5,20 +5,20 @@ import GatewayStore
 /// Quick-start sign-in: a display name (and the shared passcode when one is set). The browser's
 /// random id is the identity, so the same browser comes back as the same user while two people
 /// who pick the same name stay two users.
-public struct DemoConnector: FormConnector {
-    public let mode = AuthMode.demo
-    public let isNonProduction = true
+package struct DemoConnector: FormConnector {
+    package let mode = AuthMode.demo
+    package let isNonProduction = true
     let settings: DemoSettings
 
-    public init(settings: DemoSettings) {
+    package init(settings: DemoSettings) {
         self.settings = settings
     }
 
-    public var isEnabled: Bool { settings.signInEnabled }
+    package var isEnabled: Bool { settings.signInEnabled }
 
-    public static let maximumDisplayNameLength = 64
+    package static let maximumDisplayNameLength = 64
 
-    public var page: SignInPage { .fields(fields, notice: "Demo sign-in: this gateway does not check who you are.") }
+    package var page: SignInPage { .fields(fields, notice: "Demo sign-in: this gateway does not check who you are.") }
 
     var fields: [SignInField] {
         var fields = [
@@ -32,7 +32,7 @@ public struct DemoConnector: FormConnector {
         return fields
     }
 
-    public func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
+    package func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson {
         guard settings.signInEnabled else { throw .disabled }
         if let passcode = settings.passcode {
             guard OpaqueToken.constantTimeEquals(submission.fields["passcode"] ?? "", passcode) else {

@@ -2,30 +2,30 @@ import GatewayConfig
 import GatewayStore
 
 /// A person established by a connector, before they become a gateway user.
-public struct SignedInPerson: Sendable, Equatable {
+package struct SignedInPerson: Sendable, Equatable {
     /// Provider and subject; the provider names its issuer (`oidc:<issuer>`), so people of two
     /// issuers never merge. Email and name are display data only.
-    public let identity: Identity
-    public let displayName: String
+    package let identity: Identity
+    package let displayName: String
 
-    public init(identity: Identity, displayName: String) {
+    package init(identity: Identity, displayName: String) {
         self.identity = identity
         self.displayName = displayName
     }
 }
 
 /// What the sign-in page posted, plus a stable, random id of the browser it came from.
-public struct SignInSubmission: Sendable {
-    public let fields: [String: String]
-    public let browserID: String
+package struct SignInSubmission: Sendable {
+    package let fields: [String: String]
+    package let browserID: String
 
-    public init(fields: [String: String], browserID: String) {
+    package init(fields: [String: String], browserID: String) {
         self.fields = fields
         self.browserID = browserID
     }
 }
 
-public enum SignInError: Error, Sendable, Equatable {
+package enum SignInError: Error, Sendable, Equatable {
     /// Sign-in is switched off for this gateway.
     case disabled
     /// The sign-in is refused; the message is safe to show to the person.
@@ -40,7 +40,7 @@ public enum SignInError: Error, Sendable, Equatable {
 /// never change with the mode: every sign-in, from `/oauth/authorize` or from the device page,
 /// goes through the connector and ends in the same finish step. The routes switch on the kind
 /// exhaustively.
-public enum SignInConnector: Sendable {
+package enum SignInConnector: Sendable {
     /// The gateway's own page collects the person's answer (demo's display name; Firebase's
     /// script) and posts it back to be identified.
     case form(any FormConnector)
@@ -55,26 +55,26 @@ public enum SignInConnector: Sendable {
         }
     }
 
-    public var mode: AuthMode { common.mode }
+    package var mode: AuthMode { common.mode }
     /// Non-production connectors are marked as such on every page and in `/v1/me`.
-    public var isNonProduction: Bool { common.isNonProduction }
+    package var isNonProduction: Bool { common.isNonProduction }
 }
 
-public protocol ConnectorDescription: Sendable {
+package protocol ConnectorDescription: Sendable {
     var mode: AuthMode { get }
     var isNonProduction: Bool { get }
 }
 
 /// One input of a form connector's sign-in page (rendered and escaped by the gateway).
-public struct SignInField: Sendable, Equatable {
-    public enum Kind: String, Sendable { case text, password }
-    public let name: String
-    public let label: String
-    public let kind: Kind
-    public let autocomplete: String
-    public let maximumLength: Int?
+package struct SignInField: Sendable, Equatable {
+    package enum Kind: String, Sendable { case text, password }
+    package let name: String
+    package let label: String
+    package let kind: Kind
+    package let autocomplete: String
+    package let maximumLength: Int?
 
-    public init(name: String, label: String, kind: Kind, autocomplete: String, maximumLength: Int? = nil) {
+    package init(name: String, label: String, kind: Kind, autocomplete: String, maximumLength: Int? = nil) {
         self.name = name
         self.label = label
         self.kind = kind
@@ -84,7 +84,7 @@ public struct SignInField: Sendable, Equatable {
 }
 
 /// What a form connector puts inside the gateway's sign-in form.
-public enum SignInPage: Sendable, Equatable {
+package enum SignInPage: Sendable, Equatable {
     /// Inputs the person fills in, and a line under the form (demo).
     case fields([SignInField], notice: String?)
     /// The connector's own markup and script, which sign the person in at the provider and
@@ -92,17 +92,17 @@ public enum SignInPage: Sendable, Equatable {
     case script(SignInScript)
 }
 
-public struct SignInScript: Sendable, Equatable {
+package struct SignInScript: Sendable, Equatable {
     /// HTML placed in the form, already escaped by the connector.
-    public let markup: String
+    package let markup: String
     /// The script's path on the gateway (never inline: the page's policy forbids it).
-    public let scriptPath: String
+    package let scriptPath: String
     /// The hidden field the script fills before it submits the form.
-    public let resultField: String
+    package let resultField: String
     /// Extra Content-Security-Policy sources for this page only, by directive.
-    public let contentSecurityPolicy: [String: [String]]
+    package let contentSecurityPolicy: [String: [String]]
 
-    public init(markup: String, scriptPath: String, resultField: String, contentSecurityPolicy: [String: [String]]) {
+    package init(markup: String, scriptPath: String, resultField: String, contentSecurityPolicy: [String: [String]]) {
         self.markup = markup
         self.scriptPath = scriptPath
         self.resultField = resultField
@@ -110,7 +110,7 @@ public struct SignInScript: Sendable, Equatable {
     }
 }
 
-public protocol FormConnector: ConnectorDescription {
+package protocol FormConnector: ConnectorDescription {
     /// What the sign-in form shows.
     var page: SignInPage { get }
     func identify(_ submission: SignInSubmission) async throws(SignInError) -> SignedInPerson
@@ -118,17 +118,17 @@ public protocol FormConnector: ConnectorDescription {
 
 /// Where a redirect sign-in sends the browser, and what the connector keeps until it returns
 /// (nonce, PKCE verifier), stored with the pending sign-in, never in a cookie.
-public struct RedirectSignInStart: Sendable, Equatable {
-    public let url: String
-    public let kept: String
+package struct RedirectSignInStart: Sendable, Equatable {
+    package let url: String
+    package let kept: String
 
-    public init(url: String, kept: String) {
+    package init(url: String, kept: String) {
         self.url = url
         self.kept = kept
     }
 }
 
-public protocol RedirectConnector: ConnectorDescription {
+package protocol RedirectConnector: ConnectorDescription {
     /// The provider's name for buttons and pages ("Keycloak").
     var providerName: String { get }
     /// The path of the gateway's callback for this connector (`/oauth/oidc/callback`).

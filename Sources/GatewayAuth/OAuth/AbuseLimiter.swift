@@ -4,8 +4,8 @@ import GatewayEphemeral
 
 /// Per-client-IP and overall token buckets for sign-in and token issuance, shared by every
 /// replica through the ephemeral store.
-public struct AbuseLimiter: Sendable {
-    public enum Action: String, Sendable {
+package struct AbuseLimiter: Sendable {
+    package enum Action: String, Sendable {
         case signIn = "signin"
         case token
         /// Starting a sign-in: `/oauth/authorize` and `/oauth/device_authorization` park a
@@ -16,19 +16,19 @@ public struct AbuseLimiter: Sendable {
     }
 
     /// Registrations per client address and overall, per minute.
-    public static let registrationsPerMinute = 10
-    public static let registrationsGlobalPerMinute = 60
+    package static let registrationsPerMinute = 10
+    package static let registrationsGlobalPerMinute = 60
 
     let ephemeral: any EphemeralStore
     let settings: AuthSettings
 
-    public init(ephemeral: any EphemeralStore, settings: AuthSettings) {
+    package init(ephemeral: any EphemeralStore, settings: AuthSettings) {
         self.ephemeral = ephemeral
         self.settings = settings
     }
 
     /// Throws a 429 `OAuthError` with the wait when either bucket is empty.
-    public func check(_ action: Action, clientIP: String) async throws {
+    package func check(_ action: Action, clientIP: String) async throws {
         let (perIP, overall) =
             switch action {
             case .signIn: (settings.signInPerMinute, settings.signInGlobalPerMinute)
@@ -44,7 +44,7 @@ public struct AbuseLimiter: Sendable {
 
     /// Whether this address entered too many wrong device user codes lately (RFC 8628
     /// section 5.1): throws a 429 `OAuthError` with the wait before the code is even looked up.
-    public func checkUserCodeGuessing(clientIP: String) async throws {
+    package func checkUserCodeGuessing(clientIP: String) async throws {
         if let until = try await ephemeral.get("usercode-lockout:\(clientIP)").flatMap(Double.init) {
             let wait = until - Date().timeIntervalSince1970
             if wait > 0 { throw OAuthError.rateLimited(retryAfter: .milliseconds(Int(wait * 1000))) }
@@ -53,7 +53,7 @@ public struct AbuseLimiter: Sendable {
 
     /// Counts a wrong user code. Past the limit it throws the 429, and the address is locked
     /// out (no code is even looked up) until the budget has a token again.
-    public func recordUserCodeFailure(clientIP: String) async throws {
+    package func recordUserCodeFailure(clientIP: String) async throws {
         let decision = try await ephemeral.consume(
             "usercode-failures:ip:\(clientIP)", limit: .perMinute(settings.userCodeFailuresPerMinute))
         guard !decision.allowed else { return }

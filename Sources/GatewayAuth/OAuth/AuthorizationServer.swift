@@ -6,14 +6,14 @@ import GatewayStore
 import Logging
 
 /// What an authorization request asked for, kept while the person signs in.
-public struct AuthorizationRequest: Sendable, Codable, Equatable {
-    public let clientID: String
-    public let redirectURI: String
-    public let state: String?
-    public let codeChallenge: String
-    public let scope: String
+package struct AuthorizationRequest: Sendable, Codable, Equatable {
+    package let clientID: String
+    package let redirectURI: String
+    package let state: String?
+    package let codeChallenge: String
+    package let scope: String
     /// The RFC 8707 resource the tokens are for; nil is the gateway's API.
-    public let resource: String?
+    package let resource: String?
 }
 
 /// A redeemable authorization code's grant (stored under the code's hash, about 60 s, single use).
@@ -40,29 +40,29 @@ struct DeviceGrant: Codable {
 }
 
 /// A device authorization waiting for a person, as the approval page shows it.
-public struct PendingDeviceAuthorization: Sendable {
-    public let client: OAuthClient
+package struct PendingDeviceAuthorization: Sendable {
+    package let client: OAuthClient
     /// The code as the terminal shows it (XXXX-XXXX).
-    public let userCode: String
-    public let requestedAt: Date?
+    package let userCode: String
+    package let requestedAt: Date?
 }
 
 /// The OAuth 2.1 authorization server's logic, independent of HTTP: handlers parse requests
 /// and render results; every rule lives here.
-public struct AuthorizationServer: Sendable {
-    public static let supportedScopes = ["gateway"]
-    public static let defaultScope = "gateway"
+package struct AuthorizationServer: Sendable {
+    package static let supportedScopes = ["gateway"]
+    package static let defaultScope = "gateway"
     static let authorizationRequestLifetime: Duration = .seconds(600)
     /// Parameters that are kept with a pending request are bounded, so parking one costs little.
-    public static let maximumStateBytes = 1024
-    public static let maximumRedirectURIBytes = 2048
+    package static let maximumStateBytes = 1024
+    package static let maximumRedirectURIBytes = 2048
     static let devicePollInterval = 5
     /// Where a code that was redeemed is remembered, so a replay can revoke what it produced.
     static let redeemedCodeMemory: Duration = .seconds(600)
 
-    public let clients: OAuthClientRegistry
-    public let thirdParty: ThirdPartyClients
-    public let tokens: AccessTokenService
+    package let clients: OAuthClientRegistry
+    package let thirdParty: ThirdPartyClients
+    package let tokens: AccessTokenService
     let store: GatewayStore
     let ephemeral: any EphemeralStore
     let settings: AuthSettings
@@ -72,7 +72,7 @@ public struct AuthorizationServer: Sendable {
     /// the responses its tokens hold open can end on every replica.
     let familyRevoked: @Sendable (_ familyID: String) async -> Void
 
-    public init(
+    package init(
         issuer: String, clients: OAuthClientRegistry, thirdParty: ThirdPartyClients, tokens: AccessTokenService, store: GatewayStore,
         ephemeral: any EphemeralStore, settings: AuthSettings, logger: Logger,
         familyRevoked: @escaping @Sendable (_ familyID: String) async -> Void = { _ in }
@@ -91,7 +91,7 @@ public struct AuthorizationServer: Sendable {
     // MARK: Authorization endpoint
 
     /// Validates `/oauth/authorize` parameters and parks the request while the person signs in.
-    public func beginAuthorization(_ parameters: [String: String]) async throws -> (
+    package func beginAuthorization(_ parameters: [String: String]) async throws -> (
         requestID: String, request: AuthorizationRequest, client: OAuthClient
     ) {
         let found: OAuthClient?
@@ -152,12 +152,12 @@ public struct AuthorizationServer: Sendable {
     }
 
     /// The parked request, or nil when it expired or was used.
-    public func pendingAuthorization(_ requestID: String) async throws -> AuthorizationRequest? {
+    package func pendingAuthorization(_ requestID: String) async throws -> AuthorizationRequest? {
         try await ephemeral.get("authz:\(OpaqueToken.hash(requestID))").map { try Self.decode(AuthorizationRequest.self, $0) }
     }
 
     /// Issues a one-time code for the signed-in user and returns the redirect that carries it.
-    public func completeAuthorization(_ requestID: String, user: User) async throws -> String? {
+    package func completeAuthorization(_ requestID: String, user: User) async throws -> String? {
         guard let raw = try await ephemeral.take("authz:\(OpaqueToken.hash(requestID))") else { return nil }
         let request = try Self.decode(AuthorizationRequest.self, raw)
         if let client = try await client(request.clientID) { try await thirdParty.touch(client) }
@@ -170,7 +170,7 @@ public struct AuthorizationServer: Sendable {
     }
 
     /// The person declined: the request is dropped and the client told `access_denied`.
-    public func denyAuthorization(_ requestID: String) async throws -> String? {
+    package func denyAuthorization(_ requestID: String) async throws -> String? {
         guard let raw = try await ephemeral.take("authz:\(OpaqueToken.hash(requestID))") else { return nil }
         let request = try Self.decode(AuthorizationRequest.self, raw)
         return Self.redirect(
@@ -180,7 +180,7 @@ public struct AuthorizationServer: Sendable {
 
     // MARK: Token endpoint
 
-    public func token(_ form: [String: String]) async throws(OAuthError) -> TokenResponse {
+    package func token(_ form: [String: String]) async throws(OAuthError) -> TokenResponse {
         do {
             switch form["grant_type"] {
             case "authorization_code": return try await redeemCode(form)
@@ -204,7 +204,7 @@ public struct AuthorizationServer: Sendable {
     }
 
     /// A first-party client, a registered one or one known by its metadata document.
-    public func client(_ id: String?) async throws -> OAuthClient? {
+    package func client(_ id: String?) async throws -> OAuthClient? {
         guard let id else { return nil }
         if let firstParty = clients.client(id) { return firstParty }
         return try await thirdParty.client(id)
@@ -212,8 +212,8 @@ public struct AuthorizationServer: Sendable {
 
     /// The resources tokens can be for (RFC 8707): the gateway's API (the issuer URL, also the
     /// default) and the MCP endpoint.
-    public var resources: Set<String> { [issuer, mcpResource] }
-    public var mcpResource: String { issuer + "/mcp" }
+    package var resources: Set<String> { [issuer, mcpResource] }
+    package var mcpResource: String { issuer + "/mcp" }
 
     /// The resource tokens are for, from a `resource` parameter: nil for the API (also when none
     /// was asked for), the MCP endpoint's URL for it, `invalid_target` for anything else. A
@@ -339,7 +339,7 @@ public struct AuthorizationServer: Sendable {
 
     /// Revokes a refresh token's family. Unknown tokens and access tokens (stateless, short-lived)
     /// are accepted silently, as RFC 7009 requires.
-    public func revoke(_ form: [String: String]) async throws(OAuthError) {
+    package func revoke(_ form: [String: String]) async throws(OAuthError) {
         guard let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
         do {
             if let familyID = try await store.revokeRefreshToken(OpaqueToken.hash(token)) {
@@ -353,7 +353,7 @@ public struct AuthorizationServer: Sendable {
 
     // MARK: Device authorization grant (RFC 8628)
 
-    public func startDeviceAuthorization(_ form: [String: String], verificationURI: String) async throws(OAuthError)
+    package func startDeviceAuthorization(_ form: [String: String], verificationURI: String) async throws(OAuthError)
         -> DeviceAuthorizationResponse
     {
         let client: OAuthClient
@@ -386,7 +386,7 @@ public struct AuthorizationServer: Sendable {
     }
 
     /// What a pending user code belongs to (for the approval page), or nil.
-    public func pendingDevice(userCode: String) async throws -> PendingDeviceAuthorization? {
+    package func pendingDevice(userCode: String) async throws -> PendingDeviceAuthorization? {
         let normalized = Self.normalizeUserCode(userCode)
         guard (1...32).contains(normalized.count), let deviceKey = try await ephemeral.get("usercode:\(normalized)"),
             let raw = try await ephemeral.get(deviceKey)
@@ -398,12 +398,12 @@ public struct AuthorizationServer: Sendable {
     }
 
     /// Records the signed-in person's approval or denial; false when the code is unknown or used.
-    public func decideDevice(userCode: String, user: User, approve: Bool) async throws -> Bool {
+    package func decideDevice(userCode: String, user: User, approve: Bool) async throws -> Bool {
         try await decide(userCode: userCode, status: approve ? .approved : .denied, userID: user.id)
     }
 
     /// The person at the verification page refuses the code; nobody needs to sign in for that.
-    public func denyDevice(userCode: String) async throws -> Bool {
+    package func denyDevice(userCode: String) async throws -> Bool {
         try await decide(userCode: userCode, status: .denied, userID: nil)
     }
 

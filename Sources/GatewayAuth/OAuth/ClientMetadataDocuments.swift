@@ -27,8 +27,8 @@ import Darwin
 /// - results are cached (a good document 5 minutes, a failure 1 minute), so one URL costs at
 ///   most one fetch a minute on each replica.
 /// `allowLoopback` (development and tests only) also admits loopback addresses, over http too.
-public actor ClientMetadataDocuments {
-    public static let maximumDocumentBytes = 5 * 1024
+package actor ClientMetadataDocuments {
+    package static let maximumDocumentBytes = 5 * 1024
     static let fetchDeadline: Duration = .seconds(5)
     static let goodLifetime: TimeInterval = 300
     static let failureLifetime: TimeInterval = 60
@@ -43,7 +43,7 @@ public actor ClientMetadataDocuments {
     private var inFlight: [String: (fetch: UUID, task: Task<Result<OAuthClientMetadata, OAuthError>, Never>, waiters: Int)] = [:]
 
     /// `caPEM`: extra CA certificates to trust (a private CA), besides the system's.
-    public init(allowLoopback: Bool, caPEM: String? = nil, maximumFetches: Int = 16, logger: Logger) throws {
+    package init(allowLoopback: Bool, caPEM: String? = nil, maximumFetches: Int = 16, logger: Logger) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caPEM {
             tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))]
@@ -55,10 +55,10 @@ public actor ClientMetadataDocuments {
     }
 
     /// How many fetches are under way on this replica.
-    public var fetchesInFlight: Int { inFlight.count }
+    package var fetchesInFlight: Int { inFlight.count }
 
     /// The validated document, or an `OAuthError` (`invalid_client`) saying why it cannot be used.
-    public func document(for clientID: String) async throws(OAuthError) -> OAuthClientMetadata {
+    package func document(for clientID: String) async throws(OAuthError) -> OAuthClientMetadata {
         if let cached = cache[clientID], cached.expires > Date() { return try cached.result.get() }
         let task: Task<Result<OAuthClientMetadata, OAuthError>, Never>
         if let running = inFlight[clientID] {

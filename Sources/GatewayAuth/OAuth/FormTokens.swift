@@ -7,22 +7,22 @@ import Foundation
 /// from `JWT_SIGNING_KEY`. A form is accepted only with the token of the browser that sends it,
 /// so a pair of values made up elsewhere (a forged form plus a cookie planted by a sibling
 /// subdomain) is refused: nobody without the key can compute a token.
-public struct FormTokens: Sendable {
+package struct FormTokens: Sendable {
     private let key: SymmetricKey
 
-    public init(keyMaterial: [UInt8]) {
+    package init(keyMaterial: [UInt8]) {
         key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: keyMaterial), salt: Data("agent-gateway form tokens".utf8),
             info: Data("csrf v1".utf8), outputByteCount: 32)
     }
 
     /// The token of the browser with this id.
-    public func token(forBrowser browserID: String) -> String {
+    package func token(forBrowser browserID: String) -> String {
         Data(HMAC<SHA256>.authenticationCode(for: Data(browserID.utf8), using: key)).base64URLEncodedString()
     }
 
     /// Whether `submitted` is this browser's token (constant time).
-    public func isValid(_ submitted: String, forBrowser browserID: String) -> Bool {
+    package func isValid(_ submitted: String, forBrowser browserID: String) -> Bool {
         OpaqueToken.constantTimeEquals(submitted, token(forBrowser: browserID))
     }
 }

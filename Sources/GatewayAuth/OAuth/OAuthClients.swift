@@ -1,9 +1,9 @@
 import Foundation
 
 /// A public client (no secret): what it may do and where it may be sent back to.
-public struct OAuthClient: Sendable, Equatable {
+package struct OAuthClient: Sendable, Equatable {
     /// How the gateway knows the client, which decides whether its name can be trusted.
-    public enum Origin: String, Sendable, Equatable {
+    package enum Origin: String, Sendable, Equatable {
         /// One of the gateway's own applications.
         case firstParty = "first-party"
         /// Registered itself (RFC 7591); its name is self-declared.
@@ -13,20 +13,20 @@ public struct OAuthClient: Sendable, Equatable {
         case metadataDocument = "metadata-document"
     }
 
-    public let id: String
-    public let name: String
+    package let id: String
+    package let name: String
     /// RFC 8252 loopback redirects on any port (native apps listen on a free port).
-    public let allowsLoopbackRedirects: Bool
+    package let allowsLoopbackRedirects: Bool
     /// Redirects to the gateway's web app callback (exactly `PUBLIC_BASE_URL/app/callback`).
-    public let allowsGatewayPageRedirects: Bool
+    package let allowsGatewayPageRedirects: Bool
     /// RFC 8628 device authorization grant.
-    public let allowsDeviceGrant: Bool
+    package let allowsDeviceGrant: Bool
     /// The redirect URIs a third-party client declared, matched exactly (a loopback one on any
     /// port, RFC 8252 section 7.3).
-    public let redirectURIs: [String]
-    public let origin: Origin
+    package let redirectURIs: [String]
+    package let origin: Origin
 
-    public init(
+    package init(
         id: String, name: String, allowsLoopbackRedirects: Bool = false, allowsGatewayPageRedirects: Bool = false,
         allowsDeviceGrant: Bool = false, redirectURIs: [String] = [], origin: Origin = .firstParty
     ) {
@@ -40,17 +40,17 @@ public struct OAuthClient: Sendable, Equatable {
     }
 
     /// Whether the name was chosen by the client itself (pages say it is unverified).
-    public var isThirdParty: Bool { origin != .firstParty }
+    package var isThirdParty: Bool { origin != .firstParty }
 }
 
 /// The three first-party clients and the redirect rules of RFC 8252 and the allowlist.
-public struct OAuthClientRegistry: Sendable {
-    public let clients: [String: OAuthClient]
-    public let publicBaseURL: String
+package struct OAuthClientRegistry: Sendable {
+    package let clients: [String: OAuthClient]
+    package let publicBaseURL: String
     /// Extra redirect URIs (custom schemes, web origins), matched exactly.
-    public let allowlist: Set<String>
+    package let allowlist: Set<String>
 
-    public init(publicBaseURL: String, allowlist: [String]) {
+    package init(publicBaseURL: String, allowlist: [String]) {
         self.publicBaseURL = publicBaseURL
         self.allowlist = Set(allowlist)
         let all = [
@@ -68,13 +68,13 @@ public struct OAuthClientRegistry: Sendable {
     }
 
     /// The only page of the gateway's own an authorization may be sent back to.
-    public static let webCallbackPath = "/app/callback"
+    package static let webCallbackPath = "/app/callback"
 
-    public func client(_ id: String?) -> OAuthClient? {
+    package func client(_ id: String?) -> OAuthClient? {
         id.flatMap { clients[$0] }
     }
 
-    public func isRedirectAllowed(_ uri: String, for client: OAuthClient) -> Bool {
+    package func isRedirectAllowed(_ uri: String, for client: OAuthClient) -> Bool {
         if client.isThirdParty { return Self.matchesDeclaredRedirect(uri, client.redirectURIs) }
         if allowlist.contains(uri) { return true }
         guard let components = URLComponents(string: uri), components.fragment == nil, components.user == nil,

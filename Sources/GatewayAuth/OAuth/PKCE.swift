@@ -2,23 +2,23 @@ import Crypto
 import Foundation
 
 /// RFC 7636 with S256 only: `plain` would let anyone who sees the authorization request redeem the code.
-public enum PKCE {
+package enum PKCE {
     static let allowedCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// A challenge is base64url(SHA-256(verifier)): exactly 43 characters.
-    public static func isWellFormedChallenge(_ challenge: String) -> Bool {
+    package static func isWellFormedChallenge(_ challenge: String) -> Bool {
         challenge.count == 43 && challenge.allSatisfy { allowedCharacters.contains($0) && $0 != "." && $0 != "~" }
     }
 
-    public static func isWellFormedVerifier(_ verifier: String) -> Bool {
+    package static func isWellFormedVerifier(_ verifier: String) -> Bool {
         (43...128).contains(verifier.count) && verifier.allSatisfy(allowedCharacters.contains)
     }
 
-    public static func challenge(for verifier: String) -> String {
+    package static func challenge(for verifier: String) -> String {
         Data(SHA256.hash(data: Data(verifier.utf8))).base64URLEncodedString()
     }
 
-    public static func verify(verifier: String, challenge: String) -> Bool {
+    package static func verify(verifier: String, challenge: String) -> Bool {
         isWellFormedVerifier(verifier) && OpaqueToken.constantTimeEquals(Self.challenge(for: verifier), challenge)
     }
 }

@@ -12,8 +12,8 @@ import Darwin
 /// form, which is also how it is shown, so a look-alike such as `xn--clude-5ve.ai` cannot pass
 /// for `claude.ai`. Hosts are DNS names (letters, digits and hyphens per label) or IP literals:
 /// nothing else reaches a page or its Content-Security-Policy.
-public struct RedirectTarget: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
+package struct RedirectTarget: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// http or https to `host` (lowercased ASCII, IPv6 in brackets) on an optional port.
         case web(scheme: String, host: String, port: Int?)
         /// An application's own scheme (RFC 8252 section 7.1): the operating system hands the
@@ -21,12 +21,12 @@ public struct RedirectTarget: Sendable, Equatable {
         case app(scheme: String)
     }
 
-    public let kind: Kind
+    package let kind: Kind
 
     /// Parses `uri`, or nil when it is not a redirect the gateway would ever follow: non-ASCII or
     /// unprintable characters, a fragment, credentials, or a web host that is not a DNS name or
     /// an IP literal.
-    public init?(_ uri: String) {
+    package init?(_ uri: String) {
         guard uri.utf8.count <= AuthorizationServer.maximumRedirectURIBytes,
             uri.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }),
             let components = URLComponents(string: uri), let rawScheme = components.scheme,
@@ -59,7 +59,7 @@ public struct RedirectTarget: Sendable, Equatable {
     }
 
     /// What the consent text names as the place the browser goes back to.
-    public var shownAs: String {
+    package var shownAs: String {
         switch kind {
         case .web(_, let host, _): host
         case .app(let scheme): "\(scheme):"
@@ -68,13 +68,13 @@ public struct RedirectTarget: Sendable, Equatable {
 
     /// Whether a label of the host is an internationalized name in its ASCII form (`xn--`): the
     /// page says so, since its Unicode form could imitate another name.
-    public var isInternationalizedHost: Bool {
+    package var isInternationalizedHost: Bool {
         guard case .web(_, let host, _) = kind else { return false }
         return host.split(separator: ".").contains { $0.hasPrefix("xn--") }
     }
 
     /// The Content-Security-Policy source that admits exactly this target (form-action).
-    public var policySource: String {
+    package var policySource: String {
         switch kind {
         case .web(let scheme, let host, let port): "\(scheme)://\(host)\(port.map { ":\($0)" } ?? "")"
         case .app(let scheme): "\(scheme):"
@@ -92,7 +92,7 @@ public struct RedirectTarget: Sendable, Equatable {
     /// resolver may send elsewhere), or a reverse-domain private-use scheme such as
     /// `com.example.app:` (section 7.1). A one-word scheme (`cursor:`, `ms-settings:`) could be
     /// any program's, so it is not accepted.
-    public var isAcceptableForThirdPartyClients: Bool {
+    package var isAcceptableForThirdPartyClients: Bool {
         switch kind {
         case .web(let scheme, let host, _):
             return scheme == "https" || ["127.0.0.1", "[::1]"].contains(host)

@@ -7,12 +7,12 @@ import Logging
 /// known either by the https URL of their Client ID Metadata Document or by a dynamic
 /// registration (RFC 7591). Both are public clients: PKCE, no secret. Their names are
 /// self-declared, so the consent step shows them as unverified, with the redirect's host.
-public struct ThirdPartyClients: Sendable {
+package struct ThirdPartyClients: Sendable {
     /// A registration nobody signed in with or refreshed for this long is gone.
-    public static let registrationLifetime: TimeInterval = 30 * 24 * 3600
+    package static let registrationLifetime: TimeInterval = 30 * 24 * 3600
     /// Live registrations at most; past it, the oldest one nobody ever used makes room, and
     /// when every one is in use registering is refused until some expire.
-    public static let maximumRegistrations = 10_000
+    package static let maximumRegistrations = 10_000
     static let maximumRedirectURIs = 10
     static let maximumNameCharacters = 100
     static let registeredIDPrefix = "mcp-client-"
@@ -26,7 +26,7 @@ public struct ThirdPartyClients: Sendable {
     let unusedRegistrationLifetime: TimeInterval
     let logger: Logger
 
-    public init(
+    package init(
         store: GatewayStore, metadataDocuments: ClientMetadataDocuments?, registrationsPerAddress: Int = 20,
         unusedRegistrationLifetime: TimeInterval = 3600, logger: Logger
     ) {
@@ -37,7 +37,7 @@ public struct ThirdPartyClients: Sendable {
         self.logger = logger
     }
 
-    public var acceptsMetadataDocuments: Bool { metadataDocuments != nil }
+    package var acceptsMetadataDocuments: Bool { metadataDocuments != nil }
 
     func expiry(now: Date = Date()) -> OAuthClientExpiry {
         OAuthClientExpiry(
@@ -72,7 +72,7 @@ public struct ThirdPartyClients: Sendable {
 
     /// Validates the metadata and registers a public client from `address` (as per-address
     /// limits count it); the answer echoes what was kept.
-    public func register(_ metadata: OAuthClientMetadata, from address: String) async throws(OAuthError) -> OAuthClientMetadata {
+    package func register(_ metadata: OAuthClientMetadata, from address: String) async throws(OAuthError) -> OAuthClientMetadata {
         let redirectURIs = try Self.validatedRedirectURIs(metadata.redirectURIs)
         let grantTypes = metadata.grantTypes ?? ["authorization_code"]
         guard grantTypes.contains("authorization_code"), grantTypes.allSatisfy(["authorization_code", "refresh_token"].contains) else {

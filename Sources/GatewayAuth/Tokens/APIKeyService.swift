@@ -5,17 +5,17 @@ import GatewayStore
 /// Personal API keys for AI clients that take a static key (OpenAI-compatible API): created by a
 /// signed-in user, shown once, stored as a SHA-256 hash, usable only on the routes that accept
 /// them, and checked in the store on every use so a revocation holds at once on every replica.
-public struct APIKeyService: Sendable {
+package struct APIKeyService: Sendable {
     /// Every key starts with this, so a key is told from an access token without trying both.
-    public static let keyPrefix = "gwk_"
-    public static let maximumKeysPerUser = 20
-    public static let maximumLifetime: TimeInterval = 366 * 24 * 3600
+    package static let keyPrefix = "gwk_"
+    package static let maximumKeysPerUser = 20
+    package static let maximumLifetime: TimeInterval = 366 * 24 * 3600
 
-    public enum Refusal: Error, Equatable, CustomStringConvertible {
+    package enum Refusal: Error, Equatable, CustomStringConvertible {
         case invalid(String)
         case tooMany(maximum: Int)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .invalid(let detail): detail
             case .tooMany(let maximum): "you have \(maximum) API keys already; revoke one first"
@@ -25,15 +25,15 @@ public struct APIKeyService: Sendable {
 
     let store: GatewayStore
 
-    public init(store: GatewayStore) {
+    package init(store: GatewayStore) {
         self.store = store
     }
 
-    public static func looksLikeKey(_ token: String) -> Bool { token.hasPrefix(keyPrefix) }
+    package static func looksLikeKey(_ token: String) -> Bool { token.hasPrefix(keyPrefix) }
 
     /// A new key for `userID`; the returned `key` is the only time the secret exists outside the
     /// client.
-    public func create(userID: String, name: String?, expiresIn: Int?, now: Date = Date()) async throws -> (
+    package func create(userID: String, name: String?, expiresIn: Int?, now: Date = Date()) async throws -> (
         record: APIKeyRecord, key: String
     ) {
         let name = (name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -53,16 +53,16 @@ public struct APIKeyService: Sendable {
         return (record, key)
     }
 
-    public func list(userID: String) async throws -> [APIKeyRecord] {
+    package func list(userID: String) async throws -> [APIKeyRecord] {
         try await store.apiKeys(userID: userID)
     }
 
-    public func revoke(userID: String, id: String) async throws -> Bool {
+    package func revoke(userID: String, id: String) async throws -> Bool {
         try await store.revokeAPIKey(userID: userID, id: id)
     }
 
     /// The working key `key` is, or nil.
-    public func authenticate(_ key: String) async throws -> APIKeyRecord? {
+    package func authenticate(_ key: String) async throws -> APIKeyRecord? {
         guard Self.looksLikeKey(key), key.utf8.count <= 100 else { return nil }
         return try await store.useAPIKey(keyHash: OpaqueToken.hash(key))
     }

@@ -2,28 +2,28 @@ import Foundation
 import JWTKit
 
 /// The verified contents of an access token.
-public struct AccessTokenClaims: Sendable, Hashable {
+package struct AccessTokenClaims: Sendable, Hashable {
     /// `iss`
-    public var issuer: String
+    package var issuer: String
     /// `aud`
-    public var audience: String
+    package var audience: String
     /// `sub`: the user id.
-    public var subject: String
+    package var subject: String
     /// `client_id`: the OAuth client the token was issued to.
-    public var clientID: String
+    package var clientID: String
     /// `scope`, split on spaces.
-    public var scope: [String]
+    package var scope: [String]
     /// `iat`, whole seconds.
-    public var issuedAt: Date
+    package var issuedAt: Date
     /// `exp`, whole seconds.
-    public var expiresAt: Date
+    package var expiresAt: Date
     /// `jti`: unique per token, usable as a revocation/deny-list key.
-    public var tokenID: String
+    package var tokenID: String
     /// `sid`: the sign-in (refresh token family) the token was issued under; nil for tokens
     /// from before the claim existed.
-    public var familyID: String?
+    package var familyID: String?
 
-    public init(
+    package init(
         issuer: String, audience: String, subject: String, clientID: String, scope: [String],
         issuedAt: Date, expiresAt: Date, tokenID: String, familyID: String? = nil
     ) {
@@ -40,19 +40,19 @@ public struct AccessTokenClaims: Sendable, Hashable {
 }
 
 /// A freshly signed access token, ready for a token-endpoint response.
-public struct IssuedAccessToken: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct IssuedAccessToken: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The compact JWS. A bearer credential: never log it.
-    public let token: String
-    public let claims: AccessTokenClaims
+    package let token: String
+    package let claims: AccessTokenClaims
     /// Seconds until expiry, for the `expires_in` response field.
-    public let expiresIn: Int
+    package let expiresIn: Int
 
     // Redacted so interpolating the value into a log line cannot leak the bearer token.
-    public var description: String {
+    package var description: String {
         "IssuedAccessToken(jti: \(claims.tokenID), expiresIn: \(expiresIn), token: <redacted>)"
     }
 
-    public var debugDescription: String { description }
+    package var debugDescription: String { description }
 }
 
 /// The JWT payload exactly as it goes over the wire.

@@ -2,7 +2,7 @@
 ///
 /// Descriptions are fixed strings: they never carry token text, claim values or key material,
 /// so an error can be logged or returned to a client as-is.
-public enum AccessTokenError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum AccessTokenError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Not a compact JWS we can read: wrong shape, bad base64url, non-JSON header, oversized,
     /// or a (validly signed) payload that lacks a required claim such as `iat` or `exp`.
     case malformed
@@ -23,7 +23,7 @@ public enum AccessTokenError: Error, Sendable, Hashable, CustomStringConvertible
     /// `issue` was asked to put an unrepresentable value in the named claim.
     case invalidClaim(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .malformed: "access token is malformed"
         case .unsupportedAlgorithm: "access token uses an unsupported algorithm"

@@ -13,16 +13,16 @@ import JWTKit
 /// checked here before jwt-kit sees the token, because jwt-kit falls back to its default key for
 /// an unknown or missing `kid`; the key collection also holds only this service's key, so even
 /// that fallback can never select anything else.
-public struct AccessTokenService: Sendable, CustomStringConvertible, CustomReflectable {
+package struct AccessTokenService: Sendable, CustomStringConvertible, CustomReflectable {
     /// The only `alg` we sign with or accept.
-    public static let algorithm = "EdDSA"
+    package static let algorithm = "EdDSA"
     /// Clock skew tolerated when checking `exp`. Replicas are NTP-synced and tokens are
     /// short-lived, so a few seconds absorbs skew between the issuing and the verifying replica
     /// without meaningfully extending a token's life. `iat` is not checked against the clock
     /// (only our key can mint tokens, and a skewed issuer must not cause spurious rejections).
-    public static let clockLeeway: Duration = .seconds(5)
+    package static let clockLeeway: Duration = .seconds(5)
     /// Shorter secrets are refused; matches the `JWT_SIGNING_KEY` policy in GatewayConfig.
-    public static let minimumKeyMaterialBytes = 32
+    package static let minimumKeyMaterialBytes = 32
     /// Anything longer cannot be one of ours; refuse it before parsing anything.
     static let maximumTokenBytes = 8192
 
@@ -30,22 +30,22 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
     static let hkdfSalt = Array("gateway access-token hkdf salt v1".utf8)
     static let hkdfInfo = Array("gateway access-token signing key v1".utf8)
 
-    public let issuer: String
-    public let audience: String
-    public let lifetime: Duration
+    package let issuer: String
+    package let audience: String
+    package let lifetime: Duration
     /// RFC 7638 JWK thumbprint of the public key: stable across replicas and restarts.
-    public let keyID: String
+    package let keyID: String
     /// The public key set to serve at the JWKS endpoint.
-    public let jwks: JSONWebKeySet
+    package let jwks: JSONWebKeySet
     /// ``jwks`` as JSON (sorted keys), ready to serve.
-    public let jwksJSON: Data
+    package let jwksJSON: Data
 
     private let keys: JWTKeyCollection
     private let lifetimeSeconds: Int
     /// Tokens already verified by this process (see `VerifiedTokenCache`).
     let verified = VerifiedTokenCache(capacity: 50_000)
 
-    public init(keyMaterial: [UInt8], issuer: String, audience: String, lifetime: Duration) async throws {
+    package init(keyMaterial: [UInt8], issuer: String, audience: String, lifetime: Duration) async throws {
         guard keyMaterial.count >= Self.minimumKeyMaterialBytes else {
             throw AccessTokenError.invalidConfiguration(
                 "signing key material must be at least \(Self.minimumKeyMaterialBytes) bytes")
@@ -85,7 +85,7 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
 
     /// Signs an access token for `subject` (the user id) on behalf of `clientID`, for `audience`
     /// (an RFC 8707 resource; the default is ``audience``, the gateway's API).
-    public func issue(
+    package func issue(
         subject: String, clientID: String, scope: [String], audience: String? = nil, familyID: String? = nil, now: Date = Date()
     ) async throws -> IssuedAccessToken {
         guard !subject.isEmpty else { throw AccessTokenError.invalidClaim("sub") }
@@ -121,7 +121,7 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
     ///
     /// Order: shape → `alg` → `kid` → signature → payload shape → `iss` → `aud` → `exp`.
     /// Nothing from the payload is decoded before its signature has been checked.
-    public func verify(_ token: String, audience: String? = nil, now: Date = Date()) async throws(AccessTokenError) -> AccessTokenClaims {
+    package func verify(_ token: String, audience: String? = nil, now: Date = Date()) async throws(AccessTokenError) -> AccessTokenClaims {
         let expectedAudience = audience ?? self.audience
         let leeway = TimeInterval(Self.clockLeeway.components.seconds)
         let cacheKey = VerifiedTokenCache.key(token)
@@ -150,12 +150,12 @@ public struct AccessTokenService: Sendable, CustomStringConvertible, CustomRefle
         return payload.claims
     }
 
-    public var description: String {
+    package var description: String {
         "AccessTokenService(issuer: \(issuer), audience: \(audience), kid: \(keyID))"
     }
 
     // Keeps `dump()` and debuggers from walking into the key collection.
-    public var customMirror: Mirror {
+    package var customMirror: Mirror {
         Mirror(self, children: ["issuer": issuer, "audience": audience, "keyID": keyID, "lifetime": lifetime])
     }
 

@@ -3,16 +3,16 @@ import GatewayProtocol
 import Hummingbird
 
 /// RFC 9457 problem details. `type` values are stable URNs clients may switch on.
-public struct Problem: Error, Sendable {
-    public let type: String
-    public let title: String
-    public let statusCode: Int
-    public let detail: String?
+package struct Problem: Error, Sendable {
+    package let type: String
+    package let title: String
+    package let statusCode: Int
+    package let detail: String?
     /// For 429s: the configuration variable of the limit that was reached.
-    public var limit: String?
+    package var limit: String?
     var headers: HTTPFields = [:]
 
-    public init(_ slug: String, title: String, status: Int, detail: String? = nil) {
+    package init(_ slug: String, title: String, status: Int, detail: String? = nil) {
         self.type = "urn:agent-gateway:problem:\(slug)"
         self.title = title
         self.statusCode = status
@@ -20,7 +20,7 @@ public struct Problem: Error, Sendable {
     }
 
     /// The body: RFC 9457 problem details as the protocol defines them.
-    public var details: ProblemDetails {
+    package var details: ProblemDetails {
         ProblemDetails(type: type, title: title, status: statusCode, detail: detail, limit: limit)
     }
 
@@ -32,9 +32,9 @@ public struct Problem: Error, Sendable {
 }
 
 extension Problem: HTTPResponseError {
-    public var status: HTTPResponse.Status { .init(code: statusCode) }
+    package var status: HTTPResponse.Status { .init(code: statusCode) }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/problem+json"
         fields[.cacheControl] = "no-store"

@@ -2,11 +2,11 @@ import Foundation
 import GatewayProtocol
 
 /// A dependency `/readyz` checks with one cheap round trip.
-public struct DependencyCheck: Sendable {
-    public let name: String
-    public let probe: @Sendable () async throws -> Void
+package struct DependencyCheck: Sendable {
+    package let name: String
+    package let probe: @Sendable () async throws -> Void
 
-    public init(name: String, probe: @escaping @Sendable () async throws -> Void) {
+    package init(name: String, probe: @escaping @Sendable () async throws -> Void) {
         self.name = name
         self.probe = probe
     }
@@ -14,13 +14,13 @@ public struct DependencyCheck: Sendable {
 
 /// Runs every check concurrently, each bounded by `timeout`, so `/readyz` answers in about
 /// that time even when a dependency hangs.
-public struct Readiness: Sendable {
-    public let checks: [DependencyCheck]
-    public let timeout: Duration
+package struct Readiness: Sendable {
+    package let checks: [DependencyCheck]
+    package let timeout: Duration
     let metrics: GatewayMetrics
     let identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)?
 
-    public init(
+    package init(
         checks: [DependencyCheck], timeout: Duration = .seconds(1), metrics: GatewayMetrics,
         identityProvider: (@Sendable () async -> ReadinessReport.IdentityProvider)? = nil
     ) {
@@ -30,7 +30,7 @@ public struct Readiness: Sendable {
         self.identityProvider = identityProvider
     }
 
-    public func evaluate() async -> ReadinessReport {
+    package func evaluate() async -> ReadinessReport {
         let results = await withTaskGroup(of: (String, ReadinessReport.Check).self) { group in
             for check in checks {
                 group.addTask {

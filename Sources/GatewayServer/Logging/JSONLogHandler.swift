@@ -4,26 +4,26 @@ import NIOConcurrencyHelpers
 
 /// One JSON object per line: `ts`, `level`, `logger`, `msg`, then metadata as top-level fields.
 /// Operators grep these and log platforms (Railway, Render, Fly) parse them.
-public struct JSONLogHandler: LogHandler {
-    public typealias Sink = @Sendable (String) -> Void
+package struct JSONLogHandler: LogHandler {
+    package typealias Sink = @Sendable (String) -> Void
 
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
-    public var metadataProvider: Logger.MetadataProvider?
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level = .info
+    package var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let sink: Sink
 
-    public init(label: String, sink: @escaping Sink = JSONLogHandler.standardOutput) {
+    package init(label: String, sink: @escaping Sink = JSONLogHandler.standardOutput) {
         self.label = label
         self.sink = sink
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var merged = self.metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit = event.metadata { merged.merge(explicit) { $1 } }
@@ -46,7 +46,7 @@ public struct JSONLogHandler: LogHandler {
 
     private static let outputLock = NIOLock()
 
-    public static let standardOutput: Sink = { line in
+    package static let standardOutput: Sink = { line in
         outputLock.withLock {
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }

@@ -1,9 +1,9 @@
 import GatewayConfig
 import Logging
 
-public enum LoggingSetup {
+package enum LoggingSetup {
     /// Installs the process-wide log handler chosen by `LOG_FORMAT` and `LOG_LEVEL`.
-    public static func bootstrap(format: LogFormat, level: GatewayConfig.LogLevel) {
+    package static func bootstrap(format: LogFormat, level: GatewayConfig.LogLevel) {
         let swiftLogLevel = Logger.Level(rawValue: level.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =

@@ -5,11 +5,11 @@ import Prometheus
 
 /// The gateway's own metrics, recorded through swift-metrics into one Prometheus registry.
 /// Each application owns its registry, so tests running several gateways never mix figures.
-public final class GatewayMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
-    public let factory: PrometheusMetricsFactory
+package final class GatewayMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
+    package let factory: PrometheusMetricsFactory
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         let latencyBuckets: [Duration] = [
@@ -23,7 +23,7 @@ public final class GatewayMetrics: Sendable {
 
     /// Counts every request; long-lived streams are left out of the latency histogram
     /// because their duration is a connection lifetime, not a latency.
-    public func recordRequest(route: String, method: String, status: Int, duration: Duration, isStream: Bool) {
+    package func recordRequest(route: String, method: String, status: Int, duration: Duration, isStream: Bool) {
         let labels = [("route", route), ("method", method), ("status", String(status))]
         Counter(label: "gateway_http_requests_total", dimensions: labels, factory: factory).increment()
         if !isStream {
@@ -33,7 +33,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// Round trips and failures of a dependency call (`redis`, `store`).
-    public func recordDependency(_ dependency: String, operation: String, duration: Duration, succeeded: Bool) {
+    package func recordDependency(_ dependency: String, operation: String, duration: Duration, succeeded: Bool) {
         Timer(
             label: "gateway_dependency_duration_seconds", dimensions: [("dependency", dependency), ("operation", operation)],
             factory: factory
@@ -47,17 +47,17 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// Event streams currently open, and why streams ended.
-    public func recordStreamOpened() {
+    package func recordStreamOpened() {
         Meter(label: "gateway_event_streams_open", factory: factory).increment()
     }
 
-    public func recordStreamEnded(reason: String) {
+    package func recordStreamEnded(reason: String) {
         Meter(label: "gateway_event_streams_open", factory: factory).decrement()
         Counter(label: "gateway_event_streams_ended_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
     /// Prometheus text exposition format.
-    public func render() -> [UInt8] {
+    package func render() -> [UInt8] {
         registry.emitToBuffer()
     }
 }

@@ -7,21 +7,21 @@ import NIOCore
 import ServerSentEvents
 
 /// Timing and limits of Server-Sent Event streams.
-public struct EventStreamSettings: Sendable {
+package struct EventStreamSettings: Sendable {
     /// A comment line at least this often keeps proxies (Railway's edge closes idle requests
     /// after 5 minutes) and clients from timing the stream out.
-    public var heartbeatInterval: Duration = .seconds(15)
+    package var heartbeatInterval: Duration = .seconds(15)
     /// Streams end cleanly before this (Railway cuts requests at 15 minutes); clients resume.
-    public var maximumLifetime: Duration = .seconds(14 * 60)
+    package var maximumLifetime: Duration = .seconds(14 * 60)
     /// The `retry:` hint: how long an EventSource waits before reconnecting.
-    public var retryMilliseconds = 2000
+    package var retryMilliseconds = 2000
     /// Events read per catch-up round trip.
-    public var catchUpPageSize = 500
+    package var catchUpPageSize = 500
     /// Inputs (mostly live events) a stream may have waiting to be written before its client
     /// counts as too slow and is disconnected; it resumes from its last id.
-    public var maximumBacklog = 1024
+    package var maximumBacklog = 1024
 
-    public init() {}
+    package init() {}
 }
 
 /// Why a stream ended, for logs and metrics.
