@@ -290,7 +290,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayOIDCTests",
-            dependencies: ["GatewayOIDC", "GatewayAuth", "GatewayConfig", "GatewayTestSupport"],
+            dependencies: ["GatewayOIDC", "GatewayAuth", "GatewayConfig", "GatewayProtocol", "GatewayTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RedisClientTests",

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayProtocol
 import JWTKit
 
 /// The claims of a token, by name, as they came.
@@ -69,7 +70,7 @@ struct IDTokenVerifier {
         guard let subject = claims["sub"]?.string, !subject.isEmpty, subject.utf8.count <= 255 else {
             throw .refused("The identity provider did not say who signed in.")
         }
-        guard let audiences = claims["aud"]?.strings, audiences.contains(clientID) else {
+        guard let audiences = claims["aud"]?.claimStrings, audiences.contains(clientID) else {
             throw .refused("The sign-in was meant for another application.")
         }
         guard audiences.allSatisfy({ $0 == clientID }) else {
@@ -78,10 +79,10 @@ struct IDTokenVerifier {
         if let authorizedParty = claims["azp"], authorizedParty.string != clientID {
             throw .refused("The sign-in was made for another application (azp).")
         }
-        guard let expiry = claims["exp"]?.number, now.timeIntervalSince1970 < expiry + leewaySeconds else {
+        guard let expiry = claims["exp"]?.claimNumber, now.timeIntervalSince1970 < expiry + leewaySeconds else {
             throw .refused("The sign-in expired. Check that this server's clock is right, then try again.")
         }
-        guard let issuedAt = claims["iat"]?.number, issuedAt <= now.timeIntervalSince1970 + leewaySeconds else {
+        guard let issuedAt = claims["iat"]?.claimNumber, issuedAt <= now.timeIntervalSince1970 + leewaySeconds else {
             throw .refused("The sign-in claims to be issued in the future. Check that this server's clock is right.")
         }
         guard let sent = claims["nonce"]?.string, OpaqueToken.constantTimeEquals(sent, nonce) else {

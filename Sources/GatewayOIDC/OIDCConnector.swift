@@ -144,7 +144,7 @@ package struct OIDCConnector: RedirectConnector {
     func person(from claims: Claims, issuer: String) throws(SignInError) -> SignedInPerson {
         let subject = claims["sub"]?.string ?? ""
         let email = claims[settings.emailClaim]?.string
-        let verified = claims["email_verified"]?.bool == true
+        let verified = claims["email_verified"]?.claimBool == true
         if !settings.allowedEmailDomains.isEmpty {
             guard let email, let domain = email.split(separator: "@").last.map({ $0.lowercased() }), email.contains("@"),
                 settings.allowedEmailDomains.contains(domain)
@@ -154,7 +154,7 @@ package struct OIDCConnector: RedirectConnector {
             }
         }
         if !settings.allowedGroups.isEmpty {
-            let groups = Set(claims[settings.groupsClaim]?.strings ?? [])
+            let groups = Set(claims[settings.groupsClaim]?.claimStrings ?? [])
             guard !groups.isDisjoint(with: settings.allowedGroups) else {
                 throw .refused("Your account is not in a group allowed on this gateway.")
             }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayAuth
+import GatewayProtocol
 import JWTKit
 import Logging
 import NIOCore

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayProtocol
 
 /// The parts of an OpenID Provider's discovery document (OpenID Connect Discovery 1.0, section
 /// 3) the gateway uses.
@@ -45,69 +46,33 @@ package struct ProviderMetadata: Sendable, Decodable, Equatable {
     }
 }
 
-/// Any JSON value: claims are read by configurable names, so they are kept as they came.
-package enum JSONValue: Sendable, Equatable, Codable {
-    case string(String)
-    case number(Double)
-    case bool(Bool)
-    case array([JSONValue])
-    case object([String: JSONValue])
-    case null
-
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let bool = try? container.decode(Bool.self) {
-            self = .bool(bool)
-        } else if let number = try? container.decode(Double.self) {
-            self = .number(number)
-        } else if let string = try? container.decode(String.self) {
-            self = .string(string)
-        } else if let array = try? container.decode([JSONValue].self) {
-            self = .array(array)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
+/// Claims are read by configurable names, so they are kept as they came (GatewayProtocol's
+/// `JSONValue`); these read them as OpenID Providers send them.
+extension JSONValue {
+    /// A number (NumericDate claims such as `exp`), integer or not.
+    package var claimNumber: Double? {
         switch self {
-        case .string(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .bool(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        case .null: try container.encodeNil()
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
         }
-    }
-
-    package var string: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    package var number: Double? {
-        if case .number(let value) = self { return value }
-        return nil
     }
 
     /// A boolean, or the strings "true"/"false" that some providers send.
-    package var bool: Bool? {
+    package var claimBool: Bool? {
         switch self {
-        case .bool(let value): return value
-        case .string(let value): return value == "true" ? true : value == "false" ? false : nil
-        default: return nil
+        case .bool(let value): value
+        case .string(let value): value == "true" ? true : value == "false" ? false : nil
+        default: nil
         }
     }
 
-    /// A list of strings, or one string as a list of one.
-    package var strings: [String]? {
+    /// A list of strings, or one string as a list of one (`aud`, group claims).
+    package var claimStrings: [String]? {
         switch self {
-        case .string(let value): return [value]
-        case .array(let values): return values.compactMap(\.string)
-        default: return nil
+        case .string(let value): [value]
+        case .array(let values): values.compactMap(\.string)
+        default: nil
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayProtocol
 import Testing
 
 @testable import GatewayOIDC
@@ -40,7 +41,7 @@ struct OIDCUnitTests {
         func claims(exp: Double, iat: Double) -> Claims {
             Claims([
                 "iss": .string("https://id.example.com"), "sub": .string("u"), "aud": .string("gw"), "nonce": .string("n"),
-                "exp": .number(exp), "iat": .number(iat),
+                "exp": .double(exp), "iat": .double(iat),
             ])
         }
         #expect(throws: Never.self) {
@@ -58,9 +59,10 @@ struct OIDCUnitTests {
     }
 
     @Test func claimValuesAreReadLeniently() {
-        #expect(JSONValue.string("true").bool == true)
-        #expect(JSONValue.bool(false).bool == false)
-        #expect(JSONValue.string("admins").strings == ["admins"])
-        #expect(JSONValue.array([.string("a"), .number(1), .string("b")]).strings == ["a", "b"])
+        #expect(JSONValue.string("true").claimBool == true)
+        #expect(JSONValue.bool(false).claimBool == false)
+        #expect(JSONValue.string("admins").claimStrings == ["admins"])
+        #expect(JSONValue.array([.string("a"), .int(1), .string("b")]).claimStrings == ["a", "b"])
+        #expect(JSONValue.int(1_700_000_000).claimNumber == 1_700_000_000)
     }
 }
