@@ -321,6 +321,14 @@ let package = Package(
         .testTarget(
             name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayConfig", "GatewayTestSupport"],
             swiftSettings: swiftSettings),
+        // The sharing and relay rules on RelayService itself, in memory (no HTTP).
+        .testTarget(
+            name: "GatewayRelayTests",
+            dependencies: [
+                "GatewayRelay", "GatewayStore", "GatewayEvents", "GatewayEphemeral", "GatewayProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayWebTests",
             dependencies: [
