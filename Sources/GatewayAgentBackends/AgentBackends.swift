@@ -169,7 +169,7 @@ package final class OpenAIBackend: AgentBackend, Sendable {
     private let apiKey: String?
     private let systemPrompt: String?
     /// Each session's conversation so far, by session id.
-    private let histories = NIOLockedValueBox([String: [[String: String]]]())
+    private let histories = NIOLockedValueBox([String: [ChatCompletionRequest.ChatMessage]]())
     package var kind: String { "openai" }
 
     package init(baseURL: String, model: String, apiKey: String?, systemPrompt: String? = nil) {
@@ -203,8 +203,8 @@ package final class OpenAIBackend: AgentBackend, Sendable {
     private func remember(_ sessionID: String, user: String, assistant: String) {
         histories.withLockedValue { histories in
             var history = histories[sessionID] ?? []
-            history.append(["role": "user", "content": user])
-            history.append(["role": "assistant", "content": assistant])
+            history.append(.init(role: "user", content: user))
+            history.append(.init(role: "assistant", content: assistant))
             histories[sessionID] = Array(history.suffix(40))
         }
     }
@@ -212,23 +212,23 @@ package final class OpenAIBackend: AgentBackend, Sendable {
     private func complete(_ request: ReplyRequest, _ continuation: AsyncThrowingStream<String, any Error>.Continuation)
         async throws -> String
     {
-        var messages: [[String: String]] = []
-        if let systemPrompt { messages.append(["role": "system", "content": systemPrompt]) }
+        var messages: [ChatCompletionRequest.ChatMessage] = []
+        if let systemPrompt { messages.append(.init(role: "system", content: systemPrompt)) }
         // Turns the client sent with the message stand for the session's own history.
         if let context = request.context {
-            messages += context.map { ["role": $0.role == "assistant" || $0.role == "system" ? $0.role : "user", "content": $0.text] }
+            messages += context.map { .init(role: $0.role == "assistant" || $0.role == "system" ? $0.role : "user", content: $0.text) }
         } else {
             messages += histories.withLockedValue { $0[request.sessionID] ?? [] }
         }
-        messages.append(["role": "user", "content": request.text])
-        let body: [String: any Sendable] = ["model": model, "stream": true, "messages": messages]
+        messages.append(.init(role: "user", content: request.text))
+        let body = ChatCompletionRequest(model: model, messages: messages, stream: true)
         let url = baseURL + "/chat/completions"
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = .POST
         httpRequest.headers.add(name: "Content-Type", value: "application/json")
         httpRequest.headers.add(name: "Accept", value: "text/event-stream")
         if let apiKey, !apiKey.isEmpty { httpRequest.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        httpRequest.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        httpRequest.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         let response: HTTPClientResponse
         do {
             response = try await HTTPTransport.open(httpRequest, url: url)
@@ -249,12 +249,11 @@ package final class OpenAIBackend: AgentBackend, Sendable {
                 guard case .event(let event) = item else { continue }
                 let data = event.data.trimmingCharacters(in: .whitespaces)
                 if data == "[DONE]" { return answer }
-                guard let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { continue }
-                if let error = object["error"] {
-                    throw AgentBackendError("the model server failed: \(Self.errorMessage(error))")
+                guard let chunk = try? JSONDecoder().decode(StreamedChunk.self, from: Data(data.utf8)) else { continue }
+                if let error = chunk.error {
+                    throw AgentBackendError("the model server failed: \(error.message ?? "no message")")
                 }
-                let choice = (object["choices"] as? [[String: Any]])?.first
-                if let content = (choice?["delta"] as? [String: Any])?["content"] as? String, !content.isEmpty {
+                if let content = chunk.choices?.first?.delta?.content, !content.isEmpty {
                     answer += content
                     continuation.yield(content)
                 }
@@ -263,14 +262,24 @@ package final class OpenAIBackend: AgentBackend, Sendable {
         return answer
     }
 
-    /// The `error.message` of an OpenAI-style error body, else the text itself (shortened).
-    static func errorMessage(_ value: Any) -> String {
-        var value = value
-        if let text = value as? String, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) {
-            value = (object as? [String: Any])?["error"] ?? object
+    /// What this backend reads of a streamed chunk (`ChatCompletionChunk`, or an error in its
+    /// place). Model servers differ in the fields they send, so only these are required to be
+    /// there, and only when present.
+    struct StreamedChunk: Decodable {
+        struct Choice: Decodable {
+            struct Delta: Decodable { let content: String? }
+            let delta: Delta?
         }
-        if let object = value as? [String: Any], let message = object["message"] as? String { return message }
-        if let message = value as? String { return message.count > 300 ? String(message.prefix(300)) + "…" : message }
-        return String(describing: value).prefix(300).description
+        struct ErrorDetail: Decodable { let message: String? }
+        let choices: [Choice]?
+        let error: ErrorDetail?
+    }
+
+    /// The `error.message` of an OpenAI-style error body (`OpenAIErrorResponse`), else the text
+    /// itself (shortened).
+    static func errorMessage(_ text: String) -> String {
+        struct ErrorBody: Decodable { let error: StreamedChunk.ErrorDetail }
+        if let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(text.utf8)))?.error.message { return message }
+        return text.count > 300 ? String(text.prefix(300)) + "…" : text
     }
 }
