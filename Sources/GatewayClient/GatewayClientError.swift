@@ -25,11 +25,11 @@ public enum GatewayClientError: Error, CustomStringConvertible, Sendable, Equata
         case .signedOut(let gateway):
             return "not signed in: run gatewayctl login \(gateway ?? "<gateway-url>")"
         case .problem(let problem):
-            switch problem.slug {
-            case "share-revoked": return "share revoked: \(problem.detail ?? "the owner revoked this share")"
-            case "invite-expired": return "invite expired: \(problem.detail ?? "ask the owner for a new invite")"
-            case "invite-revoked": return "invite revoked: \(problem.detail ?? "the owner revoked this invite")"
-            case "invite-exhausted": return "invite used up: \(problem.detail ?? "it reached its maximum uses")"
+            switch problem.kind {
+            case .shareRevoked: return "share revoked: \(problem.detail ?? "the owner revoked this share")"
+            case .inviteExpired: return "invite expired: \(problem.detail ?? "ask the owner for a new invite")"
+            case .inviteRevoked: return "invite revoked: \(problem.detail ?? "the owner revoked this invite")"
+            case .inviteExhausted: return "invite used up: \(problem.detail ?? "it reached its maximum uses")"
             default:
                 if let detail = problem.detail, !detail.isEmpty { return "\(problem.title.lowercased()): \(detail)" }
                 return "\(problem.title.lowercased()) (HTTP \(problem.status))"
@@ -54,10 +54,10 @@ public enum GatewayClientError: Error, CustomStringConvertible, Sendable, Equata
         case .notFound: return ExitStatus.notFound
         case .oauth, .invalidResponse: return ExitStatus.failure
         case .problem(let problem):
-            switch problem.slug {
-            case "invalid-token": return ExitStatus.signedOut
-            case "share-revoked", "invite-expired", "invite-revoked", "invite-exhausted": return ExitStatus.accessGone
-            case "not-found": return ExitStatus.notFound
+            switch problem.kind {
+            case .invalidToken: return ExitStatus.signedOut
+            case .shareRevoked, .inviteExpired, .inviteRevoked, .inviteExhausted: return ExitStatus.accessGone
+            case .notFound: return ExitStatus.notFound
             default: return ExitStatus.failure
             }
         }
@@ -74,7 +74,7 @@ public enum GatewayClientError: Error, CustomStringConvertible, Sendable, Equata
 
     /// True when the error means the caller's access through a share is gone.
     public var isAccessRevoked: Bool {
-        if case .problem(let problem) = self { return problem.slug == "share-revoked" }
+        if case .problem(let problem) = self { return problem.kind == .shareRevoked }
         return false
     }
 }

@@ -174,4 +174,17 @@ struct WireCodingTests {
         let text = try WireJSON.string(ShareRevokedEvent(shareID: "s", agentID: "a"))
         #expect(text == #"{"agent_id":"a","share_id":"s"}"#)
     }
+
+    /// A problem's kind is what clients switch on; a type this version does not know is nil, never
+    /// mistaken for another.
+    @Test func problemKindsRoundTripTheirURNs() throws {
+        for kind in ProblemType.allCases {
+            let problem = ProblemDetails(kind, title: "t", status: 400)
+            #expect(problem.type == "urn:agent-gateway:problem:\(kind.rawValue)")
+            let decoded = try WireJSON.sharedDecoder.decode(ProblemDetails.self, from: WireJSON.sharedEncoder.encode(problem))
+            #expect(decoded.kind == kind)
+        }
+        #expect(ProblemDetails(type: "urn:agent-gateway:problem:from-the-future", title: "t", status: 400).kind == nil)
+        #expect(ProblemDetails(type: "urn:agent-gateway:problem:http-405", title: "t", status: 405).kind == nil)
+    }
 }

@@ -53,7 +53,7 @@ public struct ChatClient: Sendable {
             if incoming.contains(where: { ($0.agentName == reference || $0.agentID == reference) && $0.status == .revoked }) {
                 throw GatewayClientError.problem(
                     ProblemDetails(
-                        type: ProblemDetails.typePrefix + "share-revoked", title: "Access revoked", status: 403,
+                        .shareRevoked, title: "Access revoked", status: 403,
                         detail: "the owner revoked your access to \(reference)"))
             }
             throw GatewayClientError.notFound(what)
@@ -114,7 +114,7 @@ public struct ChatClient: Sendable {
             } catch let error as GatewayClientError where error.isAccessRevoked {
                 output(.shareRevoked)
                 return .shareRevoked
-            } catch GatewayClientError.problem(let problem) where problem.slug == "session-closed" {
+            } catch GatewayClientError.problem(let problem) where problem.kind == .sessionClosed {
                 return await replies.ending ?? .sessionClosed(reason: "closed")
             }
             await replies.sent(posted.message.id)

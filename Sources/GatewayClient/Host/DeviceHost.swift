@@ -132,7 +132,7 @@ public actor DeviceHost {
         let name = String(deviceName.prefix(100))
         do {
             _ = try await api.registerDevice(id: deviceID, name: name, platform: DeviceIdentity.platform)
-        } catch GatewayClientError.problem(let problem) where problem.slug == "conflict" {
+        } catch GatewayClientError.problem(let problem) where problem.kind == .conflict {
             // The stored id belongs to another account (someone else signed in with this
             // configuration directory before): this account gets a device id of its own.
             deviceID = try directory.deviceID(renew: true)
@@ -245,7 +245,7 @@ public actor DeviceHost {
         } catch {
             if Task.isCancelled || cancelledSessions.contains(request.sessionID) { return }
             if let clientError = error as? GatewayClientError {
-                if case .problem(let problem) = clientError, ["share-revoked", "session-closed", "not-found"].contains(problem.slug) {
+                if case .problem(let problem) = clientError, [.shareRevoked, .sessionClosed, .notFound].contains(problem.kind) {
                     report(.sessionClosed(sessionID: request.sessionID, reason: problem.slug))
                     return
                 }

@@ -23,8 +23,8 @@ struct APIKeyRoutes: Sendable {
                 return try APIJSON.response(CreatedAPIKey(apiKey: Self.view(record), key: key), status: .created)
             } catch let refusal as APIKeyService.Refusal {
                 switch refusal {
-                case .invalid(let detail): throw Problem("invalid-request", title: "Invalid request", status: 400, detail: detail)
-                case .tooMany: throw Problem("conflict", title: "Conflict", status: 409, detail: refusal.description)
+                case .invalid(let detail): throw Problem(.invalidRequest, title: "Invalid request", status: 400, detail: detail)
+                case .tooMany: throw Problem(.conflict, title: "Conflict", status: 409, detail: refusal.description)
                 }
             }
         }
@@ -32,7 +32,7 @@ struct APIKeyRoutes: Sendable {
             let userID = context.caller.userID
             let keyID = try context.parameters.require("keyID")
             guard try await keys.revoke(userID: userID, id: keyID) else {
-                throw Problem("not-found", title: "Not found", status: 404, detail: "API key not found")
+                throw Problem(.notFound, title: "Not found", status: 404, detail: "API key not found")
             }
             await relay.announceRevoked(.apiKey(id: keyID), userID: userID)
             return APIJSON.noContent()

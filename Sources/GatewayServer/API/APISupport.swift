@@ -8,36 +8,36 @@ extension RelayError {
     /// The RFC 9457 problem a client sees; `type` values are stable.
     var problem: Problem {
         switch self {
-        case .notFound(let detail): return Problem("not-found", title: "Not found", status: 404, detail: detail)
+        case .notFound(let detail): return Problem(.notFound, title: "Not found", status: 404, detail: detail)
         case .shareRevoked:
             return Problem(
-                "share-revoked", title: "Access revoked", status: 403,
+                .shareRevoked, title: "Access revoked", status: 403,
                 detail: "the share this access came through was revoked or given up")
-        case .forbidden(let detail): return Problem("forbidden", title: "Forbidden", status: 403, detail: detail)
-        case .invalid(let detail): return Problem("invalid-request", title: "Invalid request", status: 400, detail: detail)
-        case .conflict(let detail): return Problem("conflict", title: "Conflict", status: 409, detail: detail)
-        case .inviteExpired: return Problem("invite-expired", title: "Invite expired", status: 410, detail: "this invite has expired")
+        case .forbidden(let detail): return Problem(.forbidden, title: "Forbidden", status: 403, detail: detail)
+        case .invalid(let detail): return Problem(.invalidRequest, title: "Invalid request", status: 400, detail: detail)
+        case .conflict(let detail): return Problem(.conflict, title: "Conflict", status: 409, detail: detail)
+        case .inviteExpired: return Problem(.inviteExpired, title: "Invite expired", status: 410, detail: "this invite has expired")
         case .inviteExhausted:
-            return Problem("invite-exhausted", title: "Invite used up", status: 410, detail: "this invite has reached its maximum uses")
-        case .inviteRevoked: return Problem("invite-revoked", title: "Invite revoked", status: 410, detail: "the owner revoked this invite")
-        case .ownInvite: return Problem("own-invite", title: "Own invite", status: 409, detail: "you already own this agent")
+            return Problem(.inviteExhausted, title: "Invite used up", status: 410, detail: "this invite has reached its maximum uses")
+        case .inviteRevoked: return Problem(.inviteRevoked, title: "Invite revoked", status: 410, detail: "the owner revoked this invite")
+        case .ownInvite: return Problem(.ownInvite, title: "Own invite", status: 409, detail: "you already own this agent")
         case .tooLarge(let limit):
-            return Problem("message-too-large", title: "Message too large", status: 413, detail: "messages are limited to \(limit) bytes")
+            return Problem(.messageTooLarge, title: "Message too large", status: 413, detail: "messages are limited to \(limit) bytes")
         case .rateLimited(let limit, let seconds):
             var problem = Problem(
-                "rate-limited", title: "Too many requests", status: 429,
+                .rateLimited, title: "Too many requests", status: 429,
                 detail: "over the limit of \(limit.summary) (\(limit.rawValue)); retry in \(seconds) seconds")
             problem.limit = limit.rawValue
             problem.headers[.retryAfter] = String(seconds)
             return problem
         case .tooManyStreams(let limit, let maximum):
             var problem = Problem(
-                "too-many-streams", title: "Too many open streams", status: 429,
+                .tooManyStreams, title: "Too many open streams", status: 429,
                 detail: "at most \(maximum) \(limit.summary) (\(limit.rawValue)); close one and try again")
             problem.limit = limit.rawValue
             problem.headers[.retryAfter] = "5"
             return problem
-        case .sessionClosed: return Problem("session-closed", title: "Session closed", status: 409, detail: "this session is closed")
+        case .sessionClosed: return Problem(.sessionClosed, title: "Session closed", status: 409, detail: "this session is closed")
         }
     }
 }
@@ -58,26 +58,26 @@ enum APIJSON {
         // cross-site form or a "simple" request can send) changes nothing.
         guard isJSON(request) else {
             throw Problem(
-                "unsupported-media-type", title: "Unsupported media type", status: 415,
+                .unsupportedMediaType, title: "Unsupported media type", status: 415,
                 detail: "send the body as application/json (Content-Type: application/json)")
         }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maximumBodyBytes)
         } catch {
-            throw Problem("body-too-large", title: "Request body too large", status: 413, detail: "bodies are limited to 1 MiB")
+            throw Problem(.bodyTooLarge, title: "Request body too large", status: 413, detail: "bodies are limited to 1 MiB")
         }
         guard buffer.readableBytes > 0 else {
-            throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "a JSON body is required")
+            throw Problem(.invalidRequest, title: "Invalid request", status: 400, detail: "a JSON body is required")
         }
         // Text is stored as such (Postgres refuses NUL in text): say so instead of failing later.
         if String(buffer: buffer).lowercased().contains("\\u0000") {
-            throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "strings must not contain NUL characters")
+            throw Problem(.invalidRequest, title: "Invalid request", status: 400, detail: "strings must not contain NUL characters")
         }
         do {
             return try WireJSON.sharedDecoder.decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {
-            throw Problem("invalid-request", title: "Invalid request", status: 400, detail: describe(error))
+            throw Problem(.invalidRequest, title: "Invalid request", status: 400, detail: describe(error))
         }
     }
 
@@ -111,7 +111,7 @@ enum APIJSON {
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path.lowercased().contains("%00") {
-            throw Problem("invalid-request", title: "Invalid request", status: 400, detail: "paths must not contain NUL characters")
+            throw Problem(.invalidRequest, title: "Invalid request", status: 400, detail: "paths must not contain NUL characters")
         }
         do {
             return try await next(request, context)
@@ -122,12 +122,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let oauth as OAuthError {
             throw OAuthErrorReply(error: oauth)
         } catch let http as HTTPError {
-            throw Problem(
-                http.status == .notFound ? "not-found" : "http-\(http.status.code)", title: http.status.reasonPhrase,
-                status: http.status.code, detail: http.body)
+            if http.status == .notFound {
+                throw Problem(.notFound, title: http.status.reasonPhrase, status: 404, detail: http.body)
+            }
+            throw Problem(httpStatus: Int(http.status.code), title: http.status.reasonPhrase, detail: http.body)
         } catch {
             context.logger.error("request failed", metadata: ["event": "http.error", "error": "\(type(of: error))"])
-            throw Problem("internal", title: "Internal error", status: 500, detail: "the gateway could not complete the request")
+            throw Problem(.internal, title: "Internal error", status: 500, detail: "the gateway could not complete the request")
         }
     }
 }

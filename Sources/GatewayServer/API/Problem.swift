@@ -12,8 +12,17 @@ package struct Problem: Error, Sendable {
     package var limit: String?
     var headers: HTTPFields = [:]
 
-    package init(_ slug: String, title: String, status: Int, detail: String? = nil) {
-        self.type = "urn:agent-gateway:problem:\(slug)"
+    package init(_ kind: ProblemType, title: String, status: Int, detail: String? = nil) {
+        self.init(type: kind.uri, title: title, status: status, detail: detail)
+    }
+
+    /// An HTTP error that is none of the API's kinds (Hummingbird's own 405s, say): `http-<status>`.
+    package init(httpStatus status: Int, title: String, detail: String?) {
+        self.init(type: ProblemDetails.typePrefix + "http-\(status)", title: title, status: status, detail: detail)
+    }
+
+    private init(type: String, title: String, status: Int, detail: String?) {
+        self.type = type
         self.title = title
         self.statusCode = status
         self.detail = detail
@@ -25,7 +34,7 @@ package struct Problem: Error, Sendable {
     }
 
     static func invalidToken(_ detail: String) -> Problem {
-        var problem = Problem("invalid-token", title: "Missing or invalid access token", status: 401, detail: detail)
+        var problem = Problem(.invalidToken, title: "Missing or invalid access token", status: 401, detail: detail)
         problem.headers[.wwwAuthenticate] = #"Bearer error="invalid_token""#
         return problem
     }

@@ -36,7 +36,7 @@ enum FormData {
         do {
             buffer = try await request.body.collect(upTo: maximumBodyBytes)
         } catch {
-            throw Problem("body-too-large", title: "Request body too large", status: 413, detail: "forms are limited to 64 KiB")
+            throw Problem(.bodyTooLarge, title: "Request body too large", status: 413, detail: "forms are limited to 64 KiB")
         }
         let text = String(buffer: buffer)
         // NUL cannot be stored as text; such a form is malformed.
