@@ -105,11 +105,11 @@ if grep -E "^$REPO/(Sources|Tests)/.*: warning:" "$WORK/build.log"; then
   echo "error: compiler warnings in the project's code (listed above)" >&2
   exit 1
 fi
-BIN_PATH="$(swift build --show-bin-path)"
-# gateway and gatewayctl with the Swift runtime linked in, as in the image: every test below
-# (process tests, Python clients) and the image check run these very binaries.
+# gateway and gatewayctl linked once more with the Swift runtime inside, as in the image, into
+# .build/static: every test below (process tests, Python clients) and the image check run these.
 log "linking gateway and gatewayctl with the Swift runtime inside (scripts/link-static.sh)"
-bash scripts/link-static.sh
+bash scripts/link-static.sh | tee "$WORK/link-static.log"
+BIN_PATH="$(tail -n 1 "$WORK/link-static.log")"
 export GATEWAY_BINARY="$BIN_PATH/gateway"
 export GATEWAYCTL_BINARY="$BIN_PATH/gatewayctl"
 
