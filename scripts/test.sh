@@ -79,6 +79,15 @@ export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmod
 # Every service-backed test runs; one whose service is missing fails instead of skipping.
 export GATEWAY_TEST_SERVICES=required
 
+# finish_background PID LOG WHAT: waits for a job started in the background below, shows its log,
+# and stops the run saying WHAT when it failed.
+finish_background() {
+  local status=0
+  wait "$1" || status=$?
+  cat "$2"
+  [ "$status" = 0 ] || { echo "error: $3 (above)" >&2; exit "$status"; }
+}
+
 # The image check's Debian root filesystem (debootstrap, cached under .build/image) and the
 # Python tests' virtualenvs are made while the package builds: they wait on the network and the
 # disk, the build on the CPU.
@@ -158,11 +167,8 @@ fi
 node --test tests/js/*.test.mjs 2>&1 | tee "$WORK/node-tests.log"
 
 log "running third-party client tests (authlib and schemathesis against a live gateway)"
-prepare_status=0
-wait "$PYTHON_PREPARE_PID" || prepare_status=$?
+finish_background "$PYTHON_PREPARE_PID" "$WORK/python-prepare.log" "the Python virtualenvs could not be made"
 PYTHON_PREPARE_PID=""
-cat "$WORK/python-prepare.log"
-[ "$prepare_status" = 0 ] || { echo "error: the Python virtualenvs could not be made (above)" >&2; exit "$prepare_status"; }
 bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
 
 # The container image without a Docker engine: a Debian 12 root filesystem made like the
@@ -173,11 +179,8 @@ bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
 image_check="skipped (GATEWAY_CHECK_IMAGE=0)"
 if [ -n "$image_check_wanted" ]; then
   log "checking the container image (scripts/check-image.sh --prebuilt $BIN_PATH)"
-  base_status=0
-  wait "$IMAGE_BASE_PID" || base_status=$?
+  finish_background "$IMAGE_BASE_PID" "$WORK/image-base.log" "the image's base root filesystem could not be made"
   IMAGE_BASE_PID=""
-  cat "$WORK/image-base.log"
-  [ "$base_status" = 0 ] || { echo "error: the image's base root filesystem could not be made (above)" >&2; exit "$base_status"; }
   bash scripts/check-image.sh --prebuilt "$BIN_PATH" 2>&1 | tee "$WORK/check-image.log"
   image_check="passed"
 fi
