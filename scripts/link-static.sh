@@ -6,8 +6,8 @@
 # package (about 9 minutes on 2 cores).
 #
 # Only the link runs, outside SwiftPM, over SwiftPM's own objects: SwiftPM's link command for the
-# product (printed by `swift build -v` while it relinks it) is run again with -static-stdlib and
-# another output. Asking SwiftPM itself (`swift build --static-swift-stdlib`) would recompile
+# product (from its build manifest .build/debug.yaml, or else printed by `swift build -v` while it
+# relinks it) is run again with -static-stdlib and another output. Asking SwiftPM itself (`swift build --static-swift-stdlib`) would recompile
 # some modules with static autolink entries in the shared build directory and leave the next
 # plain `swift build` unable to link.
 #
@@ -32,12 +32,23 @@ autolink_extract="$(dirname "$(command -v swiftc)")/swift-autolink-extract"
 "$autolink_extract" "$probe_dir/probe.o" -o - | grep -E '^-l' >"$probe_dir/libraries" || true
 [ -s "$probe_dir/libraries" ] || { echo "link-static: the toolchain named no libraries for a static probe" >&2; exit 1; }
 
+MANIFEST="$(pwd)/.build/debug.yaml"
 for product in gateway gatewayctl; do
-  # SwiftPM relinks a product whose binary is missing; -v prints the command it runs.
-  rm -f "$BIN_PATH/$product"
-  swift build --product "$product" -v >"$probe_dir/$product.log" 2>&1 || { tail -n 30 "$probe_dir/$product.log" >&2; exit 1; }
-  grep -F -- "-o $BIN_PATH/$product " "$probe_dir/$product.log" | grep -F -- "-emit-executable" | tail -n 1 >"$probe_dir/$product.link"
-  [ -s "$probe_dir/$product.link" ] || { echo "link-static: no link command for $product in swift build -v" >&2; exit 1; }
+  # SwiftPM's link command for the product: from its build manifest (llbuild's YAML, whose `args`
+  # is a JSON array), or else from `swift build -v` while it relinks the product.
+  python3 - "$MANIFEST" "$BIN_PATH/$product" >"$probe_dir/$product.link" <<'PY' || true
+import json, re, shlex, sys
+text = open(sys.argv[1]).read()
+match = re.search(r'outputs: \["' + re.escape(sys.argv[2]) + r'"\]\n\s+description: "Linking[^\n]*\n\s+args: (\[.*\])\n', text)
+if match:
+    print(shlex.join(json.loads(match.group(1))))
+PY
+  if [ ! -s "$probe_dir/$product.link" ]; then
+    rm -f "$BIN_PATH/$product"
+    swift build --product "$product" -v >"$probe_dir/$product.log" 2>&1 || { tail -n 30 "$probe_dir/$product.log" >&2; exit 1; }
+    grep -F -- "-o $BIN_PATH/$product " "$probe_dir/$product.log" | grep -F -- "-emit-executable" | tail -n 1 >"$probe_dir/$product.link"
+  fi
+  [ -s "$probe_dir/$product.link" ] || { echo "link-static: found no link command for $product" >&2; exit 1; }
   echo "link-static: $product -> $OUT/$product ($(wc -l <"$probe_dir/libraries") libraries from the toolchain)"
   python3 - "$probe_dir/$product.link" "$probe_dir/libraries" "$BIN_PATH/$product" "$OUT/$product" <<'PY'
 import shlex, subprocess, sys
