@@ -143,7 +143,11 @@ struct ReplyLifecycleTests {
             // A host that sends no `started` (older versions): its first delta starts attempt 1.
             let third = try await chat.post("and again")
             try await chat.reply("delta", to: third, "x", index: 0)
-            #expect(await session.waitFor { $0.events(ofType: "reply.started").count == 4 })
+            // The started and delta events are separate bus messages: wait for both.
+            #expect(
+                await session.waitFor {
+                    $0.events(ofType: "reply.started").count == 4 && $0.events(ofType: "reply.delta").count == 4
+                })
             #expect(session.payloads("reply.started").last?["attempt"] as? Int == 1)
             #expect(session.payloads("reply.delta").last?["attempt"] as? Int == 1)
 
