@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -161,6 +162,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             resources: [
                 // app.js and the ES modules it imports; each is also listed in WebAssets.
@@ -184,6 +186,19 @@ let package = Package(
                 .embedInCode("Assets/app.css"),
                 .embedInCode("Assets/icon.svg"),
                 .embedInCode("Assets/firebase-sign-in.js"),
+                .embedInCode("Assets/sign-in.css"),
+                // The server-rendered pages; each is also listed in ServerPages.
+                .embedInCode("Templates/frame.mustache"),
+                .embedInCode("Templates/landing.mustache"),
+                .embedInCode("Templates/shell.mustache"),
+                .embedInCode("Templates/sign-in.mustache"),
+                .embedInCode("Templates/consent.mustache"),
+                .embedInCode("Templates/device-code.mustache"),
+                .embedInCode("Templates/device-approval.mustache"),
+                .embedInCode("Templates/message.mustache"),
+                .embedInCode("Templates/alert.mustache"),
+                .embedInCode("Templates/sign-in-controls.mustache"),
+                .embedInCode("Templates/client-statement.mustache"),
             ],
             swiftSettings: swiftSettings
         ),

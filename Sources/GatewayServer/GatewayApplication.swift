@@ -60,13 +60,14 @@ package enum Gateway {
         router.add(middleware: ProblemMiddleware())
         HealthRoutes(readiness: readiness, metrics: dependencies.metrics).register(on: router)
         OpenAPIDocument.register(on: router)
-        HTML.registerAssets(on: router)
+        SignInPages.registerAssets(on: router)
         let limiter = AbuseLimiter(ephemeral: dependencies.ephemeral, settings: configuration.auth)
         OAuthRoutes(server: dependencies.authorizationServer, limiter: limiter, configuration: configuration).register(on: router)
         SignInRoutes(
             server: dependencies.authorizationServer, connector: dependencies.connector.connector,
             pendingSignIns: PendingSignIns(ephemeral: dependencies.ephemeral), limiter: limiter,
-            formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), store: dependencies.store,
+            browsers: BrowserSession(formTokens: FormTokens(keyMaterial: configuration.signingKey.bytes), configuration: configuration),
+            store: dependencies.store,
             ephemeral: dependencies.ephemeral, configuration: configuration, logger: dependencies.logger
         ).register(on: router)
         WebApp(

@@ -138,22 +138,28 @@ package struct WebApp: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
 
-    static let shellMain = """
-        <noscript><p>This page needs JavaScript. The API is described in <a href="/openapi.yaml">/openapi.yaml</a>.</p></noscript>
-        <p class="muted" id="loading">Loading…</p>
-        """
-
-    func shellPage() -> Response {
-        Self.html(document(title: "Gateway", page: "app", main: Self.shellMain))
+    /// The app shell; with an invite, the invite is in it, so the page can say before sign-in
+    /// who invites the visitor to which agent and whether the invite still works, and a link
+    /// preview in a messaging app shows it too.
+    struct Shell {
+        let invite: InvitePreview?
     }
 
-    /// The app shell with the invite in it, so the page can say before sign-in who invites the
-    /// visitor to which agent and whether the invite still works, and a link preview in a
-    /// messaging app shows it too. The invite is a JSON data block (never run as script; `<`,
-    /// `>` and `&` escaped, so names cannot end it) and escaped text in the title and meta tags.
+    struct InvitePreview {
+        let title: String
+        let description: String
+        /// A JSON data block (never run as script): `<`, `>` and `&` are `\u` escapes, so no
+        /// name can end it.
+        let previewJSON: String
+    }
+
+    func shellPage() -> Response {
+        page("shell", Shell(invite: nil), title: "Gateway", data: "app")
+    }
+
     func invitePage(code: String) async -> Response {
         let invite = code.count <= 200 ? await invite(code) : nil
-        guard let invite else { return Self.html(document(title: "Invite · Gateway", page: "app", main: Self.shellMain)) }
+        guard let invite else { return page("shell", Shell(invite: nil), title: "Invite · Gateway", data: "app") }
         let title =
             invite.status == "active"
             ? "\(invite.ownerName) invites you to chat with \(invite.agentName)" : "Invite to \(invite.agentName) (\(invite.status))"
@@ -167,77 +173,39 @@ package struct WebApp: Sendable {
             ?? "{}"
         let safe = json.replacingOccurrences(of: "<", with: "\\u003c").replacingOccurrences(of: ">", with: "\\u003e")
             .replacingOccurrences(of: "&", with: "\\u0026")
-        let head = """
-            <meta property="og:title" content="\(WebHTML.escape(title))">
-            <meta property="og:description" content="\(WebHTML.escape(String(invite.agentDescription.prefix(300))))">
-            """
-        let main = Self.shellMain + "\n<script type=\"application/json\" id=\"invite-preview\">\(safe)</script>"
-        return Self.html(document(title: "\(title) · Gateway", page: "app", main: main, head: head))
+        let preview = InvitePreview(title: title, description: String(invite.agentDescription.prefix(300)), previewJSON: safe)
+        return page("shell", Shell(invite: preview), title: "\(title) · Gateway", data: "app")
+    }
+
+    struct Landing {
+        let baseURL: String
+        let checks: [Check]
+        let version: String
+        /// In oidc mode: the redirect URI to register at the OpenID Provider.
+        let identityProviderCallbackURL: String?
+    }
+
+    struct Check {
+        let key: String
+        let label: String
+        /// `up` or `down`.
+        let cssClass: String
+        let state: String
+        let detail: String
     }
 
     func landingPage() async -> Response {
-        let checks = await readiness()
-        let base = WebHTML.escape(settings.publicBaseURL)
-        let body = """
-            <h1>Your gateway is running</h1>
-            <section aria-labelledby="gateway-url-heading">
-            <h2 id="gateway-url-heading">Gateway URL</h2>
-            <p>Paste this into the desktop app's settings (<strong>Gateway URL</strong>), or give it to \
-            <code>gatewayctl login</code>:</p>
-            <div class="copy-row">
-            <input id="gateway-url" type="text" readonly value="\(base)" aria-label="Gateway URL">
-            <button type="button" class="copy" data-copy="gateway-url">Copy</button>
-            </div>
-            <p class="muted" role="status" aria-live="polite" data-copy-status="gateway-url"></p>
-            </section>
-            <section aria-labelledby="status-heading">
-            <h2 id="status-heading">Status</h2>
-            <ul class="checks" id="checks">
-            \(statusItems(checks).joined(separator: "\n"))
-            </ul>
-            <p class="muted">Version \(WebHTML.escape(settings.version)). Machine-readable: <a href="/readyz">/readyz</a>.</p>
-            </section>
-            \(settings.identityProviderCallbackURL.map(callbackSection) ?? "")
-            <section aria-labelledby="start-heading">
-            <h2 id="start-heading">Get started</h2>
-            <p><a class="button" href="/app" id="open-app">Sign in to the web app</a></p>
-            <p>Then share an agent from your desktop and send the invite link to a friend; they open it here, \
-            sign in and chat with your agent.</p>
-            </section>
-            <section aria-labelledby="docs-heading">
-            <h2 id="docs-heading">Docs</h2>
-            <ul>
-            <li>The README and <code>docs/</code> of the gateway's source repository: deploying, configuration, \
-            sign-in, the relay protocol and the web app (<code>docs/web.md</code>).</li>
-            <li><a href="/openapi.yaml">/openapi.yaml</a>: the API (OpenAPI 3.1).</li>
-            <li><a href="/.well-known/oauth-authorization-server">OAuth metadata</a> for clients.</li>
-            </ul>
-            </section>
-            """
-        return Self.html(document(title: "Gateway", page: "landing", main: body))
+        let landing = Landing(
+            baseURL: settings.publicBaseURL, checks: statusItems(await readiness()), version: settings.version,
+            identityProviderCallbackURL: settings.identityProviderCallbackURL)
+        return page("landing", landing, title: "Gateway", data: "landing")
     }
 
-    /// The redirect URI to register at the OpenID Provider, with a copy button.
-    func callbackSection(_ url: String) -> String {
-        """
-        <section aria-labelledby="callback-heading">
-        <h2 id="callback-heading">Identity provider callback</h2>
-        <p>Register this redirect URI for the gateway's client at your OpenID Connect issuer:</p>
-        <div class="copy-row">
-        <input id="callback-url" type="text" readonly value="\(WebHTML.escape(url))" aria-label="Callback URL">
-        <button type="button" class="copy" data-copy="callback-url">Copy</button>
-        </div>
-        <p class="muted" role="status" aria-live="polite" data-copy-status="callback-url"></p>
-        </section>
-        """
-    }
-
-    func statusItems(_ checks: [WebDependencyStatus]) -> [String] {
-        func item(_ label: String, _ state: String, up: Bool, detail: String) -> String {
-            #"<li class="check \#(up ? "up" : "down")" data-check="\#(WebHTML.escape(label.lowercased()))"><span class="label">\#(WebHTML.escape(label))</span> "#
-                + #"<span class="state">\#(WebHTML.escape(state))</span> <span class="muted">\#(WebHTML.escape(detail))</span></li>"#
+    func statusItems(_ checks: [WebDependencyStatus]) -> [Check] {
+        func item(_ label: String, _ state: String, up: Bool, detail: String) -> Check {
+            Check(key: label.lowercased(), label: label, cssClass: up ? "up" : "down", state: state, detail: detail)
         }
-        var items: [String] = []
+        var items: [Check] = []
         let byName = Dictionary(checks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         func latency(_ check: WebDependencyStatus) -> String { String(format: "%.1f ms", check.latencyMilliseconds) }
         if settings.usesRedis {
@@ -267,64 +235,11 @@ package struct WebApp: Sendable {
         return items
     }
 
-    /// The frame every page shares: banner, header with navigation, main, and the assets.
-    func document(title: String, page: String, main: String, head: String = "") -> String {
-        """
-        <!doctype html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="referrer" content="no-referrer">
-        <meta name="gateway-base-url" content="\(WebHTML.escape(settings.publicBaseURL))">
-        <meta name="gateway-auth-mode" content="\(WebHTML.escape(settings.authMode))">
-        <title>\(WebHTML.escape(title))</title>
-        \(head)
-        <link rel="icon" href="\(WebAssets.icon.versionedPath)" type="image/svg+xml">
-        <link rel="stylesheet" href="\(WebAssets.stylesheet.versionedPath)">
-        <script type="module" src="\(WebAssets.script.versionedPath)"></script>
-        </head>
-        <body data-page="\(page)">
-        <a class="skip" href="#main">Skip to content</a>
-        \(settings.nonProduction ? WebHTML.demoBanner : "")
-        <header class="top">
-        <a class="brand" href="/">Gateway</a>
-        <nav aria-label="Main">
-        <a href="/app">My agents</a>
-        <a href="/app/shares">Shares</a>
-        <a href="/app/devices">Devices</a>
-        </nav>
-        <div id="account" class="account"></div>
-        </header>
-        <main id="main" tabindex="-1">
-        \(main)
-        </main>
-        </body>
-        </html>
-        """
+    /// `template` in the app frame: banner, header with navigation, main, and the assets.
+    func page<Page>(_ template: String, _ page: Page, title: String, data: String) -> Response {
+        let frame = ServerPages.Frame(
+            title: title, nonProduction: settings.nonProduction,
+            app: .init(baseURL: settings.publicBaseURL, authMode: settings.authMode, page: data))
+        return Self.html(ServerPages.html(template, page, frame: frame))
     }
-}
-
-/// HTML helpers shared with the server-rendered sign-in pages.
-package enum WebHTML {
-    package static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
-
-    package static let demoBanner = """
-        <div class="banner" role="alert" id="demo-banner"><strong>Demo mode — not for production.</strong> Anyone can \
-        sign in with any display name on this gateway. Do not share anything sensitive.</div>
-        """
 }

@@ -229,7 +229,47 @@ struct WebPagesTests {
         }
     }
 
-    @Test func textIsEscaped() {
-        #expect(WebHTML.escape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
+    /// Every template in Sources/GatewayWeb/Templates is embedded (Package.swift) and registered.
+    @Test func everyTemplateIsEmbeddedAndRegistered() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let files = try FileManager.default.contentsOfDirectory(
+            atPath: root.appendingPathComponent("Sources/GatewayWeb/Templates").path)
+        let names = Set(files.filter { $0.hasSuffix(".mustache") }.map { String($0.dropLast(".mustache".count)) })
+        #expect(names == Set(ServerPages.templateNames))
+        let manifest = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        for name in names { #expect(manifest.contains(#".embedInCode("Templates/\#(name).mustache")"#), "\(name)") }
+    }
+
+    /// Every value a template shows is escaped, whoever wrote it: a client's self-chosen name,
+    /// a user's display name, the code a person typed, an error message.
+    @Test func everySignInTemplateEscapesItsValues() {
+        let hostile = #"<b x='1'>"&amp;"#
+        let escaped = "&lt;b x=&#39;1&#39;&gt;&quot;&amp;amp;"
+        let client = SignInPages.ClientStatement(
+            name: hostile, base: hostile,
+            thirdParty: .init(describedBy: hostile, appScheme: nil, host: hostile, internationalized: true))
+        let controls = SignInPages.Controls(
+            fields: [.init(name: hostile, label: hostile, type: "text", maxLength: 5, autocomplete: hostile, autofocus: true)],
+            allowLabel: hostile, notice: hostile)
+        let pages: [(String, any SignInPages.Page, Int)] = [
+            ("sign-in", SignInPages.SignIn(requestID: hostile, csrf: hostile, client: client, error: hostile, controls: controls), 14),
+            ("consent", SignInPages.Consent(userName: hostile, requestID: hostile, csrf: hostile, client: client), 7),
+            ("device code", SignInPages.DeviceCode(base: hostile, csrf: hostile, userCode: hostile, error: hostile), 4),
+            (
+                "device approval",
+                SignInPages.DeviceApproval(
+                    clientName: hostile, requestedAt: .init(timestamp: hostile, ago: hostile), base: hostile, shownCode: hostile,
+                    userCode: hostile, csrf: hostile, error: hostile, controls: controls), 15
+            ),
+            ("message", SignInPages.Message(hostile, hostile, hostile), 4),
+        ]
+        for (what, page, count) in pages {
+            let html = page.html(nonProduction: true)
+            #expect(!html.contains("<b "), "\(what) shows markup from a value")
+            #expect(html.components(separatedBy: escaped).count - 1 == count, "\(what): \(html)")
+            #expect(html.hasPrefix("<!doctype html>") && html.contains(#"<link rel="stylesheet" href="/assets/gateway.css">"#))
+            #expect(html.contains(#"id="demo-banner""#), "\(what) has the non-production banner")
+            expectNoInlineCode(html, what)
+        }
     }
 }

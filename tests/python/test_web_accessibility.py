@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import os
 import time
 from pathlib import Path
@@ -338,43 +339,34 @@ def signed_in_account(driver) -> None:  # noqa: ANN001
 # MARK: Tests
 
 
-def swift_template(source: str, start: str) -> list[str]:
-    """The lines of the first Swift multi-line string literal after `start`, with `\\` line
-    continuations joined and the lines that interpolate (`\\(`) left out."""
-    opening = source.index('"""', source.index(start)) + 3
-    text = source[opening : source.index('"""', opening)]
-    lines: list[str] = []
-    pending = ""
-    for raw in text.splitlines():
-        line = pending + raw.strip()
-        if line.endswith("\\"):
-            pending = line[:-1]
-            continue
-        pending = ""
-        if line and "\\(" not in line:
-            lines.append(line)
-    return lines
+def template_lines(name: str, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The lines of Sources/GatewayWeb/Templates/NAME.mustache without comments, without the
+    sections named in `leave_out` (`^frame.app` is the inverted one), and without the lines
+    that show a value (`{{`)."""
+    text = (REPO / "Sources" / "GatewayWeb" / "Templates" / f"{name}.mustache").read_text()
+    text = re.sub(r"\{\{!.*?\}\}", "", text, flags=re.S)
+    for section in leave_out:
+        kind, key = section[0], re.escape(section[1:])
+        text = re.sub(r"\{\{\%s%s\}\}.*?\{\{/%s\}\}" % (kind, key, key), "", text, flags=re.S)
+    return [line.strip() for line in text.splitlines() if line.strip() and "{{" not in line]
 
 
 def test_the_standin_serves_the_gateways_markup() -> None:
-    """The stand-in's frame, shell and landing page (what this file checks) say what
-    WebApp.swift renders, line for line, but for the lines with interpolated values."""
+    """The stand-in's frame, shell and landing page (what this file checks) say what the
+    gateway's templates render, line for line, but for the lines that show a value."""
     import web_standin
 
-    source = (REPO / "Sources" / "GatewayWeb" / "WebApp.swift").read_text()
     landing = web_standin.page("http://127.0.0.1:1", "landing", web_standin.LANDING_MAIN).decode()
     shell = web_standin.page("http://127.0.0.1:1", "app", web_standin.SHELL_MAIN).decode()
-    for name, start, page in [
-        ("document", "func document(", landing),
-        ("document", "func document(", shell),
-        ("demo banner", "static let demoBanner", shell),
-        ("shell page", "static let shellMain", shell),
-        ("landing page", "func landingPage(", landing),
+    for name, lines, page in [
+        ("frame", template_lines("frame", ("^frame.app",)), landing),
+        ("frame", template_lines("frame", ("^frame.app",)), shell),
+        ("shell", template_lines("shell", ("#page.invite",)), shell),
+        ("landing", template_lines("landing", ("#identityProviderCallbackURL",)), landing),
     ]:
-        lines = swift_template(source, start)
-        assert lines, f"no template found for {name}"
+        assert len(lines) >= 2, f"no template lines found for {name}"
         missing = [line for line in lines if line not in page]
-        assert missing == [], f"web_standin.py differs from WebApp.swift's {name}: {missing}"
+        assert missing == [], f"web_standin.py differs from Templates/{name}.mustache: {missing}"
 
 
 def test_axe_finds_what_it_should(standin, audit) -> None:

@@ -1,10 +1,10 @@
 """A stand-in for the gateway, for checking the web app's modules in Chromium without a build.
 
 It serves what the browser needs and nothing else, on 127.0.0.1:
-  - the app shell page (the same frame as WebApp.document in Sources/GatewayWeb/WebApp.swift, with
-    the demo banner a demo-mode gateway shows) for /app, /app/chat/{agentID} (any query),
+  - the app shell page (the app frame of Sources/GatewayWeb/Templates/frame.mustache, with the
+    demo banner a demo-mode gateway shows) for /app, /app/chat/{agentID} (any query),
     /app/shares, /app/devices and /invite/{code}, and at / the landing page as
-    WebApp.landingPage renders it for a demo gateway on Redis and Postgres;
+    Templates/landing.mustache renders it for a demo gateway on Redis and Postgres;
   - /assets/web/{file} straight from Sources/GatewayWeb/Assets, and /tests/js/{file} (the harness
     page and fixtures) from tests/js, every response with the app's Content-Security-Policy;
   - a small in-memory /v1 API shaped like docs/openapi.yaml for one signed-in user: two agents (one
@@ -53,8 +53,8 @@ TYPES = {
     ".md": "text/plain; charset=utf-8",
 }
 
-# The frame of every page: WebApp.document, with the demo banner (WebHTML.demoBanner) as a
-# demo-mode gateway shows it. Keep the markup in step with WebApp.swift.
+# The app frame of every page (Templates/frame.mustache), with the demo banner as a demo-mode
+# gateway shows it. Keep the markup in step with the templates (a test compares them).
 FRAME = """<!doctype html>
 <html lang="en">
 <head>
@@ -88,11 +88,11 @@ sign in with any display name on this gateway. Do not share anything sensitive.<
 </html>
 """
 
-# WebApp.shellPage.
+# Templates/shell.mustache.
 SHELL_MAIN = """<noscript><p>This page needs JavaScript. The API is described in <a href="/openapi.yaml">/openapi.yaml</a>.</p></noscript>
 <p class="muted" id="loading">Loading…</p>"""
 
-# WebApp.landingPage for a demo gateway on Redis and Postgres, every dependency up.
+# Templates/landing.mustache for a demo gateway on Redis and Postgres, every dependency up.
 LANDING_MAIN = """<h1>Your gateway is running</h1>
 <section aria-labelledby="gateway-url-heading">
 <h2 id="gateway-url-heading">Gateway URL</h2>
