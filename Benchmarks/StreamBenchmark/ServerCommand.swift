@@ -55,7 +55,7 @@ struct ServerCommand: AsyncParsableCommand {
             "AUTH_MODE": "demo",
             "LOG_LEVEL": logLevel,
         ]
-        let configuration = try GatewayConfiguration.load(mode: .serve, environment: environment)
+        let configuration = try Gateway.loadConfiguration(mode: .serve, environment: environment)
         LoggingSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "gateway-stream-bench")
         let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: logger, metrics: GatewayMetrics())

@@ -7,8 +7,12 @@ extension GatewayConfiguration {
     package static let minimumSigningKeyBytes = 32
 
     /// Builds the configuration from the environment, collecting every problem before failing.
-    package static func load(mode: RunMode, environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
-        var reader = EnvironmentReader(environment: environment)
+    /// `connectors` are the sign-in connectors there are (the gateway's connector table): the
+    /// one `AUTH_MODE` names reads its own variables.
+    package static func load(
+        mode: RunMode, environment: [String: String], connectors: [ConnectorConfiguration]
+    ) throws(ConfigurationError) -> GatewayConfiguration {
+        var reader = ConfigurationReader(environment: environment)
         let port = reader.port()
         let bindAddress = reader.value(.bindAddress) ?? ConfigurationVariable.bindAddress.defaultValue!
         let publicBaseURL = reader.publicBaseURL(mode: mode, port: port ?? 8080)
@@ -16,15 +20,12 @@ extension GatewayConfiguration {
         let redisURL = mode == .serve ? reader.redisURL() : nil
         let redisKeyPrefix = reader.value(.redisKeyPrefix) ?? ConfigurationVariable.redisKeyPrefix.defaultValue!
         let database = reader.database(mode: mode)
-        let authMode = reader.authMode(mode: mode)
-        let firebase = authMode == .firebase ? reader.firebase() : nil
-        let oidc = authMode == .oidc ? reader.oidc() : nil
-        let demo = DemoSettings(
-            signInEnabled: reader.boolean(.demoSignInEnabled) ?? true,
-            passcode: reader.value(.demoPasscode))
+        let connector = reader.connector(mode: mode, among: connectors)
+        var connectorSettings: (any Sendable)?
+        if let connector { connectorSettings = connector.read(&reader) }
         var auth = AuthSettings(
             accessTokenTTL: reader.duration(.accessTokenTTL) ?? .seconds(15 * 60),
-            refreshTokenTTL: reader.duration(.refreshTokenTTL) ?? .seconds(authMode == .demo ? 24 * 3600 : 30 * 24 * 3600),
+            refreshTokenTTL: reader.duration(.refreshTokenTTL) ?? connector?.defaultRefreshTokenTTL ?? .seconds(30 * 24 * 3600),
             signInPerMinute: reader.positiveInteger(.signInRateLimit) ?? 10,
             signInGlobalPerMinute: reader.positiveInteger(.signInGlobalRateLimit) ?? 300,
             tokenPerMinute: reader.positiveInteger(.tokenRateLimit) ?? 60,
@@ -75,8 +76,8 @@ extension GatewayConfiguration {
         }
         var configuration = GatewayConfiguration(
             mode: mode, port: port!, bindAddress: bindAddress, publicBaseURL: publicBaseURL!,
-            signingKey: signingKey!, redisURL: redisURL, redisKeyPrefix: redisKeyPrefix, database: database!, authMode: authMode!,
-            firebase: firebase, oidc: oidc, demo: demo, auth: auth, streams: streams, limits: limits,
+            signingKey: signingKey!, redisURL: redisURL, redisKeyPrefix: redisKeyPrefix, database: database!,
+            authMode: connector!.mode, connectorSettings: connectorSettings, auth: auth, streams: streams, limits: limits,
             httpIdleTimeout: httpIdleTimeout, logLevel: logLevel, logFormat: logFormat,
             corsAllowedOrigins: corsOrigins, oauthRedirectAllowlist: redirectAllowlist)
         configuration.completionHostWait = completionHostWait
@@ -87,32 +88,42 @@ extension GatewayConfiguration {
     }
 }
 
-/// Reads variables and records problems instead of stopping at the first one.
-struct EnvironmentReader {
+extension DatabaseSettings {
+    /// A `DATABASE_URL` value on its own (tools and tests that open a store).
+    package init(url: String) throws(ConfigurationError) {
+        var reader = ConfigurationReader(environment: [ConfigurationVariable.databaseURL.name: url])
+        guard let settings = reader.database(mode: .serve) else { throw ConfigurationError(problems: reader.problems) }
+        self = settings
+    }
+}
+
+/// Reads variables and records problems instead of stopping at the first one. Connectors read
+/// their own variables with it (`ConnectorConfiguration.read`).
+package struct ConfigurationReader {
     let environment: [String: String]
-    private(set) var problems: [ConfigurationProblem] = []
+    package private(set) var problems: [ConfigurationProblem] = []
 
     init(environment: [String: String]) {
         self.environment = environment
     }
 
     /// The trimmed value, or nil when unset or blank.
-    func value(_ variable: ConfigurationVariable) -> String? {
+    package func value(_ variable: ConfigurationVariable) -> String? {
         guard let raw = environment[variable.name]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty
         else { return nil }
         return raw
     }
 
-    mutating func problem(_ variable: ConfigurationVariable, _ message: String) {
+    package mutating func problem(_ variable: ConfigurationVariable, _ message: String) {
         problems.append(ConfigurationProblem(variable: variable.name, message: message, example: variable.example))
     }
 
     /// Shows a value in an error message unless the variable is secret.
-    private func quoted(_ variable: ConfigurationVariable, _ value: String) -> String {
+    package func quoted(_ variable: ConfigurationVariable, _ value: String) -> String {
         variable.isSecret ? "the value" : "\"\(value)\""
     }
 
-    mutating func required(_ variable: ConfigurationVariable) -> String? {
+    package mutating func required(_ variable: ConfigurationVariable) -> String? {
         guard let value = value(variable) else {
             problem(variable, "is required but not set")
             return nil
@@ -129,7 +140,7 @@ struct EnvironmentReader {
         return port
     }
 
-    mutating func boolean(_ variable: ConfigurationVariable) -> Bool? {
+    package mutating func boolean(_ variable: ConfigurationVariable) -> Bool? {
         guard let raw = value(variable) else { return nil }
         switch raw.lowercased() {
         case "true", "1", "yes", "on": return true
@@ -140,7 +151,7 @@ struct EnvironmentReader {
         }
     }
 
-    mutating func positiveInteger(_ variable: ConfigurationVariable) -> Int? {
+    package mutating func positiveInteger(_ variable: ConfigurationVariable) -> Int? {
         guard let raw = value(variable) else { return nil }
         guard let number = Int(raw), number > 0 else {
             problem(variable, "\(quoted(variable, raw)) is not a positive whole number")
@@ -149,7 +160,7 @@ struct EnvironmentReader {
         return number
     }
 
-    mutating func nonNegativeInteger(_ variable: ConfigurationVariable) -> Int? {
+    package mutating func nonNegativeInteger(_ variable: ConfigurationVariable) -> Int? {
         guard let raw = value(variable) else { return nil }
         guard let number = Int(raw), number >= 0 else {
             problem(variable, "\(quoted(variable, raw)) is not a whole number of 0 or more")
@@ -159,7 +170,7 @@ struct EnvironmentReader {
     }
 
     /// `65536`, `512k`, `4m`, `1g` (binary multiples).
-    mutating func byteSize(_ variable: ConfigurationVariable) -> Int? {
+    package mutating func byteSize(_ variable: ConfigurationVariable) -> Int? {
         guard let raw = value(variable)?.lowercased() else { return nil }
         let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
         var digits = Substring(raw)
@@ -176,7 +187,7 @@ struct EnvironmentReader {
     }
 
     /// `90`, `90s`, `15m`, `24h`, `30d`.
-    mutating func duration(_ variable: ConfigurationVariable) -> Duration? {
+    package mutating func duration(_ variable: ConfigurationVariable) -> Duration? {
         guard let raw = value(variable)?.lowercased() else { return nil }
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         var digits = Substring(raw)
@@ -192,7 +203,7 @@ struct EnvironmentReader {
         return .seconds(amount * multiplier)
     }
 
-    mutating func enumeration<E: RawRepresentable & CaseIterable>(
+    package mutating func enumeration<E: RawRepresentable & CaseIterable>(
         _ variable: ConfigurationVariable, _ type: E.Type
     ) -> E? where E.RawValue == String {
         guard let raw = value(variable) else { return nil }
@@ -204,13 +215,19 @@ struct EnvironmentReader {
         return parsed
     }
 
-    mutating func authMode(mode: RunMode) -> AuthMode? {
-        if value(.authMode) == nil {
-            if mode == .dev { return .demo }
-            problem(.authMode, "is required but not set; choose demo, firebase or oidc")
+    /// The connector `AUTH_MODE` names (under `dev`, demo when unset).
+    mutating func connector(mode: RunMode, among connectors: [ConnectorConfiguration]) -> ConnectorConfiguration? {
+        let choices = connectors.map(\.mode.rawValue).joined(separator: ", ")
+        guard let raw = value(.authMode) else {
+            if mode == .dev, let demo = connectors.first(where: { $0.mode == .demo }) { return demo }
+            problem(.authMode, "is required but not set; choose \(choices)")
             return nil
         }
-        return enumeration(.authMode, AuthMode.self)
+        guard let connector = connectors.first(where: { $0.mode.rawValue == raw.lowercased() }) else {
+            problem(.authMode, "\(quoted(.authMode, raw)) is not one of: \(choices)")
+            return nil
+        }
+        return connector
     }
 
     mutating func publicBaseURL(mode: RunMode, port: Int) -> String? {
@@ -323,68 +340,9 @@ struct EnvironmentReader {
                 sslMode: sslMode))
     }
 
-    mutating func firebase() -> FirebaseSettings? {
-        let projectID = required(.firebaseProjectID)
-        let apiKey = required(.firebaseAPIKey)
-        let authDomain = required(.firebaseAuthDomain)
-        let providers = list(.firebaseSignInProviders).map { $0.lowercased() }
-        let known: Set = ["google", "password", "github", "microsoft", "apple", "facebook", "twitter", "yahoo"]
-        if let unknown = providers.first(where: { !known.contains($0) }) {
-            problem(.firebaseSignInProviders, "\"\(unknown)\" is not a sign-in method; use \(known.sorted().joined(separator: ", "))")
-        }
-        let certificatesURL = value(.firebaseCertificatesURL) ?? FirebaseSettings.googleCertificatesURL
-        if URLComponents(string: certificatesURL)?.host == nil {
-            problem(.firebaseCertificatesURL, "\(quoted(.firebaseCertificatesURL, certificatesURL)) is not a URL")
-        }
-        let maxAge = duration(.firebaseAuthMaxAge) ?? .seconds(300)
-        let emulatorHost = value(.firebaseAuthEmulatorHost)
-        if let emulatorHost, emulatorHost.contains("/") || emulatorHost.contains(" ") {
-            problem(.firebaseAuthEmulatorHost, "\(quoted(.firebaseAuthEmulatorHost, emulatorHost)) must be host:port, without a scheme")
-        }
-        let requireVerified = boolean(.firebaseRequireVerifiedEmail) ?? true
-        guard let projectID, let apiKey, let authDomain else { return nil }
-        return FirebaseSettings(
-            projectID: projectID, apiKey: apiKey, authDomain: authDomain,
-            signInProviders: providers.isEmpty ? ["google", "password"] : providers, authMaxAge: maxAge,
-            tenantID: value(.firebaseTenantID), allowedEmailDomains: list(.firebaseAllowedEmailDomains).map { $0.lowercased() },
-            requireVerifiedEmail: requireVerified, certificatesURL: certificatesURL, authEmulatorHost: emulatorHost)
-    }
-
     /// A comma-separated list, blanks dropped.
-    func list(_ variable: ConfigurationVariable) -> [String] {
+    package func list(_ variable: ConfigurationVariable) -> [String] {
         (value(variable) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
-    mutating func oidc() -> OIDCSettings? {
-        let issuer = required(.oidcIssuerURL)
-        let clientID = required(.oidcClientID)
-        if let issuer {
-            let components = URLComponents(string: issuer)
-            let scheme = components?.scheme?.lowercased()
-            let loopback = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(components?.host?.lowercased() ?? "")
-            if components?.host == nil || !(scheme == "https" || (scheme == "http" && loopback)) {
-                problem(.oidcIssuerURL, "\(quoted(.oidcIssuerURL, issuer)) must be an https URL (plain http only for loopback hosts)")
-            } else if components?.query != nil || components?.fragment != nil {
-                problem(.oidcIssuerURL, "\(quoted(.oidcIssuerURL, issuer)) must not have a query or fragment")
-            }
-        }
-        var scopes = (value(.oidcScopes) ?? ConfigurationVariable.oidcScopes.defaultValue!).split(separator: " ").map(String.init)
-        if !scopes.contains("openid") { scopes.insert("openid", at: 0) }
-        let authMethod = enumeration(.oidcClientAuthMethod, OIDCClientAuthMethod.self) ?? .clientSecretBasic
-        let caPEM = value(.oidcCAPEM)
-        if let caPEM, !caPEM.contains("-----BEGIN CERTIFICATE-----") {
-            problem(.oidcCAPEM, "is not PEM text (it must contain -----BEGIN CERTIFICATE-----)")
-        }
-        let allowUnverified = boolean(.oidcAllowUnverifiedEmail) ?? false
-        let skew = duration(.oidcClockSkew) ?? .seconds(60)
-        guard let issuer, let clientID else { return nil }
-        return OIDCSettings(
-            issuerURL: issuer, clientID: clientID, clientSecret: value(.oidcClientSecret), clientAuthMethod: authMethod,
-            scopes: scopes, providerName: value(.oidcProviderName) ?? URLComponents(string: issuer)?.host ?? issuer,
-            usernameClaim: value(.oidcUsernameClaim) ?? "preferred_username", nameClaim: value(.oidcNameClaim) ?? "name",
-            emailClaim: value(.oidcEmailClaim) ?? "email", groupsClaim: value(.oidcGroupsClaim) ?? "groups",
-            allowedEmailDomains: list(.oidcAllowedEmailDomains).map { $0.lowercased() }, allowedGroups: list(.oidcAllowedGroups),
-            allowUnverifiedEmail: allowUnverified, prompt: value(.oidcPrompt), clockSkew: skew, caPEM: caPEM)
     }
 
     mutating func origins(_ variable: ConfigurationVariable) -> [String] {

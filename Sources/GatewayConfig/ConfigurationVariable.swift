@@ -75,12 +75,6 @@ extension ConfigurationVariable {
     package static let oauthRedirectAllowlist = ConfigurationVariable(
         "OAUTH_REDIRECT_ALLOWLIST", .optional, default: "", example: "com.example.desktop:/oauth/callback",
         "Comma-separated redirect URIs (custom schemes, web origins) allowed besides loopback and the gateway's own pages.")
-    package static let demoSignInEnabled = ConfigurationVariable(
-        "DEMO_SIGNIN_ENABLED", .optional, default: "true", example: "false",
-        "Set to false to turn demo sign-in off without redeploying code.")
-    package static let demoPasscode = ConfigurationVariable(
-        "DEMO_PASSCODE", .optional, example: "a shared phrase", secret: true,
-        "When set, demo sign-in also asks for this passcode.")
     package static let accessTokenTTL = ConfigurationVariable(
         "ACCESS_TOKEN_TTL", .optional, default: "15m", example: "15m",
         "Lifetime of access tokens (s, m, h or d suffix; plain numbers are seconds).")
@@ -183,93 +177,12 @@ extension ConfigurationVariable {
     package static let maxStreamsPerDevice = ConfigurationVariable(
         "MAX_STREAMS_PER_DEVICE", .optional, default: "4", example: "4",
         "Device event streams one device may hold open at once, across replicas.")
-    package static let firebaseProjectID = ConfigurationVariable(
-        "FIREBASE_PROJECT_ID", .requiredWithAuthMode(.firebase), example: "my-project",
-        "Firebase project id (the `aud` of Firebase ID tokens).")
-    package static let firebaseAPIKey = ConfigurationVariable(
-        "FIREBASE_API_KEY", .requiredWithAuthMode(.firebase), example: "AIzaSy…",
-        "Firebase web API key used by the sign-in page.")
-    package static let firebaseAuthDomain = ConfigurationVariable(
-        "FIREBASE_AUTH_DOMAIN", .requiredWithAuthMode(.firebase), example: "my-project.firebaseapp.com",
-        "Firebase auth domain used by the sign-in page.")
-    package static let firebaseSignInProviders = ConfigurationVariable(
-        "FIREBASE_SIGNIN_PROVIDERS", .optional, default: "google,password", example: "google,password",
-        "Comma-separated sign-in methods the page offers: google, password (others as enabled in the Firebase project).")
-    package static let firebaseAuthMaxAge = ConfigurationVariable(
-        "FIREBASE_AUTH_MAX_AGE", .optional, default: "5m", example: "5m",
-        "How recent the person's Firebase sign-in (auth_time) must be for the gateway to accept its ID token.")
-    package static let firebaseTenantID = ConfigurationVariable(
-        "FIREBASE_TENANT_ID", .optional, example: "tenant-1a2b3",
-        "Identity Platform tenant whose tokens are accepted; tokens of any tenant are refused when unset.")
-    package static let firebaseAllowedEmailDomains = ConfigurationVariable(
-        "FIREBASE_ALLOWED_EMAIL_DOMAINS", .optional, default: "", example: "example.com",
-        "Comma-separated email domains allowed to sign in (verified emails only); empty allows every domain.")
-    package static let firebaseRequireVerifiedEmail = ConfigurationVariable(
-        "FIREBASE_REQUIRE_VERIFIED_EMAIL", .optional, default: "true", example: "false",
-        "Refuse email/password accounts whose address is not verified (anyone can create an account for any address).")
-    package static let firebaseCertificatesURL = ConfigurationVariable(
-        "FIREBASE_CERTIFICATES_URL", .optional,
-        default: "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
-        example: "http://127.0.0.1:9099/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
-        "Where Firebase ID token signing certificates are fetched; anything but Google's URL is for tests and logs a warning.")
-    package static let firebaseAuthEmulatorHost = ConfigurationVariable(
-        "FIREBASE_AUTH_EMULATOR_HOST", .optional, example: "127.0.0.1:9099",
-        "Local development only: the sign-in page sends email/password sign-ins to this host instead of Google (tokens are still verified); logs a warning."
-    )
-    package static let oidcIssuerURL = ConfigurationVariable(
-        "OIDC_ISSUER_URL", .requiredWithAuthMode(.oidc), example: "https://accounts.example.com",
-        "OpenID Connect issuer; its discovery document and JWKS are fetched from it.")
-    package static let oidcClientID = ConfigurationVariable(
-        "OIDC_CLIENT_ID", .requiredWithAuthMode(.oidc), example: "gateway",
-        "Client id registered at the issuer.")
-    package static let oidcClientSecret = ConfigurationVariable(
-        "OIDC_CLIENT_SECRET", .optional, example: "secret from the issuer", secret: true,
-        "Client secret registered at the issuer; without it the gateway is a public client using PKCE only.")
-    package static let oidcClientAuthMethod = ConfigurationVariable(
-        "OIDC_CLIENT_AUTH_METHOD", .optional, default: "client_secret_basic", example: "client_secret_post",
-        "How the gateway authenticates at the token endpoint: client_secret_basic or client_secret_post.")
-    package static let oidcScopes = ConfigurationVariable(
-        "OIDC_SCOPES", .optional, default: "openid profile email", example: "openid profile email",
-        "Space-separated scopes requested from the issuer (openid is always included).")
-    package static let oidcProviderName = ConfigurationVariable(
-        "OIDC_PROVIDER_NAME", .optional, example: "Keycloak",
-        "The identity provider's name on buttons and pages (default: the issuer's host).")
-    package static let oidcUsernameClaim = ConfigurationVariable(
-        "OIDC_USERNAME_CLAIM", .optional, default: "preferred_username", example: "preferred_username",
-        "Claim holding the person's user name.")
-    package static let oidcNameClaim = ConfigurationVariable(
-        "OIDC_NAME_CLAIM", .optional, default: "name", example: "name",
-        "Claim holding the display name (falls back to the user name, then the email).")
-    package static let oidcEmailClaim = ConfigurationVariable(
-        "OIDC_EMAIL_CLAIM", .optional, default: "email", example: "email",
-        "Claim holding the email address.")
-    package static let oidcGroupsClaim = ConfigurationVariable(
-        "OIDC_GROUPS_CLAIM", .optional, default: "groups", example: "groups",
-        "Claim holding the person's groups (a list, or one string).")
-    package static let oidcAllowedEmailDomains = ConfigurationVariable(
-        "OIDC_ALLOWED_EMAIL_DOMAINS", .optional, default: "", example: "example.com,example.org",
-        "Comma-separated email domains allowed to sign in (verified emails only); empty allows every domain.")
-    package static let oidcAllowedGroups = ConfigurationVariable(
-        "OIDC_ALLOWED_GROUPS", .optional, default: "", example: "gateway-users",
-        "Comma-separated groups of which a person must be in at least one; empty allows everyone.")
-    package static let oidcAllowUnverifiedEmail = ConfigurationVariable(
-        "OIDC_ALLOW_UNVERIFIED_EMAIL", .optional, default: "false", example: "true",
-        "Let email-domain rules accept emails whose email_verified is not true (issuers such as Entra ID omit it).")
-    package static let oidcPrompt = ConfigurationVariable(
-        "OIDC_PROMPT", .optional, example: "select_account",
-        "The prompt parameter sent to the issuer (login, consent, select_account, none); not sent when unset.")
-    package static let oidcClockSkew = ConfigurationVariable(
-        "OIDC_CLOCK_SKEW", .optional, default: "60s", example: "60s",
-        "Clock difference tolerated when checking ID token times.")
-    package static let oidcCAPEM = ConfigurationVariable(
-        "OIDC_CA_PEM", .optional, example: "-----BEGIN CERTIFICATE-----…",
-        "An extra CA certificate (PEM text) to trust for the issuer, for self-signed issuers.")
 
-    /// Every variable, in the order docs list them.
-    package static let all: [ConfigurationVariable] = [
+    /// Every variable of the gateway itself, in the order docs list them; each sign-in connector
+    /// declares its own (`ConnectorConfiguration.variables`).
+    package static let core: [ConfigurationVariable] = [
         .port, .bindAddress, .publicBaseURL, .railwayPublicDomain, .jwtSigningKey, .redisURL, .redisKeyPrefix, .databaseURL,
         .authMode, .logLevel, .logFormat, .corsAllowedOrigins, .oauthRedirectAllowlist,
-        .demoSignInEnabled, .demoPasscode,
         .accessTokenTTL, .refreshTokenTTL, .refreshTokenMaxLifetime, .signInRateLimit, .signInGlobalRateLimit, .tokenRateLimit,
         .tokenGlobalRateLimit, .authorizeRateLimit, .authorizeGlobalRateLimit, .userCodeFailureLimit, .trustedProxyHops,
         .rateLimitIPv6Prefix,
@@ -279,10 +192,5 @@ extension ConfigurationVariable {
         .oauthClientUnusedRegistrationTTL,
         .sseHeartbeatInterval, .sseMaxLifetime, .streamHistoryLength, .streamHistoryMaxBytes,
         .streamHistoryTTL,
-        .firebaseProjectID, .firebaseAPIKey, .firebaseAuthDomain, .firebaseSignInProviders, .firebaseAuthMaxAge, .firebaseTenantID,
-        .firebaseAllowedEmailDomains, .firebaseRequireVerifiedEmail, .firebaseCertificatesURL, .firebaseAuthEmulatorHost,
-        .oidcIssuerURL, .oidcClientID, .oidcClientSecret, .oidcClientAuthMethod, .oidcScopes, .oidcProviderName,
-        .oidcUsernameClaim, .oidcNameClaim, .oidcEmailClaim, .oidcGroupsClaim, .oidcAllowedEmailDomains, .oidcAllowedGroups,
-        .oidcAllowUnverifiedEmail, .oidcPrompt, .oidcClockSkew, .oidcCAPEM,
     ]
 }

@@ -1,7 +1,18 @@
 import Foundation
 
-package enum AuthMode: String, Sendable, CaseIterable {
-    case demo, firebase, oidc
+/// `AUTH_MODE`: which sign-in connector the gateway runs. Each connector module declares its
+/// own mode (`ConnectorConfiguration`); the gateway's connector table lists the modes there are.
+package struct AuthMode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: String
+
+    package init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    package var description: String { rawValue }
+
+    /// The mode `gateway dev` runs in when AUTH_MODE is unset.
+    package static let demo = AuthMode(rawValue: "demo")
 }
 
 package enum LogFormat: String, Sendable, CaseIterable {
@@ -78,78 +89,6 @@ package enum DatabaseSettings: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-package struct FirebaseSettings: Sendable, Equatable {
-    /// Google's published certificates for Firebase ID tokens.
-    package static let googleCertificatesURL =
-        "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
-
-    package var projectID: String
-    package var apiKey: String
-    package var authDomain: String
-    package var signInProviders: [String]
-    /// The longest time since the person signed in at Firebase (`auth_time`) the gateway accepts.
-    package var authMaxAge: Duration
-    package var tenantID: String?
-    /// Lowercased; empty allows every domain.
-    package var allowedEmailDomains: [String]
-    package var requireVerifiedEmail: Bool
-    package var certificatesURL: String
-    /// Local development: where the page sends email/password sign-ins instead of Google.
-    package var authEmulatorHost: String?
-
-    package init(
-        projectID: String, apiKey: String, authDomain: String, signInProviders: [String] = ["google", "password"],
-        authMaxAge: Duration = .seconds(300), tenantID: String? = nil, allowedEmailDomains: [String] = [],
-        requireVerifiedEmail: Bool = true, certificatesURL: String = FirebaseSettings.googleCertificatesURL,
-        authEmulatorHost: String? = nil
-    ) {
-        self.authEmulatorHost = authEmulatorHost
-        self.projectID = projectID
-        self.apiKey = apiKey
-        self.authDomain = authDomain
-        self.signInProviders = signInProviders
-        self.authMaxAge = authMaxAge
-        self.tenantID = tenantID
-        self.allowedEmailDomains = allowedEmailDomains
-        self.requireVerifiedEmail = requireVerifiedEmail
-        self.certificatesURL = certificatesURL
-    }
-}
-
-package enum OIDCClientAuthMethod: String, Sendable, CaseIterable {
-    case clientSecretBasic = "client_secret_basic"
-    case clientSecretPost = "client_secret_post"
-}
-
-package struct OIDCSettings: Sendable, Equatable {
-    /// Exactly as configured: the discovery document's `issuer` must equal it.
-    package var issuerURL: String
-    package var clientID: String
-    /// Nil: a public client (PKCE only).
-    package var clientSecret: String?
-    package var clientAuthMethod: OIDCClientAuthMethod
-    /// Always includes `openid`.
-    package var scopes: [String]
-    package var providerName: String
-    package var usernameClaim: String
-    package var nameClaim: String
-    package var emailClaim: String
-    package var groupsClaim: String
-    /// Lowercased; empty allows every domain.
-    package var allowedEmailDomains: [String]
-    package var allowedGroups: [String]
-    package var allowUnverifiedEmail: Bool
-    package var prompt: String?
-    package var clockSkew: Duration
-    /// Extra trusted CA certificate(s) as PEM text.
-    package var caPEM: String?
-}
-
-package struct DemoSettings: Sendable, Equatable {
-    package var signInEnabled: Bool
-    package var passcode: String?
-}
-
 /// Timing and retention of event streams.
 package struct StreamSettings: Sendable, Equatable {
     package var heartbeatInterval: Duration
@@ -213,9 +152,8 @@ package struct GatewayConfiguration: Sendable {
     package var redisKeyPrefix: String
     package var database: DatabaseSettings
     package var authMode: AuthMode
-    package var firebase: FirebaseSettings?
-    package var oidc: OIDCSettings?
-    package var demo: DemoSettings
+    /// The settings the connector of `authMode` read from its variables (its own type).
+    package var connectorSettings: (any Sendable)?
     package var auth: AuthSettings
     package var streams: StreamSettings
     package var limits: UsageLimits
@@ -233,6 +171,11 @@ package struct GatewayConfiguration: Sendable {
     package var logFormat: LogFormat
     package var corsAllowedOrigins: [String]
     package var oauthRedirectAllowlist: [String]
+
+    /// The connector's settings as its own type; nil when they are missing or another type.
+    package func connectorSettings<Settings>(_ type: Settings.Type) -> Settings? {
+        connectorSettings as? Settings
+    }
 
     package var storeKind: String { database.kind }
     /// The in-process bus arrives with the realtime core; `dev` has no bus yet.

@@ -81,8 +81,10 @@ package struct FirebaseConnector: FormConnector {
 extension FirebaseConnector {
     /// `AUTH_MODE=firebase`: warns at start-up about settings meant for tests and local work, and
     /// closes the certificate fetcher's HTTP client at shutdown.
-    package static let plugin: ConnectorPlugin.Factory = { configuration, logger in
-        guard let settings = configuration.firebase else { throw MissingConnectorSettings(mode: .firebase) }
+    package static let definition = ConnectorDefinition(configuration: FirebaseSettings.configuration, make: plugin)
+
+    static let plugin: ConnectorPlugin.Factory = { configuration, logger in
+        let settings = try ConnectorDefinition.settings(FirebaseSettings.self, in: configuration)
         let connector = FirebaseConnector(settings: settings, logger: logger)
         let certificates = connector.certificates
         var plugin = ConnectorPlugin(.form(connector))

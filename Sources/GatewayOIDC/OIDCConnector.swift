@@ -168,8 +168,10 @@ package struct OIDCConnector: RedirectConnector {
 extension OIDCConnector {
     /// `AUTH_MODE=oidc`: discovers the provider in the background (the gateway serves existing
     /// users while it is unreachable) and reports it on `/readyz`.
-    package static let plugin: ConnectorPlugin.Factory = { configuration, logger in
-        guard let settings = configuration.oidc else { throw MissingConnectorSettings(mode: .oidc) }
+    package static let definition = ConnectorDefinition(configuration: OIDCSettings.configuration, make: plugin)
+
+    static let plugin: ConnectorPlugin.Factory = { configuration, logger in
+        let settings = try ConnectorDefinition.settings(OIDCSettings.self, in: configuration)
         let connector = try OIDCConnector(settings: settings, publicBaseURL: configuration.publicBaseURL, logger: logger)
         let provider = connector.provider
         var plugin = ConnectorPlugin(.redirect(connector))

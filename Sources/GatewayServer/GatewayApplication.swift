@@ -148,19 +148,31 @@ package enum Gateway {
         logger.info("gateway stopped", metadata: ["event": "gateway.stopped"])
     }
 
-    /// The sign-in connectors, one line each: a connector is its module's folder (its settings,
-    /// connector and `plugin` factory) and one line here. `ConnectorTableTests` checks that every
-    /// `AuthMode` has its line.
-    static let connectors: [AuthMode: ConnectorPlugin.Factory] = [
-        .demo: DemoConnector.plugin,
-        .oidc: OIDCConnector.plugin,
-        .firebase: FirebaseConnector.plugin,
+    /// The sign-in connectors, one line each: a connector is its module's folder (its settings
+    /// and variables, connector and `definition`) and one line here. `ConnectorTableTests`
+    /// checks every line.
+    package static let connectors: [ConnectorDefinition] = [
+        DemoConnector.definition,
+        OIDCConnector.definition,
+        FirebaseConnector.definition,
     ]
+
+    /// Every variable the gateway reads: its own, then each connector's.
+    package static let configurationVariables = ConfigurationVariable.core + connectors.flatMap(\.configuration.variables)
+
+    /// The configuration from the environment, with every connector of the table.
+    package static func loadConfiguration(
+        mode: RunMode, environment: [String: String]
+    ) throws(ConfigurationError) -> GatewayConfiguration {
+        try GatewayConfiguration.load(mode: mode, environment: environment, connectors: connectors.map(\.configuration))
+    }
 
     /// The sign-in connector of the configured auth mode, from the table.
     static func makeConnector(_ configuration: GatewayConfiguration, logger: Logger) throws -> ConnectorPlugin {
-        guard let factory = connectors[configuration.authMode] else { throw MissingConnectorSettings(mode: configuration.authMode) }
-        return try factory(configuration, logger)
+        guard let definition = connectors.first(where: { $0.mode == configuration.authMode }) else {
+            throw MissingConnectorSettings(mode: configuration.authMode)
+        }
+        return try definition.make(configuration, logger)
     }
 
     /// Applies migrations, retrying while the store is unreachable (it may still be starting).
@@ -246,7 +258,7 @@ package struct GatewayDependencies: Sendable {
     package static func inMemory(configuration: GatewayConfiguration? = nil, logger: Logger = Logger(label: "gateway")) async throws
         -> Self
     {
-        var offline = try configuration ?? GatewayConfiguration.load(mode: .dev, environment: [:])
+        var offline = try configuration ?? Gateway.loadConfiguration(mode: .dev, environment: [:])
         offline.database = .sqlite(path: ":memory:")
         offline.redisURL = nil
         return try await make(configuration: offline, logger: logger, metrics: GatewayMetrics())

@@ -44,7 +44,7 @@ struct Dev: AsyncParsableCommand {
     }
 }
 
-/// `gateway variables [--json]`: the configuration contract (ConfigurationVariable.all) as the
+/// `gateway variables [--json]`: the configuration contract (`Gateway.configurationVariables`) as the
 /// binary really reads it. Deploy files (.env.example, railway.toml, render.yaml, fly.toml, …) are
 /// tested against this output, so they cannot name a variable the gateway does not know.
 struct Variables: ParsableCommand {
@@ -98,7 +98,7 @@ struct Variables: ParsableCommand {
     }
 
     func run() throws {
-        let entries = ConfigurationVariable.all.map(Entry.init)
+        let entries = Gateway.configurationVariables.map(Entry.init)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -120,7 +120,7 @@ func launch(mode: RunMode, options: RunOptions) async throws {
     let environment = DotEnv.environment(merging: ProcessInfo.processInfo.environment, fileAt: options.envFile)
     let configuration: GatewayConfiguration
     do {
-        configuration = try GatewayConfiguration.load(mode: mode, environment: environment)
+        configuration = try Gateway.loadConfiguration(mode: mode, environment: environment)
     } catch {
         FileHandle.standardError.write(Data("gateway: \(error.description)\n".utf8))
         throw ExitCode(configurationErrorExitCode)

@@ -55,7 +55,7 @@ func withStreamingGateway(
         environment = ["DATABASE_URL": "sqlite::memory:"]
     }
     environment.merge(overrides) { $1 }
-    let configuration = try GatewayConfiguration.load(mode: backend == .redis ? .serve : .dev, environment: environment)
+    let configuration = try Gateway.loadConfiguration(mode: backend == .redis ? .serve : .dev, environment: environment)
     let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: Logger(label: "test"), metrics: metrics)
     let router = Gateway.buildRouter(dependencies)
     mountStreamTestRoutes(router, dependencies)

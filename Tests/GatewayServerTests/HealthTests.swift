@@ -10,11 +10,11 @@ import Testing
 @Suite("Health, readiness and metrics over HTTP")
 struct HealthTests {
     func devConfiguration() throws -> GatewayConfiguration {
-        try GatewayConfiguration.load(mode: .dev, environment: ["DATABASE_URL": "sqlite::memory:"])
+        try Gateway.loadConfiguration(mode: .dev, environment: ["DATABASE_URL": "sqlite::memory:"])
     }
 
     func serveConfiguration() async throws -> GatewayConfiguration {
-        try GatewayConfiguration.load(
+        try Gateway.loadConfiguration(
             mode: .serve,
             environment: serveEnvironment(
                 port: 8080, databaseURL: try await TestEnvironment.createDatabase(), redisURL: try TestEnvironment.redisURL()))

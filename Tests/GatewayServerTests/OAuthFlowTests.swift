@@ -17,7 +17,7 @@ func withLiveGateway(
     _ body: @Sendable (OAuthTestClient) async throws -> Void
 ) async throws {
     let environment = inMemoryEnvironment().merging(overrides) { $1 }
-    var configuration = try GatewayConfiguration.load(mode: .dev, environment: environment)
+    var configuration = try Gateway.loadConfiguration(mode: .dev, environment: environment)
     adjust(&configuration)
     let app = try await Gateway.makeApplication(configuration: configuration, logger: logs.logger())
     try await app.test(.live) { client in

@@ -122,7 +122,7 @@ struct OpenAPIContractTests {
     static func servedRoutes() async throws -> Set<String> {
         var routes: Set<String> = []
         for extra in [[:], ["AUTH_MODE": "oidc", "OIDC_ISSUER_URL": "https://id.example.com", "OIDC_CLIENT_ID": "gateway"]] {
-            let configuration = try GatewayConfiguration.load(
+            let configuration = try Gateway.loadConfiguration(
                 mode: .dev, environment: ["DATABASE_URL": "sqlite::memory:"].merging(extra) { $1 })
             let dependencies = try await GatewayDependencies.inMemory(configuration: configuration)
             routes.formUnion(Gateway.buildRouter(dependencies).routes.map { normalise("\($0.method.rawValue) \($0.path)") })

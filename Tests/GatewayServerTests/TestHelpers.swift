@@ -81,7 +81,7 @@ func withCountingGateway(
     _ body: @Sendable (OAuthTestClient) async throws -> Void
 ) async throws {
     let environment = inMemoryEnvironment().merging(overrides) { $1 }
-    let configuration = try GatewayConfiguration.load(mode: .dev, environment: environment)
+    let configuration = try Gateway.loadConfiguration(mode: .dev, environment: environment)
     let dependencies = try await GatewayDependencies.make(configuration: configuration, logger: logs.logger(), metrics: GatewayMetrics())
     let router = Gateway.buildRouter(dependencies)
     router.get("/test/users/count") { _, _ in

@@ -54,7 +54,7 @@ func withRunning<T: Sendable>(_ database: any SQLDatabase, _ body: @Sendable () 
 /// A fresh database on the shared test Postgres, as typed settings.
 func createPostgresDatabase(logger: Logger) async throws -> PostgresSettings {
     let url = try await TestEnvironment.createDatabase()
-    guard case .postgres(let settings) = try GatewayConfiguration.load(mode: .dev, environment: ["DATABASE_URL": url]).database
+    guard case .postgres(let settings) = try DatabaseSettings(url: url)
     else { throw MissingTestServiceError(description: "TEST_DATABASE_URL is not a postgres URL") }
     return settings
 }

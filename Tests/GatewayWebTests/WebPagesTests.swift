@@ -35,7 +35,7 @@ struct WebPagesTests {
     static let publicURL = "https://gateway.example.test"
 
     func withGateway(_ body: @Sendable (String) async throws -> Void) async throws {
-        let configuration = try GatewayConfiguration.load(
+        let configuration = try Gateway.loadConfiguration(
             mode: .dev, environment: ["DATABASE_URL": "sqlite::memory:", "PUBLIC_BASE_URL": Self.publicURL])
         var logger = Logger(label: "test")
         logger.logLevel = .warning

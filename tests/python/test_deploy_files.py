@@ -1,6 +1,6 @@
 """Deploy files against the one source of truth: the variables the gateway binary really reads.
 
-`gateway variables --json` prints ConfigurationVariable.all (name, requirement, default,
+`gateway variables --json` prints Gateway.configurationVariables (name, requirement, default,
 description, secret). Every deploy file (Dockerfile, railway.toml, .railway/railway.ts,
 .railway/template.json, render.yaml, fly.toml, docker-compose.yml, .env.example) is checked
 against it and against each other: variable names, health path, port, start command.

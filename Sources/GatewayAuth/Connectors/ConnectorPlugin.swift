@@ -6,9 +6,10 @@ import Logging
 /// besides signing people in (work in the background, an identity provider to report on
 /// `/readyz`, lines for the start-up log, a callback to register at the provider).
 ///
-/// Each connector module has one factory, `(GatewayConfiguration, Logger) throws -> ConnectorPlugin`,
-/// and the gateway's connector table (`Gateway.connectors`) maps each `AuthMode` to one, so the
-/// application never asks which connector it runs.
+/// Each connector module has one `ConnectorDefinition`: its configuration (mode, variables,
+/// settings) and its factory, `(GatewayConfiguration, Logger) throws -> ConnectorPlugin`. The
+/// gateway's connector table (`Gateway.connectors`) lists them, so neither the configuration nor
+/// the application ever asks which connector it runs.
 package struct ConnectorPlugin: Sendable {
     package typealias Factory = @Sendable (GatewayConfiguration, Logger) throws -> ConnectorPlugin
 
@@ -53,10 +54,33 @@ package struct ConnectorPlugin: Sendable {
     }
 }
 
+/// One sign-in connector, as the gateway's connector table lists it.
+package struct ConnectorDefinition: Sendable {
+    /// Its `AUTH_MODE` value, variables and settings.
+    package let configuration: ConnectorConfiguration
+    package let make: ConnectorPlugin.Factory
+
+    package init(configuration: ConnectorConfiguration, make: @escaping ConnectorPlugin.Factory) {
+        self.configuration = configuration
+        self.make = make
+    }
+
+    package var mode: AuthMode { configuration.mode }
+
+    /// The connector's settings from a configuration of its mode.
+    package static func settings<Settings>(_ type: Settings.Type, in configuration: GatewayConfiguration) throws -> Settings {
+        guard let settings = configuration.connectorSettings(type) else { throw MissingConnectorSettings(mode: configuration.authMode) }
+        return settings
+    }
+}
+
 extension DemoConnector {
     /// `AUTH_MODE=demo`.
-    package static let plugin: ConnectorPlugin.Factory = { configuration, _ in
-        var plugin = ConnectorPlugin(.form(DemoConnector(settings: configuration.demo)))
+    package static let definition = ConnectorDefinition(configuration: DemoSettings.configuration, make: plugin)
+
+    static let plugin: ConnectorPlugin.Factory = { configuration, _ in
+        let settings = try ConnectorDefinition.settings(DemoSettings.self, in: configuration)
+        var plugin = ConnectorPlugin(.form(DemoConnector(settings: settings)))
         plugin.notices = [
             .init(
                 .warning, "demo auth mode: anyone can sign in with a display name; not for production", event: "gateway.non_production",
@@ -66,8 +90,9 @@ extension DemoConnector {
     }
 }
 
-/// A connector's factory found no settings for its mode: the configuration loader requires them
-/// in that mode, so this is a gateway built from a configuration made by hand (tests).
+/// A connector's factory found no settings of its type: the configuration loader reads them in
+/// that mode, so this is a gateway built from a configuration made by hand, or a mode missing
+/// from the connector table.
 package struct MissingConnectorSettings: Error, CustomStringConvertible {
     package let mode: AuthMode
 
@@ -75,5 +100,7 @@ package struct MissingConnectorSettings: Error, CustomStringConvertible {
         self.mode = mode
     }
 
-    package var description: String { "AUTH_MODE=\(mode.rawValue) has no settings in the configuration" }
+    package var description: String {
+        "AUTH_MODE=\(mode.rawValue) has no settings of its connector in the configuration (is it in Gateway.connectors?)"
+    }
 }
