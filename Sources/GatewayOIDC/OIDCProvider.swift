@@ -29,6 +29,9 @@ package actor OIDCProvider {
     private(set) var metadata: ProviderMetadata?
     private(set) var lastError: String?
     private var lastDiscoveryAttempt: ContinuousClock.Instant?
+    /// The discovery under way: a sign-in that arrives meanwhile (right after start-up) waits
+    /// for it instead of being told the provider is unreachable.
+    private var discovery: Task<ProviderMetadata, any Error>?
     private var keys: [String: JWK] = [:]
     private var keysFetchedAt: ContinuousClock.Instant?
     private var keysLifetime: Duration = .seconds(3600)
@@ -80,10 +83,11 @@ package actor OIDCProvider {
         return made
     }
 
-    /// The discovery document; tries to fetch it now (at most every 2 s) if it is not known yet.
+    /// The discovery document: the known one, the one being fetched, or a fetch now (at most
+    /// every 2 s after a failure).
     package func currentMetadata() async throws(SignInError) -> ProviderMetadata {
         if let metadata { return metadata }
-        if let last = lastDiscoveryAttempt, ContinuousClock.now - last < .seconds(2) {
+        if discovery == nil, let last = lastDiscoveryAttempt, ContinuousClock.now - last < .seconds(2) {
             throw .providerUnavailable("The identity provider \(issuer) cannot be reached right now.")
         }
         do {
@@ -93,9 +97,18 @@ package actor OIDCProvider {
         }
     }
 
+    /// Fetches the discovery document, or joins the fetch under way.
     @discardableResult
     func discover() async throws -> ProviderMetadata {
+        if let discovery { return try await discovery.value }
         lastDiscoveryAttempt = .now
+        let task = Task { try await fetchDiscoveryDocument() }
+        discovery = task
+        defer { discovery = nil }
+        return try await task.value
+    }
+
+    private func fetchDiscoveryDocument() async throws -> ProviderMetadata {
         do {
             let (data, _) = try await get(ProviderMetadata.discoveryURL(issuer: issuer))
             let document = try JSONDecoder().decode(ProviderMetadata.self, from: data)

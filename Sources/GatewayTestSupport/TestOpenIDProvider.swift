@@ -59,6 +59,8 @@ package final class TestOpenIDProvider: Sendable {
         package var signingAlgorithms = ["RS256"]
         /// Answer the authorization request with this `error` instead of a code.
         package var authorizationError: String?
+        /// How long the discovery document takes to arrive (a slow issuer at start-up).
+        package var discoveryDelay: Duration = .zero
 
         package init() {}
     }
@@ -111,7 +113,10 @@ package final class TestOpenIDProvider: Sendable {
 
     package func start() async throws {
         let router = Router()
-        router.get("/.well-known/openid-configuration") { _, _ in try self.json(self.discovery()) }
+        router.get("/.well-known/openid-configuration") { _, _ in
+            try await Task.sleep(for: self.behaviour.discoveryDelay)
+            return try self.json(self.discovery())
+        }
         router.get("/jwks") { _, _ in try self.json(try self.jwks()) }
         router.get("/authorize") { request, _ in self.authorize(request) }
         router.post("/token") { request, _ in try await self.token(request) }

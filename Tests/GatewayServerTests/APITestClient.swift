@@ -5,9 +5,22 @@ import NIOHTTP1
 
 /// A signed-in user of the `/v1` API: JSON in and out with a bearer token.
 struct APITestClient: Sendable {
-    var base: String
+    let transport: GatewayTransport
     let token: String
     let name: String
+
+    init(transport: GatewayTransport, token: String, name: String) {
+        self.transport = transport
+        self.token = token
+        self.name = name
+    }
+
+    /// A user of the live gateway at `base`.
+    init(base: String, token: String, name: String) {
+        self.init(transport: .live(base), token: token, name: name)
+    }
+
+    var base: String { transport.base }
 
     struct Reply: Sendable {
         let status: Int
@@ -19,36 +32,43 @@ struct APITestClient: Sendable {
         var problemType: String? { json["type"] as? String }
     }
 
-    /// Signs `name` in through the real OAuth flow against `base`.
+    /// Signs `name` in through the real OAuth flow against the live gateway at `base`.
     static func signIn(_ name: String, at base: String) async throws -> APITestClient {
-        let tokens = try await OAuthTestClient(base: base).signInForTokens(displayName: name)
+        try await signIn(name, via: .live(base))
+    }
+
+    /// Signs `name` in through the real OAuth flow, in a browser of its own.
+    static func signIn(_ name: String, via transport: GatewayTransport) async throws -> APITestClient {
+        let tokens = try await OAuthTestClient(transport: transport).signInForTokens(displayName: name)
         guard let token = tokens["access_token"] as? String else { throw SignInFailed(detail: "\(tokens)") }
-        return APITestClient(base: base, token: token, name: name)
+        return APITestClient(transport: transport, token: token, name: name)
     }
 
     struct SignInFailed: Error { let detail: String }
 
     func on(_ base: String) -> APITestClient { APITestClient(base: base, token: token, name: name) }
 
+    /// The same user with another credential (an API key, another token).
+    func with(token: String, name: String) -> APITestClient { APITestClient(transport: transport, token: token, name: name) }
+
     @discardableResult
     func call(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil, headers: [(String, String)] = []) async throws -> Reply {
-        var request = HTTPClientRequest(url: base + path)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        var requestHeaders = HTTPHeaders()
+        requestHeaders.add(name: "Authorization", value: "Bearer \(token)")
+        for (name, value) in headers { requestHeaders.add(name: name, value: value) }
+        var data: ByteBuffer?
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+            requestHeaders.add(name: "Content-Type", value: "application/json")
+            data = ByteBuffer(data: try JSONSerialization.data(withJSONObject: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
-        return Reply(
-            status: Int(response.status.code), body: String(buffer: try await response.body.collect(upTo: 4 << 20)),
-            headers: response.headers)
+        let response = try await transport.request(method, path, headers: requestHeaders, body: data)
+        return Reply(status: response.status, body: response.body, headers: response.headers)
     }
 
     /// Opens one of the caller's event streams.
     func stream(_ path: String, lastEventID: String? = nil) async throws -> SSETestConnection {
-        try await SSETestConnection.open(base + path, lastEventID: lastEventID, headers: [("Authorization", "Bearer \(token)")])
+        precondition(transport.isLive, "event streams need a live gateway")
+        return try await SSETestConnection.open(base + path, lastEventID: lastEventID, headers: [("Authorization", "Bearer \(token)")])
     }
 }
 

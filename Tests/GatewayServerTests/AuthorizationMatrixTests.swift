@@ -20,11 +20,11 @@ struct AuthorizationMatrixTests {
         let malloryDevice: String
     }
 
-    func makeWorld(_ base: String) async throws -> World {
-        let alice = try await APITestClient.signIn("Alice", at: base)
-        let bob = try await APITestClient.signIn("Bob", at: base)
-        let carol = try await APITestClient.signIn("Carol", at: base)
-        let mallory = try await APITestClient.signIn("Mallory", at: base)
+    func makeWorld(_ base: GatewayTransport) async throws -> World {
+        let alice = try await APITestClient.signIn("Alice", via: base)
+        let bob = try await APITestClient.signIn("Bob", via: base)
+        let carol = try await APITestClient.signIn("Carol", via: base)
+        let mallory = try await APITestClient.signIn("Mallory", via: base)
         let deviceID = "alice-\(UUID().uuidString.prefix(8))"
         try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "A", "platform": "linux"])
         let agentID = try #require(
@@ -71,7 +71,8 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func aStrangerIsRefusedOnEveryRouteAndSeesNothingInListings() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             for (method, path, body, expected) in strangerRequests(w) {
                 let reply = try await w.mallory.call(.init(rawValue: method), path, body)
@@ -91,9 +92,10 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func withoutATokenEveryV1RouteIs401() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
-            let anonymous = APITestClient(base: base, token: "", name: "nobody")
+            let anonymous = APITestClient(transport: base, token: "", name: "nobody")
             for (method, path, body, _) in strangerRequests(w) + [("GET", "/v1/events", nil, []), ("GET", "/v1/me", nil, [])] {
                 let reply = try await anonymous.call(.init(rawValue: method), path, body)
                 #expect(reply.status == 401, "\(method) \(path) gave \(reply.status)")
@@ -102,7 +104,8 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func guestsCannotReachTheOwnersDevicesOrOtherGuests() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             #expect(try await w.bob.call(.GET, "/v1/devices/\(w.deviceID)").status == 404)
             #expect(try await w.bob.call(.GET, "/v1/devices/\(w.deviceID)/events").status == 404)
@@ -122,7 +125,8 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func apiKeysAreTheirOwnersOnlyAndOpenNothingButTheOpenAIRoutes() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             let created = try await w.alice.call(.POST, "/v1/api-keys", ["name": "laptop"])
             #expect(created.status == 201)
@@ -132,7 +136,7 @@ struct AuthorizationMatrixTests {
             #expect(try await w.mallory.call(.GET, "/v1/api-keys").array.isEmpty, "nobody sees another's keys")
             #expect(try await w.alice.call(.GET, "/v1/api-keys").array.count == 1)
             // The key itself: the OpenAI-compatible routes yes, the rest of /v1 no.
-            let holder = APITestClient(base: base, token: key, name: "alice's key")
+            let holder = APITestClient(transport: base, token: key, name: "alice's key")
             #expect(try await holder.call(.GET, "/v1/models").status == 200)
             for (method, path) in [("GET", "/v1/me"), ("GET", "/v1/agents"), ("GET", "/v1/api-keys"), ("DELETE", "/v1/api-keys/\(id)")] {
                 #expect(try await holder.call(.init(rawValue: method), path).status == 401, "\(method) \(path) with an API key")
@@ -145,11 +149,12 @@ struct AuthorizationMatrixTests {
     /// The MCP endpoint (with each user's API key): a tool is the caller's own agent or one shared
     /// with them; nobody can call another's agent or continue another's conversation.
     @Test func mcpToolsAndConversationsAreTheCallersOnly() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             func keyHolder(_ user: APITestClient) async throws -> APITestClient {
                 let key = try #require(try await user.call(.POST, "/v1/api-keys", ["name": "mcp"]).json["key"] as? String)
-                return APITestClient(base: base, token: key, name: "\(user.name)'s key")
+                return APITestClient(transport: base, token: key, name: "\(user.name)'s key")
             }
             func rpc(_ client: APITestClient, _ method: String, _ params: [String: Any] = [:]) async throws -> [String: Any] {
                 let reply = try await client.call(.POST, "/mcp", ["jsonrpc": "2.0", "id": 1, "method": method, "params": params])
@@ -185,7 +190,8 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func aDeviceCannotAnswerInASessionOfAnAgentItDoesNotHost() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             let reply = try await w.mallory.call(
                 .POST, "/v1/devices/\(w.malloryDevice)/sessions/\(w.bobSession)/replies", ["kind": "done", "text": "spoofed"])
@@ -196,7 +202,8 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func aRevokedGuestIsRefusedEverywhere() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             #expect(try await w.alice.call(.DELETE, "/v1/shares/\(w.shareID)").status == 200)
             for (method, path, body) in [
@@ -219,7 +226,8 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func invitesThatExpiredOrAreUsedUpAreRefusedClearly() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             let limited = try await w.alice.call(.POST, "/v1/agents/\(w.agentID)/shares", ["max_uses": 1])
             let code = try #require(limited.json["code"] as? String)
@@ -236,7 +244,8 @@ struct AuthorizationMatrixTests {
     }
 
     @Test func messageLimitsAnswer413And400() async throws {
-        try await withStreamingGateway(.memory) { base in
+        try await withGateway { client in
+            let base = client.transport
             let w = try await makeWorld(base)
             let huge = String(repeating: "x", count: 64 * 1024 + 1)
             let tooLarge = try await w.bob.call(.POST, "/v1/sessions/\(w.bobSession)/messages", ["text": huge])

@@ -7,7 +7,7 @@ import Testing
 @Suite("Device presence across stream ends")
 struct DevicePresenceTests {
     @Test func aStreamEndedForItsLifetimeDoesNotFlickerOfflineButOneThatStaysAwayDoes() async throws {
-        try await withLiveGateway(environment: ["SSE_MAX_LIFETIME": "2s", "SSE_HEARTBEAT_INTERVAL": "1s"]) { client in
+        try await withGateway(environment: ["SSE_MAX_LIFETIME": "2s", "SSE_HEARTBEAT_INTERVAL": "1s"], live: true) { client in
             let alice = try await APITestClient.signIn("Alice", at: client.base)
             let deviceID = "presence-\(UUID().uuidString.prefix(8))"
             #expect(try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "Laptop", "platform": "linux"]).status == 201)
@@ -79,7 +79,7 @@ struct DevicePresenceTests {
     /// device is back: a host killed just after reconnecting is offline at once, not a presence
     /// TTL later (its guests see the reply it was writing interrupted straight away).
     @Test func aDeviceThatLeavesRightAfterReconnectingIsOfflineAtOnce() async throws {
-        try await withLiveGateway(environment: ["SSE_MAX_LIFETIME": "2s", "SSE_HEARTBEAT_INTERVAL": "1s"]) { client in
+        try await withGateway(environment: ["SSE_MAX_LIFETIME": "2s", "SSE_HEARTBEAT_INTERVAL": "1s"], live: true) { client in
             let alice = try await APITestClient.signIn("Alice", at: client.base)
             let deviceID = "presence-\(UUID().uuidString.prefix(8))"
             #expect(try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "Laptop", "platform": "linux"]).status == 201)

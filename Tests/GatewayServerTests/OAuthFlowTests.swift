@@ -9,10 +9,12 @@ import HummingbirdTesting
 import Logging
 import Testing
 
-/// Runs a live gateway (real HTTP) held in memory, so rate-limit buckets and codes never leak
-/// between tests, and hands `body` a fresh client.
-func withLiveGateway(
-    environment overrides: [String: String] = [:], logs: CapturedLogs = CapturedLogs(),
+/// A gateway held in memory, reached through Hummingbird's router test client (no socket), so
+/// rate-limit buckets and codes never leak between tests; hands `body` a fresh client. `live`
+/// serves it over real HTTP instead, for what needs a socket (event streams, client addresses,
+/// the HTTP server itself).
+func withGateway(
+    environment overrides: [String: String] = [:], logs: CapturedLogs = CapturedLogs(), live: Bool = false,
     adjust: (inout GatewayConfiguration) -> Void = { _ in },
     _ body: @Sendable (OAuthTestClient) async throws -> Void
 ) async throws {
@@ -20,15 +22,16 @@ func withLiveGateway(
     var configuration = try Gateway.loadConfiguration(mode: .dev, environment: environment)
     adjust(&configuration)
     let app = try await Gateway.makeApplication(configuration: configuration, logger: logs.logger())
-    try await app.test(.live) { client in
-        try await body(OAuthTestClient(base: "http://127.0.0.1:\(client.port!)"))
+    try await app.test(live ? .live : .router) { [base = configuration.publicBaseURL] client in
+        let transport: GatewayTransport = live ? .live("http://127.0.0.1:\(client.port!)") : .router(client, publicBaseURL: base)
+        try await body(OAuthTestClient(transport: transport))
     }
 }
 
 @Suite("OAuth 2.1 authorization server over HTTP")
 struct OAuthFlowTests {
     @Test func metadataListsEveryEndpoint() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let metadata = try await client.request(.GET, "/.well-known/oauth-authorization-server").json
             #expect(metadata["issuer"] as? String == "http://localhost:8080")
             for key in ["authorization_endpoint", "token_endpoint", "revocation_endpoint", "device_authorization_endpoint", "jwks_uri"] {
@@ -43,7 +46,7 @@ struct OAuthFlowTests {
     }
 
     @Test func authorizationCodeWithPKCEOnALoopbackPortThenMeThenRefreshRotation() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let port = Int.random(in: 20000...60000)
             let redirect = "http://127.0.0.1:\(port)/callback"
             let verifier = OAuthTestClient.makeVerifier()
@@ -91,10 +94,10 @@ struct OAuthFlowTests {
     }
 
     @Test func sameBrowserIsSameUserAndAnotherBrowserWithTheSameNameIsNot() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let first = try await client.signInForTokens(displayName: "Sam")
             let again = try await client.signInForTokens(displayName: "Sam")
-            let otherBrowser = OAuthTestClient(base: client.base)
+            let otherBrowser = client.newBrowser()
             let other = try await otherBrowser.signInForTokens(displayName: "Sam")
             func userID(_ tokens: [String: Any]) async throws -> String? {
                 let access = tokens["access_token"] as? String ?? ""
@@ -108,7 +111,7 @@ struct OAuthFlowTests {
     }
 
     @Test func deviceGrantEndToEnd() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let start = try await client.request(
                 .POST, "/oauth/device_authorization", form: ["client_id": "gatewayctl", "scope": "gateway"])
             #expect(start.status == 200, "\(start.body)")
@@ -147,7 +150,7 @@ struct OAuthFlowTests {
     }
 
     @Test func demoPagesAreMarkedAndLockedDown() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let page = try await client.request(
                 .GET, client.authorizeURL(redirectURI: "http://127.0.0.1:5555/cb", verifier: OAuthTestClient.makeVerifier()))
             #expect(page.status == 200)

@@ -25,7 +25,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func missingCodeVerifierIsInvalidRequest() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let grant = try await code(client)
             let reply = try await redeem(client, grant.code, redirect: grant.redirect, verifier: nil)
             #expect(reply.status == 400)
@@ -34,7 +34,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func wrongCodeVerifierIsInvalidGrant() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let grant = try await code(client)
             let reply = try await redeem(client, grant.code, redirect: grant.redirect, verifier: OAuthTestClient.makeVerifier())
             #expect(reply.status == 400)
@@ -43,7 +43,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func plainChallengeMethodIsRefusedOnTheRedirect() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let redirect = "http://127.0.0.1:4321/cb"
             let verifier = OAuthTestClient.makeVerifier()
             let reply = try await client.request(
@@ -57,7 +57,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func codeUsedTwiceIsInvalidGrantAndRevokesWhatTheFirstUseIssued() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let grant = try await code(client)
             let first = try await redeem(client, grant.code, redirect: grant.redirect, verifier: grant.verifier)
             #expect(first.status == 200)
@@ -73,7 +73,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func expiredCodeIsInvalidGrant() async throws {
-        try await withLiveGateway(adjust: { $0.auth.authorizationCodeTTL = .milliseconds(300) }) { client in
+        try await withGateway(adjust: { $0.auth.authorizationCodeTTL = .milliseconds(300) }) { client in
             let grant = try await code(client)
             try await Task.sleep(for: .milliseconds(700))
             let reply = try await redeem(client, grant.code, redirect: grant.redirect, verifier: grant.verifier)
@@ -82,7 +82,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func codePresentedByAnotherClientIsInvalidGrant() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let grant = try await code(client, clientID: "desktop")
             let reply = try await redeem(client, grant.code, redirect: grant.redirect, verifier: grant.verifier, clientID: "gatewayctl")
             #expect(reply.json["error"] as? String == "invalid_grant")
@@ -98,7 +98,7 @@ struct OAuthNegativeTests {
         ("unknown-client", "http://127.0.0.1:5000/cb"),
     ])
     func disallowedRedirectGetsAnErrorPageAndNoRedirect(clientID: String, redirect: String) async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let reply = try await client.request(
                 .GET, client.authorizeURL(clientID: clientID, redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()))
             #expect(reply.status == 400)
@@ -108,7 +108,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func allowlistedCustomSchemeIsAccepted() async throws {
-        try await withLiveGateway(environment: ["OAUTH_REDIRECT_ALLOWLIST": "com.example.desktop:/oauth/callback"]) { client in
+        try await withGateway(environment: ["OAUTH_REDIRECT_ALLOWLIST": "com.example.desktop:/oauth/callback"]) { client in
             let reply = try await client.signIn(
                 at: client.authorizeURL(redirectURI: "com.example.desktop:/oauth/callback", verifier: OAuthTestClient.makeVerifier()),
                 displayName: "Custom")
@@ -118,7 +118,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func refreshTokenReuseStopsTheWholeFamily() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let tokens = try await client.signInForTokens(displayName: "R")
             let original = try #require(tokens["refresh_token"] as? String)
             func refresh(_ token: String) async throws -> OAuthTestClient.Reply {
@@ -135,7 +135,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func revokedRefreshTokenIsInvalidGrant() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let tokens = try await client.signInForTokens(displayName: "V")
             let refresh = try #require(tokens["refresh_token"] as? String)
             let revoked = try await client.request(
@@ -150,14 +150,14 @@ struct OAuthNegativeTests {
     }
 
     @Test func oversizedFormsGet413NotA500() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let reply = try await client.request(.POST, "/oauth/revoke", form: ["token": String(repeating: "a", count: 70_000)])
             #expect(reply.status == 413)
         }
     }
 
     @Test func unsupportedGrantAndUnknownClient() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let grant = try await client.request(.POST, "/oauth/token", form: ["grant_type": "password", "client_id": "desktop"])
             #expect(grant.json["error"] as? String == "unsupported_grant_type")
             let unknown = try await client.request(
@@ -177,7 +177,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func tamperedAlgNoneAndForeignTokensGet401() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let tokens = try await client.signInForTokens(displayName: "T")
             let access = try #require(tokens["access_token"] as? String)
             let parts = access.split(separator: ".").map(String.init)
@@ -214,7 +214,7 @@ struct OAuthNegativeTests {
 
     @Test func tokenFromAGatewayWithAnotherSigningKeyIsRefused() async throws {
         let otherTokens = try await withTokens(signingKey: "Zq8vQ2mX9pL4zR7wY1bB6nC5dF0gH3jS_eUiOoPqZxA")
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let (status, _) = try await meStatus(client, token: otherTokens)
             #expect(status == 401)
         }
@@ -222,7 +222,7 @@ struct OAuthNegativeTests {
 
     func withTokens(signingKey: String) async throws -> String {
         let box = TokenBox()
-        try await withLiveGateway(environment: ["JWT_SIGNING_KEY": signingKey]) { client in
+        try await withGateway(environment: ["JWT_SIGNING_KEY": signingKey]) { client in
             let tokens = try await client.signInForTokens(displayName: "Other")
             box.value = tokens["access_token"] as? String ?? ""
         }
@@ -232,7 +232,7 @@ struct OAuthNegativeTests {
     // MARK: Demo sign-in limits
 
     @Test func demoSignInOverTheRateLimitGets429WithRetryAfter() async throws {
-        try await withLiveGateway(environment: ["SIGNIN_RATE_LIMIT_PER_MINUTE": "2"]) { client in
+        try await withGateway(environment: ["SIGNIN_RATE_LIMIT_PER_MINUTE": "2"]) { client in
             for _ in 0..<2 {
                 let ok = try await client.signIn(
                     at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()),
@@ -248,7 +248,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func tokenEndpointOverTheRateLimitGets429() async throws {
-        try await withLiveGateway(environment: ["TOKEN_RATE_LIMIT_PER_MINUTE": "3"]) { client in
+        try await withGateway(environment: ["TOKEN_RATE_LIMIT_PER_MINUTE": "3"]) { client in
             var statuses: [Int] = []
             for _ in 0..<4 {
                 statuses.append(
@@ -259,7 +259,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func demoSignInSwitchedOffShowsAClearPage() async throws {
-        try await withLiveGateway(environment: ["DEMO_SIGNIN_ENABLED": "false"]) { client in
+        try await withGateway(environment: ["DEMO_SIGNIN_ENABLED": "false"]) { client in
             let reply = try await client.signIn(
                 at: client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()),
                 displayName: "Off")
@@ -270,7 +270,7 @@ struct OAuthNegativeTests {
     }
 
     @Test func passcodeIsRequiredWhenSet() async throws {
-        try await withLiveGateway(environment: ["DEMO_PASSCODE": "open sesame"]) { client in
+        try await withGateway(environment: ["DEMO_PASSCODE": "open sesame"]) { client in
             let redirect = "http://127.0.0.1:6000/cb"
             let wrong = try await client.signIn(
                 at: client.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()), displayName: "P", passcode: "nope"
@@ -285,13 +285,13 @@ struct OAuthNegativeTests {
     }
 
     @Test func signInWithoutTheCSRFCookieIsRefused() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let page = try await client.request(
                 .GET, client.authorizeURL(redirectURI: "http://127.0.0.1:6000/cb", verifier: OAuthTestClient.makeVerifier()))
             var form = OAuthTestClient.hiddenInputs(page.body)
             form["display_name"] = "X"
             // A different browser (no cookies) replaying the form, as a cross-site post would.
-            let attacker = OAuthTestClient(base: client.base)
+            let attacker = client.newBrowser()
             let reply = try await attacker.request(.POST, "/oauth/authorize", form: form)
             #expect(reply.status == 403)
             #expect(reply.location == nil)

@@ -4,17 +4,26 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Plays both sides of an OAuth flow against a live gateway: the browser (cookies, forms,
-/// no automatic redirects) and the native client (PKCE, token requests).
+/// Plays both sides of an OAuth flow against a gateway: the browser (cookies, forms, no
+/// automatic redirects) and the native client (PKCE, token requests).
 final class OAuthTestClient: @unchecked Sendable {
-    let base: String
+    let transport: GatewayTransport
     private var cookies: [String: String] = [:]
     private let lock = NSLock()
-    static let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
 
-    init(base: String) {
-        self.base = base
+    init(transport: GatewayTransport) {
+        self.transport = transport
     }
+
+    /// A client of the live gateway at `base`.
+    convenience init(base: String) {
+        self.init(transport: .live(base))
+    }
+
+    var base: String { transport.base }
+
+    /// Another browser (no cookies) on the same gateway.
+    func newBrowser() -> OAuthTestClient { OAuthTestClient(transport: transport) }
 
     struct Reply {
         let status: Int
@@ -30,21 +39,20 @@ final class OAuthTestClient: @unchecked Sendable {
     func request(
         _ method: HTTPMethod, _ pathOrURL: String, form: [String: String]? = nil, json: String? = nil, headers: [(String, String)] = []
     ) async throws -> Reply {
-        var request = HTTPClientRequest(url: pathOrURL.hasPrefix("http") ? pathOrURL : base + pathOrURL)
-        request.method = method
+        var requestHeaders = HTTPHeaders()
         let cookieHeader = lock.withLock { cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
-        if !cookieHeader.isEmpty { request.headers.add(name: "Cookie", value: cookieHeader) }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if !cookieHeader.isEmpty { requestHeaders.add(name: "Cookie", value: cookieHeader) }
+        for (name, value) in headers { requestHeaders.add(name: name, value: value) }
+        var body: ByteBuffer?
         if let form {
-            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string: Self.encode(form)))
+            requestHeaders.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            body = ByteBuffer(string: Self.encode(form))
         }
         if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: json))
+            requestHeaders.add(name: "Content-Type", value: "application/json")
+            body = ByteBuffer(string: json)
         }
-        let response = try await Self.http.execute(request, timeout: .seconds(10))
-        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        let response = try await transport.request(method, pathOrURL, headers: requestHeaders, body: body)
         lock.withLock {
             for header in response.headers["Set-Cookie"] {
                 let pair = header.split(separator: ";").first ?? ""
@@ -52,7 +60,7 @@ final class OAuthTestClient: @unchecked Sendable {
                 if parts.count == 2 { cookies[parts[0]] = parts[1] }
             }
         }
-        return Reply(status: Int(response.status.code), headers: response.headers, body: body)
+        return Reply(status: response.status, headers: response.headers, body: response.body)
     }
 
     /// Sets a cookie as a script or a sibling subdomain could.

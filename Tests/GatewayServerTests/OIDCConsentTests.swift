@@ -39,7 +39,7 @@ extension OIDCSignInTests {
             form["action"] = "allow"
             // The answer belongs to the browser that signed in: another one is refused, even with
             // a form token of its own, and its attempt does not use up the person's consent.
-            let otherBrowser = OAuthTestClient(base: gateway.base)
+            let otherBrowser = gateway.client.newBrowser()
             #expect(try await otherBrowser.request(.POST, "/oauth/consent", form: form).status == 403)
             var stolen = form
             stolen["csrf"] = OAuthTestClient.hiddenInputs(try await otherBrowser.request(.GET, "/device").body)["csrf"]

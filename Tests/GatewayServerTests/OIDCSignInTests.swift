@@ -332,6 +332,23 @@ struct OIDCSignInTests {
         }
     }
 
+    /// A sign-in right after start-up, while the issuer's discovery document is still on its
+    /// way, waits for it instead of being told the provider is unreachable.
+    @Test func aSignInDuringTheFirstDiscoveryWaitsForIt() async throws {
+        let provider = try TestOpenIDProvider()
+        var slow = provider.behaviour
+        slow.discoveryDelay = .milliseconds(1500)
+        provider.behaviour = slow
+        try await provider.start()
+        defer { Task { await provider.stop() } }
+        try await withOIDCGateway(provider) { gateway in
+            let start = try await gateway.client.request(
+                .GET, gateway.client.authorizeURL(redirectURI: "http://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier()))
+            #expect(start.status == 302, "\(start.body)")
+            #expect(start.location?.hasPrefix(provider.issuer + "/authorize?") == true)
+        }
+    }
+
     /// The callback belongs to the browser that started the sign-in, once.
     @Test func aCallbackFromAnotherBrowserOrAReplayIsRefused() async throws {
         let provider = try TestOpenIDProvider()
@@ -342,7 +359,7 @@ struct OIDCSignInTests {
                 .GET, gateway.client.authorizeURL(redirectURI: "http://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier()))
             let approved = try await gateway.client.request(.GET, try #require(start.location))
             let callback = try #require(approved.location).replacingOccurrences(of: "http://localhost:8080", with: gateway.base)
-            let stranger = OAuthTestClient(base: gateway.base)
+            let stranger = gateway.client.newBrowser()
             let stolen = try await stranger.request(.GET, callback)
             #expect(stolen.status == 403 && stolen.body.contains("another browser"), "\(stolen.body)")
             // The pending sign-in was used up by that attempt: the real browser starts again.

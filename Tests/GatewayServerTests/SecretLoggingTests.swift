@@ -9,7 +9,7 @@ struct SecretLoggingTests {
         let logs = CapturedLogs()
         let secrets = SecretsSeen()
         let passcode = "correct horse battery staple"
-        try await withLiveGateway(environment: ["DEMO_PASSCODE": passcode, "LOG_LEVEL": "trace"], logs: logs) { client in
+        try await withGateway(environment: ["DEMO_PASSCODE": passcode, "LOG_LEVEL": "trace"], logs: logs) { client in
             let redirect = "http://127.0.0.1:7777/cb"
             let verifier = OAuthTestClient.makeVerifier()
             let reply = try await client.signIn(

@@ -61,7 +61,7 @@ struct SecurityRegressionTests {
     // MARK: Anonymous bounds
 
     @Test func authorizeAndDeviceAuthorizationAreRateLimitedAndStateIsCapped() async throws {
-        try await withLiveGateway(environment: ["AUTHORIZE_RATE_LIMIT_PER_MINUTE": "3"]) { client in
+        try await withGateway(environment: ["AUTHORIZE_RATE_LIMIT_PER_MINUTE": "3"]) { client in
             let redirect = "http://127.0.0.1:4321/cb"
             let verifier = OAuthTestClient.makeVerifier()
             // An oversized state is refused on the redirect, without echoing it back.
@@ -88,7 +88,7 @@ struct SecurityRegressionTests {
     }
 
     @Test func wrongDeviceUserCodesAreLimitedPerAddress() async throws {
-        try await withLiveGateway(environment: ["DEVICE_CODE_FAILURES_PER_MINUTE": "3"]) { client in
+        try await withGateway(environment: ["DEVICE_CODE_FAILURES_PER_MINUTE": "3"]) { client in
             let start = try await client.request(.POST, "/oauth/device_authorization", form: ["client_id": "gatewayctl"])
             let userCode = try #require(start.json["user_code"] as? String)
             let page = try await client.request(.GET, "/device")
@@ -221,7 +221,7 @@ struct SecurityRegressionTests {
     // MARK: Integrity
 
     @Test func aRefreshTokenSentByTheWrongClientStaysValidForItsHolder() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let tokens = try await client.signInForTokens(displayName: "Holder", clientID: "desktop")
             let refresh = try #require(tokens["refresh_token"] as? String)
             let wrong = try await client.request(
@@ -243,7 +243,7 @@ struct SecurityRegressionTests {
     }
 
     @Test func aWrongCodeVerifierDoesNotConsumeTheCode() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let redirect = "http://127.0.0.1:\(Int.random(in: 20000...60000))/cb"
             let verifier = OAuthTestClient.makeVerifier()
             let reply = try await client.signIn(at: client.authorizeURL(redirectURI: redirect, verifier: verifier), displayName: "V")
@@ -326,7 +326,7 @@ struct SecurityRegressionTests {
 
     /// `form-action` admits exactly the redirect's origin, whatever the case of its scheme.
     @Test func formActionIsTheRedirectOriginWhateverTheSchemeCase() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let page = try await client.request(
                 .GET, client.authorizeURL(redirectURI: "HTTP://127.0.0.1:4321/cb", verifier: OAuthTestClient.makeVerifier()))
             #expect(page.status == 200)
@@ -338,7 +338,7 @@ struct SecurityRegressionTests {
 
     /// The web client may only be sent back to exactly `/app/callback`.
     @Test func theWebClientsRedirectMustBeExactlyTheCallback() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let verifier = OAuthTestClient.makeVerifier()
             for redirect in [
                 "http://localhost:8080/app/callback/extra", "http://localhost:8080/app/other", "http://localhost:8080/app/callback?x=1",
@@ -357,7 +357,7 @@ struct SecurityRegressionTests {
     /// A CSRF token is bound to the browser: an equal made-up pair, or another browser's
     /// token, is refused.
     @Test func formTokensAreBoundToTheBrowser() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let redirect = "http://127.0.0.1:4321/cb"
             let page = try await client.request(.GET, client.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()))
             var form = OAuthTestClient.hiddenInputs(page.body)
@@ -369,7 +369,7 @@ struct SecurityRegressionTests {
             form["csrf"] = madeUp
             #expect(try await client.request(.POST, "/oauth/authorize", form: form).status == 403)
             // Another browser's real token.
-            let other = OAuthTestClient(base: client.base)
+            let other = client.newBrowser()
             let otherPage = try await other.request(
                 .GET, other.authorizeURL(redirectURI: redirect, verifier: OAuthTestClient.makeVerifier()))
             let otherToken = try #require(OAuthTestClient.hiddenInputs(otherPage.body)["csrf"])
@@ -387,7 +387,7 @@ struct SecurityRegressionTests {
     /// Before approving, the device page says which client asked and when; a code typed in
     /// by hand first shows that page instead of approving.
     @Test func theDevicePageSaysWhichClientAskedAndWhenBeforeApproving() async throws {
-        try await withLiveGateway { client in
+        try await withGateway { client in
             let start = try await client.request(.POST, "/oauth/device_authorization", form: ["client_id": "gatewayctl"])
             let userCode = try #require(start.json["user_code"] as? String)
             let entry = try await client.request(.GET, "/device")

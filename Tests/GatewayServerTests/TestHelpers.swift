@@ -74,10 +74,11 @@ func inMemoryEnvironment() -> [String: String] {
     ]
 }
 
-/// A live gateway in memory with `overrides` on top, and one test route, `/test/users/count`, so a
-/// test can check that a refused sign-in created nobody.
+/// A gateway in memory with `overrides` on top, and one test route, `/test/users/count`, so a
+/// test can check that a refused sign-in created nobody. On the router test client unless
+/// `live` (a test of what needs a socket: a browser leaving, raw requests, the start-up log).
 func withCountingGateway(
-    environment overrides: [String: String], logs: CapturedLogs = CapturedLogs(),
+    environment overrides: [String: String], logs: CapturedLogs = CapturedLogs(), live: Bool = false,
     _ body: @Sendable (OAuthTestClient) async throws -> Void
 ) async throws {
     let environment = inMemoryEnvironment().merging(overrides) { $1 }
@@ -88,8 +89,9 @@ func withCountingGateway(
         String(try await dependencies.store.database.execute("SELECT count(*) AS n FROM users").first?.int64("n") ?? -1)
     }
     let app = Gateway.makeApplication(dependencies, router: router)
-    try await app.test(.live) { client in
-        try await body(OAuthTestClient(base: "http://127.0.0.1:\(client.port!)"))
+    try await app.test(live ? .live : .router) { [base = configuration.publicBaseURL] client in
+        let transport: GatewayTransport = live ? .live("http://127.0.0.1:\(client.port!)") : .router(client, publicBaseURL: base)
+        try await body(OAuthTestClient(transport: transport))
     }
 }
 

@@ -175,7 +175,7 @@ struct ThirdPartyBoundaryTests {
     // MARK: Registration
 
     @Test func registrationTakesJSONOnlyAndAnswersBadBodiesClearly() async throws {
-        try await withCountingGateway(environment: [:]) { browser in
+        try await withCountingGateway(environment: [:], live: true) { browser in
             let good = #"{"redirect_uris":["http://127.0.0.1:4000/cb"]}"#
             // A page of another site can make its visitors' browsers send text/plain or a form.
             for contentType in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
@@ -304,10 +304,12 @@ struct ThirdPartyBoundaryTests {
     @Test func metadataDocumentFetchesAreBoundedSharedAndCancelled() async throws {
         let server = SlowDocumentServer()
         try await server.run { documentBase in
-            try await withCountingGateway(environment: [
-                "OAUTH_CLIENT_METADATA_ALLOW_LOOPBACK": "true", "OAUTH_CLIENT_METADATA_MAX_FETCHES": "2",
-                "AUTHORIZE_RATE_LIMIT_PER_MINUTE": "1000", "AUTHORIZE_GLOBAL_RATE_LIMIT_PER_MINUTE": "1000",
-            ]) { browser in
+            try await withCountingGateway(
+                environment: [
+                    "OAUTH_CLIENT_METADATA_ALLOW_LOOPBACK": "true", "OAUTH_CLIENT_METADATA_MAX_FETCHES": "2",
+                    "AUTHORIZE_RATE_LIMIT_PER_MINUTE": "1000", "AUTHORIZE_GLOBAL_RATE_LIMIT_PER_MINUTE": "1000",
+                ], live: true
+            ) { browser in
                 func authorize(_ document: String) async throws -> (OAuthTestClient.Reply, Duration) {
                     let start = ContinuousClock.now
                     let reply = try await OAuthTestClient(base: browser.base).request(

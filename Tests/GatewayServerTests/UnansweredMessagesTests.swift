@@ -6,10 +6,11 @@ import Testing
 @Suite("Unanswered messages")
 struct UnansweredMessagesTests {
     @Test func listsOpenSessionsUserMessagesWithoutAStoredReplyOldestFirst() async throws {
-        try await withStreamingGateway(.memory) { base in
-            let alice = try await APITestClient.signIn("Alice", at: base)
-            let bob = try await APITestClient.signIn("Bob", at: base)
-            let carol = try await APITestClient.signIn("Carol", at: base)
+        try await withGateway { client in
+            let base = client.transport
+            let alice = try await APITestClient.signIn("Alice", via: base)
+            let bob = try await APITestClient.signIn("Bob", via: base)
+            let carol = try await APITestClient.signIn("Carol", via: base)
             let deviceID = "alice-\(UUID().uuidString.prefix(8))"
             try await alice.call(.PUT, "/v1/devices/\(deviceID)", ["name": "A", "platform": "linux"])
             let agentID = try #require(
