@@ -68,43 +68,37 @@ struct MCPRoutes: Sendable {
         do {
             body = try await request.body.collect(upTo: Self.maximumBodyBytes)
         } catch {
-            return Self.error(
-                id: .null, code: -32600, "the request is larger than \(Self.maximumBodyBytes) bytes", status: .contentTooLarge)
+            return JSONRPC.error(
+                .init(.invalidRequest, "the request is larger than \(Self.maximumBodyBytes) bytes"), status: .contentTooLarge)
         }
-        guard let message = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
-            return Self.error(id: .null, code: -32700, "Parse error: the body is not JSON", status: .badRequest)
+        guard let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
+            return JSONRPC.error(.init(.parseError, "Parse error: the body is not JSON"), status: .badRequest)
         }
-        guard case .object(let object) = message else {
-            return Self.error(
-                id: .null, code: -32600, "send one JSON-RPC message per request (batches are not supported)", status: .badRequest)
-        }
-        switch object["id"] {
-        case nil, .null?, .string?, .int?: break
-        default: return Self.error(id: .null, code: -32600, "Invalid Request: id must be a string or an integer", status: .badRequest)
-        }
-        guard object["jsonrpc"] == "2.0" else {
-            return Self.error(id: object["id"] ?? .null, code: -32600, #"Invalid Request: jsonrpc must be "2.0""#, status: .badRequest)
+        let message: JSONRPC.Message
+        do {
+            message = try JSONRPC.Message(parsed)
+        } catch {
+            return JSONRPC.error(error, status: .badRequest)
         }
         // Notifications and answers to server requests need no reply.
-        guard let method = object["method"]?.string, let id = object["id"], id != .null else {
+        guard let method = message.method, let id = message.id else {
             return Response(status: .accepted)
         }
-        let params = object["params"]
+        let params = message.params
         let headerVersion = request.headers[.init("Mcp-Protocol-Version")!]
         let version = headerVersion ?? params?["_meta"]?["io.modelcontextprotocol/protocolVersion"]?.string
         if let version, version != Self.modernVersion, !Self.handshakeVersions.contains(version), method != "initialize" {
-            return Self.error(
-                id: id, code: -32022, "Unsupported protocol version",
-                data: [
-                    "supported": .array((Self.handshakeVersions + [Self.modernVersion]).map(JSONValue.string)),
-                    "requested": .string(version),
-                ],
-                status: .badRequest)
+            let data: JSONValue = [
+                "supported": .array((Self.handshakeVersions + [Self.modernVersion]).map(JSONValue.string)),
+                "requested": .string(version),
+            ]
+            return JSONRPC.error(
+                .init(.unsupportedProtocolVersion, "Unsupported protocol version", data: data, id: id), status: .badRequest)
         }
         let modern = version == Self.modernVersion
         switch method {
         case "server/discover":
-            return Self.result(
+            return JSONRPC.result(
                 id: id,
                 modernResult([
                     "supportedVersions": [.string(Self.modernVersion)],
@@ -115,7 +109,7 @@ struct MCPRoutes: Sendable {
         case "initialize":
             let requested = params?["protocolVersion"]?.string ?? Self.handshakeVersions[0]
             let agreed = Self.handshakeVersions.contains(requested) ? requested : Self.handshakeVersions[0]
-            var response = Self.result(
+            var response = JSONRPC.result(
                 id: id,
                 [
                     "protocolVersion": .string(agreed), "capabilities": Self.capabilities, "serverInfo": Self.serverInfo,
@@ -124,19 +118,19 @@ struct MCPRoutes: Sendable {
             response.headers[.init("Mcp-Session-Id")!] = OpaqueToken.generate()
             return response
         case "ping":
-            return Self.result(id: id, versioned([:], modern: modern))
+            return JSONRPC.result(id: id, versioned([:], modern: modern))
         case "tools/list":
             let list = try await tools.list(userID: userID)
             var result: [String: JSONValue] = ["tools": .array(list)]
             if modern { result.merge(["ttlMs": 0, "cacheScope": "private"]) { $1 } }
-            return Self.result(id: id, versioned(result, modern: modern))
+            return JSONRPC.result(id: id, versioned(result, modern: modern))
         case "tools/call":
             return try await callTool(id: id, params: params, userID: userID, credential: context.caller.credential, modern: modern)
         case "subscriptions/listen" where modern:
             return try await listChangedStream(
                 userID: userID, credential: context.caller.credential, acknowledging: (id, params?["notifications"] ?? [:]))
         default:
-            return Self.error(id: id, code: -32601, "Method not found: \(method.prefix(100))")
+            return JSONRPC.error(.init(.methodNotFound, "Method not found: \(method.prefix(100))", id: id))
         }
     }
 
@@ -153,14 +147,14 @@ struct MCPRoutes: Sendable {
 
     // MARK: Tool calls
 
-    func callTool(id: JSONValue, params: JSONValue?, userID: String, credential: CallerCredential?, modern: Bool) async throws
+    func callTool(id: JSONRPC.ID, params: JSONValue?, userID: String, credential: CallerCredential?, modern: Bool) async throws
         -> Response
     {
         let name = params?["name"]?.string ?? ""
         let arguments = params?["arguments"]?.object ?? [:]
         let progressToken = params?["_meta"]?["progressToken"]
         func toolError(_ text: String) -> Response {
-            Self.result(id: id, versioned(["content": [["type": "text", "text": .string(text)]], "isError": true], modern: modern))
+            JSONRPC.result(id: id, versioned(["content": [["type": "text", "text": .string(text)]], "isError": true], modern: modern))
         }
         guard let agent = try await tools.agent(named: name, userID: userID) else {
             return toolError(
@@ -194,9 +188,9 @@ struct MCPRoutes: Sendable {
                     for try await update in updates { if case .done(let text) = update { reply = text } }
                     return reply
                 }
-                return Self.result(id: id, versioned(Self.replyResult(reply, conversationID: session.id), modern: modern))
+                return JSONRPC.result(id: id, versioned(Self.replyResult(reply, conversationID: session.id), modern: modern))
             } catch {
-                return Self.result(id: id, versioned(Self.failureResult(error, conversationID: session.id), modern: modern))
+                return JSONRPC.result(id: id, versioned(Self.failureResult(error, conversationID: session.id), modern: modern))
             }
         }
         // Progress notifications while the reply grows, in the POST's own event stream; a
@@ -220,10 +214,11 @@ struct MCPRoutes: Sendable {
                                 let text = PersonText.withoutControlCharacters(piece)
                                 received += text.count
                                 try await writer.write(
-                                    Self.event([
-                                        "jsonrpc": "2.0", "method": "notifications/progress",
-                                        "params": ["progressToken": progressToken, "progress": .int(received), "message": .string(text)],
-                                    ]))
+                                    JSONRPC.event(
+                                        JSONRPC.Notification(
+                                            "notifications/progress",
+                                            params: ["progressToken": progressToken, "progress": .int(received), "message": .string(text)]))
+                                )
                             case .done(let text): reply = text
                             }
                         }
@@ -231,7 +226,8 @@ struct MCPRoutes: Sendable {
                     } catch {
                         final = Self.failureResult(error, conversationID: session.id)
                     }
-                    try await writer.write(Self.event(["jsonrpc": "2.0", "id": id, "result": .object(versioned(final, modern: modern))]))
+                    try await writer.write(
+                        JSONRPC.event(JSONRPC.Response(id: id, outcome: .result(versioned(final, modern: modern)))))
                 }
                 try await writer.finish(nil)
             })
@@ -312,14 +308,14 @@ struct MCPRoutes: Sendable {
     /// acknowledged); heartbeats keep proxies from cutting it, and it ends after the configured
     /// event-stream lifetime, like every other stream. It counts against MAX_STREAMS_PER_USER.
     func listChangedStream(
-        userID: String, credential: CallerCredential?, acknowledging listen: (id: JSONValue, notifications: JSONValue)?
+        userID: String, credential: CallerCredential?, acknowledging listen: (id: JSONRPC.ID, notifications: JSONValue)?
     ) async throws -> Response {
         let lease: StreamLease
         do {
             lease = try await relay.acquireStreamLease(userID: userID)
         } catch let error as RelayError {
-            return Self.error(
-                id: listen?.id ?? .null, code: -32000, error.problem.detail ?? "too many open streams", status: .tooManyRequests)
+            return JSONRPC.error(
+                .init(.serverError, error.problem.detail ?? "too many open streams", id: listen?.id), status: .tooManyRequests)
         }
         let bus = self.bus
         let lifetime = streamLifetime
@@ -341,7 +337,7 @@ struct MCPRoutes: Sendable {
 
     static func serveListChanges(
         writer: inout any ResponseBodyWriter, bus: any EventBus, userID: String, credential: CallerCredential?, lifetime: Duration,
-        heartbeat: Duration, listen: (id: JSONValue, notifications: JSONValue)?, lease: StreamLease
+        heartbeat: Duration, listen: (id: JSONRPC.ID, notifications: JSONValue)?, lease: StreamLease
     ) async throws {
         let subscription = try await bus.subscribe(RelayStreams.user(userID))
         enum Outgoing { case changed, heartbeat }
@@ -375,12 +371,11 @@ struct MCPRoutes: Sendable {
         }
         var meta: JSONValue = [:]
         if let listen {
-            meta = ["io.modelcontextprotocol/subscriptionId": listen.id]
+            meta = ["io.modelcontextprotocol/subscriptionId": listen.id.json]
             try await writer.write(
-                Self.event([
-                    "jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
-                    "params": ["_meta": meta, "notifications": listen.notifications],
-                ]))
+                JSONRPC.event(
+                    JSONRPC.Notification(
+                        "notifications/subscriptions/acknowledged", params: ["_meta": meta, "notifications": listen.notifications])))
         } else {
             try await writer.write(ByteBuffer(string: ": tool list changes\n\n"))
         }
@@ -390,9 +385,8 @@ struct MCPRoutes: Sendable {
                 try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                 await lease.renew()
             case .changed:
-                var notification: [String: JSONValue] = ["jsonrpc": "2.0", "method": "notifications/tools/list_changed"]
-                if listen != nil { notification["params"] = ["_meta": meta] }
-                try await writer.write(Self.event(notification))
+                let params: JSONValue? = listen == nil ? nil : ["_meta": meta]
+                try await writer.write(JSONRPC.event(JSONRPC.Notification("notifications/tools/list_changed", params: params)))
             }
         }
         try await writer.finish(nil)
@@ -403,31 +397,6 @@ struct MCPRoutes: Sendable {
     static let eventStreamHeaders: HTTPFields = [
         .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache, no-transform", .init("X-Accel-Buffering")!: "no",
     ]
-
-    /// One SSE event without an `id` (so a client never tries to resume a finished call).
-    static func event(_ message: [String: JSONValue]) -> ByteBuffer {
-        var buffer = ByteBuffer(string: "event: message\ndata: ")
-        buffer.writeBytes((try? WireJSON.sharedEncoder.encode(JSONValue.object(message))) ?? Data())
-        buffer.writeString("\n\n")
-        return buffer
-    }
-
-    static func result(id: JSONValue, _ result: [String: JSONValue]) -> Response {
-        json(["jsonrpc": "2.0", "id": id, "result": .object(result)], status: .ok)
-    }
-
-    static func error(id: JSONValue, code: Int, _ message: String, data: JSONValue? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        var error: [String: JSONValue] = ["code": .int(code), "message": .string(message)]
-        if let data { error["data"] = data }
-        return json(["jsonrpc": "2.0", "id": id, "error": .object(error)], status: status)
-    }
-
-    static func json(_ message: [String: JSONValue], status: HTTPResponse.Status) -> Response {
-        let data = (try? WireJSON.sharedEncoder.encode(JSONValue.object(message))) ?? Data()
-        return Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(data: data)))
-    }
 }
 
 /// Requests from a browser page of another origin are refused before anything else (DNS
