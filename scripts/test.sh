@@ -39,6 +39,9 @@ chmod 755 "$WORK"
 REDIS_PID=""
 IMAGE_BASE_PID=""
 PYTHON_PREPARE_PID=""
+PYTHON_TESTS_PID=""
+NODE_TESTS_PID=""
+IMAGE_CHECK_PID=""
 PG_DATA="$WORK/pg"
 PG_STARTED=""
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -47,6 +50,10 @@ cleanup() {
   set +e
   [ -n "$IMAGE_BASE_PID" ] && kill "$IMAGE_BASE_PID" 2>/dev/null && wait "$IMAGE_BASE_PID" 2>/dev/null
   [ -n "$PYTHON_PREPARE_PID" ] && kill "$PYTHON_PREPARE_PID" 2>/dev/null && wait "$PYTHON_PREPARE_PID" 2>/dev/null
+  # The background test jobs stop their own gateways and mounts on TERM.
+  for pid in "$PYTHON_TESTS_PID" "$NODE_TESTS_PID" "$IMAGE_CHECK_PID"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
   [ -n "$PG_STARTED" ] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1
   rm -rf "$WORK"
@@ -130,12 +137,11 @@ fi
 
 # The suites that time what a live gateway or client does (stream delivery and resume, presence,
 # Redis outages and replicas, revocation reaching a chat, idle timeouts, gatewayctl end to end)
-# are marked `.serialized` and run after the rest, one test at a time: on a 2-core machine
-# running everything at once their figures would be about the machine. Whole gateway processes
-# (start-up time, signals, readiness, a replica killed mid-reply) run last, on their own.
+# are marked `.serialized` and run after the rest, one test at a time, on a machine with nothing
+# else to do: on 2 cores running everything at once their figures would be about the machine.
+# Whole gateway processes (start-up time, signals, readiness, a replica killed mid-reply) run
+# last, on their own.
 TIMED_SUITES='GatewayCtlEndToEndTests|EventStreamClientTests|ReplyLifecycleTests|DevicePresenceTests|EventStreamTests|EventStreamOutageTests|EventStreamReplicaTests|SharedChatEmbeddedTests|SecurityRegressionTests|RedisConnectionResilienceTests|RedisEventBusTests'
-# At most 8 tests at once: unbounded, 280 tests on 2 cores starve tasks for seconds (a Redis
-# command times out); 8 keeps both cores busy and is faster than unbounded here.
 # Runs one `swift test` phase into a log; when it fails, the failed tests and what they recorded
 # are printed again at the end, so the last lines of a CI log name them.
 swift_test_phase() {
@@ -149,28 +155,29 @@ swift_test_phase() {
     exit "$status"
   fi
 }
-log "running tests (in parallel, 8 at a time)"
-SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 \
-  swift_test_phase "$WORK/swift-tests.log" --skip "GatewayProcessTests|$TIMED_SUITES"
-log "running the suites that time things (one test at a time)"
-swift_test_phase "$WORK/timed-tests.log" --no-parallel --filter "$TIMED_SUITES"
-log "running gateway process tests"
-swift_test_phase "$WORK/process-tests.log" --filter GatewayProcessTests
 
-# The web app's own JavaScript (Markdown renderer, QR encoder, palette contrast): node's test
-# runner, no gateway needed. Node 18 or newer (Debian 12's nodejs is 18).
-log "running the web app's JavaScript unit tests (node --test tests/js)"
+# Everything that does not time itself runs side by side, since much of it waits (browsers,
+# timeouts, a gateway starting): the third-party clients (Python: authlib, httpx, mcp, openai,
+# Chromium, then schemathesis), the JavaScript unit tests and the container-image check in the
+# background, the rest of the Swift tests in front. Each background job's log is shown when it
+# is waited for.
 if ! command -v node >/dev/null 2>&1; then
   echo "error: node is required for the web app's JavaScript tests (apt-get install nodejs)" >&2
   exit 1
 fi
-node --test tests/js/*.test.mjs 2>&1 | tee "$WORK/node-tests.log"
-
-log "running third-party client tests (authlib and schemathesis against a live gateway)"
 finish_background "$PYTHON_PREPARE_PID" "$WORK/python-prepare.log" "the Python virtualenvs could not be made"
 PYTHON_PREPARE_PID=""
-bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
-
+if [ -n "$image_check_wanted" ]; then
+  finish_background "$IMAGE_BASE_PID" "$WORK/image-base.log" "the image's base root filesystem could not be made"
+  IMAGE_BASE_PID=""
+fi
+log "starting the third-party client tests, the JavaScript unit tests and the image check in the background"
+bash scripts/python-tests.sh >"$WORK/python-tests.log" 2>&1 &
+PYTHON_TESTS_PID=$!
+# The web app's own JavaScript (Markdown renderer, QR encoder, palette contrast): node's test
+# runner, no gateway needed. Node 18 or newer (Debian 12's nodejs is 18).
+node --test tests/js/*.test.mjs >"$WORK/node-tests.log" 2>&1 &
+NODE_TESTS_PID=$!
 # The container image without a Docker engine: a Debian 12 root filesystem made like the
 # Dockerfile's runtime stage, the binaries the tests ran laid out as the builder stage lays them
 # out, `gateway serve` inside it (as the image's user, with .env.example's quick-start variables)
@@ -178,12 +185,33 @@ bash scripts/python-tests.sh 2>&1 | tee "$WORK/python-tests.log"
 # workflow's. GATEWAY_CHECK_IMAGE=0 skips it (e.g. on a machine without root).
 image_check="skipped (GATEWAY_CHECK_IMAGE=0)"
 if [ -n "$image_check_wanted" ]; then
-  log "checking the container image (scripts/check-image.sh --prebuilt $BIN_PATH)"
-  finish_background "$IMAGE_BASE_PID" "$WORK/image-base.log" "the image's base root filesystem could not be made"
-  IMAGE_BASE_PID=""
-  bash scripts/check-image.sh --prebuilt "$BIN_PATH" 2>&1 | tee "$WORK/check-image.log"
+  bash scripts/check-image.sh --prebuilt "$BIN_PATH" >"$WORK/check-image.log" 2>&1 &
+  IMAGE_CHECK_PID=$!
+fi
+
+# At most 8 tests at once: unbounded, 280 tests on 2 cores starve tasks for seconds (a Redis
+# command times out); 8 keeps both cores busy and is faster than unbounded here.
+log "running tests (in parallel, 8 at a time)"
+SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 \
+  swift_test_phase "$WORK/swift-tests.log" --skip "GatewayProcessTests|$TIMED_SUITES"
+
+log "the web app's JavaScript unit tests (node --test tests/js)"
+finish_background "$NODE_TESTS_PID" "$WORK/node-tests.log" "the JavaScript unit tests failed"
+NODE_TESTS_PID=""
+log "third-party client tests (authlib and schemathesis against a live gateway)"
+finish_background "$PYTHON_TESTS_PID" "$WORK/python-tests.log" "the third-party client tests failed"
+PYTHON_TESTS_PID=""
+if [ -n "$image_check_wanted" ]; then
+  log "the container image check (scripts/check-image.sh --prebuilt $BIN_PATH)"
+  finish_background "$IMAGE_CHECK_PID" "$WORK/check-image.log" "the container image check failed"
+  IMAGE_CHECK_PID=""
   image_check="passed"
 fi
+
+log "running the suites that time things (one test at a time)"
+swift_test_phase "$WORK/timed-tests.log" --no-parallel --filter "$TIMED_SUITES"
+log "running gateway process tests"
+swift_test_phase "$WORK/process-tests.log" --filter GatewayProcessTests
 
 # One closing line for the whole run: every phase above stops the script when it fails.
 swift_count=$(grep -hoE "Test run with [0-9]+ tests? " "$WORK/swift-tests.log" "$WORK/timed-tests.log" "$WORK/process-tests.log" | grep -oE "[0-9]+" | awk "{ s += \$1 } END { print s + 0 }")
