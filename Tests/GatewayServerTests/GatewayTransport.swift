@@ -43,6 +43,12 @@ struct GatewayTransport: Sendable {
         }
     }
 
+    /// The transport of `client`, which `Application.test(.live)` or `.test(.router)` handed over.
+    static func of(_ client: some TestClientProtocol, publicBaseURL: String) -> GatewayTransport {
+        if let port = client.port { return .live("http://127.0.0.1:\(port)") }
+        return .router(client, publicBaseURL: publicBaseURL)
+    }
+
     /// A request to this gateway: `pathOrURL` is a path, or an absolute URL under `base`. Any
     /// other absolute URL (an identity provider, a metadata document) goes over real HTTP.
     func request(_ method: HTTPMethod, _ pathOrURL: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) async throws -> Reply {

@@ -23,8 +23,7 @@ func withGateway(
     adjust(&configuration)
     let app = try await Gateway.makeApplication(configuration: configuration, logger: logs.logger())
     try await app.test(live ? .live : .router) { [base = configuration.publicBaseURL] client in
-        let transport: GatewayTransport = live ? .live("http://127.0.0.1:\(client.port!)") : .router(client, publicBaseURL: base)
-        try await body(OAuthTestClient(transport: transport))
+        try await body(OAuthTestClient(transport: .of(client, publicBaseURL: base)))
     }
 }
 

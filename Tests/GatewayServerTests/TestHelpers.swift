@@ -90,8 +90,7 @@ func withCountingGateway(
     }
     let app = Gateway.makeApplication(dependencies, router: router)
     try await app.test(live ? .live : .router) { [base = configuration.publicBaseURL] client in
-        let transport: GatewayTransport = live ? .live("http://127.0.0.1:\(client.port!)") : .router(client, publicBaseURL: base)
-        try await body(OAuthTestClient(transport: transport))
+        try await body(OAuthTestClient(transport: .of(client, publicBaseURL: base)))
     }
 }
 
